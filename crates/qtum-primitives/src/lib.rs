@@ -1,0 +1,2 @@
+//! Qtum primitives: networks, block headers and blocks, addresses, relay policy.
+#![deny(missing_docs)]

@@ -1,0 +1,1 @@
+//! A Lightning Network node SDK for Qtum, built on LDK.
