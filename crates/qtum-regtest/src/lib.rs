@@ -1,0 +1,1 @@
+//! A Qtum regtest node for one machine.
