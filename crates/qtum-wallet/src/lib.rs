@@ -1,0 +1,1 @@
+//! The SDK's on-chain Qtum wallet.
