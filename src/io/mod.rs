@@ -1,0 +1,3 @@
+//! Persistence: the node's SQLite database.
+
+pub mod sqlite_store;
