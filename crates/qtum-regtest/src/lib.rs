@@ -1,1 +1,19 @@
-//! A Qtum regtest node for one machine.
+//! A Qtum regtest node for one machine that validates like qtumd.
+//!
+//! - [`chain`]: blocks, active chain, UTXO set, indexes, mempool acceptance, reorgs.
+//! - [`validation`] and [`policy`]: qtumd's consensus and relay rules with its reject strings.
+//! - [`miner`]: block assembly and PoW.
+//! - [`rpc`]: qtumd's JSON-RPC over HTTP.
+//! - [`node`]: [`RegtestNode`], the in-process handle.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod chain;
+pub mod codec;
+pub mod mempool;
+pub mod miner;
+pub mod params;
+pub mod policy;
+pub mod script;
+pub mod validation;
+pub mod wallet;
