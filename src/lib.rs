@@ -1,12 +1,22 @@
 //! A Lightning Network node SDK for Qtum, built on LDK.
 //!
-//! - [`qtum`]: Qtum networks, block headers and blocks, addresses, relay policy, BOLT 11 invoices.
+//! | module | what it holds |
+//! |---|---|
+//! | [`qtum`] | Qtum networks, block headers and blocks, addresses, relay policy, BOLT 11 invoices |
+//! | [`config`] | the node's configuration and its Qtum defaults (with wall-clock times) |
+//! | [`peer`] | `pubkey@host:port` node URIs |
+//! | [`event`] | the persisted, acknowledged event queue and the push listener |
+//! | [`io`] | the node's SQLite database: LDK's key-value store and our tables |
 //!
 //! LDK, `lightning-invoice` and `bitcoin` are used through the small Qtum patch set in
 //! `patches/` (chain hashes, invoice prefixes, dust, reserve and fee floors, the to_self_delay
 //! cap); the build refuses to compile against unpatched copies.
 #![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod config;
+pub mod event;
 pub mod io;
 mod patch_check;
+pub mod peer;
 pub mod qtum;

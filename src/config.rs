@@ -1,0 +1,211 @@
+//! Node configuration with Qtum's defaults.
+//!
+//! Qtum blocks come every 32 seconds, so every delay counted in blocks lasts 18.75 times less
+//! wall-clock time than on Bitcoin. The defaults below are chosen in wall-clock terms.
+//!
+//! | setting | default | unit | on Qtum that is |
+//! |---|---|---|---|
+//! | `listening_addresses` | `0.0.0.0:9735` | | |
+//! | `funding_confirmations` | 6 | blocks | ≈ 3.2 minutes |
+//! | `our_to_self_delay_blocks` (asked of the peer) | 5,400 | blocks | ≈ 48 hours |
+//! | `max_to_self_delay_blocks` (accepted from the peer) | 20,160 | blocks | ≈ 7.5 days |
+//! | `cltv_expiry_delta` (forwarding) | 288 | blocks | ≈ 2.6 hours |
+//! | `min_final_cltv_expiry_delta` (invoices) | 144 | blocks | ≈ 77 minutes |
+//! | `dust_limit_sat` (ours; accepted from peers) | 72,800 (72,800 – 364,000) | sat | P2PKH dust at 400 sat/vB |
+//! | channel reserve | max(1 % of capacity, 72,800) | sat | |
+//! | `min_channel_size_sat` / `max_channel_size_sat` | 1,000,000 / 10,000,000,000 | sat | 0.01 / 100 QTUM |
+//! | `htlc_minimum_msat` / `max_accepted_htlcs` | 1 / 30 | msat / count | |
+//! | `forwarding_fee_base_msat` / `forwarding_fee_proportional_millionths` | 400,000 / 100 | msat / ppm | 4 sat + 0.01 % |
+//! | `invoice_expiry_secs` | 3,600 | seconds | 1 hour |
+//! | `payment_retries` | 5 | attempts | |
+//! | route fee limit | max(8,400 sat, 3 %) | | |
+//! | `max_route_hops` | 6 | hops | |
+//! | feerate floor | 101,000 | sat/kW | 404 sat/vB |
+//! | fallback feerates (1 / 6 / 72 blocks) | 300,000 / 200,000 / 102,500 | sat/kW | Qtum Eclair's table |
+//! | `sync_interval_secs` | 30 | seconds | about one block |
+//! | anchors, zero-fee commitments | off | | a 330-sat anchor is dust on Qtum |
+
+use std::path::PathBuf;
+
+use crate::qtum::network::Network;
+
+/// The default Lightning port.
+pub const DEFAULT_LISTEN_PORT: u16 = 9735;
+
+/// Where the node reads the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainSourceConfig {
+    /// Qtum Core JSON-RPC (qtumd, or an RPC proxy in front of it). Several endpoints are tried in
+    /// order, the next one taking over when one fails.
+    Rpc {
+        /// Endpoints, each `http://host:port` (credentials in `auth`, never in the URL).
+        endpoints: Vec<String>,
+        /// How to authenticate.
+        auth: RpcAuth,
+    },
+    /// Esplora-style REST servers (such as `qtum-esplora`), tried in order.
+    Esplora {
+        /// Base URLs, e.g. `http://127.0.0.1:3002`.
+        base_urls: Vec<String>,
+    },
+}
+
+/// Credentials for Qtum Core's RPC.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RpcAuth {
+    /// `-rpcuser` / `-rpcpassword`.
+    UserPass {
+        /// User name.
+        user: String,
+        /// Password (never logged).
+        password: String,
+    },
+    /// The `.cookie` file qtumd writes in its data directory.
+    CookieFile(PathBuf),
+}
+
+impl std::fmt::Debug for RpcAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RpcAuth::UserPass { user, .. } => f
+                .debug_struct("UserPass")
+                .field("user", user)
+                .field("password", &"…")
+                .finish(),
+            RpcAuth::CookieFile(path) => f.debug_tuple("CookieFile").field(path).finish(),
+        }
+    }
+}
+
+/// Everything a node needs to start. See the module docs for the defaults and what they mean
+/// in wall-clock time on Qtum.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Qtum network.
+    pub network: Network,
+    /// Directory for the node's database (created if missing).
+    pub storage_dir: PathBuf,
+    /// Addresses to accept peers on (`host:port`); empty to accept none.
+    pub listening_addresses: Vec<String>,
+    /// Node alias announced in gossip (at most 32 bytes).
+    pub alias: String,
+    /// Node color announced in gossip, RGB.
+    pub color: [u8; 3],
+    /// Where the chain comes from.
+    pub chain_source: ChainSourceConfig,
+    /// Confirmations before a channel is usable.
+    pub funding_confirmations: u32,
+    /// The delay we ask the peer to wait before claiming its funds after a force close, in
+    /// blocks: our window to react to a revoked commitment.
+    pub our_to_self_delay_blocks: u16,
+    /// The longest delay we accept from the peer before getting our funds back, in blocks.
+    pub max_to_self_delay_blocks: u16,
+    /// CLTV delta we require to forward an HTLC, in blocks.
+    pub cltv_expiry_delta: u16,
+    /// The `c` field of our invoices, in blocks.
+    pub min_final_cltv_expiry_delta: u16,
+    /// Smallest channel we open or accept, in satoshi.
+    pub min_channel_size_sat: u64,
+    /// Largest channel we open or accept, in satoshi.
+    pub max_channel_size_sat: u64,
+    /// Smallest HTLC we accept, in millisatoshi.
+    pub htlc_minimum_msat: u64,
+    /// Most HTLCs we accept in flight per channel.
+    pub max_accepted_htlcs: u16,
+    /// Base forwarding fee, in millisatoshi.
+    pub forwarding_fee_base_msat: u32,
+    /// Proportional forwarding fee, in millionths.
+    pub forwarding_fee_proportional_millionths: u32,
+    /// Whether to accept channels opened by peers.
+    pub accept_inbound_channels: bool,
+    /// Default invoice expiry, in seconds.
+    pub invoice_expiry_secs: u32,
+    /// Payment attempts before giving up.
+    pub payment_retries: u32,
+    /// Longest route, in hops.
+    pub max_route_hops: u8,
+    /// How often to poll the chain source, in seconds.
+    pub sync_interval_secs: u64,
+}
+
+impl Config {
+    /// A configuration with Qtum's defaults for `network`, storing under `storage_dir` and
+    /// reading the chain from `chain_source`.
+    pub fn new(
+        network: Network,
+        storage_dir: impl Into<PathBuf>,
+        chain_source: ChainSourceConfig,
+    ) -> Config {
+        Config {
+            network,
+            storage_dir: storage_dir.into(),
+            listening_addresses: vec![format!("0.0.0.0:{DEFAULT_LISTEN_PORT}")],
+            alias: String::new(),
+            color: [0x2e, 0x9a, 0xd0],
+            chain_source,
+            funding_confirmations: 6,
+            our_to_self_delay_blocks: 5_400,
+            max_to_self_delay_blocks: 20_160,
+            cltv_expiry_delta: 288,
+            min_final_cltv_expiry_delta: 144,
+            min_channel_size_sat: 1_000_000,
+            max_channel_size_sat: 100 * 100_000_000,
+            htlc_minimum_msat: 1,
+            max_accepted_htlcs: 30,
+            forwarding_fee_base_msat: 400_000,
+            forwarding_fee_proportional_millionths: 100,
+            accept_inbound_channels: true,
+            invoice_expiry_secs: 3_600,
+            payment_retries: 5,
+            max_route_hops: 6,
+            sync_interval_secs: 30,
+        }
+    }
+
+    /// The route fee limit for a payment of `amount_msat`: max(8,400 sat, 3 %), in msat.
+    pub fn route_fee_limit_msat(amount_msat: u64) -> u64 {
+        core::cmp::max(
+            8_400_000,
+            amount_msat / 100 * 3 + (amount_msat % 100) * 3 / 100,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_qtums() {
+        let c = Config::new(
+            Network::Regtest,
+            "/tmp/x",
+            ChainSourceConfig::Esplora {
+                base_urls: vec!["http://127.0.0.1:1".into()],
+            },
+        );
+        assert_eq!(c.our_to_self_delay_blocks, 5_400);
+        assert_eq!(c.max_to_self_delay_blocks, 20_160);
+        assert_eq!(c.listening_addresses, vec!["0.0.0.0:9735".to_string()]);
+        assert_eq!(c.max_channel_size_sat, 10_000_000_000);
+    }
+
+    #[test]
+    fn route_fee_limit() {
+        assert_eq!(Config::route_fee_limit_msat(1_000), 8_400_000);
+        assert_eq!(Config::route_fee_limit_msat(1_000_000_000), 30_000_000);
+        assert_eq!(
+            Config::route_fee_limit_msat(u64::MAX),
+            u64::MAX / 100 * 3 + 15 * 3 / 100
+        );
+    }
+
+    #[test]
+    fn passwords_stay_out_of_debug() {
+        let auth = RpcAuth::UserPass {
+            user: "u".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{auth:?}").contains("hunter2"));
+    }
+}
