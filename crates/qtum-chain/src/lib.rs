@@ -9,12 +9,39 @@
 //!
 //! The trait is blocking: chain calls run on the sync task's own thread (or `spawn_blocking`),
 //! which keeps the HTTP stack small and the failure modes simple.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`rpc`] | [`RpcSource`](rpc::RpcSource): qtumd JSON-RPC, batching, `-addrindex` or block scans |
+//! | [`esplora`] | [`EsploraSource`](esplora::EsploraSource): Esplora REST, raw Qtum headers |
+//! | [`sync`] | [`ChainSync`](sync::ChainSync) for LDK's `Filter`/`Confirm`, [`ScriptSync`](sync::ScriptSync) for the wallet |
+//! | [`fees`] | [`LdkFeeEstimator`](fees::LdkFeeEstimator): cached, floored, degraded instead of dead |
+//! | [`broadcast`] | [`ChainBroadcaster`](broadcast::ChainBroadcaster): LDK's `BroadcasterInterface` |
+//! | [`verify`] | merkle-proof and header checks shared by the sources |
 
 #![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 use core::fmt;
 
-use bitcoin::{BlockHash, OutPoint, Script, Transaction, Txid};
+use bitcoin::{BlockHash, OutPoint, Script, ScriptBuf, Transaction, Txid};
+
+pub mod broadcast;
+pub mod esplora;
+pub mod fees;
+mod http;
+pub mod rpc;
+pub mod sync;
+pub mod verify;
+
+pub use broadcast::ChainBroadcaster;
+pub use http::EndpointHealth;
+pub use esplora::{EsploraConfig, EsploraSource};
+pub use fees::{FeeStatus, LdkFeeEstimator};
+pub use rpc::{RpcAuth, RpcClient, RpcConfig, RpcEndpoint, RpcSource};
+pub use sync::{
+    ChainSync, ScriptSync, ScriptSyncResult, SyncConfig, SyncReport, SyncTip, TxConfirmation, WalletTx,
+};
 
 use qtum_primitives::block::QtumBlock;
 use qtum_primitives::header::QtumHeader;
@@ -127,6 +154,23 @@ impl fmt::Display for ChainError {
 
 impl std::error::Error for ChainError {}
 
+impl ChainError {
+    /// Whether the error says something about the endpoint rather than about the request: it
+    /// did not answer, answered garbage, failed at the HTTP level (5xx, refused credentials,
+    /// rate limit) or is still warming up. Sources try their next endpoint on such errors; an
+    /// answer about the request itself (unknown transaction, 404, bad parameter) is not a fault.
+    pub fn is_endpoint_fault(&self) -> bool {
+        match self {
+            ChainError::Unreachable(_) | ChainError::InvalidResponse(_) => true,
+            // Positive codes are HTTP statuses; -28 is RPC_IN_WARMUP.
+            ChainError::Source { code, .. } => {
+                *code >= 500 || [401, 403, 429, -28].contains(code)
+            }
+            ChainError::Rejected { .. } | ChainError::Unsupported(_) => false,
+        }
+    }
+}
+
 /// A Qtum chain source. Implementations check what they return: a header hashes to the hash
 /// asked for, a block's merkle root matches its header, a confirmed status comes with a proof.
 pub trait ChainSource: Send + Sync {
@@ -162,4 +206,57 @@ pub trait ChainSource: Send + Sync {
 
     /// The source's fee estimates (possibly empty: a fresh regtest has none).
     fn fee_estimates(&self) -> Result<FeeEstimates, ChainError>;
+
+    /// The best block with its verified header.
+    fn tip_header(&self) -> Result<(BlockRef, QtumHeader), ChainError> {
+        let tip = self.tip()?;
+        let header = self.header(&tip.hash)?;
+        Ok((tip, header))
+    }
+
+    /// Verified best-chain headers for heights `start..=end`, stopping early at the tip.
+    /// Sources that can batch (RPC) override this; the default asks height by height.
+    fn headers_between(
+        &self,
+        start: u32,
+        end: u32,
+    ) -> Result<Vec<(BlockRef, QtumHeader)>, ChainError> {
+        let mut out = Vec::new();
+        for height in start..=end {
+            match self.header_at(height)? {
+                Some(entry) => out.push(entry),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The verified header at `height` in the best chain with its [`BlockRef`], or `None` above
+    /// the tip. Sources that can batch override this.
+    fn header_at(&self, height: u32) -> Result<Option<(BlockRef, QtumHeader)>, ChainError> {
+        match self.block_hash_at(height)? {
+            None => Ok(None),
+            Some(hash) => {
+                let header = self.header(&hash)?;
+                Ok(Some((BlockRef::of(&header, height), header)))
+            }
+        }
+    }
+
+    /// The histories of several scripts, looking no further back than `start_height` where the
+    /// source has to scan blocks (an RPC source without `-addrindex`); sources with an index
+    /// return the whole history and ignore it. One entry per script, in order.
+    fn scripts_history(
+        &self,
+        scripts: &[ScriptBuf],
+        start_height: u32,
+    ) -> Result<Vec<Vec<HistoryEntry>>, ChainError> {
+        let _ = start_height;
+        scripts.iter().map(|script| self.script_history(script)).collect()
+    }
+
+    /// How many HTTP requests this source has sent so far (for benchmarks and status pages).
+    fn requests_made(&self) -> u64 {
+        0
+    }
 }

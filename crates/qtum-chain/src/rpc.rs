@@ -1,0 +1,920 @@
+//! Qtum Core JSON-RPC: [`RpcClient`] (one endpoint, single and batch calls) and [`RpcSource`]
+//! (a [`ChainSource`] over several endpoints with failover).
+//!
+//! Headers and blocks are always fetched raw (`getblockheader <hash> false`, `getblock <hash> 0`)
+//! and decoded by the Qtum codec, then checked against the hash asked for; verbose JSON is only
+//! used for facts the raw data does not carry (heights, which block holds a transaction).
+//!
+//! # Script history and spends without `-addrindex`
+//!
+//! With `-addrindex`, [`ChainSource::script_history`] uses `getaddresstxids` (plus
+//! `getaddressmempool` or a mempool scan) and [`ChainSource::outspend`] uses `getspentinfo`.
+//! Without it the source scans blocks: [`ChainSource::scripts_history`] scans from the
+//! `start_height` the caller gives (a wallet's birthday) to the tip, `outspend` from the height
+//! of the transaction that created the output; either refuses with
+//! [`ChainError::Unsupported`] when the window is longer than [`RpcConfig::max_scan_blocks`]
+//! rather than quietly downloading a whole chain.
+
+use core::fmt;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::time::Duration;
+
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::hex::FromHex;
+use bitcoin::{BlockHash, OutPoint, Script, ScriptBuf, Transaction, Txid};
+use serde_json::{json, Value};
+
+use qtum_primitives::address::QtumAddress;
+use qtum_primitives::block::QtumBlock;
+use qtum_primitives::header::QtumHeader;
+use qtum_primitives::network::Network;
+use qtum_primitives::policy::sat_per_kvb_to_sat_per_kw;
+
+use crate::http::{self, Counter, EndpointHealth, Failover};
+use crate::verify;
+use crate::{BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, Spend, TxStatus};
+
+/// How to authenticate to qtumd.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RpcAuth {
+    /// No `Authorization` header (an RPC proxy that authenticates otherwise).
+    None,
+    /// `-rpcuser`/`-rpcpassword`.
+    UserPass {
+        /// RPC user.
+        user: String,
+        /// RPC password.
+        password: String,
+    },
+    /// qtumd's `.cookie` file, read again for every request because qtumd rewrites it on each
+    /// restart.
+    CookieFile(PathBuf),
+}
+
+impl fmt::Debug for RpcAuth {
+    // Credentials never reach logs, not even through `{:?}` of a config.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RpcAuth::None => write!(f, "None"),
+            RpcAuth::UserPass { user, .. } => write!(f, "UserPass({user}, <redacted>)"),
+            RpcAuth::CookieFile(path) => write!(f, "CookieFile({})", path.display()),
+        }
+    }
+}
+
+/// One qtumd (or RPC proxy) endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcEndpoint {
+    /// `http://host:port` (`https://` with the crate's `https` feature).
+    pub url: String,
+    /// Credentials.
+    pub auth: RpcAuth,
+}
+
+impl RpcEndpoint {
+    /// An endpoint at `url` with `auth`.
+    pub fn new(url: impl Into<String>, auth: RpcAuth) -> RpcEndpoint {
+        RpcEndpoint { url: url.into(), auth }
+    }
+}
+
+/// Configuration of an [`RpcSource`].
+///
+/// | field | default | note |
+/// |---|---|---|
+/// | `timeout` | 10 s | per HTTP request (rounded up to whole seconds) |
+/// | `retry_after` | 5 s | back-off of a failed endpoint, doubling per consecutive failure up to 32× |
+/// | `max_scan_blocks` | 20,000 (≈ 7.4 days of 32-s blocks) | longest block scan without `-addrindex` |
+/// | `batch_size` | 500 | calls per JSON-RPC batch for header ranges (25 for whole blocks) |
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    /// Endpoints in order of preference; at least one.
+    pub endpoints: Vec<RpcEndpoint>,
+    /// The network the node runs (used to turn scripts into `-addrindex` addresses).
+    pub network: Network,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Back-off of an endpoint after a fault.
+    pub retry_after: Duration,
+    /// Longest block scan allowed when the node has no `-addrindex`.
+    pub max_scan_blocks: u32,
+    /// Calls per batch request.
+    pub batch_size: usize,
+}
+
+impl RpcConfig {
+    /// The defaults above for `endpoints` on `network`.
+    pub fn new(network: Network, endpoints: Vec<RpcEndpoint>) -> RpcConfig {
+        RpcConfig {
+            endpoints,
+            network,
+            timeout: Duration::from_secs(10),
+            retry_after: Duration::from_secs(5),
+            max_scan_blocks: 20_000,
+            batch_size: 500,
+        }
+    }
+}
+
+/// A JSON-RPC client for one qtumd endpoint. Usable on its own (the `qtum-esplora` server uses
+/// it as its backend); [`RpcSource`] puts several behind failover and verification.
+pub struct RpcClient {
+    url: String,
+    auth: RpcAuth,
+    timeout: Duration,
+    counter: Counter,
+    next_id: AtomicU64,
+}
+
+impl fmt::Debug for RpcClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RpcClient")
+            .field("url", &http::redact_url(&self.url))
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl RpcClient {
+    /// A client for `url`.
+    pub fn new(url: impl Into<String>, auth: RpcAuth, timeout: Duration) -> RpcClient {
+        RpcClient::with_counter(url.into(), auth, timeout, Counter::default())
+    }
+
+    fn with_counter(url: String, auth: RpcAuth, timeout: Duration, counter: Counter) -> RpcClient {
+        RpcClient { url, auth, timeout, counter, next_id: AtomicU64::new(1) }
+    }
+
+    /// The endpoint URL without credentials.
+    pub fn url(&self) -> String {
+        http::redact_url(&self.url)
+    }
+
+    /// HTTP requests sent so far.
+    pub fn requests_made(&self) -> u64 {
+        self.counter.get()
+    }
+
+    /// Calls `method`; an RPC error object becomes [`ChainError::Source`].
+    pub fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"jsonrpc": "1.0", "id": id, "method": method, "params": params});
+        let (status, reply) = self.post(body.to_string().into_bytes())?;
+        match serde_json::from_slice::<Value>(&reply) {
+            Ok(reply) => parse_reply(&reply),
+            Err(_) => Err(http_error(status, &reply)),
+        }
+    }
+
+    /// Sends `calls` as one batch request; answers come back in the order of `calls`, each its
+    /// own result. Fails as a whole only when the batch itself fails.
+    pub fn call_batch(
+        &self,
+        calls: &[(&str, Value)],
+    ) -> Result<Vec<Result<Value, ChainError>>, ChainError> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = self.next_id.fetch_add(calls.len() as u64, Ordering::Relaxed);
+        let body: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (method, params))| {
+                json!({"jsonrpc": "1.0", "id": first + i as u64, "method": method, "params": params})
+            })
+            .collect();
+        let (status, reply) = self.post(Value::Array(body).to_string().into_bytes())?;
+        let replies = match serde_json::from_slice::<Value>(&reply) {
+            Ok(Value::Array(replies)) => replies,
+            Ok(other) => {
+                // qtumd answers a batch with a single error object when it refuses the batch
+                // as a whole (e.g. a proxy that does not do batches).
+                return Err(parse_reply(&other)
+                    .err()
+                    .unwrap_or_else(|| ChainError::InvalidResponse("batch answered by one object".into())));
+            }
+            Err(_) => return Err(http_error(status, &reply)),
+        };
+        let mut by_id: HashMap<u64, &Value> = HashMap::new();
+        for r in &replies {
+            if let Some(id) = r.get("id").and_then(Value::as_u64) {
+                by_id.insert(id, r);
+            }
+        }
+        (0..calls.len())
+            .map(|i| match by_id.get(&(first + i as u64)) {
+                Some(r) => Ok(parse_reply(r)),
+                None => Err(ChainError::InvalidResponse(format!(
+                    "batch answer lacks call {i} ({})",
+                    calls[i].0
+                ))),
+            })
+            .collect()
+    }
+
+    fn authorization(&self) -> Result<Option<String>, ChainError> {
+        let pair = match &self.auth {
+            RpcAuth::None => return Ok(None),
+            RpcAuth::UserPass { user, password } => format!("{user}:{password}"),
+            RpcAuth::CookieFile(path) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    ChainError::Unreachable(format!(
+                        "cannot read RPC cookie file {}: {}",
+                        path.display(),
+                        e.kind()
+                    ))
+                })?
+                .trim()
+                .to_string(),
+        };
+        Ok(Some(format!("Basic {}", http::base64(pair.as_bytes()))))
+    }
+
+    fn post(&self, body: Vec<u8>) -> Result<(i32, Vec<u8>), ChainError> {
+        let mut request = minreq::post(&self.url)
+            .with_header("Content-Type", "application/json")
+            .with_timeout(http::timeout_secs(self.timeout))
+            .with_body(body);
+        if let Some(auth) = self.authorization()? {
+            request = request.with_header("Authorization", auth);
+        }
+        self.counter.bump();
+        let response = request.send().map_err(http::transport_error)?;
+        Ok((response.status_code, response.into_bytes()))
+    }
+}
+
+fn http_error(status: i32, body: &[u8]) -> ChainError {
+    let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+    match status {
+        200 => ChainError::InvalidResponse(format!("not JSON: {text}")),
+        401 | 403 => ChainError::Source { code: i64::from(status), message: "RPC authorization failed".into() },
+        _ => ChainError::Source { code: i64::from(status), message: text },
+    }
+}
+
+fn parse_reply(reply: &Value) -> Result<Value, ChainError> {
+    match reply.get("error") {
+        Some(Value::Null) | None => match reply.get("result") {
+            Some(result) => Ok(result.clone()),
+            None => Err(ChainError::InvalidResponse("JSON-RPC reply without result".into())),
+        },
+        Some(error) => Err(ChainError::Source {
+            code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
+            message: error.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+        }),
+    }
+}
+
+// --- small JSON accessors: everything a source sends is checked, nothing unwrapped ---
+
+fn bad(what: &str) -> ChainError {
+    ChainError::InvalidResponse(format!("unexpected RPC answer: {what}"))
+}
+
+fn as_str<'a>(v: &'a Value, what: &str) -> Result<&'a str, ChainError> {
+    v.as_str().ok_or_else(|| bad(what))
+}
+
+fn field<'a>(v: &'a Value, key: &str) -> Result<&'a Value, ChainError> {
+    v.get(key).ok_or_else(|| bad(key))
+}
+
+fn parse_hash<T: FromStr>(v: &Value, what: &str) -> Result<T, ChainError> {
+    as_str(v, what)?.parse().map_err(|_| bad(what))
+}
+
+fn parse_u32(v: &Value, what: &str) -> Result<u32, ChainError> {
+    v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| bad(what))
+}
+
+fn hex_bytes(v: &Value, what: &str) -> Result<Vec<u8>, ChainError> {
+    Vec::from_hex(as_str(v, what)?).map_err(|_| bad(what))
+}
+
+fn decode_tx(v: &Value) -> Result<Transaction, ChainError> {
+    bitcoin::consensus::deserialize(&hex_bytes(v, "raw transaction")?)
+        .map_err(|e| ChainError::InvalidResponse(format!("undecodable transaction: {e}")))
+}
+
+fn is_code(e: &ChainError, codes: &[i64]) -> bool {
+    matches!(e, ChainError::Source { code, .. } if codes.contains(code))
+}
+
+/// RPC errors that mean "this node has no address index".
+fn is_no_index(e: &ChainError) -> bool {
+    match e {
+        // -32601: method not found (a node or proxy without the RPC at all).
+        ChainError::Source { code: -32601, .. } => true,
+        ChainError::Source { message, .. } => {
+            let m = message.to_ascii_lowercase();
+            m.contains("index") && (m.contains("not enabled") || m.contains("disabled"))
+        }
+        _ => false,
+    }
+}
+
+const ADDRINDEX_UNKNOWN: u8 = 0;
+const ADDRINDEX_YES: u8 = 1;
+const ADDRINDEX_NO: u8 = 2;
+
+/// Confirmation targets asked of `estimatesmartfee` (blocks).
+pub const FEE_TARGETS: [u16; 10] = [1, 2, 3, 6, 12, 24, 72, 144, 504, 1008];
+
+/// A [`ChainSource`] over qtumd JSON-RPC endpoints.
+#[derive(Debug)]
+pub struct RpcSource {
+    endpoints: Failover<RpcClient>,
+    network: Network,
+    max_scan_blocks: u32,
+    batch_size: usize,
+    counter: Counter,
+    addrindex: AtomicU8,
+}
+
+impl RpcSource {
+    /// A source over `config.endpoints` (tried in order, failing over on faults).
+    pub fn new(config: RpcConfig) -> Result<RpcSource, ChainError> {
+        if config.endpoints.is_empty() {
+            return Err(ChainError::Unsupported("an RPC source needs at least one endpoint".into()));
+        }
+        let counter = Counter::default();
+        let clients = config
+            .endpoints
+            .into_iter()
+            .map(|e| RpcClient::with_counter(e.url, e.auth, config.timeout, counter.clone()))
+            .collect();
+        Ok(RpcSource {
+            endpoints: Failover::new(clients, config.retry_after),
+            network: config.network,
+            max_scan_blocks: config.max_scan_blocks,
+            batch_size: config.batch_size.max(1),
+            counter,
+            addrindex: AtomicU8::new(ADDRINDEX_UNKNOWN),
+        })
+    }
+
+    /// Health of each endpoint, for a status page.
+    pub fn endpoint_health(&self) -> Vec<EndpointHealth> {
+        self.endpoints.health(RpcClient::url)
+    }
+
+    /// Runs `f` on the first healthy endpoint, failing over on endpoint faults.
+    pub fn with_client<T>(
+        &self,
+        f: impl FnMut(&RpcClient) -> Result<T, ChainError>,
+    ) -> Result<T, ChainError> {
+        self.endpoints.run(RpcClient::url, f)
+    }
+
+    /// One RPC call with failover.
+    pub fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
+        self.with_client(|c| c.call(method, params.clone()))
+    }
+
+    /// Whether the last address-index call found `-addrindex` (`None`: not asked yet).
+    pub fn has_addrindex(&self) -> Option<bool> {
+        match self.addrindex.load(Ordering::Relaxed) {
+            ADDRINDEX_YES => Some(true),
+            ADDRINDEX_NO => Some(false),
+            _ => None,
+        }
+    }
+
+    fn tip_on(c: &RpcClient) -> Result<(BlockRef, QtumHeader), ChainError> {
+        let hash: BlockHash = parse_hash(&c.call("getbestblockhash", json!([]))?, "best block hash")?;
+        let mut answers = c
+            .call_batch(&[
+                ("getblockheader", json!([hash.to_string(), true])),
+                ("getblockheader", json!([hash.to_string(), false])),
+            ])?
+            .into_iter();
+        let verbose = answers.next().ok_or_else(|| bad("batch"))??;
+        let raw = answers.next().ok_or_else(|| bad("batch"))??;
+        let height = parse_u32(field(&verbose, "height")?, "height")?;
+        let header = verify::header_from_bytes(&hex_bytes(&raw, "header")?, &hash)?;
+        Ok((BlockRef::of(&header, height), header))
+    }
+
+    fn header_on(c: &RpcClient, hash: &BlockHash) -> Result<QtumHeader, ChainError> {
+        let raw = c.call("getblockheader", json!([hash.to_string(), false]))?;
+        verify::header_from_bytes(&hex_bytes(&raw, "header")?, hash)
+    }
+
+    fn block_on(c: &RpcClient, hash: &BlockHash) -> Result<QtumBlock, ChainError> {
+        let raw = c.call("getblock", json!([hash.to_string(), 0]))?;
+        verify::block_from_bytes(&hex_bytes(&raw, "block")?, hash)
+    }
+
+    fn block_hash_on(c: &RpcClient, height: u32) -> Result<Option<BlockHash>, ChainError> {
+        match c.call("getblockhash", json!([height])) {
+            Ok(v) => Ok(Some(parse_hash(&v, "block hash")?)),
+            // -8: "Block height out of range".
+            Err(e) if is_code(&e, &[-8]) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Verified headers for `start..=end` in the best chain, fetched in two batched round trips
+    /// per `batch_size` heights; stops early at the tip.
+    pub fn headers_range(
+        &self,
+        start: u32,
+        end: u32,
+    ) -> Result<Vec<(BlockRef, QtumHeader)>, ChainError> {
+        self.with_client(|c| {
+            let mut out = Vec::new();
+            let mut from = start;
+            while from <= end {
+                let to = end.min(from.saturating_add(self.batch_size as u32 - 1));
+                let calls: Vec<(&str, Value)> =
+                    (from..=to).map(|h| ("getblockhash", json!([h]))).collect();
+                let mut hashes = Vec::new();
+                for answer in c.call_batch(&calls)? {
+                    match answer {
+                        Ok(v) => hashes.push(parse_hash::<BlockHash>(&v, "block hash")?),
+                        Err(e) if is_code(&e, &[-8]) => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                let calls: Vec<(&str, Value)> = hashes
+                    .iter()
+                    .map(|h| ("getblockheader", json!([h.to_string(), false])))
+                    .collect();
+                for (i, (answer, hash)) in c.call_batch(&calls)?.into_iter().zip(&hashes).enumerate() {
+                    let header = verify::header_from_bytes(&hex_bytes(&answer?, "header")?, hash)?;
+                    out.push((BlockRef::of(&header, from + i as u32), header));
+                }
+                if hashes.len() < (to - from + 1) as usize || to == u32::MAX {
+                    break;
+                }
+                from = to + 1;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Height of the block holding `txid` in the best chain, from verbose RPC answers (the
+    /// block hash is checked again wherever the height is used).
+    fn confirmed_block_of(c: &RpcClient, verbose_tx: &Value) -> Result<Option<(BlockHash, u32)>, ChainError> {
+        let Some(hash) = verbose_tx.get("blockhash") else { return Ok(None) };
+        let hash: BlockHash = parse_hash(hash, "blockhash")?;
+        let header = c.call("getblockheader", json!([hash.to_string(), true]))?;
+        // -1 confirmations: the block is on a stale branch.
+        if header.get("confirmations").and_then(Value::as_i64).unwrap_or(0) < 1 {
+            return Ok(None);
+        }
+        Ok(Some((hash, parse_u32(field(&header, "height")?, "height")?)))
+    }
+
+    fn tx_status_on(c: &RpcClient, txid: &Txid) -> Result<TxStatus, ChainError> {
+        let verbose = match c.call("getrawtransaction", json!([txid.to_string(), true])) {
+            Ok(v) => v,
+            // -5: not in mempool nor (with -txindex) in the chain.
+            Err(e) if is_code(&e, &[-5]) => return Ok(TxStatus::Unknown),
+            Err(e) => return Err(e),
+        };
+        let Some((hash, height)) = Self::confirmed_block_of(c, &verbose)? else {
+            return Ok(TxStatus::Unconfirmed);
+        };
+        // The block must still be the one at that height, and it must hold the transaction:
+        // the full block is checked against its header, so the position is proven.
+        if Self::block_hash_on(c, height)? != Some(hash) {
+            return Ok(TxStatus::Unconfirmed);
+        }
+        let block = Self::block_on(c, &hash)?;
+        let position = block
+            .txdata
+            .iter()
+            .position(|tx| tx.compute_txid() == *txid)
+            .ok_or_else(|| ChainError::InvalidResponse(format!("block {hash} does not hold {txid}")))?;
+        Ok(TxStatus::Confirmed { block: BlockRef::of(&block.header, height), header: block.header, position })
+    }
+
+    fn address_of(&self, script: &Script) -> Option<String> {
+        QtumAddress::from_script(script, self.network).ok().map(|a| a.to_string())
+    }
+
+    /// History through `-addrindex`; `Ok(None)` when the node has no index.
+    fn indexed_history(
+        &self,
+        c: &RpcClient,
+        scripts: &[ScriptBuf],
+    ) -> Result<Option<Vec<Vec<HistoryEntry>>>, ChainError> {
+        if self.addrindex.load(Ordering::Relaxed) == ADDRINDEX_NO {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(scripts.len());
+        let mut funding: Vec<HashSet<OutPoint>> = Vec::with_capacity(scripts.len());
+        for script in scripts {
+            let Some(address) = self.address_of(script) else {
+                // A script without an address (P2PK, bare multisig) cannot be asked of the index.
+                return Ok(None);
+            };
+            let txids = match c.call("getaddresstxids", json!([{"addresses": [address]}])) {
+                Ok(v) => v,
+                Err(e) if is_no_index(&e) => {
+                    self.addrindex.store(ADDRINDEX_NO, Ordering::Relaxed);
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            self.addrindex.store(ADDRINDEX_YES, Ordering::Relaxed);
+            let txids: Vec<Txid> = txids
+                .as_array()
+                .ok_or_else(|| bad("getaddresstxids"))?
+                .iter()
+                .map(|t| parse_hash(t, "txid"))
+                .collect::<Result<_, _>>()?;
+            // Heights and paid outputs, two batched round trips.
+            let calls: Vec<(&str, Value)> = txids
+                .iter()
+                .map(|t| ("getrawtransaction", json!([t.to_string(), true])))
+                .collect();
+            let verbose: Vec<Value> =
+                c.call_batch(&calls)?.into_iter().collect::<Result<_, _>>()?;
+            let calls: Vec<(&str, Value)> = verbose
+                .iter()
+                .filter_map(|v| v.get("blockhash").cloned())
+                .map(|h| ("getblockheader", json!([h, true])))
+                .collect();
+            let mut heights: HashMap<String, u32> = HashMap::new();
+            for h in c.call_batch(&calls)? {
+                let h = h?;
+                if h.get("confirmations").and_then(Value::as_i64).unwrap_or(0) >= 1 {
+                    let hash = as_str(field(&h, "hash")?, "hash")?.to_string();
+                    heights.insert(hash, parse_u32(field(&h, "height")?, "height")?);
+                }
+            }
+            let mut entries = Vec::with_capacity(txids.len());
+            let mut outs = HashSet::new();
+            for (txid, v) in txids.iter().zip(&verbose) {
+                let height = v.get("blockhash").and_then(Value::as_str).and_then(|h| heights.get(h)).copied();
+                entries.push(HistoryEntry { txid: *txid, height });
+                let tx = decode_tx(field(v, "hex")?)?;
+                verify::check_txid(&tx, txid)?;
+                for (vout, o) in tx.output.iter().enumerate() {
+                    if o.script_pubkey == *script {
+                        outs.insert(OutPoint::new(*txid, vout as u32));
+                    }
+                }
+            }
+            out.push(entries);
+            funding.push(outs);
+        }
+        self.add_mempool_history(c, scripts, &mut out, &mut funding)?;
+        Ok(Some(out))
+    }
+
+    /// Adds unconfirmed transactions that pay to or spend from `scripts`. Scans the mempool
+    /// (qtumd's `getaddressmempool` does not say which inputs spend what, and a proxy may not
+    /// have it), following chains of unconfirmed transactions.
+    fn add_mempool_history(
+        &self,
+        c: &RpcClient,
+        scripts: &[ScriptBuf],
+        out: &mut [Vec<HistoryEntry>],
+        funding: &mut [HashSet<OutPoint>],
+    ) -> Result<(), ChainError> {
+        let mempool: Vec<Txid> = c
+            .call("getrawmempool", json!([]))?
+            .as_array()
+            .ok_or_else(|| bad("getrawmempool"))?
+            .iter()
+            .map(|t| parse_hash(t, "txid"))
+            .collect::<Result<_, _>>()?;
+        if mempool.is_empty() {
+            return Ok(());
+        }
+        let calls: Vec<(&str, Value)> =
+            mempool.iter().map(|t| ("getrawtransaction", json!([t.to_string(), false]))).collect();
+        let mut txs = Vec::new();
+        for (txid, raw) in mempool.iter().zip(c.call_batch(&calls)?) {
+            match raw {
+                Ok(raw) => {
+                    let tx = decode_tx(&raw)?;
+                    verify::check_txid(&tx, txid)?;
+                    txs.push(tx);
+                }
+                // Mined or evicted between the two calls: the next sync sees it.
+                Err(e) if is_code(&e, &[-5]) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut seen: Vec<HashSet<Txid>> =
+            out.iter().map(|entries| entries.iter().map(|e| e.txid).collect()).collect();
+        loop {
+            let mut grew = false;
+            for tx in &txs {
+                let txid = tx.compute_txid();
+                for (i, script) in scripts.iter().enumerate() {
+                    let pays = tx.output.iter().any(|o| o.script_pubkey == *script);
+                    let spends = tx.input.iter().any(|inp| funding[i].contains(&inp.previous_output));
+                    if (pays || spends) && seen[i].insert(txid) {
+                        out[i].push(HistoryEntry { txid, height: None });
+                        grew = true;
+                    }
+                    if pays {
+                        for (vout, o) in tx.output.iter().enumerate() {
+                            if o.script_pubkey == *script {
+                                grew |= funding[i].insert(OutPoint::new(txid, vout as u32));
+                            }
+                        }
+                    }
+                }
+            }
+            if !grew {
+                return Ok(());
+            }
+        }
+    }
+
+    /// History by scanning blocks `start_height..=tip` (no `-addrindex`).
+    fn scanned_history(
+        &self,
+        c: &RpcClient,
+        scripts: &[ScriptBuf],
+        start_height: u32,
+    ) -> Result<Vec<Vec<HistoryEntry>>, ChainError> {
+        let (tip, _) = Self::tip_on(c)?;
+        let mut out: Vec<Vec<HistoryEntry>> = vec![Vec::new(); scripts.len()];
+        let mut funding: Vec<HashSet<OutPoint>> = vec![HashSet::new(); scripts.len()];
+        if start_height <= tip.height {
+            self.check_scan_window(start_height, tip.height)?;
+            self.scan_blocks(c, start_height, tip.height, |height, block| {
+                for tx in &block.txdata {
+                    let txid = tx.compute_txid();
+                    for (i, script) in scripts.iter().enumerate() {
+                        let mut hit = tx.input.iter().any(|inp| funding[i].contains(&inp.previous_output));
+                        for (vout, o) in tx.output.iter().enumerate() {
+                            if o.script_pubkey == *script {
+                                funding[i].insert(OutPoint::new(txid, vout as u32));
+                                hit = true;
+                            }
+                        }
+                        if hit {
+                            out[i].push(HistoryEntry { txid, height: Some(height) });
+                        }
+                    }
+                }
+                false
+            })?;
+        }
+        self.add_mempool_history(c, scripts, &mut out, &mut funding)?;
+        Ok(out)
+    }
+
+    fn check_scan_window(&self, start: u32, tip: u32) -> Result<(), ChainError> {
+        let blocks = tip.saturating_sub(start).saturating_add(1);
+        if blocks > self.max_scan_blocks {
+            return Err(ChainError::Unsupported(format!(
+                "the node has no -addrindex and scanning from height {start} means {blocks} \
+                 blocks (more than the {} allowed): enable -addrindex or give a later start height",
+                self.max_scan_blocks
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fetches verified blocks `start..=end` in batches and hands them to `visit` in order;
+    /// `visit` returns true to stop.
+    fn scan_blocks(
+        &self,
+        c: &RpcClient,
+        start: u32,
+        end: u32,
+        mut visit: impl FnMut(u32, &QtumBlock) -> bool,
+    ) -> Result<(), ChainError> {
+        // Whole blocks are big; keep batches small so one answer stays a few MB at most.
+        let chunk = self.batch_size.min(25) as u32;
+        let mut from = start;
+        while from <= end {
+            let to = end.min(from.saturating_add(chunk - 1));
+            let calls: Vec<(&str, Value)> = (from..=to).map(|h| ("getblockhash", json!([h]))).collect();
+            let hashes: Vec<BlockHash> = c
+                .call_batch(&calls)?
+                .into_iter()
+                .map(|a| a.and_then(|v| parse_hash(&v, "block hash")))
+                .collect::<Result<_, _>>()?;
+            let calls: Vec<(&str, Value)> =
+                hashes.iter().map(|h| ("getblock", json!([h.to_string(), 0]))).collect();
+            for ((i, answer), hash) in c.call_batch(&calls)?.into_iter().enumerate().zip(&hashes) {
+                let block = verify::block_from_bytes(&hex_bytes(&answer?, "block")?, hash)?;
+                if visit(from + i as u32, &block) {
+                    return Ok(());
+                }
+            }
+            if to == u32::MAX {
+                break;
+            }
+            from = to + 1;
+        }
+        Ok(())
+    }
+
+    fn outspend_on(&self, c: &RpcClient, outpoint: &OutPoint) -> Result<Option<Spend>, ChainError> {
+        if self.addrindex.load(Ordering::Relaxed) != ADDRINDEX_NO {
+            let query = json!([{"txid": outpoint.txid.to_string(), "index": outpoint.vout}]);
+            match c.call("getspentinfo", query) {
+                Ok(v) => {
+                    self.addrindex.store(ADDRINDEX_YES, Ordering::Relaxed);
+                    let txid = parse_hash(field(&v, "txid")?, "txid")?;
+                    let vin = parse_u32(field(&v, "index")?, "index")?;
+                    // Mempool spends carry height -1 (or none).
+                    let height = v.get("height").and_then(Value::as_i64).filter(|h| *h > 0);
+                    let height = height.and_then(|h| u32::try_from(h).ok());
+                    return Ok(Some(Spend { txid, vin, height }));
+                }
+                // -5 "Unable to get spent info": not spent.
+                Err(e) if is_code(&e, &[-5]) => {
+                    self.addrindex.store(ADDRINDEX_YES, Ordering::Relaxed);
+                    return Ok(None);
+                }
+                Err(e) if is_no_index(&e) => self.addrindex.store(ADDRINDEX_NO, Ordering::Relaxed),
+                Err(e) => return Err(e),
+            }
+        }
+        // No index: gettxout knows the UTXO set and the mempool.
+        let utxo = c.call("gettxout", json!([outpoint.txid.to_string(), outpoint.vout, true]))?;
+        if !utxo.is_null() {
+            return Ok(None);
+        }
+        let matches = |tx: &Transaction| {
+            tx.input.iter().position(|i| i.previous_output == *outpoint).map(|vin| (tx.compute_txid(), vin as u32))
+        };
+        // Spent in the mempool?
+        let mempool = c.call("getrawmempool", json!([]))?;
+        let mempool: Vec<Txid> = mempool
+            .as_array()
+            .ok_or_else(|| bad("getrawmempool"))?
+            .iter()
+            .map(|t| parse_hash(t, "txid"))
+            .collect::<Result<_, _>>()?;
+        let calls: Vec<(&str, Value)> =
+            mempool.iter().map(|t| ("getrawtransaction", json!([t.to_string(), false]))).collect();
+        for raw in c.call_batch(&calls)?.into_iter().flatten() {
+            if let Some((txid, vin)) = matches(&decode_tx(&raw)?) {
+                return Ok(Some(Spend { txid, vin, height: None }));
+            }
+        }
+        // Spent in a block: scan from the block that created it.
+        let verbose = match c.call("getrawtransaction", json!([outpoint.txid.to_string(), true])) {
+            Ok(v) => v,
+            Err(e) if is_code(&e, &[-5]) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some((_, created)) = Self::confirmed_block_of(c, &verbose)? else { return Ok(None) };
+        let (tip, _) = Self::tip_on(c)?;
+        self.check_scan_window(created, tip.height)?;
+        let mut found = None;
+        self.scan_blocks(c, created, tip.height, |height, block| {
+            found = block.txdata.iter().find_map(|tx| matches(tx)).map(|(txid, vin)| Spend { txid, vin, height: Some(height) });
+            found.is_some()
+        })?;
+        Ok(found)
+    }
+}
+
+impl ChainSource for RpcSource {
+    fn describe(&self) -> String {
+        match self.endpoints.first() {
+            Some(c) => format!("rpc {}", c.url()),
+            None => "rpc".into(),
+        }
+    }
+
+    fn tip(&self) -> Result<BlockRef, ChainError> {
+        Ok(self.with_client(Self::tip_on)?.0)
+    }
+
+    fn tip_header(&self) -> Result<(BlockRef, QtumHeader), ChainError> {
+        self.with_client(Self::tip_on)
+    }
+
+    fn block_hash_at(&self, height: u32) -> Result<Option<BlockHash>, ChainError> {
+        self.with_client(|c| Self::block_hash_on(c, height))
+    }
+
+    fn header(&self, hash: &BlockHash) -> Result<QtumHeader, ChainError> {
+        self.with_client(|c| Self::header_on(c, hash))
+    }
+
+    fn block(&self, hash: &BlockHash) -> Result<QtumBlock, ChainError> {
+        self.with_client(|c| Self::block_on(c, hash))
+    }
+
+    fn transaction(&self, txid: &Txid) -> Result<Option<Transaction>, ChainError> {
+        self.with_client(|c| match c.call("getrawtransaction", json!([txid.to_string(), false])) {
+            Ok(raw) => {
+                let tx = decode_tx(&raw)?;
+                verify::check_txid(&tx, txid)?;
+                Ok(Some(tx))
+            }
+            Err(e) if is_code(&e, &[-5]) => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    fn tx_status(&self, txid: &Txid) -> Result<TxStatus, ChainError> {
+        self.with_client(|c| Self::tx_status_on(c, txid))
+    }
+
+    fn script_history(&self, script: &Script) -> Result<Vec<HistoryEntry>, ChainError> {
+        let mut all = self.scripts_history(&[script.to_owned()], 0)?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    fn scripts_history(
+        &self,
+        scripts: &[ScriptBuf],
+        start_height: u32,
+    ) -> Result<Vec<Vec<HistoryEntry>>, ChainError> {
+        self.with_client(|c| match self.indexed_history(c, scripts)? {
+            Some(history) => Ok(history),
+            None => self.scanned_history(c, scripts, start_height),
+        })
+    }
+
+    fn outspend(&self, outpoint: &OutPoint) -> Result<Option<Spend>, ChainError> {
+        self.with_client(|c| self.outspend_on(c, outpoint))
+    }
+
+    fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
+        let hex = serialize_hex(tx);
+        self.with_client(|c| match c.call("sendrawtransaction", json!([hex])) {
+            Ok(v) => parse_hash(&v, "txid"),
+            // -25 missing inputs, -26 policy, -27 already in chain, -22 undecodable.
+            Err(ChainError::Source { code, message }) if [-22, -25, -26, -27].contains(&code) => {
+                Err(ChainError::Rejected { code, reason: message })
+            }
+            Err(e) => Err(e),
+        })
+    }
+
+    fn fee_estimates(&self) -> Result<FeeEstimates, ChainError> {
+        self.with_client(|c| {
+            let calls: Vec<(&str, Value)> =
+                FEE_TARGETS.iter().map(|t| ("estimatesmartfee", json!([t]))).collect();
+            let mut by_target = Vec::new();
+            for (target, answer) in FEE_TARGETS.iter().zip(c.call_batch(&calls)?) {
+                // No "feerate" (with an "errors" list) is how qtumd says it has no data.
+                if let Some(rate) = answer?.get("feerate").and_then(Value::as_f64) {
+                    if rate.is_finite() && rate > 0.0 {
+                        let sat_per_kvb = (rate * 100_000_000.0).round() as u64;
+                        by_target.push((*target, sat_per_kvb_to_sat_per_kw(sat_per_kvb)));
+                    }
+                }
+            }
+            Ok(FeeEstimates { by_target })
+        })
+    }
+
+    fn header_at(&self, height: u32) -> Result<Option<(BlockRef, QtumHeader)>, ChainError> {
+        self.with_client(|c| match Self::block_hash_on(c, height)? {
+            None => Ok(None),
+            Some(hash) => {
+                let header = Self::header_on(c, &hash)?;
+                Ok(Some((BlockRef::of(&header, height), header)))
+            }
+        })
+    }
+
+    fn headers_between(&self, start: u32, end: u32) -> Result<Vec<(BlockRef, QtumHeader)>, ChainError> {
+        self.headers_range(start, end)
+    }
+
+    fn requests_made(&self) -> u64 {
+        self.counter.get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_credentials() {
+        let auth = RpcAuth::UserPass { user: "u".into(), password: "hunter2".into() };
+        let client = RpcClient::new("http://x:alsosecret@127.0.0.1:1", auth.clone(), Duration::from_secs(1));
+        let text = format!("{client:?} {auth:?}");
+        assert!(!text.contains("hunter2") && !text.contains("alsosecret"), "{text}");
+        let config = RpcConfig::new(Network::Regtest, vec![RpcEndpoint::new("http://127.0.0.1:1", auth)]);
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn parses_qtumd_error_objects() {
+        let reply = json!({"result": null, "error": {"code": -26, "message": "min relay fee not met, 56399 < 56400"}, "id": 1});
+        assert_eq!(
+            parse_reply(&reply),
+            Err(ChainError::Source { code: -26, message: "min relay fee not met, 56399 < 56400".into() })
+        );
+        assert!(is_no_index(&ChainError::Source { code: -32601, message: "Method not found".into() }));
+        assert!(is_no_index(&ChainError::Source { code: -5, message: "Address index not enabled".into() }));
+        assert!(!is_no_index(&ChainError::Source { code: -5, message: "No information available for address".into() }));
+    }
+}
