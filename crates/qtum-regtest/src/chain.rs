@@ -49,6 +49,9 @@ pub struct BlockRecord {
     pub undo: Option<Vec<Vec<Coin>>>,
     /// Fee of each transaction (0 for the coinbase), set while connected.
     pub fees: Vec<u64>,
+    /// (fee rate sat/kvB, blocks waited) of the mempool transactions this block confirmed,
+    /// the data of `estimatesmartfee`.
+    pub fee_samples: Vec<(u64, u32)>,
 }
 
 /// Where a spent output went (`getspentinfo`).
@@ -142,6 +145,7 @@ impl ChainState {
             seq: 0,
             undo: Some(Vec::new()),
             fees: vec![0],
+            fee_samples: Vec::new(),
         };
         let mut blocks = HashMap::new();
         blocks.insert(hash, rec);
@@ -311,6 +315,7 @@ impl ChainState {
                 seq,
                 undo: None,
                 fees: Vec::new(),
+                fee_samples: Vec::new(),
             },
         );
         Ok(hash)
@@ -719,17 +724,58 @@ impl ChainState {
     /// with the mempool's best transactions.
     pub fn mine_block(&mut self, script: &ScriptBuf, txs: Option<Vec<Transaction>>) -> Result<BlockHash, BlockReject> {
         let height = self.height() + 1;
+        let mut samples = Vec::new();
         let (txs, fees) = match txs {
             Some(t) => {
                 let fees = self.fees_of(&t);
                 (t, fees)
             }
-            None => miner::select_transactions(&self.mempool),
+            None => {
+                let (t, fees) = miner::select_transactions(&self.mempool);
+                for tx in &t {
+                    if let Some(e) = self.mempool.get(&tx.compute_txid()) {
+                        samples.push((e.fee * 1000 / e.vsize.max(1), height.saturating_sub(e.height)));
+                    }
+                }
+                (t, fees)
+            }
         };
         let prev = self.tip();
         let time = (now() as u32).max(prev.mtp + 1).max(prev.block.header.time);
         let block = miner::build_block(prev.hash, height, time, script, txs, fees);
-        self.submit_tip_block(block)
+        let hash = self.submit_tip_block(block)?;
+        if let Some(r) = self.blocks.get_mut(&hash) {
+            r.fee_samples = samples;
+        }
+        Ok(hash)
+    }
+
+    /// `estimatesmartfee`: the lowest fee rate (sat/kvB) at which at least 85% of the
+    /// transactions the last 1008 active blocks confirmed had confirmed within `target` blocks,
+    /// never below the relay minimum. `None` without data (as on a fresh regtest chain).
+    pub fn estimate_fee(&self, target: u32) -> Option<u64> {
+        let from = self.height().saturating_sub(1007);
+        let mut samples: Vec<(u64, u32)> = Vec::new();
+        for h in from..=self.height() {
+            if let Some(r) = self.hash_at(h).and_then(|x| self.blocks.get(&x)) {
+                samples.extend_from_slice(&r.fee_samples);
+            }
+        }
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut ok = 0usize;
+        let mut answer = None;
+        for (i, (rate, waited)) in samples.iter().enumerate() {
+            if *waited <= target.max(1) {
+                ok += 1;
+            }
+            if ok * 100 >= (i + 1) * 85 {
+                answer = Some(*rate);
+            }
+        }
+        answer.map(|r| r.max(MIN_RELAY_FEE_SAT_PER_KVB))
     }
 
     /// Sum of fees of transactions about to be mined (inputs from the UTXO set or earlier ones

@@ -10,10 +10,15 @@
 
 pub mod chain;
 pub mod codec;
+pub mod json;
 pub mod mempool;
 pub mod miner;
+pub mod node;
 pub mod params;
 pub mod policy;
+pub mod rpc;
 pub mod script;
 pub mod validation;
 pub mod wallet;
+
+pub use node::{NodeConfig, NodeError, RegtestNode, StartError};

@@ -55,6 +55,11 @@ impl Mempool {
         self.entries.is_empty()
     }
 
+    /// Count of additions so far (`getrawmempool`'s `mempool_sequence`).
+    pub fn sequence(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Entry by txid.
     pub fn get(&self, txid: &Txid) -> Option<&MempoolEntry> {
         self.entries.get(txid)
