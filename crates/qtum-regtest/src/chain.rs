@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{BlockHash, OutPoint, ScriptBuf, Target, Transaction, Txid};
 
-use crate::codec::QtumBlock;
+use qtum_primitives::QtumBlock;
 use crate::mempool::{Mempool, MempoolEntry};
 use crate::miner;
 use crate::params::{self, fee_for, COINBASE_MATURITY, MAX_ANCESTORS, MIN_RELAY_FEE_SAT_PER_KVB, pow_bits};

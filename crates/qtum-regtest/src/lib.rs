@@ -9,7 +9,6 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod chain;
-pub mod codec;
 pub mod json;
 pub mod mempool;
 pub mod miner;

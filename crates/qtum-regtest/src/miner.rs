@@ -9,7 +9,7 @@ use bitcoin::script::{Builder, ScriptBuf};
 use bitcoin::transaction::Version;
 use bitcoin::{Amount, BlockHash, OutPoint, Sequence, Target, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness};
 
-use crate::codec::{QtumBlock, QtumHeader};
+use qtum_primitives::{QtumBlock, QtumHeader};
 use crate::mempool::Mempool;
 use crate::params::{self, BLOCK_ASSEMBLY_RESERVE, BLOCK_VERSION, MAX_BLOCK_WEIGHT, pow_bits, STATE_ROOT, UTXO_ROOT};
 

@@ -1,9 +1,8 @@
 //! Qtum regtest consensus and policy constants (QTUM.md, checked against the qtumd fixtures).
 
-use bitcoin::consensus::encode;
 use bitcoin::CompactTarget;
 
-use crate::codec::QtumBlock;
+use qtum_primitives::QtumBlock;
 
 /// Satoshi per QTUM.
 pub const COIN: u64 = 100_000_000;
@@ -58,13 +57,9 @@ pub const MAX_OP_RETURN_RELAY: usize = 83;
 /// Reorganisations deeper than this are refused by qtumd.
 pub const MAX_REORG_DEPTH: u32 = 2000;
 
-/// The regtest genesis block exactly as `getblock <genesis> 0` prints it.
-const GENESIS_HEX: &str = "0100000000000000000000000000000000000000000000000000000000000000000000006db905142382324db417761891f2d2f355ea92f27ab0fc35e59e90b50e0534edf5d2af59ffff7f2011000000e965ffd002cd6ad0e2dc402b8044de833e06b23127ea8c3d80aec9141077149556e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b4210000000000000000000000000000000000000000000000000000000000000000ffffffff000101000000010000000000000000000000000000000000000000000000000000000000000000ffffffff420004bf91221d0104395365702030322c203230313720426974636f696e20627265616b732024352c30303020696e206c6174657374207072696365206672656e7a79ffffffff0100f2052a010000004341040d61d8653448c98731ee5fffd303c15e71ec2057b77f11ab3601979728cdaff2d68afbba14e4fa0bc44f2072b0b23ef63717f8cdfbe58dcd33f32b6afe98741aac00000000";
-
-/// The regtest genesis block.
+/// The regtest genesis block (from the workspace's Qtum codec).
 pub fn genesis_block() -> QtumBlock {
-    let bytes = crate::script::unhex(GENESIS_HEX).expect("genesis hex is a valid constant");
-    encode::deserialize(&bytes).expect("genesis bytes are a valid block")
+    qtum_primitives::Network::Regtest.genesis_block()
 }
 
 /// Block subsidy at a height (regtest).
@@ -96,7 +91,9 @@ pub fn difficulty(bits: CompactTarget) -> f64 {
         diff /= 256.0;
         shift -= 1;
     }
-    diff
+    // UniValue prints doubles with 16 significant digits; round the same way so the JSON
+    // number is the one qtumd prints.
+    format!("{diff:.15e}").parse().unwrap_or(diff)
 }
 
 /// Fee in satoshi for `vsize` at a rate in sat/kvB, rounded up (Core's `CFeeRate::GetFee`).

@@ -7,7 +7,7 @@ use bitcoin::secp256k1::ecdsa::Signature;
 use bitcoin::Transaction;
 
 use crate::params::{
-    fee_for, DUST_RELAY_FEE_SAT_PER_KVB, MAX_OP_RETURN_RELAY, MAX_STANDARD_TX_WEIGHT, MAX_STANDARD_VERSION,
+    MAX_OP_RETURN_RELAY, MAX_STANDARD_TX_WEIGHT, MAX_STANDARD_VERSION,
 };
 use crate::script::{classify, is_push_only, is_valid_signature_encoding, witness_program, ScriptType};
 use crate::validation::{count_sigops, p2sh_redeem_script, Coin, RejectKind, TxReject};
@@ -16,26 +16,15 @@ fn policy(reason: &str) -> TxReject {
     TxReject::new(RejectKind::Policy, reason)
 }
 
-/// Bitcoin Core's `GetDustThreshold` at the dust relay fee (400 sat/vB).
+/// Bitcoin Core's `GetDustThreshold` at the dust relay fee (400 sat/vB), from the workspace's
+/// Qtum policy module.
 pub fn dust_threshold(script: &Script) -> u64 {
-    let b = script.as_bytes();
-    if b.first() == Some(&0x6a) || b.len() > 10_000 {
-        return 0;
-    }
-    let script_len = b.len() as u64;
-    let compact = match script_len {
-        0..=0xfc => 1,
-        0xfd..=0xffff => 3,
-        _ => 5,
-    };
-    let mut size = 8 + compact + script_len;
-    size += if witness_program(script).is_some() { 32 + 4 + 1 + 107 / 4 + 4 } else { 32 + 4 + 1 + 107 + 4 };
-    fee_for(DUST_RELAY_FEE_SAT_PER_KVB, size)
+    qtum_primitives::policy::dust_threshold(script)
 }
 
 /// True when an output of this value and script is dust.
 pub fn is_dust(value_sat: u64, script: &Script) -> bool {
-    value_sat < dust_threshold(script)
+    qtum_primitives::policy::is_dust(value_sat, script)
 }
 
 /// Core's `IsStandard` for an output script.

@@ -1,18 +1,11 @@
 //! Script helpers with qtumd's spellings: asm text, output types, regtest addresses and
 //! output descriptors (with their BIP 380 checksum), as `decodescript`/`getblock` print them.
 
-use bitcoin::bech32::{self, Fe32, Hrp};
 use bitcoin::hashes::Hash;
 use bitcoin::script::{Instruction, Script, ScriptBuf};
-use bitcoin::{PubkeyHash, ScriptHash, WPubkeyHash, WScriptHash};
+use bitcoin::{WPubkeyHash, WScriptHash};
+use qtum_primitives::{Network, QtumAddress};
 use serde_json::{json, Value};
-
-/// Regtest base58 version byte of P2PKH addresses.
-pub const P2PKH_PREFIX: u8 = 120;
-/// Regtest base58 version byte of P2SH addresses.
-pub const P2SH_PREFIX: u8 = 110;
-/// Regtest bech32/bech32m human-readable part.
-pub const BECH32_HRP: &str = "qcrt";
 
 /// Output script classes, named as Bitcoin Core's `Solver` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,32 +168,15 @@ pub fn is_push_only(b: &[u8]) -> bool {
     true
 }
 
-fn segwit_address(version: u8, program: &[u8]) -> Option<String> {
-    let hrp = Hrp::parse(BECH32_HRP).ok()?;
-    let v = Fe32::try_from(version).ok()?;
-    bech32::segwit::encode(hrp, v, program).ok()
-}
-
-fn base58_address(prefix: u8, hash: &[u8]) -> String {
-    let mut data = Vec::with_capacity(21);
-    data.push(prefix);
-    data.extend_from_slice(hash);
-    bitcoin::base58::encode_check(&data)
-}
-
 /// The regtest address of an output script, if it has one.
 pub fn address_of(s: &Script) -> Option<String> {
-    let b = s.as_bytes();
     match classify(s) {
-        ScriptType::PubKeyHash => Some(base58_address(P2PKH_PREFIX, &b[3..23])),
-        ScriptType::ScriptHash => Some(base58_address(P2SH_PREFIX, &b[2..22])),
-        ScriptType::WitnessV0KeyHash
+        ScriptType::PubKeyHash
+        | ScriptType::ScriptHash
+        | ScriptType::WitnessV0KeyHash
         | ScriptType::WitnessV0ScriptHash
         | ScriptType::WitnessV1Taproot
-        | ScriptType::WitnessUnknown => {
-            let (v, p) = witness_program(s)?;
-            segwit_address(v, p)
-        }
+        | ScriptType::WitnessUnknown => QtumAddress::from_script(s, Network::Regtest).ok().map(|a| a.to_string()),
         _ => None,
     }
 }
@@ -208,26 +184,7 @@ pub fn address_of(s: &Script) -> Option<String> {
 /// Parse a regtest address into its output script; `None` for anything else (other
 /// networks' addresses included).
 pub fn parse_address(s: &str) -> Option<ScriptBuf> {
-    if let Ok((hrp, v, prog)) = bech32::segwit::decode(s) {
-        if hrp.to_lowercase() != BECH32_HRP {
-            return None;
-        }
-        let version = v.to_u8();
-        let mut script = Vec::with_capacity(prog.len() + 2);
-        script.push(if version == 0 { 0 } else { 0x50 + version });
-        script.push(u8::try_from(prog.len()).ok()?);
-        script.extend_from_slice(&prog);
-        return Some(ScriptBuf::from_bytes(script));
-    }
-    let data = bitcoin::base58::decode_check(s).ok()?;
-    if data.len() != 21 {
-        return None;
-    }
-    match data[0] {
-        P2PKH_PREFIX => Some(ScriptBuf::new_p2pkh(&PubkeyHash::from_slice(&data[1..]).ok()?)),
-        P2SH_PREFIX => Some(ScriptBuf::new_p2sh(&ScriptHash::from_slice(&data[1..]).ok()?)),
-        _ => None,
-    }
+    QtumAddress::from_str_for(s, Network::Regtest).ok().map(|a| a.script_pubkey())
 }
 
 /// A P2WPKH script for a key hash (helper for the wallet and tests).
