@@ -1,0 +1,939 @@
+//! The wallet: addresses, balance, history, sends, LDK funding.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bitcoin::absolute::LockTime;
+use bitcoin::secp256k1::{All, Message, Secp256k1};
+use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+use bitcoin::transaction::Version;
+use bitcoin::{
+    Amount, BlockHash, OutPoint, Script, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid,
+    Witness,
+};
+
+use qtum_chain::{ChainError, ChainSource, TxStatus};
+use qtum_primitives::address::QtumAddress;
+use qtum_primitives::network::Network;
+use qtum_primitives::policy::dust_threshold;
+
+use crate::coin_selection::{self, Target};
+use crate::error::WalletError;
+use crate::fees::{self, MAX_STANDARD_TX_WEIGHT};
+use crate::keys::{child_secret, AccountKeys, Keychain, WalletSeed};
+use crate::state::{Confirmation, OwnedOutput, ScriptIndex, State, WalletTx};
+use crate::store::{unix_now, Changes, Store};
+
+/// Wallet settings.
+///
+/// | field | default | meaning |
+/// |---|---|---|
+/// | `gap_limit` | 20 | unused addresses scanned past the last used one on each chain |
+/// | `birthday_height` | `None` | first block that can hold the wallet's transactions (recorded on a fresh store) |
+/// | `fee_target_blocks` | 6 (≈ 3 min at 32 s) | confirmation target of the default fee rate |
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalletConfig {
+    /// Unused addresses scanned past the last used one on each chain (BIP44's 20).
+    pub gap_limit: u32,
+    /// First block that can hold the wallet's transactions, recorded on a fresh store. The
+    /// history-indexed sources (RPC with `-addrindex`, Esplora) find every transaction of a
+    /// script whatever its height, so the birthday only matters to block-scanning sources; it
+    /// never hides a transaction: a wrong birthday must not lose funds.
+    pub birthday_height: Option<u32>,
+    /// Confirmation target of the default fee rate, in blocks.
+    pub fee_target_blocks: u16,
+}
+
+impl Default for WalletConfig {
+    fn default() -> Self {
+        WalletConfig {
+            gap_limit: 20,
+            birthday_height: None,
+            fee_target_blocks: fees::DEFAULT_TARGET_BLOCKS,
+        }
+    }
+}
+
+/// The wallet's funds, in satoshis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Balance {
+    /// Confirmed and mature (includes `locked_sat`'s confirmed part).
+    pub confirmed_sat: u64,
+    /// Unconfirmed but trusted: the wallet's own change (spendable now).
+    pub unconfirmed_sat: u64,
+    /// Unconfirmed payments from others (not spent until confirmed).
+    pub untrusted_pending_sat: u64,
+    /// Coinbase/coinstake outputs waiting for 2000 confirmations.
+    pub immature_sat: u64,
+    /// Reserved for a channel funding transaction not yet confirmed.
+    pub locked_sat: u64,
+}
+
+impl Balance {
+    /// What sends can use now: confirmed and own change, minus locked coins.
+    pub fn spendable_sat(&self) -> u64 {
+        (self.confirmed_sat + self.unconfirmed_sat).saturating_sub(self.locked_sat)
+    }
+
+    /// Everything the wallet holds, mature or not.
+    pub fn total_sat(&self) -> u64 {
+        self.confirmed_sat + self.unconfirmed_sat + self.untrusted_pending_sat + self.immature_sat
+    }
+}
+
+/// A transaction in the wallet's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionDetails {
+    /// Its id.
+    pub txid: Txid,
+    /// Sum of its outputs paying the wallet.
+    pub received_sat: u64,
+    /// Sum of the wallet's coins it spends.
+    pub sent_sat: u64,
+    /// Fee, when the wallet knows every input (always for its own sends).
+    pub fee_sat: Option<u64>,
+    /// Where it is confirmed; `None` while unconfirmed.
+    pub confirmation: Option<Confirmation>,
+    /// When the wallet first saw it, Unix seconds.
+    pub first_seen: u64,
+}
+
+/// One of the wallet's unspent outputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Utxo {
+    /// The output.
+    pub outpoint: OutPoint,
+    /// Its value.
+    pub value_sat: u64,
+    /// Where its transaction is confirmed.
+    pub confirmation: Option<Confirmation>,
+    /// On the change chain.
+    pub is_change: bool,
+    /// A send or funding transaction may spend it now (mature, trusted, not locked).
+    pub spendable: bool,
+}
+
+/// A send that is ready to be signed and broadcast, with its fee (prepare-then-execute).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedSend {
+    /// Recipient.
+    pub recipient: QtumAddress,
+    /// Amount the recipient gets.
+    pub amount_sat: u64,
+    /// Fee (including any change too small to keep).
+    pub fee_sat: u64,
+    /// Change back to the wallet, if any (never below the dust threshold).
+    pub change_sat: Option<u64>,
+    /// Fee rate used, sat/kW.
+    pub fee_rate_sat_per_kw: u32,
+    /// Upper bound of the virtual size, vbytes.
+    pub vsize: u64,
+    /// The coins spent.
+    pub inputs: Vec<OutPoint>,
+    unsigned: Transaction,
+    change_index: Option<u32>,
+}
+
+/// What a sync found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncSummary {
+    /// Tip height at the sync.
+    pub tip_height: u32,
+    /// Tip hash (Qtum's).
+    pub tip_hash: BlockHash,
+    /// Transactions added or whose confirmation changed.
+    pub updated_transactions: usize,
+    /// Transactions dropped (evicted or conflicted).
+    pub dropped_transactions: usize,
+}
+
+/// A transaction chosen and built, not yet signed.
+struct Built {
+    unsigned: Transaction,
+    coins: Vec<OwnedOutput>,
+    amount_sat: u64,
+    fee_sat: u64,
+    change_sat: Option<u64>,
+    change_index: Option<u32>,
+    sat_per_kw: u32,
+    weight: u64,
+}
+
+impl Built {
+    fn into_prepared(self, recipient: QtumAddress) -> PreparedSend {
+        PreparedSend {
+            recipient,
+            amount_sat: self.amount_sat,
+            fee_sat: self.fee_sat,
+            change_sat: self.change_sat,
+            fee_rate_sat_per_kw: self.sat_per_kw,
+            vsize: self.weight.div_ceil(4),
+            inputs: self.coins.iter().map(|c| c.outpoint).collect(),
+            unsigned: self.unsigned,
+            change_index: self.change_index,
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    state: State,
+    scripts: ScriptIndex,
+}
+
+/// The on-chain wallet (BIP84 P2WPKH at `m/84'/88'/0'`), persisted in the node's SQLite file.
+///
+/// All methods take `&self`; the wallet is `Send + Sync` and can be shared in an `Arc` with LDK
+/// (funding, sweeps). Sends and funding hold the wallet's lock from coin selection to the
+/// database write, so two of them never pick the same coins.
+pub struct Wallet {
+    network: Network,
+    config: WalletConfig,
+    chain: Arc<dyn ChainSource>,
+    seed: WalletSeed,
+    keys: AccountKeys,
+    secp: Secp256k1<All>,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("network", &self.network)
+            .field("chain", &self.chain.describe())
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+impl Wallet {
+    /// Opens the wallet tables in the SQLite file at `db_path` (created if missing), for `seed`
+    /// on `network`. A fresh store records `config.birthday_height`; a store of another seed or
+    /// network is refused ([`WalletError::StoreMismatch`]).
+    pub fn open(
+        db_path: impl AsRef<Path>,
+        seed: &WalletSeed,
+        network: Network,
+        chain: Arc<dyn ChainSource>,
+        config: WalletConfig,
+    ) -> Result<Wallet, WalletError> {
+        let store = Store::open(db_path.as_ref())?;
+        let keys = AccountKeys::new(seed.account_xpub());
+        store.bind(network, &keys.account_id(), config.birthday_height)?;
+        let state = store.load()?;
+        let mut scripts = ScriptIndex::new(keys.clone());
+        for keychain in Keychain::ALL {
+            scripts.ensure(
+                keychain,
+                state.next(keychain).saturating_add(config.gap_limit),
+            );
+        }
+        Ok(Wallet {
+            network,
+            config,
+            chain,
+            seed: seed.clone(),
+            keys,
+            secp: Secp256k1::new(),
+            inner: Mutex::new(Inner {
+                store,
+                state,
+                scripts,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the in-memory state as the database has it
+        // (changes reach memory only after the database took them), so the data is usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The wallet's network.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// The birthday height recorded in the store.
+    pub fn birthday_height(&self) -> Option<u32> {
+        self.lock().state.birthday_height
+    }
+
+    /// A new receive address (the next index of the receive chain, persisted).
+    pub fn new_address(&self) -> Result<QtumAddress, WalletError> {
+        let (keychain, index) = self.reveal(Keychain::External)?;
+        self.keys
+            .address(keychain, index, self.network)
+            .ok_or_else(|| WalletError::Store(format!("cannot derive receive address {index}")))
+    }
+
+    /// A fresh script of the change chain (persisted), for LDK's `ChangeDestinationSource`:
+    /// outputs LDK sweeps there are the wallet's and show up at the next sync.
+    pub fn change_script(&self) -> Result<ScriptBuf, WalletError> {
+        let (keychain, index) = self.reveal(Keychain::Internal)?;
+        self.keys
+            .script(keychain, index)
+            .ok_or_else(|| WalletError::Store(format!("cannot derive change script {index}")))
+    }
+
+    fn reveal(&self, keychain: Keychain) -> Result<(Keychain, u32), WalletError> {
+        let mut inner = self.lock();
+        let index = inner.state.next(keychain);
+        let changes = Changes {
+            next_index: vec![(keychain, index.saturating_add(1))],
+            ..Default::default()
+        };
+        inner.store.apply(&changes)?;
+        changes.apply_to(&mut inner.state);
+        inner.scripts.ensure(
+            keychain,
+            index
+                .saturating_add(1)
+                .saturating_add(self.config.gap_limit),
+        );
+        Ok((keychain, index))
+    }
+
+    /// Whether `script` is one of the wallet's (within the scanned window).
+    pub fn is_mine(&self, script: &Script) -> bool {
+        self.lock().scripts.lookup(script).is_some()
+    }
+
+    /// The wallet's balance as of the last sync.
+    pub fn balance(&self) -> Balance {
+        let inner = self.lock();
+        let tip = inner.state.tip.map(|t| t.0);
+        let maturity = self.network.coinbase_maturity();
+        let mut b = Balance::default();
+        for o in inner.state.unspent(&inner.scripts) {
+            let value = o.txout.value.to_sat();
+            if o.needs_maturity && !o.is_mature(tip, maturity) {
+                b.immature_sat += value;
+            } else if o.confirmation.is_some() {
+                b.confirmed_sat += value;
+            } else if o.trusted {
+                b.unconfirmed_sat += value;
+            } else {
+                b.untrusted_pending_sat += value;
+            }
+            if inner.state.locks.contains_key(&o.outpoint) {
+                b.locked_sat += value;
+            }
+        }
+        b
+    }
+
+    /// The wallet's unspent outputs.
+    pub fn list_unspent(&self) -> Vec<Utxo> {
+        let inner = self.lock();
+        let tip = inner.state.tip.map(|t| t.0);
+        let maturity = self.network.coinbase_maturity();
+        inner
+            .state
+            .unspent(&inner.scripts)
+            .into_iter()
+            .map(|o| Utxo {
+                outpoint: o.outpoint,
+                value_sat: o.txout.value.to_sat(),
+                confirmation: o.confirmation,
+                is_change: o.keychain == Keychain::Internal,
+                spendable: is_spendable(&o, &inner.state, tip, maturity),
+            })
+            .collect()
+    }
+
+    /// Every transaction touching the wallet: unconfirmed first (newest first), then confirmed
+    /// from the highest block down.
+    pub fn list_transactions(&self) -> Vec<TransactionDetails> {
+        let inner = self.lock();
+        let state = &inner.state;
+        let mut list: Vec<TransactionDetails> = state
+            .txs
+            .iter()
+            .map(|(txid, wtx)| {
+                let received_sat = wtx
+                    .tx
+                    .output
+                    .iter()
+                    .filter(|o| inner.scripts.lookup(&o.script_pubkey).is_some())
+                    .map(|o| o.value.to_sat())
+                    .sum();
+                let mut sent_sat = 0u64;
+                let mut inputs_known = !wtx.tx.is_coinbase();
+                let mut input_sum = 0u64;
+                for input in &wtx.tx.input {
+                    let prev = state
+                        .txs
+                        .get(&input.previous_output.txid)
+                        .and_then(|p| p.tx.output.get(input.previous_output.vout as usize));
+                    match prev {
+                        Some(out) => {
+                            input_sum += out.value.to_sat();
+                            if inner.scripts.lookup(&out.script_pubkey).is_some() {
+                                sent_sat += out.value.to_sat();
+                            }
+                        }
+                        None => inputs_known = false,
+                    }
+                }
+                let output_sum: u64 = wtx.tx.output.iter().map(|o| o.value.to_sat()).sum();
+                let fee_sat = if inputs_known {
+                    input_sum.checked_sub(output_sum)
+                } else {
+                    None
+                };
+                TransactionDetails {
+                    txid: *txid,
+                    received_sat,
+                    sent_sat,
+                    fee_sat,
+                    confirmation: wtx.confirmation,
+                    first_seen: wtx.first_seen,
+                }
+            })
+            .collect();
+        list.sort_by(|a, b| {
+            let key = |t: &TransactionDetails| {
+                (
+                    t.confirmation.map(|c| c.height).unwrap_or(u32::MAX),
+                    t.first_seen,
+                    t.txid,
+                )
+            };
+            key(b).cmp(&key(a))
+        });
+        list
+    }
+
+    /// Brings the wallet up to date with the chain: scans both chains up to the gap limit past
+    /// the last used script, records new transactions and confirmations (with Qtum's real block
+    /// hashes), drops transactions the source no longer knows, releases funding locks whose
+    /// transaction confirmed. Restores and discovers funds received before a restore.
+    pub fn sync(&self) -> Result<SyncSummary, WalletError> {
+        let chain = &*self.chain;
+        let tip = chain.tip()?;
+        let (next, known): ([u32; 2], HashMap<Txid, Option<Confirmation>>) = {
+            let inner = self.lock();
+            let known = inner
+                .state
+                .txs
+                .iter()
+                .map(|(t, w)| (*t, w.confirmation))
+                .collect();
+            (inner.state.next_index, known)
+        };
+
+        // 1. Script histories, with gap-limit discovery.
+        let mut seen: HashMap<Txid, Option<u32>> = HashMap::new();
+        let mut new_next = next;
+        for keychain in Keychain::ALL {
+            let slot = keychain.index() as usize;
+            let mut end = next[slot].saturating_add(self.config.gap_limit);
+            let mut index = 0u32;
+            while index < end {
+                let script = self
+                    .keys
+                    .script(keychain, index)
+                    .ok_or_else(|| WalletError::Store(format!("cannot derive script {index}")))?;
+                let history = chain.script_history(&script)?;
+                if !history.is_empty() {
+                    new_next[slot] = new_next[slot].max(index + 1);
+                    end = end.max(
+                        index
+                            .saturating_add(1)
+                            .saturating_add(self.config.gap_limit),
+                    );
+                }
+                for entry in history {
+                    let slot = seen.entry(entry.txid).or_insert(entry.height);
+                    if slot.is_none() {
+                        *slot = entry.height;
+                    }
+                }
+                index += 1;
+            }
+        }
+
+        // 2. Resolve what changed.
+        let mut blocks: HashMap<u32, Option<(BlockHash, u32)>> = HashMap::new();
+        let mut block_at = |height: u32| -> Result<Option<(BlockHash, u32)>, WalletError> {
+            if let Some(b) = blocks.get(&height) {
+                return Ok(*b);
+            }
+            let b = match chain.block_hash_at(height)? {
+                Some(hash) => Some((hash, chain.header(&hash)?.time)),
+                None => None,
+            };
+            blocks.insert(height, b);
+            Ok(b)
+        };
+        let mut upserts: Vec<(Txid, Option<Confirmation>)> = Vec::new();
+        for (txid, height) in &seen {
+            let confirmation = match height {
+                Some(h) => match block_at(*h)? {
+                    Some((block_hash, time)) => Some(Confirmation {
+                        height: *h,
+                        block_hash,
+                        time,
+                    }),
+                    None => None,
+                },
+                None => None,
+            };
+            if known.get(txid) != Some(&confirmation) {
+                upserts.push((*txid, confirmation));
+            }
+        }
+        let mut dropped = Vec::new();
+        for (txid, confirmation) in &known {
+            if seen.contains_key(txid) {
+                continue;
+            }
+            // Not in any history: indexing lag, a reorg, or gone. Ask about the transaction.
+            match chain.tx_status(txid)? {
+                TxStatus::Unknown => dropped.push(*txid),
+                TxStatus::Unconfirmed => {
+                    if confirmation.is_some() {
+                        upserts.push((*txid, None));
+                    }
+                }
+                TxStatus::Confirmed { block, header, .. } => {
+                    let c = Confirmation {
+                        height: block.height,
+                        block_hash: block.hash,
+                        time: header.time,
+                    };
+                    if *confirmation != Some(c) {
+                        upserts.push((*txid, Some(c)));
+                    }
+                }
+            }
+        }
+        let mut fetched: Vec<(Txid, WalletTx)> = Vec::new();
+        let now = unix_now();
+        for (txid, confirmation) in upserts {
+            let existing = self.lock().state.txs.get(&txid).map(|w| w.tx.clone());
+            let tx = match existing {
+                Some(tx) => tx,
+                None => match chain.transaction(&txid)? {
+                    Some(tx) => tx,
+                    None => {
+                        // Listed in a history but gone by now (evicted): the next sync settles it.
+                        log::debug!("wallet sync: {txid} listed but not available");
+                        continue;
+                    }
+                },
+            };
+            if tx.compute_txid() != txid {
+                return Err(WalletError::Chain(ChainError::InvalidResponse(format!(
+                    "transaction {txid} hashes to {}",
+                    tx.compute_txid()
+                ))));
+            }
+            fetched.push((
+                txid,
+                WalletTx {
+                    tx,
+                    confirmation,
+                    first_seen: now,
+                },
+            ));
+        }
+
+        // 3. Apply atomically.
+        let mut inner = self.lock();
+        let mut changes = Changes {
+            upsert_txs: fetched,
+            delete_txs: dropped.clone(),
+            tip: Some((tip.height, tip.hash)),
+            ..Default::default()
+        };
+        for keychain in Keychain::ALL {
+            let slot = keychain.index() as usize;
+            if new_next[slot] > inner.state.next(keychain) {
+                changes.next_index.push((keychain, new_next[slot]));
+            }
+        }
+        let updated = changes.upsert_txs.len();
+        let mut preview = inner.state.clone();
+        changes.apply_to(&mut preview);
+        for (outpoint, by) in &preview.locks {
+            let funding_confirmed = preview
+                .txs
+                .get(by)
+                .is_some_and(|w| w.confirmation.is_some());
+            let conflicted = preview.txs.iter().any(|(id, w)| {
+                id != by
+                    && w.confirmation.is_some()
+                    && w.tx.input.iter().any(|i| i.previous_output == *outpoint)
+            });
+            if funding_confirmed || conflicted {
+                changes.remove_locks.push(*outpoint);
+            }
+        }
+        inner.store.apply(&changes)?;
+        changes.apply_to(&mut inner.state);
+        for keychain in Keychain::ALL {
+            let count = inner
+                .state
+                .next(keychain)
+                .saturating_add(self.config.gap_limit);
+            inner.scripts.ensure(keychain, count);
+        }
+        Ok(SyncSummary {
+            tip_height: tip.height,
+            tip_hash: tip.hash,
+            updated_transactions: updated,
+            dropped_transactions: dropped.len(),
+        })
+    }
+
+    fn default_fee_rate(&self) -> u32 {
+        match self.chain.fee_estimates() {
+            Ok(estimates) => fees::rate_from_estimates(&estimates, self.config.fee_target_blocks),
+            Err(e) => {
+                log::warn!("fee estimates unavailable ({e}); using the fallback rate");
+                fees::FALLBACK_FEE_RATE_SAT_PER_KW
+            }
+        }
+    }
+
+    fn parse_recipient(&self, address: &str) -> Result<QtumAddress, WalletError> {
+        Ok(QtumAddress::from_str_for(address.trim(), self.network)?)
+    }
+
+    /// Prepares a payment of `amount_sat` to `address` without broadcasting: the returned
+    /// [`PreparedSend`] shows the fee; [`Wallet::send_prepared`] signs and broadcasts it.
+    /// `fee_rate_sat_per_vb`: at least 400; `None` uses the chain's estimate (never below
+    /// 101,000 sat/kW ≈ 404 sat/vB).
+    pub fn prepare_send(
+        &self,
+        address: &str,
+        amount_sat: u64,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<PreparedSend, WalletError> {
+        let recipient = self.parse_recipient(address)?;
+        let rate = match fees::resolve_sat_per_vb(fee_rate_sat_per_vb)? {
+            Some(r) => r,
+            None => self.default_fee_rate(),
+        };
+        let mut inner = self.lock();
+        let built = self.build(
+            &mut inner,
+            recipient.script_pubkey(),
+            amount_sat,
+            rate,
+            false,
+        )?;
+        Ok(built.into_prepared(recipient))
+    }
+
+    /// Prepares sending every spendable coin to `address` (one output, no change).
+    pub fn prepare_send_all(
+        &self,
+        address: &str,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<PreparedSend, WalletError> {
+        let recipient = self.parse_recipient(address)?;
+        let rate = match fees::resolve_sat_per_vb(fee_rate_sat_per_vb)? {
+            Some(r) => r,
+            None => self.default_fee_rate(),
+        };
+        let mut inner = self.lock();
+        let built = self.build(&mut inner, recipient.script_pubkey(), 0, rate, true)?;
+        Ok(built.into_prepared(recipient))
+    }
+
+    /// Signs and broadcasts a prepared send. On a refusal by the network (e.g. qtumd's `dust`
+    /// or fee reason) the error carries the reason and the wallet is unchanged.
+    pub fn send_prepared(&self, prepared: &PreparedSend) -> Result<Txid, WalletError> {
+        let mut inner = self.lock();
+        let spendable = spendable_outputs(&inner, self.network);
+        let mut coins = Vec::with_capacity(prepared.inputs.len());
+        for outpoint in &prepared.inputs {
+            match spendable.iter().find(|o| o.outpoint == *outpoint) {
+                Some(o) => coins.push(o.clone()),
+                None => return Err(WalletError::StalePreparation),
+            }
+        }
+        let tx = self.sign(prepared.unsigned.clone(), &coins)?;
+        let txid = self.chain.broadcast(&tx)?;
+        let mut changes = Changes {
+            upsert_txs: vec![(
+                tx.compute_txid(),
+                WalletTx {
+                    tx,
+                    confirmation: None,
+                    first_seen: unix_now(),
+                },
+            )],
+            ..Default::default()
+        };
+        if let Some(index) = prepared.change_index {
+            if index >= inner.state.next(Keychain::Internal) {
+                changes.next_index.push((Keychain::Internal, index + 1));
+            }
+        }
+        // The network has the transaction: a database error here must not hide that.
+        if let Err(e) = inner.store.apply(&changes) {
+            log::error!("broadcast {txid} but could not record it ({e}); the next sync will");
+        }
+        changes.apply_to(&mut inner.state);
+        let count = inner
+            .state
+            .next(Keychain::Internal)
+            .saturating_add(self.config.gap_limit);
+        inner.scripts.ensure(Keychain::Internal, count);
+        Ok(txid)
+    }
+
+    /// Sends `amount_sat` to `address` (prepare then broadcast); returns the txid.
+    pub fn send_to_address(
+        &self,
+        address: &str,
+        amount_sat: u64,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<Txid, WalletError> {
+        let prepared = self.prepare_send(address, amount_sat, fee_rate_sat_per_vb)?;
+        self.send_prepared(&prepared)
+    }
+
+    /// Sends every spendable coin to `address`; returns the txid.
+    pub fn send_all(
+        &self,
+        address: &str,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<Txid, WalletError> {
+        let prepared = self.prepare_send_all(address, fee_rate_sat_per_vb)?;
+        self.send_prepared(&prepared)
+    }
+
+    /// A signed transaction paying `amount_sat` to `output_script` (LDK's funding output), at
+    /// `fee_rate_sat_per_kw` (raised to Qtum's floor of 101,000). Spends only confirmed coins
+    /// and the wallet's own change; its inputs stay locked (persisted) until it confirms or
+    /// [`Wallet::abandon_funding_transaction`] releases them. Not broadcast here: LDK does that.
+    pub fn create_funding_transaction(
+        &self,
+        output_script: &Script,
+        amount_sat: u64,
+        fee_rate_sat_per_kw: u32,
+    ) -> Result<Transaction, WalletError> {
+        let rate = fee_rate_sat_per_kw.max(qtum_primitives::policy::FEERATE_FLOOR_SAT_PER_KW);
+        let mut inner = self.lock();
+        let built = self.build(
+            &mut inner,
+            output_script.to_owned(),
+            amount_sat,
+            rate,
+            false,
+        )?;
+        let mut unsigned = built.unsigned;
+        // No RBF signal: replacing a funding transaction changes its txid and breaks the channel.
+        for input in &mut unsigned.input {
+            input.sequence = Sequence::ENABLE_LOCKTIME_NO_RBF;
+        }
+        let tx = self.sign(unsigned, &built.coins)?;
+        let txid = tx.compute_txid();
+        let mut changes = Changes {
+            add_locks: built.coins.iter().map(|c| (c.outpoint, txid)).collect(),
+            ..Default::default()
+        };
+        if let Some(index) = built.change_index {
+            changes.next_index.push((Keychain::Internal, index + 1));
+        }
+        inner.store.apply(&changes)?;
+        changes.apply_to(&mut inner.state);
+        let count = inner
+            .state
+            .next(Keychain::Internal)
+            .saturating_add(self.config.gap_limit);
+        inner.scripts.ensure(Keychain::Internal, count);
+        Ok(tx)
+    }
+
+    /// Releases the inputs locked for funding transaction `txid` (the channel was never
+    /// opened, or LDK discarded the funding). Returns how many inputs were released.
+    pub fn abandon_funding_transaction(&self, txid: &Txid) -> Result<usize, WalletError> {
+        let mut inner = self.lock();
+        let remove: Vec<OutPoint> = inner
+            .state
+            .locks
+            .iter()
+            .filter(|(_, by)| *by == txid)
+            .map(|(o, _)| *o)
+            .collect();
+        let changes = Changes {
+            remove_locks: remove.clone(),
+            ..Default::default()
+        };
+        inner.store.apply(&changes)?;
+        changes.apply_to(&mut inner.state);
+        Ok(remove.len())
+    }
+
+    /// Selects coins and builds the unsigned transaction. `amount_sat` is ignored when
+    /// `send_all`.
+    fn build(
+        &self,
+        inner: &mut Inner,
+        script: ScriptBuf,
+        amount_sat: u64,
+        sat_per_kw: u32,
+        send_all: bool,
+    ) -> Result<Built, WalletError> {
+        let dust = dust_threshold(&script);
+        let spendable = spendable_outputs(inner, self.network);
+        let values: Vec<u64> = spendable.iter().map(|o| o.txout.value.to_sat()).collect();
+        let available_sat: u64 = values.iter().sum();
+
+        let change_index = inner.state.next(Keychain::Internal);
+        let change_script = inner
+            .scripts
+            .script(Keychain::Internal, change_index)
+            .ok_or_else(|| WalletError::Store(format!("cannot derive change {change_index}")))?;
+
+        let (chosen, amount_sat, fee_sat, change_sat) = if send_all {
+            let (amount, fee) = coin_selection::send_all_amount(&values, script.len(), sat_per_kw);
+            if values.is_empty() || amount < dust {
+                return Err(WalletError::InsufficientFunds {
+                    needed_sat: fee.saturating_add(dust),
+                    available_sat,
+                });
+            }
+            ((0..spendable.len()).collect::<Vec<_>>(), amount, fee, None)
+        } else {
+            if amount_sat < dust {
+                return Err(WalletError::AmountBelowDust {
+                    amount_sat,
+                    dust_threshold_sat: dust,
+                });
+            }
+            let target = Target {
+                amount_sat,
+                recipient_script_len: script.len(),
+                change_script_len: change_script.len(),
+                change_dust_sat: dust_threshold(&change_script),
+                sat_per_kw,
+            };
+            let s = coin_selection::select(&values, &target).map_err(|e| {
+                WalletError::InsufficientFunds {
+                    needed_sat: e.needed_sat,
+                    available_sat: e.available_sat,
+                }
+            })?;
+            (s.inputs, amount_sat, s.fee_sat, s.change_sat)
+        };
+
+        let coins: Vec<OwnedOutput> = chosen.iter().map(|&i| spendable[i].clone()).collect();
+        let lock_time = inner
+            .state
+            .tip
+            .and_then(|(h, _)| LockTime::from_height(h).ok())
+            .unwrap_or(LockTime::ZERO);
+        let mut output = vec![TxOut {
+            value: Amount::from_sat(amount_sat),
+            script_pubkey: script,
+        }];
+        if let Some(change) = change_sat {
+            output.push(TxOut {
+                value: Amount::from_sat(change),
+                script_pubkey: change_script,
+            });
+        }
+        let unsigned = Transaction {
+            // Version 2 (BIP68); Qtum 27.1 relays nothing above 2.
+            version: Version::TWO,
+            // Anti fee sniping, as Core: only valid from the block after the tip.
+            lock_time,
+            input: coins
+                .iter()
+                .map(|c| TxIn {
+                    previous_output: c.outpoint,
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            output,
+        };
+        let lens: Vec<usize> = unsigned
+            .output
+            .iter()
+            .map(|o| o.script_pubkey.len())
+            .collect();
+        let weight = fees::tx_weight(coins.len(), &lens);
+        if weight > MAX_STANDARD_TX_WEIGHT {
+            return Err(WalletError::TransactionTooLarge { weight });
+        }
+        Ok(Built {
+            unsigned,
+            coins,
+            amount_sat,
+            fee_sat,
+            change_sat,
+            change_index: change_sat.map(|_| change_index),
+            sat_per_kw,
+            weight,
+        })
+    }
+
+    fn sign(&self, mut tx: Transaction, coins: &[OwnedOutput]) -> Result<Transaction, WalletError> {
+        let mut witnesses = Vec::with_capacity(coins.len());
+        {
+            let mut cache = SighashCache::new(&tx);
+            for (i, coin) in coins.iter().enumerate() {
+                let secret = child_secret(
+                    &self.secp,
+                    self.seed.account_xpriv(),
+                    coin.keychain,
+                    coin.index,
+                )
+                .ok_or_else(|| WalletError::Store("cannot derive a signing key".to_owned()))?;
+                let sighash = cache
+                    .p2wpkh_signature_hash(
+                        i,
+                        &coin.txout.script_pubkey,
+                        coin.txout.value,
+                        EcdsaSighashType::All,
+                    )
+                    .map_err(|e| WalletError::Store(format!("cannot sign input {i}: {e}")))?;
+                let msg = Message::from(sighash);
+                // Low-R signatures are at most 71 bytes with the sighash byte: under the fee
+                // estimate's 72.
+                let signature = self.secp.sign_ecdsa_low_r(&msg, &secret);
+                let pubkey = secret.public_key(&self.secp);
+                witnesses.push(Witness::p2wpkh(
+                    &bitcoin::ecdsa::Signature {
+                        signature,
+                        sighash_type: EcdsaSighashType::All,
+                    },
+                    &pubkey,
+                ));
+            }
+        }
+        for (input, witness) in tx.input.iter_mut().zip(witnesses) {
+            input.witness = witness;
+        }
+        Ok(tx)
+    }
+}
+
+fn is_spendable(o: &OwnedOutput, state: &State, tip: Option<u32>, maturity: u32) -> bool {
+    o.trusted && o.is_mature(tip, maturity) && !state.locks.contains_key(&o.outpoint)
+}
+
+/// Coins a send or funding may use: confirmed and mature, or the wallet's own unconfirmed
+/// change; never locked ones.
+fn spendable_outputs(inner: &Inner, network: Network) -> Vec<OwnedOutput> {
+    let tip = inner.state.tip.map(|t| t.0);
+    let maturity = network.coinbase_maturity();
+    inner
+        .state
+        .unspent(&inner.scripts)
+        .into_iter()
+        .filter(|o| is_spendable(o, &inner.state, tip, maturity))
+        .collect()
+}
