@@ -742,7 +742,13 @@ impl ChainState {
         };
         let prev = self.tip();
         let time = (now() as u32).max(prev.mtp + 1).max(prev.block.header.time);
-        let block = miner::build_block(prev.hash, height, time, script, txs, fees);
+        let mut block = miner::build_block(prev.hash, height, time, script, txs, fees);
+        // Re-mining the same transactions in the same second after an invalidateblock would
+        // rebuild a known block: move to the next valid nonce instead.
+        while self.blocks.contains_key(&block.block_hash()) {
+            block.header.nonce = block.header.nonce.wrapping_add(1);
+            miner::grind(&mut block);
+        }
         let hash = self.submit_tip_block(block)?;
         if let Some(r) = self.blocks.get_mut(&hash) {
             r.fee_samples = samples;

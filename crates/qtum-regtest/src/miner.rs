@@ -170,13 +170,17 @@ pub fn build_block(
         txdata: all,
     };
     block.header.merkle_root = block.compute_merkle_root().unwrap_or_else(TxMerkleNode::all_zeros);
+    grind(&mut block);
+    block
+}
+
+/// Advance the nonce until the header meets 0x207fffff (about one try in two does).
+pub fn grind(block: &mut QtumBlock) {
     let target = Target::from_compact(pow_bits());
-    // About one try in two meets 0x207fffff; the loop ends within a few iterations.
     while !target.is_met_by(block.block_hash()) {
         block.header.nonce = block.header.nonce.wrapping_add(1);
         if block.header.nonce == 0 {
             block.header.time = block.header.time.wrapping_add(1);
         }
     }
-    block
 }
