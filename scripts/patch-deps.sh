@@ -88,6 +88,11 @@ for e in "${entries[@]}"; do
   fi
   # Cargo checks a path dependency's files itself; drop the registry's checksum marker.
   rm -f "$tmp/$name-$version/.cargo-ok"
+  # Path dependencies are "local" to cargo, so their warnings would flood every build log the
+  # way registry crates' never do; silence them as cargo does for crates.io sources.
+  if ! grep -q '^\[lints' "$tmp/$name-$version/Cargo.toml"; then
+    printf '\n[lints.rust]\nwarnings = "allow"\n' >>"$tmp/$name-$version/Cargo.toml"
+  fi
   rm -rf "${dest:?}/$name-$version"
   mv "$tmp/$name-$version" "$dest/$name-$version"
   rmdir "$tmp"

@@ -23,6 +23,7 @@
 //! | feerate floor | 101,000 | sat/kW | 404 sat/vB |
 //! | fallback feerates (1 / 6 / 72 blocks) | 300,000 / 200,000 / 102,500 | sat/kW | Qtum Eclair's table |
 //! | `sync_interval_secs` | 30 | seconds | about one block |
+//! | `wallet_birthday_height` | none (scan from genesis) | height | |
 //! | anchors, zero-fee commitments | off | | a 330-sat anchor is dust on Qtum |
 
 use std::path::PathBuf;
@@ -50,32 +51,7 @@ pub enum ChainSourceConfig {
     },
 }
 
-/// Credentials for Qtum Core's RPC.
-#[derive(Clone, PartialEq, Eq)]
-pub enum RpcAuth {
-    /// `-rpcuser` / `-rpcpassword`.
-    UserPass {
-        /// User name.
-        user: String,
-        /// Password (never logged).
-        password: String,
-    },
-    /// The `.cookie` file qtumd writes in its data directory.
-    CookieFile(PathBuf),
-}
-
-impl std::fmt::Debug for RpcAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RpcAuth::UserPass { user, .. } => f
-                .debug_struct("UserPass")
-                .field("user", user)
-                .field("password", &"…")
-                .finish(),
-            RpcAuth::CookieFile(path) => f.debug_tuple("CookieFile").field(path).finish(),
-        }
-    }
-}
+pub use qtum_chain::rpc::RpcAuth;
 
 /// Everything a node needs to start. See the module docs for the defaults and what they mean
 /// in wall-clock time on Qtum.
@@ -126,6 +102,9 @@ pub struct Config {
     pub max_route_hops: u8,
     /// How often to poll the chain source, in seconds.
     pub sync_interval_secs: u64,
+    /// Height before which the wallet has no history (restores scan from here); `None` scans
+    /// from the genesis block.
+    pub wallet_birthday_height: Option<u32>,
 }
 
 impl Config {
@@ -159,6 +138,7 @@ impl Config {
             payment_retries: 5,
             max_route_hops: 6,
             sync_interval_secs: 30,
+            wallet_birthday_height: None,
         }
     }
 

@@ -15,8 +15,16 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod config;
+pub mod error;
 pub mod event;
 pub mod io;
+mod logger;
+pub mod node;
 mod patch_check;
 pub mod peer;
 pub mod qtum;
+
+pub use config::{ChainSourceConfig, Config, RpcAuth};
+pub use error::{BuildError, NodeError};
+pub use event::{Event, EventListener};
+pub use node::{Builder, ChannelInfo, Node, NodeStatus, PeerInfo};

@@ -1,0 +1,113 @@
+//! The two error types a caller switches on: [`BuildError`] when creating or starting a node,
+//! [`NodeError`] for everything a running node is asked to do. Variants are flat and their
+//! messages are written for a person reading them in an app.
+
+use core::fmt;
+
+/// Why a node could not be built or started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    /// The mnemonic, passphrase or seed bytes are not usable.
+    InvalidEntropy(String),
+    /// The configuration is inconsistent (a listening address that does not parse, …).
+    InvalidConfig(String),
+    /// The storage directory or database cannot be opened or created.
+    Storage(String),
+    /// Stored data cannot be read (corrupt, or written by a newer SDK). Nothing is overwritten.
+    ReadFailed(String),
+    /// The stored node was made with another seed or another network.
+    WrongStore(String),
+    /// The chain source is unusable (bad URL, bad credentials).
+    ChainSource(String),
+    /// The node is already running.
+    AlreadyRunning,
+    /// A listening address cannot be bound.
+    Listen(String),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::InvalidEntropy(w) => write!(f, "invalid seed or mnemonic: {w}"),
+            BuildError::InvalidConfig(w) => write!(f, "invalid configuration: {w}"),
+            BuildError::Storage(w) => write!(f, "cannot open the node's storage: {w}"),
+            BuildError::ReadFailed(w) => write!(f, "cannot read the node's stored state: {w}"),
+            BuildError::WrongStore(w) => write!(f, "this storage belongs to another node: {w}"),
+            BuildError::ChainSource(w) => write!(f, "chain source: {w}"),
+            BuildError::AlreadyRunning => f.write_str("the node is already running"),
+            BuildError::Listen(w) => write!(f, "cannot listen for peers: {w}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Why a call on a node failed. The node itself is unaffected unless the variant says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeError {
+    /// The node is not running (call `start`).
+    NotRunning,
+    /// A `pubkey@host:port` could not be read.
+    InvalidNodeUri(String),
+    /// A node id is not valid.
+    InvalidNodeId(String),
+    /// The peer could not be reached.
+    ConnectionFailed(String),
+    /// We have no connection to that peer.
+    PeerNotConnected(String),
+    /// An amount is zero, too small, too large or not what the call needs.
+    InvalidAmount(String),
+    /// No channel with that id.
+    UnknownChannel(String),
+    /// LDK refused the channel operation (limits, state).
+    ChannelFailed(String),
+    /// Not enough on-chain funds.
+    InsufficientFunds(String),
+    /// An on-chain address that does not parse or is for another network.
+    InvalidAddress(String),
+    /// An invoice that does not parse, is for another network, or cannot be paid.
+    InvalidInvoice(String),
+    /// The invoice has expired.
+    InvoiceExpired,
+    /// A payment with that hash is already pending or succeeded.
+    DuplicatePayment,
+    /// The payment could not be started (no route, over capacity, paying ourselves).
+    PaymentFailed(String),
+    /// No payment with that id.
+    UnknownPayment(String),
+    /// The chain source failed; the node keeps running and retries.
+    ChainSource(String),
+    /// The wallet failed.
+    Wallet(String),
+    /// Writing to the node's database failed.
+    Persistence(String),
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::NotRunning => f.write_str("the node is not running"),
+            NodeError::InvalidNodeUri(w) => write!(f, "invalid node URI: {w}"),
+            NodeError::InvalidNodeId(w) => write!(f, "invalid node id: {w}"),
+            NodeError::ConnectionFailed(w) => write!(f, "could not connect to the peer: {w}"),
+            NodeError::PeerNotConnected(w) => write!(f, "not connected to peer {w}"),
+            NodeError::InvalidAmount(w) => write!(f, "invalid amount: {w}"),
+            NodeError::UnknownChannel(w) => write!(f, "no channel {w}"),
+            NodeError::ChannelFailed(w) => write!(f, "channel operation failed: {w}"),
+            NodeError::InsufficientFunds(w) => write!(f, "insufficient funds: {w}"),
+            NodeError::InvalidAddress(w) => write!(f, "invalid address: {w}"),
+            NodeError::InvalidInvoice(w) => write!(f, "invalid invoice: {w}"),
+            NodeError::InvoiceExpired => f.write_str("the invoice has expired"),
+            NodeError::DuplicatePayment => {
+                f.write_str("this invoice is already being paid or was paid")
+            }
+            NodeError::PaymentFailed(w) => write!(f, "payment failed: {w}"),
+            NodeError::UnknownPayment(w) => write!(f, "no payment {w}"),
+            NodeError::ChainSource(w) => write!(f, "chain source: {w}"),
+            NodeError::Wallet(w) => write!(f, "wallet: {w}"),
+            NodeError::Persistence(w) => write!(f, "storage: {w}"),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}

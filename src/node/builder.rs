@@ -1,0 +1,414 @@
+//! [`Builder`]: from a [`Config`] and entropy to a [`Node`], restoring everything the node's
+//! database holds. Nothing stored is ever silently replaced: unreadable state is an error.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bitcoin::BlockHash;
+use lightning::chain::{BestBlock, Watch};
+use lightning::ln::channelmanager::{ChainParameters, ChannelManagerReadArgs};
+use lightning::ln::peer_handler::{IgnoringMessageHandler, MessageHandler};
+use lightning::onion_message::messenger::DefaultMessageRouter;
+use lightning::routing::gossip::{NetworkGraph, P2PGossipSync};
+use lightning::routing::router::DefaultRouter;
+use lightning::routing::scoring::{
+    ProbabilisticScorer, ProbabilisticScoringDecayParameters, ProbabilisticScoringFeeParameters,
+};
+use lightning::sign::{EntropySource, KeysManager, NodeSigner, Recipient};
+use lightning::util::persist::{
+    read_channel_monitors, KVStoreSync, CHANNEL_MANAGER_PERSISTENCE_KEY,
+    CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE, CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
+    NETWORK_GRAPH_PERSISTENCE_KEY, NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
+    NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE, OUTPUT_SWEEPER_PERSISTENCE_KEY,
+    OUTPUT_SWEEPER_PERSISTENCE_PRIMARY_NAMESPACE, OUTPUT_SWEEPER_PERSISTENCE_SECONDARY_NAMESPACE,
+    SCORER_PERSISTENCE_KEY, SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
+    SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
+};
+use lightning::util::ser::{ReadableArgs, Writeable};
+use lightning::util::sweep::OutputSweeperSync;
+use rusqlite::{params, OptionalExtension};
+
+use crate::config::Config;
+use crate::error::BuildError;
+use crate::event::EventQueue;
+use crate::io::sqlite_store::{open_connection, SqliteStore};
+use crate::logger::LdkLogger;
+use crate::node::keys::{ScriptSource, WalletSignerProvider};
+use crate::node::onchain::Onchain;
+use crate::node::peers::PeerStore;
+use crate::node::types::{ChannelManager, DynChangeDestination, Sweeper};
+use crate::node::{user_config, Node, NodeInner, NodeStatus};
+
+/// The node's database file inside `storage_dir`.
+pub const DATABASE_FILE: &str = "node.sqlite";
+
+/// Where the node's keys come from.
+#[derive(Clone)]
+enum Entropy {
+    Mnemonic {
+        phrase: String,
+        passphrase: Option<String>,
+    },
+    SeedBytes(Vec<u8>),
+}
+
+/// Builds a [`Node`].
+pub struct Builder {
+    config: Config,
+    entropy: Option<Entropy>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the mnemonic or seed.
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_failed(what: &str, e: impl std::fmt::Display) -> BuildError {
+    BuildError::ReadFailed(format!("{what}: {e}"))
+}
+
+impl Builder {
+    /// Start from a configuration (see [`Config::new`] for Qtum's defaults).
+    pub fn new(config: Config) -> Builder {
+        Builder {
+            config,
+            entropy: None,
+        }
+    }
+
+    /// Use a BIP39 mnemonic (12 or 24 words) and an optional passphrase.
+    pub fn set_entropy_mnemonic(&mut self, phrase: &str, passphrase: Option<&str>) -> &mut Builder {
+        self.entropy = Some(Entropy::Mnemonic {
+            phrase: phrase.to_string(),
+            passphrase: passphrase.map(str::to_string),
+        });
+        self
+    }
+
+    /// Use raw seed bytes (16 to 64 bytes).
+    pub fn set_entropy_seed_bytes(&mut self, seed: &[u8]) -> &mut Builder {
+        self.entropy = Some(Entropy::SeedBytes(seed.to_vec()));
+        self
+    }
+
+    /// Build the node: open (or create) its database, restore channels and state, connect the
+    /// chain source. Does not start networking; call [`Node::start`].
+    pub fn build(&self) -> Result<Node, BuildError> {
+        let config = self.config.clone();
+        let seed = match self.entropy.as_ref().ok_or_else(|| {
+            BuildError::InvalidEntropy("no entropy given: set a mnemonic or seed bytes".into())
+        })? {
+            Entropy::Mnemonic { phrase, passphrase } => {
+                qtum_wallet::keys::WalletSeed::from_mnemonic(phrase, passphrase.as_deref())
+            }
+            Entropy::SeedBytes(bytes) => qtum_wallet::keys::WalletSeed::from_seed_bytes(bytes),
+        }
+        .map_err(|e| BuildError::InvalidEntropy(e.to_string()))?;
+
+        std::fs::create_dir_all(&config.storage_dir)
+            .map_err(|e| BuildError::Storage(format!("{}: {e}", config.storage_dir.display())))?;
+        let db_path = config.storage_dir.join(DATABASE_FILE);
+        let store =
+            Arc::new(SqliteStore::open(&db_path).map_err(|e| BuildError::Storage(e.to_string()))?);
+        let conn = || open_connection(&db_path).map_err(|e| BuildError::Storage(e.to_string()));
+
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let keys = Arc::new(KeysManager::new(
+            &seed.ldk_seed(),
+            now.as_secs(),
+            now.subsec_nanos(),
+            true,
+        ));
+        let node_id = keys
+            .get_node_id(Recipient::Node)
+            .map_err(|()| BuildError::InvalidEntropy("cannot derive the node id".into()))?;
+        check_identity(&conn()?, &config, &node_id.to_string())?;
+
+        let logger = Arc::new(LdkLogger);
+        let onchain = Arc::new(Onchain::build(&config, &seed, &db_path)?);
+        let scripts_onchain = onchain.clone();
+        let scripts: ScriptSource = Arc::new(move || scripts_onchain.fresh_script());
+        let signer_provider = Arc::new(WalletSignerProvider::new(keys.clone(), scripts));
+
+        let chain_monitor = Arc::new(lightning::chain::chainmonitor::ChainMonitor::new(
+            Some(onchain.filter()),
+            onchain.broadcaster(),
+            logger.clone(),
+            onchain.fee_estimator(),
+            store.clone(),
+            keys.clone(),
+            keys.get_peer_storage_key(),
+        ));
+
+        let btc_network = config.network.bitcoin_network();
+        let network_graph = Arc::new(
+            match store.read(
+                NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
+                NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE,
+                NETWORK_GRAPH_PERSISTENCE_KEY,
+            ) {
+                Ok(bytes) => NetworkGraph::read(&mut &bytes[..], logger.clone())
+                    .map_err(|e| read_failed("network graph", format!("{e:?}")))?,
+                Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => {
+                    NetworkGraph::new(btc_network, logger.clone())
+                }
+                Err(e) => return Err(read_failed("network graph", e)),
+            },
+        );
+        let decay = ProbabilisticScoringDecayParameters::default();
+        let scorer = Arc::new(RwLock::new(
+            match store.read(
+                SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
+                SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
+                SCORER_PERSISTENCE_KEY,
+            ) {
+                Ok(bytes) => ProbabilisticScorer::read(
+                    &mut &bytes[..],
+                    (decay, network_graph.clone(), logger.clone()),
+                )
+                .map_err(|e| read_failed("scorer", format!("{e:?}")))?,
+                Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => {
+                    ProbabilisticScorer::new(decay, network_graph.clone(), logger.clone())
+                }
+                Err(e) => return Err(read_failed("scorer", e)),
+            },
+        ));
+        let router = Arc::new(DefaultRouter::new(
+            network_graph.clone(),
+            logger.clone(),
+            keys.clone(),
+            scorer.clone(),
+            ProbabilisticScoringFeeParameters::default(),
+        ));
+        let message_router = Arc::new(DefaultMessageRouter::new(
+            network_graph.clone(),
+            keys.clone(),
+        ));
+
+        let monitors = read_channel_monitors(store.clone(), keys.clone(), signer_provider.clone())
+            .map_err(|e| read_failed("channel monitors", e))?;
+
+        let user_config = user_config(&config);
+        let stored_manager = match store.read(
+            CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
+            CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
+            CHANNEL_MANAGER_PERSISTENCE_KEY,
+        ) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(read_failed("channel manager", e)),
+        };
+        let channel_manager: Arc<ChannelManager> = match stored_manager {
+            Some(bytes) => {
+                let monitor_refs = monitors.iter().map(|(_, m)| m).collect();
+                let args = ChannelManagerReadArgs::new(
+                    keys.clone(),
+                    keys.clone(),
+                    signer_provider.clone(),
+                    onchain.fee_estimator(),
+                    chain_monitor.clone(),
+                    onchain.broadcaster(),
+                    router.clone(),
+                    message_router.clone(),
+                    logger.clone(),
+                    user_config,
+                    monitor_refs,
+                );
+                let (_hash, manager): (BlockHash, ChannelManager) =
+                    ReadableArgs::read(&mut &bytes[..], args)
+                        .map_err(|e| read_failed("channel manager", format!("{e:?}")))?;
+                Arc::new(manager)
+            }
+            None => {
+                if !monitors.is_empty() {
+                    return Err(BuildError::ReadFailed(
+                        "channel monitors exist but the channel manager is missing".into(),
+                    ));
+                }
+                let tip = onchain.tip().map_err(|e| {
+                    BuildError::ChainSource(format!("cannot read the chain tip: {e}"))
+                })?;
+                let params = ChainParameters {
+                    network: btc_network,
+                    best_block: BestBlock::new(tip.synthetic_hash, tip.height),
+                };
+                let manager = ChannelManager::new(
+                    onchain.fee_estimator(),
+                    chain_monitor.clone(),
+                    onchain.broadcaster(),
+                    router.clone(),
+                    message_router.clone(),
+                    logger.clone(),
+                    keys.clone(),
+                    keys.clone(),
+                    signer_provider.clone(),
+                    user_config,
+                    params,
+                    now.as_secs() as u32,
+                );
+                // Persist at once, so a crash before the first background write cannot leave
+                // monitors without a manager.
+                store
+                    .write(
+                        CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
+                        CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
+                        CHANNEL_MANAGER_PERSISTENCE_KEY,
+                        manager.encode(),
+                    )
+                    .map_err(|e| BuildError::Storage(e.to_string()))?;
+                Arc::new(manager)
+            }
+        };
+        for (_, monitor) in monitors {
+            let channel_id = monitor.channel_id();
+            chain_monitor
+                .watch_channel(channel_id, monitor)
+                .map_err(|()| read_failed("channel monitor", channel_id))?;
+        }
+
+        let change_destination: Arc<DynChangeDestination> = onchain.change_destination();
+        let sweeper_args = (
+            onchain.broadcaster(),
+            onchain.fee_estimator(),
+            Some(onchain.filter()),
+            keys.clone(),
+            change_destination.clone(),
+            store.clone(),
+            logger.clone(),
+        );
+        let sweeper: Arc<Sweeper> = Arc::new(
+            match store.read(
+                OUTPUT_SWEEPER_PERSISTENCE_PRIMARY_NAMESPACE,
+                OUTPUT_SWEEPER_PERSISTENCE_SECONDARY_NAMESPACE,
+                OUTPUT_SWEEPER_PERSISTENCE_KEY,
+            ) {
+                Ok(bytes) => {
+                    let (_best, sweeper): (BestBlock, Sweeper) =
+                        ReadableArgs::read(&mut &bytes[..], sweeper_args)
+                            .map_err(|e| read_failed("output sweeper", format!("{e:?}")))?;
+                    sweeper
+                }
+                Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => OutputSweeperSync::new(
+                    channel_manager.current_best_block(),
+                    onchain.broadcaster(),
+                    onchain.fee_estimator(),
+                    Some(onchain.filter()),
+                    keys.clone(),
+                    change_destination,
+                    store.clone(),
+                    logger.clone(),
+                ),
+                Err(e) => return Err(read_failed("output sweeper", e)),
+            },
+        );
+
+        let gossip_sync = Arc::new(P2PGossipSync::new(
+            network_graph.clone(),
+            None,
+            logger.clone(),
+        ));
+        let handlers = MessageHandler {
+            chan_handler: channel_manager.clone(),
+            route_handler: gossip_sync.clone(),
+            onion_message_handler: Arc::new(IgnoringMessageHandler {}),
+            custom_message_handler: Arc::new(IgnoringMessageHandler {}),
+            send_only_message_handler: chain_monitor.clone(),
+        };
+        let peer_manager = Arc::new(lightning::ln::peer_handler::PeerManager::new(
+            handlers,
+            now.as_secs() as u32,
+            &keys.get_secure_random_bytes(),
+            logger.clone(),
+            keys.clone(),
+        ));
+
+        let events =
+            Arc::new(EventQueue::open(conn()?).map_err(|e| BuildError::Storage(e.to_string()))?);
+        let peers = PeerStore::open(conn()?).map_err(|e| BuildError::Storage(e.to_string()))?;
+        for address in &config.listening_addresses {
+            address.parse::<std::net::SocketAddr>().map_err(|e| {
+                BuildError::InvalidConfig(format!("listening address {address}: {e}"))
+            })?;
+        }
+
+        let inner = Arc::new(NodeInner {
+            config,
+            store,
+            keys,
+            onchain,
+            chain_monitor,
+            channel_manager,
+            peer_manager,
+            network_graph,
+            gossip_sync,
+            scorer,
+            sweeper,
+            events,
+            peers,
+            logger,
+            node_id,
+            sync_lock: Mutex::new(()),
+            status: Mutex::new(NodeStatus {
+                is_running: false,
+                synced_height: None,
+                synced_block_hash: None,
+                last_sync_timestamp: None,
+                degraded_reasons: Vec::new(),
+            }),
+        });
+        Ok(Node {
+            inner,
+            running: Mutex::new(None),
+        })
+    }
+}
+
+/// A database belongs to one node on one network: refuse another seed or network rather than
+/// mixing two nodes' state.
+fn check_identity(
+    conn: &rusqlite::Connection,
+    config: &Config,
+    node_id: &str,
+) -> Result<(), BuildError> {
+    let storage = |e: rusqlite::Error| BuildError::Storage(e.to_string());
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS node_meta (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             network TEXT NOT NULL,
+             node_id TEXT NOT NULL
+         );",
+    )
+    .map_err(storage)?;
+    let stored: Option<(String, String)> = conn
+        .query_row(
+            "SELECT network, node_id FROM node_meta WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(storage)?;
+    let network = config.network.to_string();
+    match stored {
+        None => {
+            conn.execute(
+                "INSERT INTO node_meta (id, network, node_id) VALUES (1, ?1, ?2)",
+                params![network, node_id],
+            )
+            .map_err(storage)?;
+            Ok(())
+        }
+        Some((n, id)) if n == network && id == node_id => Ok(()),
+        Some((n, _)) if n != network => Err(BuildError::WrongStore(format!(
+            "it holds a Qtum {n} node; this configuration is for {network}"
+        ))),
+        Some((_, id)) => Err(BuildError::WrongStore(format!(
+            "it holds node {id}; these keys are node {node_id}"
+        ))),
+    }
+}

@@ -1,0 +1,252 @@
+//! LDK's events, handled: funding from the wallet, sweeping spendable outputs, claiming
+//! payments, and translating what an app cares about into our persisted [`Event`]s.
+//!
+//! The handler returns `ReplayEvent` when it could not persist what it learned, so LDK hands
+//! the same event again later instead of losing it.
+
+use std::sync::Arc;
+
+use lightning::chain::chaininterface::ConfirmationTarget;
+use lightning::events::{Event as LdkEvent, PaymentPurpose, ReplayEvent};
+use lightning_background_processor::{
+    BackgroundProcessor, GossipSync, NO_LIQUIDITY_MANAGER_SYNC, NO_ONION_MESSENGER,
+};
+
+use crate::event::Event;
+use crate::node::NodeInner;
+use crate::peer::NodeUri;
+
+pub(crate) fn start_background_processor(
+    inner: Arc<NodeInner>,
+    runtime: tokio::runtime::Handle,
+) -> BackgroundProcessor {
+    let handler_inner = inner.clone();
+    let event_handler = move |event: LdkEvent| handle_event(&handler_inner, &runtime, event);
+    BackgroundProcessor::start(
+        inner.store.clone(),
+        event_handler,
+        inner.chain_monitor.clone(),
+        inner.channel_manager.clone(),
+        NO_ONION_MESSENGER,
+        GossipSync::p2p(inner.gossip_sync.clone()),
+        inner.peer_manager.clone(),
+        NO_LIQUIDITY_MANAGER_SYNC,
+        Some(inner.sweeper.clone()),
+        inner.logger.clone(),
+        Some(inner.scorer.clone()),
+    )
+}
+
+fn push(inner: &NodeInner, event: Event) -> Result<(), ReplayEvent> {
+    inner.events.push(event).map_err(|e| {
+        log::error!("could not persist an event, LDK will replay it: {e}");
+        ReplayEvent()
+    })
+}
+
+fn handle_event(
+    inner: &NodeInner,
+    runtime: &tokio::runtime::Handle,
+    event: LdkEvent,
+) -> Result<(), ReplayEvent> {
+    match event {
+        LdkEvent::FundingGenerationReady {
+            temporary_channel_id,
+            counterparty_node_id,
+            channel_value_satoshis,
+            output_script,
+            ..
+        } => {
+            let feerate = inner
+                .onchain
+                .fee_estimator()
+                .get_est_sat_per_1000_weight(ConfirmationTarget::NonAnchorChannelFee)
+                .max(crate::qtum::policy::FEERATE_FLOOR_SAT_PER_KW);
+            let funded = inner
+                .onchain
+                .funding_transaction(&output_script, channel_value_satoshis, feerate)
+                .and_then(|tx| {
+                    inner
+                        .channel_manager
+                        .funding_transaction_generated(
+                            temporary_channel_id,
+                            counterparty_node_id,
+                            tx,
+                        )
+                        .map_err(|e| crate::error::NodeError::ChannelFailed(format!("{e:?}")))
+                });
+            if let Err(e) = funded {
+                log::error!("funding channel {temporary_channel_id} failed: {e}");
+                let _ = inner.channel_manager.force_close_broadcasting_latest_txn(
+                    &temporary_channel_id,
+                    &counterparty_node_id,
+                    format!("funding failed: {e}"),
+                );
+            }
+            Ok(())
+        }
+        LdkEvent::ChannelPending {
+            channel_id,
+            user_channel_id,
+            counterparty_node_id,
+            funding_txo,
+            ..
+        } => push(
+            inner,
+            Event::ChannelPending {
+                channel_id: channel_id.to_string(),
+                user_channel_id: user_channel_id.to_string(),
+                counterparty_node_id: counterparty_node_id.to_string(),
+                funding_txo: format!("{}:{}", funding_txo.txid, funding_txo.vout),
+            },
+        ),
+        LdkEvent::ChannelReady {
+            channel_id,
+            user_channel_id,
+            counterparty_node_id,
+            ..
+        } => push(
+            inner,
+            Event::ChannelReady {
+                channel_id: channel_id.to_string(),
+                user_channel_id: user_channel_id.to_string(),
+                counterparty_node_id: counterparty_node_id.to_string(),
+            },
+        ),
+        LdkEvent::ChannelClosed {
+            channel_id,
+            user_channel_id,
+            reason,
+            counterparty_node_id,
+            ..
+        } => push(
+            inner,
+            Event::ChannelClosed {
+                channel_id: channel_id.to_string(),
+                user_channel_id: user_channel_id.to_string(),
+                counterparty_node_id: counterparty_node_id.map(|n| n.to_string()),
+                reason: reason.to_string(),
+            },
+        ),
+        LdkEvent::SpendableOutputs {
+            outputs,
+            channel_id,
+        } => {
+            // Swept into the wallet by LDK's sweeper once spendable; persisted by it first.
+            inner
+                .sweeper
+                .track_spendable_outputs(outputs, channel_id, false, None)
+                .map_err(|()| ReplayEvent())
+        }
+        LdkEvent::PaymentClaimable {
+            payment_hash,
+            purpose,
+            amount_msat,
+            ..
+        } => {
+            match purpose_preimage(&purpose) {
+                Some(preimage) => inner.channel_manager.claim_funds(preimage),
+                None => {
+                    log::warn!("claimable payment {payment_hash} of {amount_msat} msat has no preimage we know: failing it back");
+                    inner.channel_manager.fail_htlc_backwards(&payment_hash);
+                }
+            }
+            Ok(())
+        }
+        LdkEvent::PaymentClaimed {
+            payment_hash,
+            amount_msat,
+            payment_id,
+            ..
+        } => push(
+            inner,
+            Event::PaymentReceived {
+                payment_id: payment_id
+                    .map(|id| bitcoin::hex::DisplayHex::to_lower_hex_string(&id.0[..]))
+                    .unwrap_or_else(|| payment_hash.to_string()),
+                payment_hash: payment_hash.to_string(),
+                amount_msat,
+            },
+        ),
+        LdkEvent::PaymentSent {
+            payment_id,
+            payment_hash,
+            fee_paid_msat,
+            ..
+        } => push(
+            inner,
+            Event::PaymentSuccessful {
+                payment_id: payment_id
+                    .map(|id| bitcoin::hex::DisplayHex::to_lower_hex_string(&id.0[..]))
+                    .unwrap_or_else(|| payment_hash.to_string()),
+                payment_hash: payment_hash.to_string(),
+                fee_paid_msat,
+            },
+        ),
+        LdkEvent::PaymentFailed {
+            payment_id,
+            payment_hash,
+            reason,
+        } => push(
+            inner,
+            Event::PaymentFailed {
+                payment_id: bitcoin::hex::DisplayHex::to_lower_hex_string(&payment_id.0[..]),
+                payment_hash: payment_hash.map(|h| h.to_string()),
+                reason: reason
+                    .map(|r| format!("{r:?}"))
+                    .unwrap_or_else(|| "unknown".into()),
+            },
+        ),
+        LdkEvent::PaymentForwarded {
+            prev_channel_id,
+            next_channel_id,
+            total_fee_earned_msat,
+            outbound_amount_forwarded_msat,
+            ..
+        } => push(
+            inner,
+            Event::PaymentForwarded {
+                prev_channel_id: prev_channel_id.map(|c| c.to_string()),
+                next_channel_id: next_channel_id.map(|c| c.to_string()),
+                fee_earned_msat: total_fee_earned_msat,
+                outbound_amount_msat: outbound_amount_forwarded_msat,
+            },
+        ),
+        LdkEvent::ConnectionNeeded { node_id, addresses } => {
+            let peer_manager = inner.peer_manager.clone();
+            let uris: Vec<NodeUri> = addresses
+                .iter()
+                .filter_map(|a| format!("{node_id}@{a}").parse().ok())
+                .collect();
+            runtime.spawn(async move {
+                for uri in uris {
+                    let connected =
+                        super::peers::connect(peer_manager.clone(), &uri, super::CONNECT_TIMEOUT)
+                            .await;
+                    if connected.is_ok() {
+                        break;
+                    }
+                }
+            });
+            Ok(())
+        }
+        LdkEvent::DiscardFunding {
+            channel_id,
+            funding_info,
+        } => {
+            inner.onchain.discard_funding(&funding_info);
+            log::info!("funding of channel {channel_id} discarded");
+            Ok(())
+        }
+        other => {
+            log::debug!("unhandled LDK event: {other:?}");
+            Ok(())
+        }
+    }
+}
+
+fn purpose_preimage(
+    purpose: &PaymentPurpose,
+) -> Option<lightning::types::payment::PaymentPreimage> {
+    purpose.preimage()
+}

@@ -1,0 +1,673 @@
+//! The Lightning node: LDK's channel manager, chain monitor, peer manager, gossip, sweeper and
+//! background processor, wired to Qtum's chain layer and the on-chain wallet.
+
+mod builder;
+mod handler;
+pub(crate) mod keys;
+mod onchain;
+mod peers;
+pub(crate) mod types;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bitcoin::secp256k1::PublicKey;
+use lightning::chain::Confirm;
+use lightning::ln::channel_state::ChannelDetails;
+use lightning::util::config::UserConfig;
+use lightning_background_processor::BackgroundProcessor;
+
+pub use builder::Builder;
+
+use crate::config::Config;
+use crate::error::NodeError;
+use crate::event::{Event, EventListener, EventQueue};
+use crate::io::sqlite_store::SqliteStore;
+use crate::peer::NodeUri;
+use crate::qtum::network::Network;
+use onchain::Onchain;
+use peers::PeerStore;
+use types::{ChainMonitor, ChannelManager, GossipSync, Graph, PeerManager, Scorer, Sweeper};
+
+/// How long `connect` and `open_channel` wait for a peer's handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often persisted peers are reconnected.
+const RECONNECT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Where the node stands, for a status screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Whether `start` has been called (and not `stop`).
+    pub is_running: bool,
+    /// Height of the last block the node synced to.
+    pub synced_height: Option<u32>,
+    /// Qtum hash (RPC order) of that block.
+    pub synced_block_hash: Option<String>,
+    /// When the last successful sync finished, seconds since the Unix epoch.
+    pub last_sync_timestamp: Option<u64>,
+    /// What is not working right now (chain source down, fee estimates missing, …). The node
+    /// keeps running and retries.
+    pub degraded_reasons: Vec<String>,
+}
+
+/// A channel as an app shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// Channel id (hex).
+    pub channel_id: String,
+    /// The id given at `open_channel` (decimal), or one the node chose for inbound channels.
+    pub user_channel_id: String,
+    /// The peer's node id (hex).
+    pub counterparty_node_id: String,
+    /// Funding outpoint `txid:vout`, once known.
+    pub funding_txo: Option<String>,
+    /// Total capacity, in satoshi.
+    pub capacity_sat: u64,
+    /// Our balance, in millisatoshi (what a cooperative close would give us before fees).
+    pub balance_msat: u64,
+    /// What we can send now, in millisatoshi.
+    pub outbound_capacity_msat: u64,
+    /// What we can receive now, in millisatoshi.
+    pub inbound_capacity_msat: u64,
+    /// Confirmations of the funding transaction.
+    pub confirmations: Option<u32>,
+    /// Confirmations needed before the channel is ready.
+    pub confirmations_required: Option<u32>,
+    /// Whether we opened it.
+    pub is_outbound: bool,
+    /// Whether both sides consider it ready.
+    pub is_ready: bool,
+    /// Whether payments can use it now (ready and the peer connected).
+    pub is_usable: bool,
+    /// Whether it is announced to the network.
+    pub is_announced: bool,
+}
+
+/// A connected or remembered peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's node id (hex).
+    pub node_id: String,
+    /// Its address, when known.
+    pub address: Option<String>,
+    /// Whether we are connected now.
+    pub is_connected: bool,
+    /// Whether the node reconnects to it after restarts and drops.
+    pub is_persisted: bool,
+}
+
+/// Everything the running node's tasks share.
+pub(crate) struct NodeInner {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) keys: Arc<lightning::sign::KeysManager>,
+    pub(crate) onchain: Arc<Onchain>,
+    pub(crate) chain_monitor: Arc<ChainMonitor>,
+    pub(crate) channel_manager: Arc<ChannelManager>,
+    pub(crate) peer_manager: Arc<PeerManager>,
+    /// The gossip graph (persisted by the background processor through `gossip_sync`).
+    #[allow(dead_code)]
+    pub(crate) network_graph: Arc<Graph>,
+    pub(crate) gossip_sync: Arc<GossipSync>,
+    pub(crate) scorer: Arc<RwLock<Scorer>>,
+    pub(crate) sweeper: Arc<Sweeper>,
+    pub(crate) events: Arc<EventQueue>,
+    pub(crate) peers: PeerStore,
+    pub(crate) logger: types::Logger,
+    pub(crate) node_id: PublicKey,
+    pub(crate) sync_lock: Mutex<()>,
+    pub(crate) status: Mutex<NodeStatus>,
+}
+
+struct Running {
+    runtime: tokio::runtime::Runtime,
+    background: BackgroundProcessor,
+    stop: Arc<AtomicBool>,
+    sync_thread: std::thread::JoinHandle<()>,
+}
+
+/// A Lightning node on Qtum. Build one with [`Builder`], then [`Node::start`] it.
+///
+/// Every method is blocking and safe to call from any thread; apps call them from a background
+/// thread (or coroutine / async task), never the UI thread.
+pub struct Node {
+    inner: Arc<NodeInner>,
+    running: Mutex<Option<Running>>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// LDK's configuration from ours (DESIGN §5).
+pub(crate) fn user_config(config: &Config) -> UserConfig {
+    let mut c = UserConfig::default();
+    let handshake = &mut c.channel_handshake_config;
+    handshake.minimum_depth = config.funding_confirmations;
+    handshake.our_to_self_delay = config.our_to_self_delay_blocks;
+    handshake.our_htlc_minimum_msat = config.htlc_minimum_msat;
+    handshake.our_max_accepted_htlcs = config.max_accepted_htlcs;
+    // Anchor outputs are 330 sat: dust on Qtum, so an anchor channel could never force-close.
+    handshake.negotiate_anchors_zero_fee_htlc_tx = false;
+    handshake.announce_for_forwarding = false;
+    // LDK's 10 % would stop a 1-QTUM payment on a 5-QTUM channel; Qtum Eclair allowed 5 QTUM.
+    handshake.max_inbound_htlc_value_in_flight_percent_of_channel = 50;
+    let limits = &mut c.channel_handshake_limits;
+    limits.min_funding_satoshis = config.min_channel_size_sat;
+    limits.max_funding_satoshis = config.max_channel_size_sat;
+    limits.their_to_self_delay = config.max_to_self_delay_blocks;
+    limits.force_announced_channel_preference = false;
+    c.channel_config.cltv_expiry_delta = config.cltv_expiry_delta;
+    c.channel_config.forwarding_fee_base_msat = config.forwarding_fee_base_msat;
+    c.channel_config.forwarding_fee_proportional_millionths =
+        config.forwarding_fee_proportional_millionths;
+    c.accept_inbound_channels = config.accept_inbound_channels;
+    c.manually_accept_inbound_channels = false;
+    c.accept_forwards_to_priv_channels = true;
+    c
+}
+
+impl Node {
+    fn inner(&self) -> &NodeInner {
+        &self.inner
+    }
+
+    fn require_running(&self) -> Result<(), NodeError> {
+        if lock(&self.running).is_some() {
+            Ok(())
+        } else {
+            Err(NodeError::NotRunning)
+        }
+    }
+
+    fn with_runtime<T>(
+        &self,
+        f: impl FnOnce(&tokio::runtime::Runtime) -> T,
+    ) -> Result<T, NodeError> {
+        let running = lock(&self.running);
+        let running = running.as_ref().ok_or(NodeError::NotRunning)?;
+        Ok(f(&running.runtime))
+    }
+
+    /// The node's id (hex public key).
+    pub fn node_id(&self) -> String {
+        self.inner().node_id.to_string()
+    }
+
+    /// The Qtum network the node runs on.
+    pub fn network(&self) -> Network {
+        self.inner().config.network
+    }
+
+    /// `pubkey@host:port` others use to connect to us: the first listening address, with an
+    /// unspecified address (`0.0.0.0`, `::`) shown as the loopback address.
+    pub fn node_uri(&self) -> Option<String> {
+        let first = self.inner().config.listening_addresses.first()?;
+        let addr: SocketAddr = first.parse().ok()?;
+        let ip = if addr.ip().is_unspecified() {
+            if addr.is_ipv4() {
+                "127.0.0.1".parse().ok()?
+            } else {
+                "::1".parse().ok()?
+            }
+        } else {
+            addr.ip()
+        };
+        Some(
+            NodeUri {
+                node_id: self.inner().node_id,
+                host: ip.to_string(),
+                port: addr.port(),
+            }
+            .to_string(),
+        )
+    }
+
+    /// Start networking, chain sync and the background processor.
+    pub fn start(&self) -> Result<(), crate::error::BuildError> {
+        let mut running = lock(&self.running);
+        if running.is_some() {
+            return Err(crate::error::BuildError::AlreadyRunning);
+        }
+        let inner = self.inner.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("qtum-ln")
+            .enable_all()
+            .build()
+            .map_err(|e| crate::error::BuildError::Storage(format!("runtime: {e}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+
+        // Peers: accept on every listening address.
+        for address in &inner.config.listening_addresses {
+            let listener = std::net::TcpListener::bind(address)
+                .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
+            listener
+                .set_nonblocking(true)
+                .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
+            let peer_manager = inner.peer_manager.clone();
+            let stop = stop.clone();
+            runtime.spawn(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                loop {
+                    if stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let accepted =
+                        tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;
+                    if let Ok(Ok((stream, _))) = accepted {
+                        let peer_manager = peer_manager.clone();
+                        if let Ok(stream) = stream.into_std() {
+                            tokio::spawn(lightning_net_tokio::setup_inbound(peer_manager, stream));
+                        }
+                    }
+                }
+            });
+        }
+
+        // Reconnect persisted peers, now and after drops.
+        {
+            let inner = inner.clone();
+            let stop = stop.clone();
+            runtime.spawn(async move {
+                while !stop.load(Ordering::Acquire) {
+                    for uri in inner.peers.all() {
+                        if inner.peer_manager.peer_by_node_id(&uri.node_id).is_none() {
+                            let _ =
+                                peers::connect(inner.peer_manager.clone(), &uri, CONNECT_TIMEOUT)
+                                    .await;
+                        }
+                    }
+                    tokio::time::sleep(RECONNECT_INTERVAL).await;
+                }
+            });
+        }
+
+        // LDK's background processor: persistence, timers, events.
+        let background =
+            handler::start_background_processor(inner.clone(), runtime.handle().clone());
+
+        // Chain sync on its own thread (the chain layer is blocking).
+        let sync_thread = {
+            let inner = inner.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("qtum-ln-sync".into())
+                .spawn(move || {
+                    let interval = Duration::from_secs(inner.config.sync_interval_secs.max(1));
+                    while !stop.load(Ordering::Acquire) {
+                        let _ = sync_once(&inner);
+                        let mut waited = Duration::ZERO;
+                        while waited < interval && !stop.load(Ordering::Acquire) {
+                            std::thread::sleep(Duration::from_millis(100));
+                            waited += Duration::from_millis(100);
+                        }
+                    }
+                })
+                .map_err(|e| crate::error::BuildError::Storage(format!("sync thread: {e}")))?
+        };
+
+        lock(&inner.status).is_running = true;
+        *running = Some(Running {
+            runtime,
+            background,
+            stop,
+            sync_thread,
+        });
+        Ok(())
+    }
+
+    /// Stop the node: persist everything, close connections, stop the tasks. Safe with payments
+    /// in flight (LDK resumes them on the next start). Returns once everything has stopped.
+    pub fn stop(&self) -> Result<(), NodeError> {
+        let running = lock(&self.running).take().ok_or(NodeError::NotRunning)?;
+        running.stop.store(true, Ordering::Release);
+        self.inner.peer_manager.disconnect_all_peers();
+        let persisted = running
+            .background
+            .stop()
+            .map_err(|e| NodeError::Persistence(format!("final persistence failed: {e}")));
+        let _ = running.sync_thread.join();
+        running.runtime.shutdown_timeout(Duration::from_secs(5));
+        lock(&self.inner.status).is_running = false;
+        self.inner.events.wake_all();
+        persisted
+    }
+
+    /// Where the node stands.
+    pub fn status(&self) -> NodeStatus {
+        let mut status = lock(&self.inner.status).clone();
+        status.is_running = lock(&self.running).is_some();
+        let mut reasons = status.degraded_reasons;
+        for reason in self.inner.onchain.degraded_reasons() {
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+        status.degraded_reasons = reasons;
+        status
+    }
+
+    /// Sync with the chain now (LDK and the wallet), instead of waiting for the next interval.
+    pub fn sync(&self) -> Result<(), NodeError> {
+        sync_once(&self.inner)
+    }
+
+    // ----- peers -----
+
+    /// Connect to `pubkey@host:port`. With `persist`, the node reconnects to it after restarts
+    /// and drops.
+    pub fn connect(&self, uri: &str, persist: bool) -> Result<(), NodeError> {
+        let uri: NodeUri = uri
+            .parse()
+            .map_err(|e: crate::peer::NodeUriError| NodeError::InvalidNodeUri(e.to_string()))?;
+        if uri.node_id == self.inner.node_id {
+            return Err(NodeError::InvalidNodeUri(
+                "that is this node's own id".into(),
+            ));
+        }
+        let pm = self.inner.peer_manager.clone();
+        self.with_runtime(|rt| rt.block_on(peers::connect(pm, &uri, CONNECT_TIMEOUT)))??;
+        if persist {
+            self.inner.peers.upsert(&uri)?;
+        }
+        Ok(())
+    }
+
+    /// Disconnect from a peer and forget it (channels with it stay; LDK reconnects them only
+    /// when the peer connects to us).
+    pub fn disconnect(&self, node_id: &str) -> Result<(), NodeError> {
+        let node_id = parse_node_id(node_id)?;
+        self.inner.peers.remove(&node_id)?;
+        self.inner.peer_manager.disconnect_by_node_id(node_id);
+        Ok(())
+    }
+
+    /// Connected and remembered peers.
+    pub fn list_peers(&self) -> Vec<PeerInfo> {
+        let persisted = self.inner.peers.all();
+        let mut out: Vec<PeerInfo> = Vec::new();
+        for peer in self.inner.peer_manager.list_peers() {
+            let stored = persisted
+                .iter()
+                .find(|u| u.node_id == peer.counterparty_node_id);
+            out.push(PeerInfo {
+                node_id: peer.counterparty_node_id.to_string(),
+                address: stored
+                    .map(|u| u.host_port())
+                    .or_else(|| peer.socket_address.map(|a| a.to_string())),
+                is_connected: true,
+                is_persisted: stored.is_some(),
+            });
+        }
+        for uri in persisted {
+            if !out.iter().any(|p| p.node_id == uri.node_id.to_string()) {
+                out.push(PeerInfo {
+                    node_id: uri.node_id.to_string(),
+                    address: Some(uri.host_port()),
+                    is_connected: false,
+                    is_persisted: true,
+                });
+            }
+        }
+        out
+    }
+
+    // ----- channels -----
+
+    /// Open a channel of `capacity_sat` to the peer at `uri`, funded from the on-chain wallet,
+    /// optionally pushing `push_msat` to the peer. Returns the channel's user id; the channel is
+    /// usable after `funding_confirmations` blocks (watch for `ChannelReady`).
+    pub fn open_channel(
+        &self,
+        uri: &str,
+        capacity_sat: u64,
+        push_msat: Option<u64>,
+        announce: bool,
+    ) -> Result<String, NodeError> {
+        self.require_running()?;
+        let uri: NodeUri = uri
+            .parse()
+            .map_err(|e: crate::peer::NodeUriError| NodeError::InvalidNodeUri(e.to_string()))?;
+        let config = &self.inner.config;
+        if capacity_sat < config.min_channel_size_sat || capacity_sat > config.max_channel_size_sat
+        {
+            return Err(NodeError::InvalidAmount(format!(
+                "a channel holds between {} and {} sat; {capacity_sat} sat asked",
+                config.min_channel_size_sat, config.max_channel_size_sat
+            )));
+        }
+        let push_msat = push_msat.unwrap_or(0);
+        if push_msat > capacity_sat.saturating_mul(1000) {
+            return Err(NodeError::InvalidAmount(
+                "push_msat is larger than the channel".into(),
+            ));
+        }
+        let spendable = self.inner.onchain.spendable_sat();
+        if spendable < capacity_sat {
+            return Err(NodeError::InsufficientFunds(format!(
+                "{spendable} sat spendable on chain, {capacity_sat} sat needed plus the funding fee"
+            )));
+        }
+        self.connect(&uri.to_string(), true)?;
+
+        let mut channel_config = user_config(config);
+        channel_config
+            .channel_handshake_config
+            .announce_for_forwarding = announce;
+        let user_channel_id: u128 = u128::from_be_bytes(random_bytes16(&self.inner.keys));
+        self.inner
+            .channel_manager
+            .create_channel(
+                uri.node_id,
+                capacity_sat,
+                push_msat,
+                user_channel_id,
+                None,
+                Some(channel_config),
+            )
+            .map_err(|e| NodeError::ChannelFailed(format!("{e:?}")))?;
+        Ok(user_channel_id.to_string())
+    }
+
+    /// Our channels, pending and ready.
+    pub fn list_channels(&self) -> Vec<ChannelInfo> {
+        self.inner
+            .channel_manager
+            .list_channels()
+            .iter()
+            .map(channel_info)
+            .collect()
+    }
+
+    fn find_channel(&self, channel_id: &str) -> Result<ChannelDetails, NodeError> {
+        let wanted = channel_id.trim().to_ascii_lowercase();
+        self.inner
+            .channel_manager
+            .list_channels()
+            .into_iter()
+            .find(|c| c.channel_id.to_string() == wanted || c.user_channel_id.to_string() == wanted)
+            .ok_or_else(|| NodeError::UnknownChannel(channel_id.to_string()))
+    }
+
+    /// Close a channel cooperatively (by channel id or user channel id). The funds arrive in the
+    /// on-chain wallet once the closing transaction confirms.
+    pub fn close_channel(&self, channel_id: &str) -> Result<(), NodeError> {
+        self.require_running()?;
+        let channel = self.find_channel(channel_id)?;
+        self.inner
+            .channel_manager
+            .close_channel(&channel.channel_id, &channel.counterparty.node_id)
+            .map_err(|e| NodeError::ChannelFailed(format!("{e:?}")))
+    }
+
+    /// Force-close a channel: broadcast our latest commitment. Our funds come back after our
+    /// `to_self_delay` (swept to the wallet by the node).
+    pub fn force_close_channel(
+        &self,
+        channel_id: &str,
+        reason: Option<String>,
+    ) -> Result<(), NodeError> {
+        self.require_running()?;
+        let channel = self.find_channel(channel_id)?;
+        self.inner
+            .channel_manager
+            .force_close_broadcasting_latest_txn(
+                &channel.channel_id,
+                &channel.counterparty.node_id,
+                reason.unwrap_or_else(|| "closed by the user".into()),
+            )
+            .map_err(|e| NodeError::ChannelFailed(format!("{e:?}")))
+    }
+
+    // ----- on-chain wallet -----
+
+    /// A fresh on-chain address of the node's wallet.
+    pub fn new_address(&self) -> Result<String, NodeError> {
+        self.inner.onchain.new_address()
+    }
+
+    /// On-chain balance.
+    pub fn onchain_balance(&self) -> onchain::OnchainBalance {
+        self.inner.onchain.balance()
+    }
+
+    /// Send `amount_sat` on chain; returns the txid.
+    pub fn send_to_address(
+        &self,
+        address: &str,
+        amount_sat: u64,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<String, NodeError> {
+        self.inner
+            .onchain
+            .send_to_address(address, amount_sat, fee_rate_sat_per_vb)
+    }
+
+    /// Send everything the wallet can spend; returns the txid.
+    pub fn send_all_to_address(
+        &self,
+        address: &str,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<String, NodeError> {
+        self.inner.onchain.send_all(address, fee_rate_sat_per_vb)
+    }
+
+    // ----- events -----
+
+    /// The oldest event not yet acknowledged.
+    pub fn next_event(&self) -> Option<Event> {
+        self.inner.events.next_event()
+    }
+
+    /// Wait for an event (up to `timeout`, or forever).
+    pub fn wait_next_event(&self, timeout: Option<Duration>) -> Option<Event> {
+        self.inner.events.wait_next_event(timeout)
+    }
+
+    /// Acknowledge the event `next_event` returned.
+    pub fn event_handled(&self) -> Result<(), NodeError> {
+        self.inner
+            .events
+            .event_handled()
+            .map(|_| ())
+            .map_err(|e| NodeError::Persistence(e.to_string()))
+    }
+
+    /// Receive every event as it is queued (they still wait in the queue until acknowledged).
+    pub fn set_event_listener(&self, listener: Option<Arc<dyn EventListener>>) {
+        self.inner.events.set_listener(listener)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+fn random_bytes16(keys: &lightning::sign::KeysManager) -> [u8; 16] {
+    use lightning::sign::EntropySource;
+    let bytes = keys.get_secure_random_bytes();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&bytes[..16]);
+    out
+}
+
+pub(crate) fn parse_node_id(text: &str) -> Result<PublicKey, NodeError> {
+    text.trim()
+        .parse::<PublicKey>()
+        .map_err(|e| NodeError::InvalidNodeId(e.to_string()))
+}
+
+fn channel_info(c: &ChannelDetails) -> ChannelInfo {
+    // Our side of a cooperative close: what we can send plus the reserve the peer keeps for us.
+    let balance_msat = c.outbound_capacity_msat
+        + c.unspendable_punishment_reserve
+            .unwrap_or(0)
+            .saturating_mul(1000);
+    ChannelInfo {
+        channel_id: c.channel_id.to_string(),
+        user_channel_id: c.user_channel_id.to_string(),
+        counterparty_node_id: c.counterparty.node_id.to_string(),
+        funding_txo: c.funding_txo.map(|o| format!("{}:{}", o.txid, o.index)),
+        capacity_sat: c.channel_value_satoshis,
+        balance_msat,
+        outbound_capacity_msat: c.outbound_capacity_msat,
+        inbound_capacity_msat: c.inbound_capacity_msat,
+        confirmations: c.confirmations,
+        confirmations_required: c.confirmations_required,
+        is_outbound: c.is_outbound,
+        is_ready: c.is_channel_ready,
+        is_usable: c.is_usable,
+        is_announced: c.is_announced,
+    }
+}
+
+/// One sync round: LDK's confirmables first (channel safety), then the wallet.
+pub(crate) fn sync_once(inner: &NodeInner) -> Result<(), NodeError> {
+    let _guard = lock(&inner.sync_lock);
+    let confirmables: [&dyn Confirm; 3] = [
+        &*inner.channel_manager,
+        &*inner.chain_monitor,
+        &*inner.sweeper,
+    ];
+    let result = inner.onchain.sync(&confirmables);
+    let mut status = lock(&inner.status);
+    match result {
+        Ok(tip) => {
+            status.synced_height = Some(tip.height);
+            status.synced_block_hash = Some(tip.hash.to_string());
+            status.last_sync_timestamp = Some(now_secs());
+            status
+                .degraded_reasons
+                .retain(|r| !r.starts_with("chain sync"));
+            Ok(())
+        }
+        Err(e) => {
+            let reason = format!("chain sync: {e}");
+            status
+                .degraded_reasons
+                .retain(|r| !r.starts_with("chain sync"));
+            status.degraded_reasons.push(reason);
+            Err(e)
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _node_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Node>();
+}

@@ -1,0 +1,259 @@
+//! The node's on-chain stack: the chain source, the sync engine LDK is fed from, fee estimation,
+//! broadcasting and the wallet, built from the configuration and shared by the node's tasks.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bitcoin::{Script, ScriptBuf, Transaction};
+use lightning::chain::Confirm;
+use lightning::events::FundingInfo;
+use lightning::sign::ChangeDestinationSourceSync;
+use lightning::util::persist::KVStoreSync;
+use qtum_chain::broadcast::ChainBroadcaster;
+use qtum_chain::esplora::{EsploraConfig, EsploraSource};
+use qtum_chain::fees::{FeeRefresher, LdkFeeEstimator};
+use qtum_chain::rpc::{RpcConfig, RpcEndpoint, RpcSource};
+use qtum_chain::sync::{ChainSync, SyncConfig, SyncTip};
+use qtum_chain::{BlockRef, ChainError, ChainSource};
+use qtum_wallet::keys::WalletSeed;
+use qtum_wallet::{Wallet, WalletConfig};
+
+use crate::config::{ChainSourceConfig, Config};
+use crate::error::{BuildError, NodeError};
+use crate::io::sqlite_store::SqliteStore;
+use crate::node::types::{DynBroadcaster, DynChangeDestination, DynFees, DynFilter};
+
+/// Where the sync engine's last tip is kept in the node's key-value store.
+const SYNC_NAMESPACE: &str = "qtum_sdk";
+const SYNC_TIP_KEY: &str = "sync_tip";
+/// How often fee estimates are refreshed in the background.
+const FEE_REFRESH: Duration = Duration::from_secs(60);
+
+/// On-chain balances, in satoshi.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OnchainBalance {
+    /// Confirmed and spendable.
+    pub confirmed_sat: u64,
+    /// Unconfirmed but ours to spend (own change).
+    pub unconfirmed_sat: u64,
+    /// Unconfirmed incoming from others.
+    pub pending_incoming_sat: u64,
+    /// Coinbase or coinstake outputs not yet 2000 blocks deep.
+    pub immature_sat: u64,
+    /// Locked by channel funding transactions not yet confirmed.
+    pub locked_sat: u64,
+    /// What can be spent now.
+    pub spendable_sat: u64,
+    /// Everything.
+    pub total_sat: u64,
+}
+
+struct WalletChange(Arc<Wallet>);
+
+impl ChangeDestinationSourceSync for WalletChange {
+    fn get_change_destination_script(&self) -> Result<ScriptBuf, ()> {
+        self.0
+            .change_script()
+            .map_err(|e| log::error!("no change script from the wallet: {e}"))
+    }
+}
+
+pub(crate) struct Onchain {
+    source: Arc<dyn ChainSource>,
+    sync: Arc<ChainSync>,
+    fees: Arc<LdkFeeEstimator>,
+    _fee_refresher: Mutex<Option<FeeRefresher>>,
+    broadcaster: Arc<ChainBroadcaster>,
+    wallet: Arc<Wallet>,
+    store: Arc<SqliteStore>,
+}
+
+fn wallet_error(e: qtum_wallet::WalletError) -> NodeError {
+    use qtum_wallet::WalletError as W;
+    match e {
+        W::InvalidAddress(a) => NodeError::InvalidAddress(a.to_string()),
+        e @ W::InsufficientFunds { .. } => NodeError::InsufficientFunds(e.to_string()),
+        e @ (W::AmountBelowDust { .. } | W::FeeRateTooLow { .. } | W::FeeRateTooHigh { .. }) => {
+            NodeError::InvalidAmount(e.to_string())
+        }
+        other => NodeError::Wallet(other.to_string()),
+    }
+}
+
+impl Onchain {
+    pub(crate) fn build(
+        config: &Config,
+        seed: &WalletSeed,
+        db_path: &Path,
+    ) -> Result<Onchain, BuildError> {
+        let source: Arc<dyn ChainSource> = match &config.chain_source {
+            ChainSourceConfig::Rpc { endpoints, auth } => {
+                let endpoints = endpoints
+                    .iter()
+                    .map(|url| RpcEndpoint::new(url.clone(), auth.clone()))
+                    .collect();
+                Arc::new(
+                    RpcSource::new(RpcConfig::new(config.network, endpoints))
+                        .map_err(|e| BuildError::ChainSource(e.to_string()))?,
+                )
+            }
+            ChainSourceConfig::Esplora { base_urls } => Arc::new(
+                EsploraSource::new(EsploraConfig::new(base_urls.clone()))
+                    .map_err(|e| BuildError::ChainSource(e.to_string()))?,
+            ),
+        };
+        let store =
+            Arc::new(SqliteStore::open(db_path).map_err(|e| BuildError::Storage(e.to_string()))?);
+        let tip = match store.read(SYNC_NAMESPACE, "", SYNC_TIP_KEY) {
+            Ok(bytes) => Some(SyncTip::decode(&bytes).ok_or_else(|| {
+                BuildError::ReadFailed("the stored sync tip is not readable".into())
+            })?),
+            Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(BuildError::Storage(e.to_string())),
+        };
+        let sync = Arc::new(ChainSync::new(source.clone(), tip, SyncConfig::default()));
+        let fees = Arc::new(LdkFeeEstimator::new(source.clone()));
+        // A first refresh now, so the first channel opens at a real rate; failure only degrades.
+        fees.refresh();
+        let refresher = fees.start_background(FEE_REFRESH);
+        let broadcaster = Arc::new(ChainBroadcaster::new(source.clone()));
+        let wallet_config = WalletConfig {
+            birthday_height: config.wallet_birthday_height,
+            ..WalletConfig::default()
+        };
+        let wallet = Arc::new(
+            Wallet::open(db_path, seed, config.network, source.clone(), wallet_config)
+                .map_err(|e| BuildError::Storage(format!("wallet: {e}")))?,
+        );
+        Ok(Onchain {
+            source,
+            sync,
+            fees,
+            _fee_refresher: Mutex::new(Some(refresher)),
+            broadcaster,
+            wallet,
+            store,
+        })
+    }
+
+    pub(crate) fn filter(&self) -> Arc<DynFilter> {
+        self.sync.clone()
+    }
+
+    pub(crate) fn broadcaster(&self) -> Arc<DynBroadcaster> {
+        self.broadcaster.clone()
+    }
+
+    pub(crate) fn fee_estimator(&self) -> Arc<DynFees> {
+        self.fees.clone()
+    }
+
+    pub(crate) fn change_destination(&self) -> Arc<DynChangeDestination> {
+        Arc::new(WalletChange(self.wallet.clone()))
+    }
+
+    pub(crate) fn tip(&self) -> Result<BlockRef, ChainError> {
+        self.source.tip()
+    }
+
+    /// A fresh wallet script for closes and claims.
+    pub(crate) fn fresh_script(&self) -> Result<ScriptBuf, ()> {
+        self.wallet
+            .change_script()
+            .map_err(|e| log::error!("no wallet script: {e}"))
+    }
+
+    /// Feed LDK, then the wallet. The tip is persisted only after LDK has seen it.
+    pub(crate) fn sync(&self, confirmables: &[&dyn Confirm]) -> Result<BlockRef, NodeError> {
+        let report = self
+            .sync
+            .sync(confirmables)
+            .map_err(|e| NodeError::ChainSource(e.to_string()))?;
+        if let Some(tip) = self.sync.synced_tip() {
+            self.store
+                .write(SYNC_NAMESPACE, "", SYNC_TIP_KEY, tip.encode())
+                .map_err(|e| NodeError::Persistence(e.to_string()))?;
+        }
+        self.wallet.sync().map_err(wallet_error)?;
+        Ok(report.tip)
+    }
+
+    pub(crate) fn degraded_reasons(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if let qtum_chain::fees::FeeStatus::Degraded { error } = self.fees.status() {
+            reasons.push(format!(
+                "fee estimates unavailable, using the last or fallback rates: {error}"
+            ));
+        }
+        reasons
+    }
+
+    pub(crate) fn funding_transaction(
+        &self,
+        script: &Script,
+        amount_sat: u64,
+        feerate_sat_per_kw: u32,
+    ) -> Result<Transaction, NodeError> {
+        self.wallet
+            .create_funding_transaction(script, amount_sat, feerate_sat_per_kw)
+            .map_err(wallet_error)
+    }
+
+    pub(crate) fn discard_funding(&self, info: &FundingInfo) {
+        let txid = match info {
+            FundingInfo::Tx { transaction } => transaction.compute_txid(),
+            FundingInfo::OutPoint { outpoint } => outpoint.txid,
+        };
+        if let Err(e) = self.wallet.abandon_funding_transaction(&txid) {
+            log::error!("could not release the inputs of funding transaction {txid}: {e}");
+        }
+    }
+
+    pub(crate) fn spendable_sat(&self) -> u64 {
+        self.wallet.balance().spendable_sat()
+    }
+
+    pub(crate) fn balance(&self) -> OnchainBalance {
+        let b = self.wallet.balance();
+        OnchainBalance {
+            confirmed_sat: b.confirmed_sat,
+            unconfirmed_sat: b.unconfirmed_sat,
+            pending_incoming_sat: b.untrusted_pending_sat,
+            immature_sat: b.immature_sat,
+            locked_sat: b.locked_sat,
+            spendable_sat: b.spendable_sat(),
+            total_sat: b.total_sat(),
+        }
+    }
+
+    pub(crate) fn new_address(&self) -> Result<String, NodeError> {
+        self.wallet
+            .new_address()
+            .map(|a| a.to_string())
+            .map_err(wallet_error)
+    }
+
+    pub(crate) fn send_to_address(
+        &self,
+        address: &str,
+        amount_sat: u64,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<String, NodeError> {
+        self.wallet
+            .send_to_address(address, amount_sat, fee_rate_sat_per_vb)
+            .map(|t| t.to_string())
+            .map_err(wallet_error)
+    }
+
+    pub(crate) fn send_all(
+        &self,
+        address: &str,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<String, NodeError> {
+        self.wallet
+            .send_all(address, fee_rate_sat_per_vb)
+            .map(|t| t.to_string())
+            .map_err(wallet_error)
+    }
+}

@@ -1,0 +1,131 @@
+//! The channel's whole life between two SDK nodes over loopback TCP, against the regtest harness
+//! that validates like qtumd: fund, open 10 QTUM, ready after confirmations, cooperative close,
+//! funds back on chain.
+
+mod common;
+
+use common::*;
+use qtum_lightning::{Event, NodeError};
+
+#[test]
+fn open_ready_cooperative_close_funds_back() {
+    let harness = harness();
+    let alice = start_node(&harness, "alice", 1);
+    let bob = start_node(&harness, "bob", 2);
+
+    fund(&harness, &alice, 20 * QTUM);
+    let before = alice.onchain_balance().total_sat;
+    assert_eq!(before, 20 * QTUM);
+
+    let bob_uri = bob.node_uri().expect("bob listens");
+    alice
+        .open_channel(&bob_uri, 10 * QTUM, None, false)
+        .expect("open");
+    let pending = expect_event(&alice, "channel pending", |e| {
+        matches!(e, Event::ChannelPending { .. })
+    });
+    let Event::ChannelPending { channel_id, .. } = pending else {
+        unreachable!()
+    };
+
+    // Not ready before the configured 6 confirmations.
+    mine(&harness, 5);
+    alice.sync().expect("sync");
+    bob.sync().expect("sync");
+    assert!(!alice.list_channels().iter().any(|c| c.is_ready));
+    mine(&harness, 1);
+    expect_event(&alice, "alice ready", |e| {
+        matches!(e, Event::ChannelReady { .. })
+    });
+    expect_event(&bob, "bob ready", |e| {
+        matches!(e, Event::ChannelReady { .. })
+    });
+
+    let channel = alice
+        .list_channels()
+        .into_iter()
+        .find(|c| c.channel_id == channel_id)
+        .expect("listed");
+    assert_eq!(channel.capacity_sat, 10 * QTUM);
+    assert!(channel.is_outbound && channel.is_ready);
+    assert!(channel.confirmations.unwrap_or(0) >= 6);
+
+    alice.close_channel(&channel_id).expect("close");
+    wait_until("closing transaction in the mempool and mined", || {
+        mine(&harness, 1);
+        let _ = alice.sync();
+        let _ = bob.sync();
+        alice.list_channels().is_empty() && bob.list_channels().is_empty()
+    });
+    expect_event(&alice, "alice closed", |e| {
+        matches!(e, Event::ChannelClosed { .. })
+    });
+    expect_event(&bob, "bob closed", |e| {
+        matches!(e, Event::ChannelClosed { .. })
+    });
+
+    // Everything is back on chain, minus the funding and closing fees (a few thousandths of a
+    // QTUM at Qtum's 400 sat/vB).
+    wait_until("funds back in the wallet", || {
+        mine(&harness, 1);
+        let _ = alice.sync();
+        let balance = alice.onchain_balance();
+        balance.unconfirmed_sat == 0 && balance.confirmed_sat > 20 * QTUM - QTUM / 100
+    });
+    let after = alice.onchain_balance().confirmed_sat;
+    assert!(after < before, "fees were paid");
+
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
+
+#[test]
+fn bad_input_is_typed_and_harmless() {
+    let harness = harness();
+    let alice = start_node(&harness, "alice-bad", 3);
+    let bob = start_node(&harness, "bob-bad", 4);
+    let bob_uri = bob.node_uri().expect("uri");
+
+    assert!(matches!(
+        alice.connect("not a uri", false),
+        Err(NodeError::InvalidNodeUri(_))
+    ));
+    assert!(matches!(
+        alice.open_channel("02aa@127.0.0.1:1", 10 * QTUM, None, false),
+        Err(NodeError::InvalidNodeUri(_))
+    ));
+    // Capacity outside Qtum's bounds, or above the wallet.
+    assert!(matches!(
+        alice.open_channel(&bob_uri, 1_000, None, false),
+        Err(NodeError::InvalidAmount(_))
+    ));
+    assert!(matches!(
+        alice.open_channel(&bob_uri, 101 * QTUM, None, false),
+        Err(NodeError::InvalidAmount(_))
+    ));
+    assert!(matches!(
+        alice.open_channel(&bob_uri, 10 * QTUM, None, false),
+        Err(NodeError::InsufficientFunds(_))
+    ));
+    // A well-formed URI of a node that is not there.
+    let nobody = format!(
+        "{}@127.0.0.1:{}",
+        bob.node_id().replacen("02", "03", 1),
+        free_port()
+    );
+    assert!(alice.connect(&nobody, false).is_err());
+    assert!(matches!(
+        alice.close_channel("00".repeat(32).as_str()),
+        Err(NodeError::UnknownChannel(_))
+    ));
+    assert!(matches!(
+        alice.force_close_channel("nope", None),
+        Err(NodeError::UnknownChannel(_))
+    ));
+    // The node still works.
+    alice.connect(&bob_uri, true).expect("connect");
+    assert!(alice
+        .list_peers()
+        .iter()
+        .any(|p| p.node_id == bob.node_id() && p.is_connected));
+}
