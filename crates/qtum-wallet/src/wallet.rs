@@ -36,10 +36,10 @@ use crate::store::{unix_now, Changes, Store};
 pub struct WalletConfig {
     /// Unused addresses scanned past the last used one on each chain (BIP44's 20).
     pub gap_limit: u32,
-    /// First block that can hold the wallet's transactions, recorded on a fresh store. The
-    /// history-indexed sources (RPC with `-addrindex`, Esplora) find every transaction of a
-    /// script whatever its height, so the birthday only matters to block-scanning sources; it
-    /// never hides a transaction: a wrong birthday must not lose funds.
+    /// First block that can hold the wallet's transactions, recorded on a fresh store. Indexed
+    /// sources (Esplora, RPC with `-addrindex`) return every transaction of a script whatever
+    /// its height and ignore it; an RPC source without `-addrindex` scans blocks from here
+    /// (so a birthday later than the first payment would miss it: when unsure, give less).
     pub birthday_height: Option<u32>,
     /// Confirmation target of the default fee rate, in blocks.
     pub fee_target_blocks: u16,
@@ -426,34 +426,36 @@ impl Wallet {
             (inner.state.next_index, known)
         };
 
-        // 1. Script histories, with gap-limit discovery.
+        // 1. Script histories, with gap-limit discovery: windows of `gap_limit` scripts, one
+        //    batch each, until a whole window past the last used script is unused.
+        let start_height = self.lock().state.birthday_height.unwrap_or(0);
+        let gap = self.config.gap_limit.max(1);
         let mut seen: HashMap<Txid, Option<u32>> = HashMap::new();
         let mut new_next = next;
         for keychain in Keychain::ALL {
             let slot = keychain.index() as usize;
-            let mut end = next[slot].saturating_add(self.config.gap_limit);
-            let mut index = 0u32;
-            while index < end {
-                let script = self
-                    .keys
-                    .script(keychain, index)
-                    .ok_or_else(|| WalletError::Store(format!("cannot derive script {index}")))?;
-                let history = chain.script_history(&script)?;
-                if !history.is_empty() {
-                    new_next[slot] = new_next[slot].max(index + 1);
-                    end = end.max(
-                        index
-                            .saturating_add(1)
-                            .saturating_add(self.config.gap_limit),
-                    );
-                }
-                for entry in history {
-                    let slot = seen.entry(entry.txid).or_insert(entry.height);
-                    if slot.is_none() {
-                        *slot = entry.height;
+            let mut end = next[slot].saturating_add(gap);
+            let mut from = 0u32;
+            while from < end {
+                let to = from.saturating_add(gap);
+                let scripts = (from..to)
+                    .map(|i| self.keys.script(keychain, i))
+                    .collect::<Option<Vec<ScriptBuf>>>()
+                    .ok_or_else(|| WalletError::Store("cannot derive wallet scripts".to_owned()))?;
+                let histories = chain.scripts_history(&scripts, start_height)?;
+                for (index, history) in (from..to).zip(histories) {
+                    if !history.is_empty() {
+                        new_next[slot] = new_next[slot].max(index + 1);
+                        end = end.max(index.saturating_add(1).saturating_add(gap));
+                    }
+                    for entry in history {
+                        let height = seen.entry(entry.txid).or_insert(entry.height);
+                        if height.is_none() {
+                            *height = entry.height;
+                        }
                     }
                 }
-                index += 1;
+                from = to;
             }
         }
 
@@ -463,10 +465,10 @@ impl Wallet {
             if let Some(b) = blocks.get(&height) {
                 return Ok(*b);
             }
-            let b = match chain.block_hash_at(height)? {
-                Some(hash) => Some((hash, chain.header(&hash)?.time)),
-                None => None,
-            };
+            // Verified header: its hash is Qtum's real block hash.
+            let b = chain
+                .header_at(height)?
+                .map(|(block, header)| (block.hash, header.time));
             blocks.insert(height, b);
             Ok(b)
         };
