@@ -8,12 +8,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{BlockHash, OutPoint, ScriptBuf, Target, Transaction, Txid};
 
-use qtum_primitives::QtumBlock;
 use crate::mempool::{Mempool, MempoolEntry};
 use crate::miner;
-use crate::params::{self, fee_for, COINBASE_MATURITY, MAX_ANCESTORS, MIN_RELAY_FEE_SAT_PER_KVB, pow_bits};
+use crate::params::{
+    self, fee_for, pow_bits, COINBASE_MATURITY, MAX_ANCESTORS, MIN_RELAY_FEE_SAT_PER_KVB,
+};
 use crate::policy;
 use crate::validation::{self, Coin, RejectKind, TxReject};
+use qtum_primitives::QtumBlock;
 
 /// Validity of a stored block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +103,10 @@ impl std::fmt::Display for BlockReject {
 
 /// Current time in seconds.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The whole node state.
@@ -236,7 +241,11 @@ impl ChainState {
     pub fn address_utxos(&self, script: &ScriptBuf) -> Vec<(OutPoint, Coin)> {
         self.addr_utxos
             .get(script)
-            .map(|set| set.iter().filter_map(|op| self.utxo.get(op).map(|c| (*op, c.clone()))).collect())
+            .map(|set| {
+                set.iter()
+                    .filter_map(|op| self.utxo.get(op).map(|c| (*op, c.clone())))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -259,7 +268,10 @@ impl ChainState {
     pub fn confirmed_tx(&self, txid: &Txid) -> Option<(&Transaction, &BlockRecord, u32)> {
         let (bh, pos) = self.tx_index.get(txid)?;
         let rec = self.blocks.get(bh)?;
-        rec.block.txdata.get(*pos as usize).map(|tx| (tx, rec, *pos))
+        rec.block
+            .txdata
+            .get(*pos as usize)
+            .map(|tx| (tx, rec, *pos))
     }
 
     // ----- blocks -----
@@ -330,7 +342,12 @@ impl ChainState {
 
     /// Context checks of a block that extends the active tip (Core's CheckBlock and
     /// ContextualCheckBlock[Header]).
-    fn check_block(&self, block: &QtumBlock, height: u32, prev_mtp: u32) -> Result<(), BlockReject> {
+    fn check_block(
+        &self,
+        block: &QtumBlock,
+        height: u32,
+        prev_mtp: u32,
+    ) -> Result<(), BlockReject> {
         let reject = |s: &str| Err(BlockReject(s.to_string()));
         let h = &block.header;
         if h.bits != pow_bits() {
@@ -339,7 +356,9 @@ impl ChainState {
         if h.is_proof_of_stake() || !h.block_sig.is_empty() {
             return reject("bad-blk-pos-unsupported");
         }
-        if !Target::from_compact(h.bits).is_met_by(bitcoin::BlockHash::from_byte_array(block.block_hash().to_byte_array())) {
+        if !Target::from_compact(h.bits).is_met_by(bitcoin::BlockHash::from_byte_array(
+            block.block_hash().to_byte_array(),
+        )) {
             return reject("high-hash");
         }
         if h.time <= prev_mtp {
@@ -379,7 +398,11 @@ impl ChainState {
             }
         }
         let expect = miner::bip34_height_script(height);
-        if !txs[0].input[0].script_sig.as_bytes().starts_with(expect.as_bytes()) {
+        if !txs[0].input[0]
+            .script_sig
+            .as_bytes()
+            .starts_with(expect.as_bytes())
+        {
             return reject("bad-cb-height");
         }
         miner::check_witness_commitment(block).map_err(|s| BlockReject(s.to_string()))?;
@@ -388,7 +411,10 @@ impl ChainState {
 
     /// Connect a block on top of the active tip, fully validated. Nothing changes on failure.
     fn connect_block(&mut self, hash: &BlockHash) -> Result<(), BlockReject> {
-        let rec = self.blocks.get(hash).ok_or_else(|| BlockReject("block-not-found".into()))?;
+        let rec = self
+            .blocks
+            .get(hash)
+            .ok_or_else(|| BlockReject("block-not-found".into()))?;
         if rec.block.header.prev_blockhash != self.tip_hash() {
             return Err(BlockReject("bad-prevblk".into()));
         }
@@ -420,7 +446,8 @@ impl ChainState {
                         None => return Err(BlockReject("bad-txns-inputs-missingorspent".into())),
                     }
                 }
-                let fee = validation::check_tx_inputs(tx, &coins, height).map_err(|r| BlockReject(r.reason))?;
+                let fee = validation::check_tx_inputs(tx, &coins, height)
+                    .map_err(|r| BlockReject(r.reason))?;
                 let heights: Vec<u32> = coins.iter().map(|c| c.height).collect();
                 let lock = validation::sequence_locks(tx, &heights, |h| self.mtp_at(h));
                 if !lock.satisfied(height, prev_mtp) {
@@ -443,7 +470,10 @@ impl ChainState {
                 if out.script_pubkey.is_op_return() || out.script_pubkey.len() > 10_000 {
                     continue;
                 }
-                let op = OutPoint { txid, vout: n as u32 };
+                let op = OutPoint {
+                    txid,
+                    vout: n as u32,
+                };
                 let exists = match overlay.get(&op) {
                     Some(c) => c.is_some(),
                     None => self.utxo.contains_key(&op),
@@ -451,13 +481,24 @@ impl ChainState {
                 if exists {
                     return Err(BlockReject("bad-txns-BIP30".into()));
                 }
-                overlay.insert(op, Some(Coin { output: out.clone(), height, is_coinbase: idx == 0 }));
+                overlay.insert(
+                    op,
+                    Some(Coin {
+                        output: out.clone(),
+                        height,
+                        is_coinbase: idx == 0,
+                    }),
+                );
             }
         }
         if sigops > params::MAX_BLOCK_SIGOPS_COST {
             return Err(BlockReject("bad-blk-sigops".into()));
         }
-        let cb_value: u64 = block.txdata[0].output.iter().map(|o| o.value.to_sat()).sum();
+        let cb_value: u64 = block.txdata[0]
+            .output
+            .iter()
+            .map(|o| o.value.to_sat())
+            .sum();
         if cb_value > params::block_subsidy(height) + total_fees {
             return Err(BlockReject("bad-cb-amount".into()));
         }
@@ -475,14 +516,27 @@ impl ChainState {
                         }
                         self.push_addr_tx(&coin.output.script_pubkey, height, txid);
                     }
-                    self.spent_index.insert(op, SpentInfo { txid, vin: vin as u32, height });
+                    self.spent_index.insert(
+                        op,
+                        SpentInfo {
+                            txid,
+                            vin: vin as u32,
+                            height,
+                        },
+                    );
                 }
             }
             for (n, out) in tx.output.iter().enumerate() {
-                let op = OutPoint { txid, vout: n as u32 };
+                let op = OutPoint {
+                    txid,
+                    vout: n as u32,
+                };
                 if let Some(Some(coin)) = overlay.get(&op) {
                     self.utxo.insert(op, coin.clone());
-                    self.addr_utxos.entry(out.script_pubkey.clone()).or_default().insert(op);
+                    self.addr_utxos
+                        .entry(out.script_pubkey.clone())
+                        .or_default()
+                        .insert(op);
                     self.push_addr_tx(&out.script_pubkey, height, txid);
                 }
             }
@@ -513,7 +567,9 @@ impl ChainState {
             return Vec::new();
         }
         let hash = self.tip_hash();
-        let Some(rec) = self.blocks.get_mut(&hash) else { return Vec::new() };
+        let Some(rec) = self.blocks.get_mut(&hash) else {
+            return Vec::new();
+        };
         let undo = rec.undo.take().unwrap_or_default();
         rec.fees.clear();
         let block = rec.block.clone();
@@ -534,7 +590,10 @@ impl ChainState {
                     for (input, coin) in tx.input.iter().zip(coins) {
                         let op = input.previous_output;
                         self.pop_addr_tx(&coin.output.script_pubkey, height, txid);
-                        self.addr_utxos.entry(coin.output.script_pubkey.clone()).or_default().insert(op);
+                        self.addr_utxos
+                            .entry(coin.output.script_pubkey.clone())
+                            .or_default()
+                            .insert(op);
                         self.utxo.insert(op, coin.clone());
                         self.spent_index.remove(&op);
                     }
@@ -594,7 +653,9 @@ impl ChainState {
         let mut m: HashMap<BlockHash, Vec<BlockHash>> = HashMap::new();
         for r in self.blocks.values() {
             if r.height > 0 {
-                m.entry(r.block.header.prev_blockhash).or_default().push(r.hash);
+                m.entry(r.block.header.prev_blockhash)
+                    .or_default()
+                    .push(r.hash);
             }
         }
         m
@@ -612,8 +673,7 @@ impl ChainState {
             // Path from best back to the active chain.
             let mut path = Vec::new();
             let mut cur = best;
-            loop {
-                let Some(r) = self.blocks.get(&cur) else { break };
+            while let Some(r) = self.blocks.get(&cur) {
                 if self.is_active(r) {
                     break;
                 }
@@ -642,7 +702,10 @@ impl ChainState {
     /// blocks (oldest first), then the old mempool; whatever is no longer valid is dropped.
     fn readd_to_mempool(&mut self, disconnected: Vec<Transaction>) {
         let old = self.mempool.drain();
-        let opts = AcceptOptions { bypass_limits: true, ..Default::default() };
+        let opts = AcceptOptions {
+            bypass_limits: true,
+            ..Default::default()
+        };
         for tx in disconnected {
             if let Err(e) = self.accept_to_mempool(&tx, opts) {
                 log::debug!("reorg: dropped {}: {e}", tx.compute_txid());
@@ -659,7 +722,9 @@ impl ChainState {
 
     /// `invalidateblock`: mark a block and its descendants invalid and reorganise away.
     pub fn invalidate_block(&mut self, hash: &BlockHash) -> Result<(), BlockReject> {
-        let Some(rec) = self.blocks.get(hash) else { return Err(BlockReject("Block not found".into())) };
+        let Some(rec) = self.blocks.get(hash) else {
+            return Err(BlockReject("Block not found".into()));
+        };
         if rec.height == 0 {
             return Err(BlockReject("Cannot invalidate the genesis block".into()));
         }
@@ -722,7 +787,11 @@ impl ChainState {
 
     /// Mine one block on the tip paying `script`: with the given transactions, or (if `None`)
     /// with the mempool's best transactions.
-    pub fn mine_block(&mut self, script: &ScriptBuf, txs: Option<Vec<Transaction>>) -> Result<BlockHash, BlockReject> {
+    pub fn mine_block(
+        &mut self,
+        script: &ScriptBuf,
+        txs: Option<Vec<Transaction>>,
+    ) -> Result<BlockHash, BlockReject> {
         let height = self.height() + 1;
         let mut samples = Vec::new();
         let (txs, fees) = match txs {
@@ -734,7 +803,10 @@ impl ChainState {
                 let (t, fees) = miner::select_transactions(&self.mempool);
                 for tx in &t {
                     if let Some(e) = self.mempool.get(&tx.compute_txid()) {
-                        samples.push((e.fee * 1000 / e.vsize.max(1), height.saturating_sub(e.height)));
+                        samples.push((
+                            e.fee * 1000 / e.vsize.max(1),
+                            height.saturating_sub(e.height),
+                        ));
                     }
                 }
                 (t, fees)
@@ -770,7 +842,7 @@ impl ChainState {
         if samples.is_empty() {
             return None;
         }
-        samples.sort_by(|a, b| b.0.cmp(&a.0));
+        samples.sort_by_key(|s| std::cmp::Reverse(s.0));
         let mut ok = 0usize;
         let mut answer = None;
         for (i, (rate, waited)) in samples.iter().enumerate() {
@@ -796,13 +868,23 @@ impl ChainState {
                 vin += outs
                     .get(&i.previous_output)
                     .copied()
-                    .or_else(|| self.utxo.get(&i.previous_output).map(|c| c.output.value.to_sat()))
+                    .or_else(|| {
+                        self.utxo
+                            .get(&i.previous_output)
+                            .map(|c| c.output.value.to_sat())
+                    })
                     .unwrap_or(0);
             }
             let vout: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
             total += vin.saturating_sub(vout);
             for (n, o) in tx.output.iter().enumerate() {
-                outs.insert(OutPoint { txid, vout: n as u32 }, o.value.to_sat());
+                outs.insert(
+                    OutPoint {
+                        txid,
+                        vout: n as u32,
+                    },
+                    o.value.to_sat(),
+                );
             }
         }
         total
@@ -817,12 +899,20 @@ impl ChainState {
         }
         let parent = self.mempool.get(&op.txid)?;
         let out = parent.tx.output.get(op.vout as usize)?;
-        Some(Coin { output: out.clone(), height: self.height() + 1, is_coinbase: false })
+        Some(Coin {
+            output: out.clone(),
+            height: self.height() + 1,
+            is_coinbase: false,
+        })
     }
 
     /// Validate a transaction for the mempool as qtumd's `AcceptToMemoryPool` does, and add it
     /// unless `test_only`.
-    pub fn accept_to_mempool(&mut self, tx: &Transaction, opts: AcceptOptions) -> Result<Accepted, TxReject> {
+    pub fn accept_to_mempool(
+        &mut self,
+        tx: &Transaction,
+        opts: AcceptOptions,
+    ) -> Result<Accepted, TxReject> {
         use RejectKind::*;
         validation::check_transaction(tx)?;
         if tx.is_coinbase() {
@@ -844,7 +934,10 @@ impl ChainState {
             return Err(TxReject::new(Conflict, "txn-already-in-mempool"));
         }
         if self.mempool.get(&txid).is_some() {
-            return Err(TxReject::new(Conflict, "txn-same-nonwitness-data-in-mempool"));
+            return Err(TxReject::new(
+                Conflict,
+                "txn-same-nonwitness-data-in-mempool",
+            ));
         }
         let mut conflicts: Vec<Txid> = Vec::new();
         for i in &tx.input {
@@ -868,7 +961,10 @@ impl ChainState {
                     if known {
                         return Err(TxReject::new(Conflict, "txn-already-known"));
                     }
-                    return Err(TxReject::new(MissingInputs, "bad-txns-inputs-missingorspent"));
+                    return Err(TxReject::new(
+                        MissingInputs,
+                        "bad-txns-inputs-missingorspent",
+                    ));
                 }
             }
         }
@@ -886,14 +982,22 @@ impl ChainState {
         }
         let sigops = validation::sigop_cost(tx, &coins);
         if sigops > params::MAX_STANDARD_TX_SIGOPS_COST {
-            return Err(TxReject::with_debug(Policy, "bad-txns-too-many-sigops", sigops.to_string()));
+            return Err(TxReject::with_debug(
+                Policy,
+                "bad-txns-too-many-sigops",
+                sigops.to_string(),
+            ));
         }
         let weight = tx.weight().to_wu();
         let vsize = validation::virtual_size(weight, sigops);
         if !opts.bypass_limits {
             let min = fee_for(MIN_RELAY_FEE_SAT_PER_KVB, vsize);
             if fee < min {
-                return Err(TxReject::with_debug(Policy, "min relay fee not met", format!("{fee} < {min}")));
+                return Err(TxReject::with_debug(
+                    Policy,
+                    "min relay fee not met",
+                    format!("{fee} < {min}"),
+                ));
             }
         }
         let parents: Vec<Txid> = {
@@ -924,7 +1028,12 @@ impl ChainState {
                 return Err(TxReject::new(Policy, "max-fee-exceeded"));
             }
         }
-        let accepted = Accepted { txid, wtxid, fee, vsize };
+        let accepted = Accepted {
+            txid,
+            wtxid,
+            fee,
+            vsize,
+        };
         if opts.test_only {
             return Ok(accepted);
         }
@@ -971,7 +1080,10 @@ impl ChainState {
             return Err(TxReject::with_debug(
                 RejectKind::Policy,
                 "too many potential replacements",
-                format!("rejecting replacement {txid}; too many potential replacements ({} > 100)", evicted.len()),
+                format!(
+                    "rejecting replacement {txid}; too many potential replacements ({} > 100)",
+                    evicted.len()
+                ),
             ));
         }
         let conflict_inputs: HashSet<Txid> = conflicts
@@ -1001,7 +1113,11 @@ impl ChainState {
                 }
             }
         }
-        let replaced: u64 = evicted.iter().filter_map(|t| self.mempool.get(t)).map(|e| e.fee).sum();
+        let replaced: u64 = evicted
+            .iter()
+            .filter_map(|t| self.mempool.get(t))
+            .map(|e| e.fee)
+            .sum();
         if fee < replaced {
             return Err(TxReject::with_debug(
                 RejectKind::Policy,

@@ -18,7 +18,7 @@ pub fn amount(sat: u64) -> Value {
 /// A fee rate in QTUM/kvB from a fee and a virtual size.
 pub fn fee_rate(fee: u64, vsize: u64) -> Value {
     // Core truncates the per-kvB rate to whole satoshi.
-    let per_kvb = if vsize == 0 { 0 } else { fee * 1000 / vsize };
+    let per_kvb = (fee * 1000).checked_div(vsize).unwrap_or(0);
     amount(per_kvb)
 }
 
@@ -36,7 +36,11 @@ fn chainwork_hex(work: u128) -> String {
 /// `getblockheader <hash> true`.
 pub fn header_json(chain: &ChainState, rec: &BlockRecord) -> Value {
     let h = &rec.block.header;
-    let confirmations: i64 = if chain.is_active(rec) { i64::from(chain.height() - rec.height) + 1 } else { -1 };
+    let confirmations: i64 = if chain.is_active(rec) {
+        i64::from(chain.height() - rec.height) + 1
+    } else {
+        -1
+    };
     let mut m = Map::new();
     m.insert("hash".into(), json!(rec.hash.to_string()));
     m.insert("confirmations".into(), json!(confirmations));
@@ -47,14 +51,23 @@ pub fn header_json(chain: &ChainState, rec: &BlockRecord) -> Value {
     m.insert("time".into(), json!(h.time));
     m.insert("mediantime".into(), json!(rec.mtp));
     m.insert("nonce".into(), json!(h.nonce));
-    m.insert("bits".into(), json!(format!("{:08x}", h.bits.to_consensus())));
+    m.insert(
+        "bits".into(),
+        json!(format!("{:08x}", h.bits.to_consensus())),
+    );
     m.insert("difficulty".into(), json!(difficulty(h.bits)));
     m.insert("chainwork".into(), json!(chainwork_hex(rec.chain_work)));
     m.insert("nTx".into(), json!(rec.block.txdata.len()));
-    m.insert("hashStateRoot".into(), json!(display_hex(&h.hash_state_root)));
+    m.insert(
+        "hashStateRoot".into(),
+        json!(display_hex(&h.hash_state_root)),
+    );
     m.insert("hashUTXORoot".into(), json!(display_hex(&h.hash_utxo_root)));
     if rec.height > 0 {
-        m.insert("previousblockhash".into(), json!(h.prev_blockhash.to_string()));
+        m.insert(
+            "previousblockhash".into(),
+            json!(h.prev_blockhash.to_string()),
+        );
     }
     if let Some(next) = chain.next_hash(rec) {
         m.insert("nextblockhash".into(), json!(next.to_string()));
@@ -166,12 +179,26 @@ pub fn block_json(chain: &ChainState, rec: &BlockRecord, verbosity: u8) -> Value
                 return json!(tx.compute_txid().to_string());
             }
             let prevouts = if verbosity >= 3 && i > 0 {
-                rec.undo.as_ref().and_then(|u| u.get(i - 1)).map(|c| c.as_slice())
+                rec.undo
+                    .as_ref()
+                    .and_then(|u| u.get(i - 1))
+                    .map(|c| c.as_slice())
             } else {
                 None
             };
-            let fee = if i > 0 { rec.fees.get(i).copied() } else { None };
-            tx_json(tx, &TxExtra { fee, prevouts, include_hex: true })
+            let fee = if i > 0 {
+                rec.fees.get(i).copied()
+            } else {
+                None
+            };
+            tx_json(
+                tx,
+                &TxExtra {
+                    fee,
+                    prevouts,
+                    include_hex: true,
+                },
+            )
         })
         .collect();
     if let Value::Object(m) = &mut v {
@@ -189,13 +216,27 @@ pub fn mempool_entry_json(chain: &ChainState, e: &MempoolEntry) -> Value {
     let ancestors = pool.ancestors(&e.txid);
     let descendants = pool.descendants(&e.txid);
     let sum = |set: &std::collections::HashSet<bitcoin::Txid>| -> (u64, u64) {
-        set.iter().filter_map(|t| pool.get(t)).fold((e.vsize, e.fee), |(v, f), x| (v + x.vsize, f + x.fee))
+        set.iter()
+            .filter_map(|t| pool.get(t))
+            .fold((e.vsize, e.fee), |(v, f), x| (v + x.vsize, f + x.fee))
     };
     let (anc_size, anc_fee) = sum(&ancestors);
     let (desc_size, desc_fee) = sum(&descendants);
-    let replaceable = e.signals_rbf() || ancestors.iter().filter_map(|t| pool.get(t)).any(|a| a.signals_rbf());
-    let depends: Vec<Value> = pool.parents(&e.txid).iter().map(|t| json!(t.to_string())).collect();
-    let spentby: Vec<Value> = pool.children(&e.txid).iter().map(|t| json!(t.to_string())).collect();
+    let replaceable = e.signals_rbf()
+        || ancestors
+            .iter()
+            .filter_map(|t| pool.get(t))
+            .any(|a| a.signals_rbf());
+    let depends: Vec<Value> = pool
+        .parents(&e.txid)
+        .iter()
+        .map(|t| json!(t.to_string()))
+        .collect();
+    let spentby: Vec<Value> = pool
+        .children(&e.txid)
+        .iter()
+        .map(|t| json!(t.to_string()))
+        .collect();
     json!({
         "vsize": e.vsize,
         "weight": e.weight,

@@ -6,12 +6,17 @@
 use qtum_regtest::{NodeConfig, RegtestNode};
 
 fn usage() -> ! {
-    eprintln!("usage: qtum-regtest [--rpcport N] [--rpcuser USER] [--rpcpassword PASS] [--datadir DIR]");
+    eprintln!(
+        "usage: qtum-regtest [--rpcport N] [--rpcuser USER] [--rpcpassword PASS] [--datadir DIR]"
+    );
     std::process::exit(2)
 }
 
 fn main() {
-    let mut config = NodeConfig { port: 13889, ..Default::default() };
+    let mut config = NodeConfig {
+        port: 13889,
+        ..Default::default()
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let trimmed = arg.trim_start_matches('-');
@@ -19,14 +24,21 @@ fn main() {
             Some((k, v)) => (k.to_string(), Some(v.to_string())),
             None => (trimmed.to_string(), None),
         };
-        let mut value = || inline.clone().or_else(|| args.next()).unwrap_or_else(|| usage());
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .unwrap_or_else(|| usage())
+        };
         match key.as_str() {
             "rpcport" => config.port = value().parse().unwrap_or_else(|_| usage()),
             "rpcuser" => config.user = Some(value()),
             "rpcpassword" => config.password = Some(value()),
             "datadir" => {
                 let dir = value();
-                eprintln!("qtum-regtest: --datadir {dir} accepted; the chain is kept in memory only");
+                eprintln!(
+                    "qtum-regtest: --datadir {dir} accepted; the chain is kept in memory only"
+                );
             }
             "regtest" | "server" | "printtoconsole" => {}
             "h" | "help" => usage(),
@@ -38,7 +50,11 @@ fn main() {
     }
     match RegtestNode::start_with(config) {
         Ok(node) => {
-            println!("qtum-regtest listening on {} (user {})", node.url(), node.rpc_user());
+            println!(
+                "qtum-regtest listening on {} (user {})",
+                node.url(),
+                node.rpc_user()
+            );
             node.wait();
         }
         Err(e) => {

@@ -101,7 +101,9 @@ impl Mempool {
 
     /// In-mempool parents of a transaction.
     pub fn parents(&self, txid: &Txid) -> Vec<Txid> {
-        let Some(e) = self.entries.get(txid) else { return Vec::new() };
+        let Some(e) = self.entries.get(txid) else {
+            return Vec::new();
+        };
         let mut out: Vec<Txid> = Vec::new();
         for i in &e.tx.input {
             let p = i.previous_output.txid;
@@ -114,10 +116,15 @@ impl Mempool {
 
     /// In-mempool children of a transaction.
     pub fn children(&self, txid: &Txid) -> Vec<Txid> {
-        let Some(e) = self.entries.get(txid) else { return Vec::new() };
+        let Some(e) = self.entries.get(txid) else {
+            return Vec::new();
+        };
         let mut out: Vec<Txid> = Vec::new();
         for n in 0..e.tx.output.len() as u32 {
-            if let Some(c) = self.spends.get(&OutPoint { txid: *txid, vout: n }) {
+            if let Some(c) = self.spends.get(&OutPoint {
+                txid: *txid,
+                vout: n,
+            }) {
                 if !out.contains(c) {
                     out.push(*c);
                 }
@@ -194,7 +201,10 @@ impl Mempool {
     /// Take every entry out, in arrival order.
     pub fn drain(&mut self) -> Vec<MempoolEntry> {
         let order: Vec<Txid> = self.order.values().copied().collect();
-        let out = order.iter().filter_map(|t| self.entries.remove(t)).collect();
+        let out = order
+            .iter()
+            .filter_map(|t| self.entries.remove(t))
+            .collect();
         self.entries.clear();
         self.by_wtxid.clear();
         self.spends.clear();

@@ -7,11 +7,16 @@ use bitcoin::absolute::LockTime;
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::script::{Builder, ScriptBuf};
 use bitcoin::transaction::Version;
-use bitcoin::{Amount, BlockHash, OutPoint, Sequence, Target, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness};
+use bitcoin::{
+    Amount, BlockHash, OutPoint, Sequence, Target, Transaction, TxIn, TxMerkleNode, TxOut, Txid,
+    Witness,
+};
 
-use qtum_primitives::{QtumBlock, QtumHeader};
 use crate::mempool::Mempool;
-use crate::params::{self, BLOCK_ASSEMBLY_RESERVE, BLOCK_VERSION, MAX_BLOCK_WEIGHT, pow_bits, STATE_ROOT, UTXO_ROOT};
+use crate::params::{
+    self, pow_bits, BLOCK_ASSEMBLY_RESERVE, BLOCK_VERSION, MAX_BLOCK_WEIGHT, STATE_ROOT, UTXO_ROOT,
+};
+use qtum_primitives::{QtumBlock, QtumHeader};
 
 const COMMITMENT_HEADER: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
 
@@ -22,10 +27,9 @@ pub fn bip34_height_script(height: u32) -> ScriptBuf {
 
 /// Position of the witness commitment output in a coinbase (the last matching one).
 fn commitment_index(coinbase: &Transaction) -> Option<usize> {
-    coinbase
-        .output
-        .iter()
-        .rposition(|o| o.script_pubkey.len() >= 38 && o.script_pubkey.as_bytes()[..6] == COMMITMENT_HEADER)
+    coinbase.output.iter().rposition(|o| {
+        o.script_pubkey.len() >= 38 && o.script_pubkey.as_bytes()[..6] == COMMITMENT_HEADER
+    })
 }
 
 fn witness_root(txs: &[Transaction]) -> [u8; 32] {
@@ -36,7 +40,9 @@ fn witness_root(txs: &[Transaction]) -> [u8; 32] {
             t.compute_wtxid().to_raw_hash()
         }
     });
-    bitcoin::merkle_tree::calculate_root(hashes).map(|h| h.to_byte_array()).unwrap_or([0u8; 32])
+    bitcoin::merkle_tree::calculate_root(hashes)
+        .map(|h| h.to_byte_array())
+        .unwrap_or([0u8; 32])
 }
 
 fn commitment(txs: &[Transaction], reserved: &[u8]) -> [u8; 32] {
@@ -49,7 +55,9 @@ fn commitment(txs: &[Transaction], reserved: &[u8]) -> [u8; 32] {
 /// `unexpected-witness`).
 pub fn check_witness_commitment(block: &QtumBlock) -> Result<(), &'static str> {
     let txs = &block.txdata;
-    let Some(cb) = txs.first() else { return Err("bad-cb-missing") };
+    let Some(cb) = txs.first() else {
+        return Err("bad-cb-missing");
+    };
     match commitment_index(cb) {
         Some(idx) => {
             let w = &cb.input[0].witness;
@@ -63,7 +71,10 @@ pub fn check_witness_commitment(block: &QtumBlock) -> Result<(), &'static str> {
             }
         }
         None => {
-            if txs.iter().any(|t| t.input.iter().any(|i| !i.witness.is_empty())) {
+            if txs
+                .iter()
+                .any(|t| t.input.iter().any(|i| !i.witness.is_empty()))
+            {
                 return Err("unexpected-witness");
             }
         }
@@ -86,12 +97,18 @@ pub fn select_transactions(pool: &Mempool) -> (Vec<Transaction>, u64) {
             if included.contains(&e.txid) || skipped.contains(&e.txid) {
                 continue;
             }
-            let mut pkg: Vec<Txid> = pool.ancestors(&e.txid).into_iter().filter(|t| !included.contains(t)).collect();
+            let mut pkg: Vec<Txid> = pool
+                .ancestors(&e.txid)
+                .into_iter()
+                .filter(|t| !included.contains(t))
+                .collect();
             pkg.push(e.txid);
             let (f, v) = pkg
                 .iter()
                 .filter_map(|t| pool.get(t))
-                .fold((0u128, 0u128), |(f, v), x| (f + u128::from(x.fee), v + u128::from(x.vsize)));
+                .fold((0u128, 0u128), |(f, v), x| {
+                    (f + u128::from(x.fee), v + u128::from(x.vsize))
+                });
             let better = match &best {
                 None => true,
                 Some((bf, bv, _)) => f * bv > bf * v,
@@ -102,7 +119,11 @@ pub fn select_transactions(pool: &Mempool) -> (Vec<Transaction>, u64) {
         }
         let Some((_, _, mut pkg)) = best else { break };
         pkg.sort_by_key(|t| pool.get(t).map(|e| e.seq).unwrap_or(0));
-        let w: u64 = pkg.iter().filter_map(|t| pool.get(t)).map(|e| e.weight).sum();
+        let w: u64 = pkg
+            .iter()
+            .filter_map(|t| pool.get(t))
+            .map(|e| e.weight)
+            .sum();
         if weight + w > limit {
             skipped.extend(pkg);
             continue;
@@ -142,8 +163,14 @@ pub fn build_block(
             witness,
         }],
         output: vec![
-            TxOut { value: Amount::from_sat(params::block_subsidy(height) + fees), script_pubkey: script.clone() },
-            TxOut { value: Amount::ZERO, script_pubkey: ScriptBuf::new() },
+            TxOut {
+                value: Amount::from_sat(params::block_subsidy(height) + fees),
+                script_pubkey: script.clone(),
+            },
+            TxOut {
+                value: Amount::ZERO,
+                script_pubkey: ScriptBuf::new(),
+            },
         ],
     };
     let mut all = Vec::with_capacity(txs.len() + 1);
@@ -169,7 +196,9 @@ pub fn build_block(
         },
         txdata: all,
     };
-    block.header.merkle_root = block.compute_merkle_root().unwrap_or_else(TxMerkleNode::all_zeros);
+    block.header.merkle_root = block
+        .compute_merkle_root()
+        .unwrap_or_else(TxMerkleNode::all_zeros);
     grind(&mut block);
     block
 }

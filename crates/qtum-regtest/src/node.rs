@@ -99,7 +99,10 @@ pub struct RegtestNode {
 
 impl std::fmt::Debug for RegtestNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegtestNode").field("url", &self.url).field("user", &self.user).finish()
+        f.debug_struct("RegtestNode")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .finish()
     }
 }
 
@@ -120,12 +123,24 @@ fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         s.push(T[(n >> 18) as usize & 63] as char);
         s.push(T[(n >> 12) as usize & 63] as char);
-        s.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        s.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        s.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        s.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     s
 }
@@ -140,7 +155,8 @@ impl RegtestNode {
     pub fn start_with(config: NodeConfig) -> Result<Self, StartError> {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).map_err(StartError::Bind)?;
         let port = listener.local_addr().map_err(StartError::Bind)?.port();
-        let server = tiny_http::Server::from_listener(listener, None).map_err(|e| StartError::Http(e.to_string()))?;
+        let server = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| StartError::Http(e.to_string()))?;
         let user = config.user.unwrap_or_else(|| "qtum".to_string());
         let password = config.password.unwrap_or_else(|| random_hex(16));
         let expected_auth = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
@@ -206,10 +222,16 @@ impl RegtestNode {
     }
 
     /// Mine `n` blocks paying `address_script`, with mempool transactions.
-    pub fn mine_blocks(&self, n: u32, address_script: &Script) -> Result<Vec<BlockHash>, NodeError> {
+    pub fn mine_blocks(
+        &self,
+        n: u32,
+        address_script: &Script,
+    ) -> Result<Vec<BlockHash>, NodeError> {
         let mut g = self.lock();
         let script = address_script.to_owned();
-        (0..n).map(|_| g.chain.mine_block(&script, None).map_err(NodeError::from)).collect()
+        (0..n)
+            .map(|_| g.chain.mine_block(&script, None).map_err(NodeError::from))
+            .collect()
     }
 
     /// Pay `amount_sat` to `script` from the harness wallet (mining 2,001 blocks to it first if
@@ -218,10 +240,12 @@ impl RegtestNode {
         let mut g = self.lock();
         let NodeState { chain, wallet, .. } = &mut *g;
         wallet.ensure_mature_coin(chain)?;
-        wallet.pay(chain, &ScriptBuf::from(script.to_owned()), amount_sat).map_err(|e| match e {
-            FundError::Rejected(r) => NodeError::Rejected(r),
-            other => NodeError::Fund(other.to_string()),
-        })
+        wallet
+            .pay(chain, &script.to_owned(), amount_sat)
+            .map_err(|e| match e {
+                FundError::Rejected(r) => NodeError::Rejected(r),
+                other => NodeError::Fund(other.to_string()),
+            })
     }
 
     /// The harness wallet's script (its coinbases and change go there).
@@ -231,23 +255,40 @@ impl RegtestNode {
 
     /// Submit a transaction to the mempool (as `sendrawtransaction`, without the max-fee cap).
     pub fn send_transaction(&self, tx: &Transaction) -> Result<Txid, NodeError> {
-        self.lock().chain.accept_to_mempool(tx, AcceptOptions::default()).map(|a| a.txid).map_err(NodeError::Rejected)
+        self.lock()
+            .chain
+            .accept_to_mempool(tx, AcceptOptions::default())
+            .map(|a| a.txid)
+            .map_err(NodeError::Rejected)
     }
 
     /// Check a transaction against the mempool without adding it (as `testmempoolaccept`).
     pub fn test_transaction(&self, tx: &Transaction) -> Result<Txid, NodeError> {
-        let opts = AcceptOptions { test_only: true, ..Default::default() };
-        self.lock().chain.accept_to_mempool(tx, opts).map(|a| a.txid).map_err(NodeError::Rejected)
+        let opts = AcceptOptions {
+            test_only: true,
+            ..Default::default()
+        };
+        self.lock()
+            .chain
+            .accept_to_mempool(tx, opts)
+            .map(|a| a.txid)
+            .map_err(NodeError::Rejected)
     }
 
     /// `invalidateblock`.
     pub fn invalidate_block(&self, hash: &BlockHash) -> Result<(), NodeError> {
-        self.lock().chain.invalidate_block(hash).map_err(NodeError::from)
+        self.lock()
+            .chain
+            .invalidate_block(hash)
+            .map_err(NodeError::from)
     }
 
     /// `reconsiderblock`.
     pub fn reconsider_block(&self, hash: &BlockHash) -> Result<(), NodeError> {
-        self.lock().chain.reconsider_block(hash).map_err(NodeError::from)
+        self.lock()
+            .chain
+            .reconsider_block(hash)
+            .map_err(NodeError::from)
     }
 
     /// True once the `stop` RPC was called (the server has then shut down).
@@ -272,7 +313,12 @@ impl Drop for RegtestNode {
     }
 }
 
-fn serve(server: tiny_http::Server, state: Arc<Mutex<NodeState>>, stop: Arc<AtomicBool>, expected_auth: String) {
+fn serve(
+    server: tiny_http::Server,
+    state: Arc<Mutex<NodeState>>,
+    stop: Arc<AtomicBool>,
+    expected_auth: String,
+) {
     while !stop.load(Ordering::SeqCst) {
         let req = match server.recv_timeout(Duration::from_millis(50)) {
             Ok(Some(r)) => r,
@@ -283,7 +329,10 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<NodeState>>, stop: Arc<Atom
             }
         };
         handle_http(req, &state, &expected_auth);
-        let stopping = state.lock().map(|s| s.stop_requested).unwrap_or_else(|p| p.into_inner().stop_requested);
+        let stopping = state
+            .lock()
+            .map(|s| s.stop_requested)
+            .unwrap_or_else(|p| p.into_inner().stop_requested);
         if stopping {
             stop.store(true, Ordering::SeqCst);
         }
@@ -308,12 +357,18 @@ fn handle_http(mut req: tiny_http::Request, state: &Mutex<NodeState>, expected_a
         return;
     }
     if *req.method() != tiny_http::Method::Post {
-        let resp = tiny_http::Response::from_string("JSONRPC server handles only POST requests").with_status_code(405);
+        let resp = tiny_http::Response::from_string("JSONRPC server handles only POST requests")
+            .with_status_code(405);
         let _ = req.respond(resp);
         return;
     }
     let mut body = Vec::new();
-    if req.as_reader().take(MAX_BODY_BYTES).read_to_end(&mut body).is_err() {
+    if req
+        .as_reader()
+        .take(MAX_BODY_BYTES)
+        .read_to_end(&mut body)
+        .is_err()
+    {
         let _ = req.respond(tiny_http::Response::from_data(Vec::new()).with_status_code(400));
         return;
     }

@@ -23,9 +23,11 @@ pub const WORK_PER_BLOCK: u64 = 2;
 /// Version of blocks the harness mines (versionbits top bits, as qtumd regtest).
 pub const BLOCK_VERSION: i32 = 0x2000_0000;
 /// hashStateRoot of every regtest block after genesis while no contract ran (raw bytes).
-pub const STATE_ROOT: [u8; 32] = hex32("3b494f854c3c2f6cbf134dbdea078a1b1c7509a9e0acc20ec41e7b258b4447e3");
+pub const STATE_ROOT: [u8; 32] =
+    hex32("3b494f854c3c2f6cbf134dbdea078a1b1c7509a9e0acc20ec41e7b258b4447e3");
 /// hashUTXORoot of regtest blocks while no contract holds coins (raw bytes; the genesis value).
-pub const UTXO_ROOT: [u8; 32] = hex32("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
+pub const UTXO_ROOT: [u8; 32] =
+    hex32("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
 /// Consensus block weight limit (Qtum's default 2 MB block size governance value × 4).
 pub const MAX_BLOCK_WEIGHT: u64 = 8_000_000;
 /// Weight the block assembler leaves unused, as Bitcoin Core does.
@@ -132,7 +134,10 @@ mod tests {
             "665ed5b402ac0b44efc37d8926332994363e8a7278b7ee9a58fb972efadae943"
         );
         assert_eq!(g.header.to_bytes().len(), 181);
-        assert_eq!(format!("{:e}", difficulty(pow_bits())), "4.656542373906925e-10");
+        assert_eq!(
+            format!("{:e}", difficulty(pow_bits())),
+            "4.656542373906925e-10"
+        );
         assert_eq!(fee_for(MIN_RELAY_FEE_SAT_PER_KVB, 141), 56_400);
     }
 }

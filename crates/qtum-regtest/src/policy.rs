@@ -6,10 +6,10 @@ use bitcoin::script::{Instruction, Script};
 use bitcoin::secp256k1::ecdsa::Signature;
 use bitcoin::Transaction;
 
-use crate::params::{
-    MAX_OP_RETURN_RELAY, MAX_STANDARD_TX_WEIGHT, MAX_STANDARD_VERSION,
+use crate::params::{MAX_OP_RETURN_RELAY, MAX_STANDARD_TX_WEIGHT, MAX_STANDARD_VERSION};
+use crate::script::{
+    classify, is_push_only, is_valid_signature_encoding, witness_program, ScriptType,
 };
-use crate::script::{classify, is_push_only, is_valid_signature_encoding, witness_program, ScriptType};
 use crate::validation::{count_sigops, p2sh_redeem_script, Coin, RejectKind, TxReject};
 
 fn policy(reason: &str) -> TxReject {
@@ -32,7 +32,9 @@ fn is_standard_output(script: &Script) -> Option<ScriptType> {
     let t = classify(script);
     match t {
         ScriptType::Nonstandard => None,
-        ScriptType::Multisig { required, keys } => (keys <= 3 && required >= 1 && required <= keys).then_some(t),
+        ScriptType::Multisig { required, keys } => {
+            (keys <= 3 && required >= 1 && required <= keys).then_some(t)
+        }
         ScriptType::NullData => (script.len() <= MAX_OP_RETURN_RELAY).then_some(t),
         _ => Some(t),
     }
@@ -82,7 +84,9 @@ pub fn are_inputs_standard(tx: &Transaction, coins: &[Coin]) -> bool {
         match classify(&coin.output.script_pubkey) {
             ScriptType::Nonstandard | ScriptType::WitnessUnknown => return false,
             ScriptType::ScriptHash => {
-                let Some(redeem) = p2sh_redeem_script(&input.script_sig) else { return false };
+                let Some(redeem) = p2sh_redeem_script(&input.script_sig) else {
+                    return false;
+                };
                 if count_sigops(Script::from_bytes(&redeem), true) > 15 {
                     return false;
                 }
@@ -102,15 +106,21 @@ pub fn is_witness_standard(tx: &Transaction, coins: &[Coin]) -> bool {
         let mut spk = coin.output.script_pubkey.clone();
         let mut p2sh = false;
         if spk.is_p2sh() {
-            let Some(redeem) = p2sh_redeem_script(&input.script_sig) else { return false };
+            let Some(redeem) = p2sh_redeem_script(&input.script_sig) else {
+                return false;
+            };
             spk = bitcoin::ScriptBuf::from_bytes(redeem);
             p2sh = true;
         }
-        let Some((version, program)) = witness_program(&spk) else { return false };
+        let Some((version, program)) = witness_program(&spk) else {
+            return false;
+        };
         let items: Vec<&[u8]> = input.witness.iter().collect();
         match (version, program.len()) {
             (0, 32) => {
-                let Some((script, stack)) = items.split_last() else { return false };
+                let Some((script, stack)) = items.split_last() else {
+                    return false;
+                };
                 if script.len() > 3600 || stack.len() > 100 || stack.iter().any(|i| i.len() > 80) {
                     return false;
                 }
@@ -123,7 +133,9 @@ pub fn is_witness_standard(tx: &Transaction, coins: &[Coin]) -> bool {
                 if stack.len() >= 2 {
                     let control = stack[stack.len() - 1];
                     stack = &stack[..stack.len() - 2];
-                    if control.first().map(|c| c & 0xfe) == Some(0xc0) && stack.iter().any(|i| i.len() > 80) {
+                    if control.first().map(|c| c & 0xfe) == Some(0xc0)
+                        && stack.iter().any(|i| i.len() > 80)
+                    {
                         return false;
                     }
                 }
@@ -147,7 +159,10 @@ fn is_low_der_signature(sig_with_type: &[u8]) -> bool {
 }
 
 fn non_mandatory(what: &str) -> TxReject {
-    TxReject::new(RejectKind::Policy, &format!("non-mandatory-script-verify-flag ({what})"))
+    TxReject::new(
+        RejectKind::Policy,
+        &format!("non-mandatory-script-verify-flag ({what})"),
+    )
 }
 
 /// The policy-only script rules (Core's STANDARD_SCRIPT_VERIFY_FLAGS beyond consensus) that can
@@ -163,7 +178,9 @@ pub fn check_policy_scripts(tx: &Transaction, coins: &[Coin]) -> Result<(), TxRe
         }
         for p in &pushes {
             if is_valid_signature_encoding(p) && !is_low_der_signature(p) {
-                return Err(non_mandatory("Non-canonical signature: S value is unnecessarily high"));
+                return Err(non_mandatory(
+                    "Non-canonical signature: S value is unnecessarily high",
+                ));
             }
         }
         let spk = &coin.output.script_pubkey;

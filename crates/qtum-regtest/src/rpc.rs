@@ -54,7 +54,10 @@ pub struct RpcError {
 impl RpcError {
     /// An error with a code and message.
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        RpcError { code, message: message.into() }
+        RpcError {
+            code,
+            message: message.into(),
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -85,7 +88,12 @@ impl Default for NodeState {
 impl NodeState {
     /// A fresh regtest node state (genesis only).
     pub fn new() -> Self {
-        NodeState { chain: ChainState::new(), wallet: Wallet::new(), stop_requested: false, started: Instant::now() }
+        NodeState {
+            chain: ChainState::new(),
+            wallet: Wallet::new(),
+            stop_requested: false,
+            started: Instant::now(),
+        }
     }
 }
 
@@ -95,8 +103,18 @@ const METHODS: &[(&str, &[&str], usize, &str)] = &[
     ("getblockcount", &[], 0, "getblockcount"),
     ("getbestblockhash", &[], 0, "getbestblockhash"),
     ("getblockhash", &["height"], 1, "getblockhash height"),
-    ("getblockheader", &["blockhash", "verbose"], 1, "getblockheader \"blockhash\" ( verbose )"),
-    ("getblock", &["blockhash", "verbosity"], 1, "getblock \"blockhash\" ( verbosity )"),
+    (
+        "getblockheader",
+        &["blockhash", "verbose"],
+        1,
+        "getblockheader \"blockhash\" ( verbose )",
+    ),
+    (
+        "getblock",
+        &["blockhash", "verbosity"],
+        1,
+        "getblock \"blockhash\" ( verbosity )",
+    ),
     ("getdifficulty", &[], 0, "getdifficulty"),
     ("getchaintips", &[], 0, "getchaintips"),
     (
@@ -105,21 +123,86 @@ const METHODS: &[(&str, &[&str], usize, &str)] = &[
         1,
         "getrawtransaction \"txid\" ( verbosity \"blockhash\" )",
     ),
-    ("sendrawtransaction", &["hexstring", "maxfeerate"], 1, "sendrawtransaction \"hexstring\" ( maxfeerate )"),
-    ("testmempoolaccept", &["rawtxs", "maxfeerate"], 1, "testmempoolaccept [\"rawtx\",...] ( maxfeerate )"),
-    ("getrawmempool", &["verbose", "mempool_sequence"], 0, "getrawmempool ( verbose mempool_sequence )"),
+    (
+        "sendrawtransaction",
+        &["hexstring", "maxfeerate"],
+        1,
+        "sendrawtransaction \"hexstring\" ( maxfeerate )",
+    ),
+    (
+        "testmempoolaccept",
+        &["rawtxs", "maxfeerate"],
+        1,
+        "testmempoolaccept [\"rawtx\",...] ( maxfeerate )",
+    ),
+    (
+        "getrawmempool",
+        &["verbose", "mempool_sequence"],
+        0,
+        "getrawmempool ( verbose mempool_sequence )",
+    ),
     ("getmempoolentry", &["txid"], 1, "getmempoolentry \"txid\""),
     ("getmempoolinfo", &[], 0, "getmempoolinfo"),
-    ("gettxout", &["txid", "n", "include_mempool"], 2, "gettxout \"txid\" n ( include_mempool )"),
-    ("estimatesmartfee", &["conf_target", "estimate_mode"], 1, "estimatesmartfee conf_target ( \"estimate_mode\" )"),
-    ("generatetoaddress", &["nblocks", "address", "maxtries"], 2, "generatetoaddress nblocks \"address\" ( maxtries )"),
-    ("generateblock", &["output", "transactions", "submit"], 2, "generateblock \"output\" [\"rawtx/txid\",...] ( submit )"),
-    ("invalidateblock", &["blockhash"], 1, "invalidateblock \"blockhash\""),
-    ("reconsiderblock", &["blockhash"], 1, "reconsiderblock \"blockhash\""),
-    ("getaddressutxos", &["addresses"], 1, "getaddressutxos {\"addresses\":[\"address\",...],\"chainInfo\":bool}"),
-    ("getaddresstxids", &["addresses"], 1, "getaddresstxids {\"addresses\":[\"address\",...],\"start\":n,\"end\":n}"),
-    ("getaddressbalance", &["addresses"], 1, "getaddressbalance {\"addresses\":[\"address\",...]}"),
-    ("getspentinfo", &["argument"], 1, "getspentinfo {\"txid\":\"hex\",\"index\":n}"),
+    (
+        "gettxout",
+        &["txid", "n", "include_mempool"],
+        2,
+        "gettxout \"txid\" n ( include_mempool )",
+    ),
+    (
+        "estimatesmartfee",
+        &["conf_target", "estimate_mode"],
+        1,
+        "estimatesmartfee conf_target ( \"estimate_mode\" )",
+    ),
+    (
+        "generatetoaddress",
+        &["nblocks", "address", "maxtries"],
+        2,
+        "generatetoaddress nblocks \"address\" ( maxtries )",
+    ),
+    (
+        "generateblock",
+        &["output", "transactions", "submit"],
+        2,
+        "generateblock \"output\" [\"rawtx/txid\",...] ( submit )",
+    ),
+    (
+        "invalidateblock",
+        &["blockhash"],
+        1,
+        "invalidateblock \"blockhash\"",
+    ),
+    (
+        "reconsiderblock",
+        &["blockhash"],
+        1,
+        "reconsiderblock \"blockhash\"",
+    ),
+    (
+        "getaddressutxos",
+        &["addresses"],
+        1,
+        "getaddressutxos {\"addresses\":[\"address\",...],\"chainInfo\":bool}",
+    ),
+    (
+        "getaddresstxids",
+        &["addresses"],
+        1,
+        "getaddresstxids {\"addresses\":[\"address\",...],\"start\":n,\"end\":n}",
+    ),
+    (
+        "getaddressbalance",
+        &["addresses"],
+        1,
+        "getaddressbalance {\"addresses\":[\"address\",...]}",
+    ),
+    (
+        "getspentinfo",
+        &["argument"],
+        1,
+        "getspentinfo {\"txid\":\"hex\",\"index\":n}",
+    ),
     ("getsubsidy", &["height"], 0, "getsubsidy ( height )"),
     ("uptime", &[], 0, "uptime"),
     ("ping", &[], 0, "ping"),
@@ -141,7 +224,11 @@ fn type_name(v: &Value) -> &'static str {
 fn type_error(v: &Value, expected: &str) -> RpcError {
     RpcError::new(
         code::TYPE_ERROR,
-        format!("JSON value of type {} is not of expected type {}", type_name(v), expected),
+        format!(
+            "JSON value of type {} is not of expected type {}",
+            type_name(v),
+            expected
+        ),
     )
 }
 
@@ -173,7 +260,11 @@ impl Params {
         match v {
             Value::Number(n) => n
                 .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                        .map(|f| f as i64)
+                })
                 .ok_or_else(|| type_error(v, "integer")),
             _ => Err(type_error(v, "number")),
         }
@@ -191,17 +282,25 @@ impl Params {
     fn hash<T: std::str::FromStr>(&self, i: usize, name: &str) -> Result<T, RpcError> {
         let s = self.str(i)?;
         if s.len() != 64 {
-            return Err(invalid_param(format!("{name} must be of length 64 (not {}, for '{s}')", s.len())));
+            return Err(invalid_param(format!(
+                "{name} must be of length 64 (not {}, for '{s}')",
+                s.len()
+            )));
         }
         if unhex(s).is_none() {
-            return Err(invalid_param(format!("{name} must be hexadecimal string (not '{s}')")));
+            return Err(invalid_param(format!(
+                "{name} must be hexadecimal string (not '{s}')"
+            )));
         }
-        s.parse::<T>().map_err(|_| invalid_param(format!("{name} must be hexadecimal string (not '{s}')")))
+        s.parse::<T>()
+            .map_err(|_| invalid_param(format!("{name} must be hexadecimal string (not '{s}')")))
     }
 
     /// A fee rate in QTUM/kvB (number or string), in sat/kvB.
     fn fee_rate(&self, i: usize) -> Result<Option<u64>, RpcError> {
-        let Some(v) = self.opt(i) else { return Ok(None) };
+        let Some(v) = self.opt(i) else {
+            return Ok(None);
+        };
         let f = match v {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.parse::<f64>().ok(),
@@ -231,7 +330,10 @@ pub fn handle_body(state: &Mutex<NodeState>, body: &[u8]) -> (u16, String) {
     };
     match parsed {
         Value::Array(items) => {
-            let replies: Vec<Value> = items.iter().map(|item| handle_request(state, item).0).collect();
+            let replies: Vec<Value> = items
+                .iter()
+                .map(|item| handle_request(state, item).0)
+                .collect();
             (200, Value::Array(replies).to_string())
         }
         Value::Object(_) => {
@@ -256,18 +358,29 @@ fn handle_request(state: &Mutex<NodeState>, req: &Value) -> (Value, Option<i64>)
     let result = parse_and_call(state, req);
     match result {
         Ok(v) => (json!({"result": v, "error": null, "id": id}), None),
-        Err(e) => (json!({"result": null, "error": e.to_json(), "id": id}), Some(e.code)),
+        Err(e) => (
+            json!({"result": null, "error": e.to_json(), "id": id}),
+            Some(e.code),
+        ),
     }
 }
 
 fn parse_and_call(state: &Mutex<NodeState>, req: &Value) -> RpcResult {
     let Value::Object(obj) = req else {
-        return Err(RpcError::new(code::INVALID_REQUEST, "Invalid Request object"));
+        return Err(RpcError::new(
+            code::INVALID_REQUEST,
+            "Invalid Request object",
+        ));
     };
     let method = match obj.get("method") {
         Some(Value::String(m)) => m.as_str(),
         None => return Err(RpcError::new(code::INVALID_REQUEST, "Missing method")),
-        Some(_) => return Err(RpcError::new(code::INVALID_REQUEST, "Method must be a string")),
+        Some(_) => {
+            return Err(RpcError::new(
+                code::INVALID_REQUEST,
+                "Method must be a string",
+            ))
+        }
     };
     let Some(&(_, names, required, usage)) = METHODS.iter().find(|m| m.0 == method) else {
         return Err(RpcError::new(code::METHOD_NOT_FOUND, "Method not found"));
@@ -288,9 +401,17 @@ fn parse_and_call(state: &Mutex<NodeState>, req: &Value) -> RpcResult {
             }
             args
         }
-        Some(_) => return Err(RpcError::new(code::INVALID_REQUEST, "Params must be an array or object")),
+        Some(_) => {
+            return Err(RpcError::new(
+                code::INVALID_REQUEST,
+                "Params must be an array or object",
+            ))
+        }
     };
-    if args.len() < required || args.len() > names.len() || args.iter().take(required).any(|v| v.is_null()) {
+    if args.len() < required
+        || args.len() > names.len()
+        || args.iter().take(required).any(|v| v.is_null())
+    {
         return Err(RpcError::new(code::MISC_ERROR, usage));
     }
     // A poisoned lock means a previous call panicked half-way; the state it protects is only
@@ -316,7 +437,10 @@ fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
         "getblockheader" => {
             let hash: BlockHash = p.hash(0, "blockhash")?;
             let verbose = p.opt_bool(1, true)?;
-            let rec = node.chain.block(&hash).ok_or_else(|| not_found("Block not found"))?;
+            let rec = node
+                .chain
+                .block(&hash)
+                .ok_or_else(|| not_found("Block not found"))?;
             if verbose {
                 Ok(json::header_json(&node.chain, rec))
             } else {
@@ -330,7 +454,10 @@ fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
                 Some(Value::Bool(b)) => u8::from(*b),
                 Some(_) => p.int(1)?.clamp(0, 3) as u8,
             };
-            let rec = node.chain.block(&hash).ok_or_else(|| not_found("Block not found"))?;
+            let rec = node
+                .chain
+                .block(&hash)
+                .ok_or_else(|| not_found("Block not found"))?;
             if verbosity == 0 {
                 Ok(json!(hex(&encode::serialize(&rec.block))))
             } else {
@@ -345,7 +472,9 @@ fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
             let verbose = p.opt_bool(0, false)?;
             let seq = p.opt_bool(1, false)?;
             if verbose && seq {
-                return Err(invalid_param("Verbose results cannot contain mempool sequence values."));
+                return Err(invalid_param(
+                    "Verbose results cannot contain mempool sequence values.",
+                ));
             }
             let chain = &node.chain;
             if verbose {
@@ -355,7 +484,11 @@ fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
                 }
                 Ok(Value::Object(m))
             } else {
-                let ids: Vec<Value> = chain.mempool.entries().map(|e| json!(e.txid.to_string())).collect();
+                let ids: Vec<Value> = chain
+                    .mempool
+                    .entries()
+                    .map(|e| json!(e.txid.to_string()))
+                    .collect();
                 if seq {
                     Ok(json!({"txids": ids, "mempool_sequence": chain.mempool.sequence()}))
                 } else {
@@ -365,7 +498,11 @@ fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
         }
         "getmempoolentry" => {
             let txid: Txid = p.hash(0, "txid")?;
-            let e = node.chain.mempool.get(&txid).ok_or_else(|| not_found("Transaction not in mempool"))?;
+            let e = node
+                .chain
+                .mempool
+                .get(&txid)
+                .ok_or_else(|| not_found("Transaction not in mempool"))?;
             Ok(json::mempool_entry_json(&node.chain, e))
         }
         "getmempoolinfo" => {
@@ -390,10 +527,15 @@ fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
         "estimatesmartfee" => {
             let target = p.int(0)?;
             if !(1..=1008).contains(&target) {
-                return Err(invalid_param("Invalid conf_target, must be between 1 and 1008"));
+                return Err(invalid_param(
+                    "Invalid conf_target, must be between 1 and 1008",
+                ));
             }
             if let Some(mode) = p.opt(1) {
-                let m = mode.as_str().ok_or_else(|| type_error(mode, "string"))?.to_ascii_lowercase();
+                let m = mode
+                    .as_str()
+                    .ok_or_else(|| type_error(mode, "string"))?
+                    .to_ascii_lowercase();
                 if !["unset", "economical", "conservative"].contains(&m.as_str()) {
                     return Err(invalid_param(
                         "Invalid estimate_mode parameter, must be one of: \"unset\", \"economical\", \"conservative\"",
@@ -412,17 +554,22 @@ fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
             if let Some(v) = p.opt(2) {
                 p.int(2).map_err(|_| type_error(v, "number"))?;
             }
-            let script = script::parse_address(addr)
-                .ok_or_else(|| RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Error: Invalid address"))?;
+            let script = script::parse_address(addr).ok_or_else(|| {
+                RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Error: Invalid address")
+            })?;
             if n > 100_000 {
-                return Err(invalid_param("nblocks is limited to 100000 per call by this harness"));
+                return Err(invalid_param(
+                    "nblocks is limited to 100000 per call by this harness",
+                ));
             }
             let mut hashes = Vec::new();
             for _ in 0..n.max(0) {
-                let h = node
-                    .chain
-                    .mine_block(&script, None)
-                    .map_err(|e| RpcError::new(code::MISC_ERROR, format!("ProcessNewBlock, block not accepted: {e}")))?;
+                let h = node.chain.mine_block(&script, None).map_err(|e| {
+                    RpcError::new(
+                        code::MISC_ERROR,
+                        format!("ProcessNewBlock, block not accepted: {e}"),
+                    )
+                })?;
                 hashes.push(json!(h.to_string()));
             }
             Ok(Value::Array(hashes))
@@ -448,13 +595,18 @@ fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
         "getsubsidy" => {
             let h = match p.opt(0) {
                 None => node.chain.height() + 1,
-                Some(_) => u32::try_from(p.int(0)?).map_err(|_| invalid_param("Block height out of range"))?,
+                Some(_) => u32::try_from(p.int(0)?)
+                    .map_err(|_| invalid_param("Block height out of range"))?,
             };
             Ok(json!(params::block_subsidy(h)))
         }
         "uptime" => Ok(json!(node.started.elapsed().as_secs())),
         "ping" => Ok(Value::Null),
-        "help" => Ok(json!(METHODS.iter().map(|m| m.3).collect::<Vec<_>>().join("\n"))),
+        "help" => Ok(json!(METHODS
+            .iter()
+            .map(|m| m.3)
+            .collect::<Vec<_>>()
+            .join("\n"))),
         "stop" => {
             node.stop_requested = true;
             Ok(json!("Qtum Core stopping"))
@@ -484,8 +636,11 @@ fn blockchain_info(chain: &ChainState) -> Value {
 }
 
 fn chain_tips(chain: &ChainState) -> Value {
-    let parents: BTreeSet<BlockHash> =
-        chain.all_blocks().filter(|r| r.height > 0).map(|r| r.block.header.prev_blockhash).collect();
+    let parents: BTreeSet<BlockHash> = chain
+        .all_blocks()
+        .filter(|r| r.height > 0)
+        .map(|r| r.block.header.prev_blockhash)
+        .collect();
     let mut tips: Vec<Value> = Vec::new();
     for r in chain.all_blocks().filter(|r| !parents.contains(&r.hash)) {
         let mut fork = r;
@@ -526,8 +681,12 @@ fn get_raw_transaction(chain: &ChainState, p: &Params) -> RpcResult {
         Some(_) => Some(p.hash(2, "parameter 3")?),
         None => None,
     };
-    let (tx, rec, pos): (Transaction, Option<&crate::chain::BlockRecord>, usize) = if let Some(bh) = want_block {
-        let rec = chain.block(&bh).ok_or_else(|| not_found("Block hash not found"))?;
+    let (tx, rec, pos): (Transaction, Option<&crate::chain::BlockRecord>, usize) = if let Some(bh) =
+        want_block
+    {
+        let rec = chain
+            .block(&bh)
+            .ok_or_else(|| not_found("Block hash not found"))?;
         let pos = rec.block.txdata.iter().position(|t| t.compute_txid() == txid).ok_or_else(|| {
             not_found("No such transaction found in the provided block. Use gettransaction for wallet transactions.")
         })?;
@@ -543,13 +702,24 @@ fn get_raw_transaction(chain: &ChainState, p: &Params) -> RpcResult {
         return Ok(json!(hex(&encode::serialize(&tx))));
     }
     let (fee, prevouts) = match rec {
-        Some(r) if verbosity >= 2 && pos > 0 => {
-            (r.fees.get(pos).copied(), r.undo.as_ref().and_then(|u| u.get(pos - 1)).map(|c| c.as_slice()))
-        }
+        Some(r) if verbosity >= 2 && pos > 0 => (
+            r.fees.get(pos).copied(),
+            r.undo
+                .as_ref()
+                .and_then(|u| u.get(pos - 1))
+                .map(|c| c.as_slice()),
+        ),
         None if verbosity >= 2 => (chain.mempool.get(&txid).map(|e| e.fee), None),
         _ => (None, None),
     };
-    let mut v = json::tx_json(&tx, &TxExtra { fee, prevouts, include_hex: true });
+    let mut v = json::tx_json(
+        &tx,
+        &TxExtra {
+            fee,
+            prevouts,
+            include_hex: true,
+        },
+    );
     if let (Some(r), Value::Object(m)) = (rec, &mut v) {
         if want_block.is_some() {
             m.insert("in_active_chain".into(), json!(chain.is_active(r)));
@@ -569,7 +739,10 @@ fn get_raw_transaction(chain: &ChainState, p: &Params) -> RpcResult {
 fn send_raw_transaction(chain: &mut ChainState, p: &Params) -> RpcResult {
     let hexstr = p.str(0)?;
     let tx = decode_tx(hexstr).ok_or_else(|| {
-        RpcError::new(code::DESERIALIZATION_ERROR, "TX decode failed. Make sure the tx has at least one input.")
+        RpcError::new(
+            code::DESERIALIZATION_ERROR,
+            "TX decode failed. Make sure the tx has at least one input.",
+        )
     })?;
     let max_rate = p.fee_rate(1)?.unwrap_or(DEFAULT_MAX_FEE_RATE_SAT_PER_KVB);
     let txid = tx.compute_txid();
@@ -577,16 +750,24 @@ fn send_raw_transaction(chain: &mut ChainState, p: &Params) -> RpcResult {
         return Ok(json!(txid.to_string()));
     }
     if (0..tx.output.len() as u32).any(|n| chain.utxo(&OutPoint { txid, vout: n }).is_some()) {
-        return Err(RpcError::new(code::VERIFY_ALREADY_IN_CHAIN, "Transaction outputs already in utxo set"));
+        return Err(RpcError::new(
+            code::VERIFY_ALREADY_IN_CHAIN,
+            "Transaction outputs already in utxo set",
+        ));
     }
-    let opts = AcceptOptions { max_fee_rate: Some(max_rate), ..Default::default() };
+    let opts = AcceptOptions {
+        max_fee_rate: Some(max_rate),
+        ..Default::default()
+    };
     match chain.accept_to_mempool(&tx, opts) {
         Ok(a) => Ok(json!(a.txid.to_string())),
         Err(r) if r.reason == "max-fee-exceeded" => Err(RpcError::new(
             code::VERIFY_ERROR,
             "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)",
         )),
-        Err(r) if r.kind == RejectKind::MissingInputs => Err(RpcError::new(code::VERIFY_ERROR, r.to_string())),
+        Err(r) if r.kind == RejectKind::MissingInputs => {
+            Err(RpcError::new(code::VERIFY_ERROR, r.to_string()))
+        }
         Err(r) => Err(RpcError::new(code::VERIFY_REJECTED, r.to_string())),
     }
 }
@@ -595,7 +776,9 @@ fn test_mempool_accept(chain: &mut ChainState, p: &Params) -> RpcResult {
     let v = p.args.first().unwrap_or(&Value::Null);
     let raw = v.as_array().ok_or_else(|| type_error(v, "array"))?;
     if raw.is_empty() || raw.len() > 25 {
-        return Err(invalid_param("Array must contain between 1 and 25 transactions."));
+        return Err(invalid_param(
+            "Array must contain between 1 and 25 transactions.",
+        ));
     }
     let max_rate = p.fee_rate(1)?.unwrap_or(DEFAULT_MAX_FEE_RATE_SAT_PER_KVB);
     let mut txs = Vec::with_capacity(raw.len());
@@ -609,7 +792,11 @@ fn test_mempool_accept(chain: &mut ChainState, p: &Params) -> RpcResult {
         })?;
         txs.push(tx);
     }
-    let opts = AcceptOptions { test_only: true, max_fee_rate: Some(max_rate), ..Default::default() };
+    let opts = AcceptOptions {
+        test_only: true,
+        max_fee_rate: Some(max_rate),
+        ..Default::default()
+    };
     let results: Vec<Value> = txs
         .iter()
         .map(|tx| {
@@ -631,7 +818,11 @@ fn test_mempool_accept(chain: &mut ChainState, p: &Params) -> RpcResult {
                 }
                 Err(r) => {
                     m.insert("allowed".into(), json!(false));
-                    let reason = if r.kind == RejectKind::MissingInputs { "missing-inputs".to_string() } else { r.reason };
+                    let reason = if r.kind == RejectKind::MissingInputs {
+                        "missing-inputs".to_string()
+                    } else {
+                        r.reason
+                    };
                     m.insert("reject-reason".into(), json!(reason));
                 }
             }
@@ -645,15 +836,25 @@ fn get_tx_out(chain: &ChainState, p: &Params) -> RpcResult {
     let txid: Txid = p.hash(0, "txid")?;
     let n = p.int(1)?;
     let include_mempool = p.opt_bool(2, true)?;
-    let Ok(vout) = u32::try_from(n) else { return Ok(Value::Null) };
+    let Ok(vout) = u32::try_from(n) else {
+        return Ok(Value::Null);
+    };
     let op = OutPoint { txid, vout };
     if include_mempool && chain.mempool.spender(&op).is_some() {
         return Ok(Value::Null);
     }
     let (out, confirmations, coinbase) = if let Some(c) = chain.utxo(&op) {
-        (c.output.clone(), chain.height() - c.height + 1, c.is_coinbase)
+        (
+            c.output.clone(),
+            chain.height() - c.height + 1,
+            c.is_coinbase,
+        )
     } else if include_mempool {
-        match chain.mempool.get(&txid).and_then(|e| e.tx.output.get(vout as usize)) {
+        match chain
+            .mempool
+            .get(&txid)
+            .and_then(|e| e.tx.output.get(vout as usize))
+        {
             Some(o) => (o.clone(), 0, false),
             None => return Ok(Value::Null),
         }
@@ -686,8 +887,12 @@ fn parse_output_target(s: &str) -> Option<ScriptBuf> {
 
 fn generate_block(chain: &mut ChainState, p: &Params) -> RpcResult {
     let out = p.str(0)?;
-    let script = parse_output_target(out)
-        .ok_or_else(|| RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor"))?;
+    let script = parse_output_target(out).ok_or_else(|| {
+        RpcError::new(
+            code::INVALID_ADDRESS_OR_KEY,
+            "Error: Invalid address or descriptor",
+        )
+    })?;
     let v = p.args.get(1).unwrap_or(&Value::Null);
     let list = v.as_array().ok_or_else(|| type_error(v, "array"))?;
     let submit = p.opt_bool(2, true)?;
@@ -695,15 +900,22 @@ fn generate_block(chain: &mut ChainState, p: &Params) -> RpcResult {
     for item in list {
         let s = item.as_str().ok_or_else(|| type_error(item, "string"))?;
         if s.len() == 64 && unhex(s).is_some() {
-            let txid: Txid = s.parse().map_err(|_| invalid_param("txid must be hexadecimal string"))?;
-            let e = chain.mempool.get(&txid).ok_or_else(|| not_found(&format!("Transaction {s} not in mempool.")))?;
+            let txid: Txid = s
+                .parse()
+                .map_err(|_| invalid_param("txid must be hexadecimal string"))?;
+            let e = chain
+                .mempool
+                .get(&txid)
+                .ok_or_else(|| not_found(&format!("Transaction {s} not in mempool.")))?;
             txs.push(e.tx.clone());
         } else if let Some(tx) = decode_tx(s) {
             txs.push(tx);
         } else {
             return Err(RpcError::new(
                 code::DESERIALIZATION_ERROR,
-                format!("Transaction decode failed for {s}. Make sure the tx has at least one input."),
+                format!(
+                    "Transaction decode failed for {s}. Make sure the tx has at least one input."
+                ),
             ));
         }
     }
@@ -712,7 +924,9 @@ fn generate_block(chain: &mut ChainState, p: &Params) -> RpcResult {
         let tip = chain.tip();
         let time = (crate::chain::now() as u32).max(tip.mtp + 1);
         let block = crate::miner::build_block(tip.hash, height, time, &script, txs, 0);
-        return Ok(json!({"hash": block.block_hash().to_string(), "hex": hex(&encode::serialize(&block))}));
+        return Ok(
+            json!({"hash": block.block_hash().to_string(), "hex": hex(&encode::serialize(&block))}),
+        );
     }
     let hash = chain
         .mine_block(&script, Some(txs))
@@ -729,13 +943,20 @@ fn index_addresses(p: &Params) -> Result<Vec<(String, ScriptBuf)>, RpcError> {
             Some(Value::Array(a)) => a.iter().collect(),
             _ => return Err(invalid_param("Addresses is expected to be an array")),
         },
-        _ => return Err(RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Invalid address")),
+        _ => {
+            return Err(RpcError::new(
+                code::INVALID_ADDRESS_OR_KEY,
+                "Invalid address",
+            ))
+        }
     };
     list.into_iter()
         .map(|a| {
-            let s = a.as_str().ok_or_else(|| RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Invalid addresses"))?;
-            let script =
-                script::parse_address(s).ok_or_else(|| RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Invalid address"))?;
+            let s = a
+                .as_str()
+                .ok_or_else(|| RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Invalid addresses"))?;
+            let script = script::parse_address(s)
+                .ok_or_else(|| RpcError::new(code::INVALID_ADDRESS_OR_KEY, "Invalid address"))?;
             Ok((s.to_string(), script))
         })
         .collect()
@@ -743,7 +964,12 @@ fn index_addresses(p: &Params) -> Result<Vec<(String, ScriptBuf)>, RpcError> {
 
 fn address_utxos(chain: &ChainState, p: &Params) -> RpcResult {
     let addrs = index_addresses(p)?;
-    let chain_info = p.args.first().and_then(|v| v.get("chainInfo")).and_then(|v| v.as_bool()).unwrap_or(false);
+    let chain_info = p
+        .args
+        .first()
+        .and_then(|v| v.get("chainInfo"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     let mut rows: Vec<(u32, Value)> = Vec::new();
     for (addr, script) in &addrs {
         for (op, coin) in chain.address_utxos(script) {
@@ -777,7 +1003,9 @@ fn address_txids(chain: &ChainState, p: &Params) -> RpcResult {
     let end = arg.get("end").and_then(|v| v.as_u64()).unwrap_or(0);
     let ranged = start > 0 && end > 0;
     if ranged && end < start {
-        return Err(invalid_param("End value is expected to be greater than start"));
+        return Err(invalid_param(
+            "End value is expected to be greater than start",
+        ));
     }
     let mut rows: Vec<(u32, Txid)> = Vec::new();
     for (_, script) in &addrs {
@@ -790,7 +1018,11 @@ fn address_txids(chain: &ChainState, p: &Params) -> RpcResult {
     }
     rows.sort_by_key(|r| r.0);
     let mut seen = std::collections::HashSet::new();
-    let ids: Vec<Value> = rows.into_iter().filter(|r| seen.insert(r.1)).map(|r| json!(r.1.to_string())).collect();
+    let ids: Vec<Value> = rows
+        .into_iter()
+        .filter(|r| seen.insert(r.1))
+        .map(|r| json!(r.1.to_string()))
+        .collect();
     Ok(Value::Array(ids))
 }
 
@@ -806,7 +1038,12 @@ fn address_balance(chain: &ChainState, p: &Params) -> RpcResult {
         }
         for (_, txid) in chain.address_txids(script) {
             if let Some((tx, _, _)) = chain.confirmed_tx(&txid) {
-                received += tx.output.iter().filter(|o| &o.script_pubkey == script).map(|o| o.value.to_sat()).sum::<u64>();
+                received += tx
+                    .output
+                    .iter()
+                    .filter(|o| &o.script_pubkey == script)
+                    .map(|o| o.value.to_sat())
+                    .sum::<u64>();
             }
         }
     }
@@ -815,8 +1052,14 @@ fn address_balance(chain: &ChainState, p: &Params) -> RpcResult {
 
 fn spent_info(chain: &ChainState, p: &Params) -> RpcResult {
     let arg = p.args.first().unwrap_or(&Value::Null);
-    let txid = arg.get("txid").and_then(|v| v.as_str()).and_then(|s| s.parse::<Txid>().ok());
-    let index = arg.get("index").and_then(|v| v.as_u64()).and_then(|i| u32::try_from(i).ok());
+    let txid = arg
+        .get("txid")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<Txid>().ok());
+    let index = arg
+        .get("index")
+        .and_then(|v| v.as_u64())
+        .and_then(|i| u32::try_from(i).ok());
     let (Some(txid), Some(vout)) = (txid, index) else {
         return Err(invalid_param("Invalid txid or index"));
     };
@@ -834,4 +1077,3 @@ fn spent_info(chain: &ChainState, p: &Params) -> RpcResult {
     }
     Err(not_found("Unable to get spent info"))
 }
-

@@ -176,7 +176,9 @@ pub fn address_of(s: &Script) -> Option<String> {
         | ScriptType::WitnessV0KeyHash
         | ScriptType::WitnessV0ScriptHash
         | ScriptType::WitnessV1Taproot
-        | ScriptType::WitnessUnknown => QtumAddress::from_script(s, Network::Regtest).ok().map(|a| a.to_string()),
+        | ScriptType::WitnessUnknown => QtumAddress::from_script(s, Network::Regtest)
+            .ok()
+            .map(|a| a.to_string()),
         _ => None,
     }
 }
@@ -184,7 +186,9 @@ pub fn address_of(s: &Script) -> Option<String> {
 /// Parse a regtest address into its output script; `None` for anything else (other
 /// networks' addresses included).
 pub fn parse_address(s: &str) -> Option<ScriptBuf> {
-    QtumAddress::from_str_for(s, Network::Regtest).ok().map(|a| a.script_pubkey())
+    QtumAddress::from_str_for(s, Network::Regtest)
+        .ok()
+        .map(|a| a.script_pubkey())
 }
 
 /// A P2WPKH script for a key hash (helper for the wallet and tests).
@@ -204,7 +208,13 @@ const CHECKSUM_CHARSET: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 fn poly_mod(c: u64, val: u64) -> u64 {
     let c0 = c >> 35;
     let mut c = ((c & 0x7_ffff_ffff) << 5) ^ val;
-    const GEN: [u64; 5] = [0xf5dee51989, 0xa9fdca3312, 0x1bab10e32d, 0x3706b1677a, 0x644d626ffd];
+    const GEN: [u64; 5] = [
+        0xf5dee51989,
+        0xa9fdca3312,
+        0x1bab10e32d,
+        0x3706b1677a,
+        0x644d626ffd,
+    ];
     for (i, g) in GEN.iter().enumerate() {
         if (c0 >> i) & 1 == 1 {
             c ^= g;
@@ -236,7 +246,11 @@ pub fn descriptor_checksum(desc: &str) -> Option<String> {
         c = poly_mod(c, 0);
     }
     c ^= 1;
-    Some((0..8).map(|j| CHECKSUM_CHARSET[((c >> (5 * (7 - j))) & 31) as usize] as char).collect())
+    Some(
+        (0..8)
+            .map(|j| CHECKSUM_CHARSET[((c >> (5 * (7 - j))) & 31) as usize] as char)
+            .collect(),
+    )
 }
 
 /// The inferred descriptor of an output script, with checksum, as qtumd prints it.
@@ -279,7 +293,7 @@ pub fn hex(b: &[u8]) -> String {
 
 /// Decode lower- or upper-case hex; `None` on odd length or a non-hex character.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let b = s.as_bytes();
@@ -291,32 +305,112 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
             _ => None,
         }
     };
-    (0..b.len() / 2).map(|i| Some(val(b[2 * i])? << 4 | val(b[2 * i + 1])?)).collect()
+    (0..b.len() / 2)
+        .map(|i| Some(val(b[2 * i])? << 4 | val(b[2 * i + 1])?))
+        .collect()
 }
 
 fn op_name(op: u8) -> &'static str {
     const NAMES: [&str; 90] = [
-        "OP_NOP", "OP_VER", "OP_IF", "OP_NOTIF", "OP_VERIF", "OP_VERNOTIF", "OP_ELSE", "OP_ENDIF",
-        "OP_VERIFY", "OP_RETURN", "OP_TOALTSTACK", "OP_FROMALTSTACK", "OP_2DROP", "OP_2DUP",
-        "OP_3DUP", "OP_2OVER", "OP_2ROT", "OP_2SWAP", "OP_IFDUP", "OP_DEPTH", "OP_DROP", "OP_DUP",
-        "OP_NIP", "OP_OVER", "OP_PICK", "OP_ROLL", "OP_ROT", "OP_SWAP", "OP_TUCK", "OP_CAT",
-        "OP_SUBSTR", "OP_LEFT", "OP_RIGHT", "OP_SIZE", "OP_INVERT", "OP_AND", "OP_OR", "OP_XOR",
-        "OP_EQUAL", "OP_EQUALVERIFY", "OP_RESERVED1", "OP_RESERVED2", "OP_1ADD", "OP_1SUB",
-        "OP_2MUL", "OP_2DIV", "OP_NEGATE", "OP_ABS", "OP_NOT", "OP_0NOTEQUAL", "OP_ADD", "OP_SUB",
-        "OP_MUL", "OP_DIV", "OP_MOD", "OP_LSHIFT", "OP_RSHIFT", "OP_BOOLAND", "OP_BOOLOR",
-        "OP_NUMEQUAL", "OP_NUMEQUALVERIFY", "OP_NUMNOTEQUAL", "OP_LESSTHAN", "OP_GREATERTHAN",
-        "OP_LESSTHANOREQUAL", "OP_GREATERTHANOREQUAL", "OP_MIN", "OP_MAX", "OP_WITHIN",
-        "OP_RIPEMD160", "OP_SHA1", "OP_SHA256", "OP_HASH160", "OP_HASH256", "OP_CODESEPARATOR",
-        "OP_CHECKSIG", "OP_CHECKSIGVERIFY", "OP_CHECKMULTISIG", "OP_CHECKMULTISIGVERIFY",
-        "OP_NOP1", "OP_CHECKLOCKTIMEVERIFY", "OP_CHECKSEQUENCEVERIFY", "OP_NOP4", "OP_NOP5",
-        "OP_NOP6", "OP_NOP7", "OP_NOP8", "OP_NOP9", "OP_NOP10", "OP_CHECKSIGADD",
+        "OP_NOP",
+        "OP_VER",
+        "OP_IF",
+        "OP_NOTIF",
+        "OP_VERIF",
+        "OP_VERNOTIF",
+        "OP_ELSE",
+        "OP_ENDIF",
+        "OP_VERIFY",
+        "OP_RETURN",
+        "OP_TOALTSTACK",
+        "OP_FROMALTSTACK",
+        "OP_2DROP",
+        "OP_2DUP",
+        "OP_3DUP",
+        "OP_2OVER",
+        "OP_2ROT",
+        "OP_2SWAP",
+        "OP_IFDUP",
+        "OP_DEPTH",
+        "OP_DROP",
+        "OP_DUP",
+        "OP_NIP",
+        "OP_OVER",
+        "OP_PICK",
+        "OP_ROLL",
+        "OP_ROT",
+        "OP_SWAP",
+        "OP_TUCK",
+        "OP_CAT",
+        "OP_SUBSTR",
+        "OP_LEFT",
+        "OP_RIGHT",
+        "OP_SIZE",
+        "OP_INVERT",
+        "OP_AND",
+        "OP_OR",
+        "OP_XOR",
+        "OP_EQUAL",
+        "OP_EQUALVERIFY",
+        "OP_RESERVED1",
+        "OP_RESERVED2",
+        "OP_1ADD",
+        "OP_1SUB",
+        "OP_2MUL",
+        "OP_2DIV",
+        "OP_NEGATE",
+        "OP_ABS",
+        "OP_NOT",
+        "OP_0NOTEQUAL",
+        "OP_ADD",
+        "OP_SUB",
+        "OP_MUL",
+        "OP_DIV",
+        "OP_MOD",
+        "OP_LSHIFT",
+        "OP_RSHIFT",
+        "OP_BOOLAND",
+        "OP_BOOLOR",
+        "OP_NUMEQUAL",
+        "OP_NUMEQUALVERIFY",
+        "OP_NUMNOTEQUAL",
+        "OP_LESSTHAN",
+        "OP_GREATERTHAN",
+        "OP_LESSTHANOREQUAL",
+        "OP_GREATERTHANOREQUAL",
+        "OP_MIN",
+        "OP_MAX",
+        "OP_WITHIN",
+        "OP_RIPEMD160",
+        "OP_SHA1",
+        "OP_SHA256",
+        "OP_HASH160",
+        "OP_HASH256",
+        "OP_CODESEPARATOR",
+        "OP_CHECKSIG",
+        "OP_CHECKSIGVERIFY",
+        "OP_CHECKMULTISIG",
+        "OP_CHECKMULTISIGVERIFY",
+        "OP_NOP1",
+        "OP_CHECKLOCKTIMEVERIFY",
+        "OP_CHECKSEQUENCEVERIFY",
+        "OP_NOP4",
+        "OP_NOP5",
+        "OP_NOP6",
+        "OP_NOP7",
+        "OP_NOP8",
+        "OP_NOP9",
+        "OP_NOP10",
+        "OP_CHECKSIGADD",
     ];
     match op {
         0x4f => "-1",
         0x50 => "OP_RESERVED",
         0x51..=0x60 => {
-            const N: [&str; 16] =
-                ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"];
+            const N: [&str; 16] = [
+                "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
+                "16",
+            ];
             N[(op - 0x51) as usize]
         }
         0x61..=0xba => NAMES[(op - 0x61) as usize],
@@ -435,14 +529,31 @@ mod tests {
 
     #[test]
     fn descriptor_matches_qtumd() {
-        let s = ScriptBuf::from_bytes(unhex("001488cfa5f69d3158078db7549e093da4b672fa6b81").unwrap_or_default());
-        assert_eq!(descriptor(&s), "addr(qcrt1q3r86ta5ax9vq0rdh2j0qj0dykee056upj799v2)#nss44pmu");
+        let s = ScriptBuf::from_bytes(
+            unhex("001488cfa5f69d3158078db7549e093da4b672fa6b81").unwrap_or_default(),
+        );
+        assert_eq!(
+            descriptor(&s),
+            "addr(qcrt1q3r86ta5ax9vq0rdh2j0qj0dykee056upj799v2)#nss44pmu"
+        );
         let p2pkh = ScriptBuf::from_bytes(
             unhex("76a9148da1f038cfa4a59edcef7088f693299c47a4337288ac").unwrap_or_default(),
         );
-        assert_eq!(address_of(&p2pkh).as_deref(), Some("qWUGRkhzgGmiFVhZDH9LfMWQSfiE7QiPUb"));
-        assert_eq!(asm(&p2pkh, false), "OP_DUP OP_HASH160 8da1f038cfa4a59edcef7088f693299c47a43372 OP_EQUALVERIFY OP_CHECKSIG");
-        assert_eq!(parse_address("qWUGRkhzgGmiFVhZDH9LfMWQSfiE7QiPUb"), Some(p2pkh));
-        assert_eq!(parse_address("qcrt1q3r86ta5ax9vq0rdh2j0qj0dykee056upj799v2"), Some(s));
+        assert_eq!(
+            address_of(&p2pkh).as_deref(),
+            Some("qWUGRkhzgGmiFVhZDH9LfMWQSfiE7QiPUb")
+        );
+        assert_eq!(
+            asm(&p2pkh, false),
+            "OP_DUP OP_HASH160 8da1f038cfa4a59edcef7088f693299c47a43372 OP_EQUALVERIFY OP_CHECKSIG"
+        );
+        assert_eq!(
+            parse_address("qWUGRkhzgGmiFVhZDH9LfMWQSfiE7QiPUb"),
+            Some(p2pkh)
+        );
+        assert_eq!(
+            parse_address("qcrt1q3r86ta5ax9vq0rdh2j0qj0dykee056upj799v2"),
+            Some(s)
+        );
     }
 }

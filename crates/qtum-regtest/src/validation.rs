@@ -49,12 +49,20 @@ pub struct TxReject {
 impl TxReject {
     /// A refusal with no debug text.
     pub fn new(kind: RejectKind, reason: &str) -> Self {
-        TxReject { kind, reason: reason.to_string(), debug: None }
+        TxReject {
+            kind,
+            reason: reason.to_string(),
+            debug: None,
+        }
     }
 
     /// A refusal with debug text.
     pub fn with_debug(kind: RejectKind, reason: &str, debug: String) -> Self {
-        TxReject { kind, reason: reason.to_string(), debug: Some(debug) }
+        TxReject {
+            kind,
+            reason: reason.to_string(),
+            debug: Some(debug),
+        }
     }
 }
 
@@ -81,7 +89,8 @@ pub fn stripped_size(tx: &Transaction) -> usize {
 
 /// Qtum contract opcodes (OP_CREATE, OP_CALL, OP_SPEND, OP_SENDER).
 fn has_contract_opcode(s: &Script) -> bool {
-    s.instructions().any(|i| matches!(i, Ok(Instruction::Op(op)) if (0xc1..=0xc4).contains(&op.to_u8())))
+    s.instructions()
+        .any(|i| matches!(i, Ok(Instruction::Op(op)) if (0xc1..=0xc4).contains(&op.to_u8())))
 }
 
 /// Bitcoin Core's `CheckTransaction` plus Qtum's two output rules.
@@ -125,14 +134,22 @@ pub fn check_transaction(tx: &Transaction) -> Result<(), TxReject> {
             return Err(consensus("bad-txns-prevout-null"));
         }
         // Qtum: an empty output (value 0 and empty script) is reserved for coinbase/coinstake.
-        if tx.output.iter().any(|o| o.value.to_sat() == 0 && o.script_pubkey.is_empty()) {
+        if tx
+            .output
+            .iter()
+            .any(|o| o.value.to_sat() == 0 && o.script_pubkey.is_empty())
+        {
             return Err(consensus("bad-txns-vout-empty"));
         }
     }
     // Qtum: an output that uses the contract opcodes must be a contract template. The harness runs
     // no EVM, so it cannot accept a contract output at all; it refuses every one (qtumd would
     // refuse the malformed ones with this reason and execute the well-formed ones).
-    if tx.output.iter().any(|o| has_contract_opcode(&o.script_pubkey)) {
+    if tx
+        .output
+        .iter()
+        .any(|o| has_contract_opcode(&o.script_pubkey))
+    {
         return Err(consensus("bad-txns-contract-nonstandard"));
     }
     Ok(())
@@ -144,7 +161,11 @@ pub fn is_final_tx(tx: &Transaction, block_height: u32, block_time: u32) -> bool
     if lt == 0 {
         return true;
     }
-    let limit = if lt < 500_000_000 { block_height } else { block_time };
+    let limit = if lt < 500_000_000 {
+        block_height
+    } else {
+        block_time
+    };
     if lt < limit {
         return true;
     }
@@ -163,13 +184,18 @@ pub struct SequenceLock {
 impl SequenceLock {
     /// Core's `EvaluateSequenceLocks` for a block at `height` whose parent has `prev_mtp`.
     pub fn satisfied(&self, height: u32, prev_mtp: u32) -> bool {
-        self.min_height.is_none_or(|h| h < height) && self.min_time.is_none_or(|t| t < u64::from(prev_mtp))
+        self.min_height.is_none_or(|h| h < height)
+            && self.min_time.is_none_or(|t| t < u64::from(prev_mtp))
     }
 }
 
 /// Core's `CalculateSequenceLocks`. `coin_heights[i]` is the height of the coin input `i`
 /// spends; `mtp_at(h)` is the median-time-past of the active block at height `h`.
-pub fn sequence_locks(tx: &Transaction, coin_heights: &[u32], mtp_at: impl Fn(u32) -> u32) -> SequenceLock {
+pub fn sequence_locks(
+    tx: &Transaction,
+    coin_heights: &[u32],
+    mtp_at: impl Fn(u32) -> u32,
+) -> SequenceLock {
     let mut lock = SequenceLock::default();
     if tx.version.0 < 2 {
         return lock;
@@ -199,14 +225,21 @@ pub fn sequence_locks(tx: &Transaction, coin_heights: &[u32], mtp_at: impl Fn(u3
 }
 
 /// Core's `Consensus::CheckTxInputs`: maturity and amounts. Returns the fee.
-pub fn check_tx_inputs(tx: &Transaction, coins: &[Coin], spend_height: u32) -> Result<u64, TxReject> {
+pub fn check_tx_inputs(
+    tx: &Transaction,
+    coins: &[Coin],
+    spend_height: u32,
+) -> Result<u64, TxReject> {
     let mut value_in: u64 = 0;
     for coin in coins {
         if coin.is_coinbase && spend_height.saturating_sub(coin.height) < COINBASE_MATURITY {
             return Err(TxReject::with_debug(
                 RejectKind::Consensus,
                 "bad-txns-premature-spend-of-coinbase",
-                format!("tried to spend coinbase at depth {}", spend_height.saturating_sub(coin.height)),
+                format!(
+                    "tried to spend coinbase at depth {}",
+                    spend_height.saturating_sub(coin.height)
+                ),
             ));
         }
         value_in = value_in.saturating_add(coin.output.value.to_sat());
@@ -219,7 +252,11 @@ pub fn check_tx_inputs(tx: &Transaction, coins: &[Coin], spend_height: u32) -> R
         return Err(TxReject::with_debug(
             RejectKind::Consensus,
             "bad-txns-in-belowout",
-            format!("value in ({}) < value out ({})", fmt_amount(value_in), fmt_amount(value_out)),
+            format!(
+                "value in ({}) < value out ({})",
+                fmt_amount(value_in),
+                fmt_amount(value_out)
+            ),
         ));
     }
     let fee = value_in - value_out;
@@ -306,9 +343,10 @@ fn witness_sigops(prevout: &Script, script_sig: &Script, witness: &bitcoin::Witn
     };
     match crate::script::witness_program(spk) {
         Some((0, p)) if p.len() == 20 => 1,
-        Some((0, p)) if p.len() == 32 => {
-            witness.last().map(|ws| count_sigops(Script::from_bytes(ws), true)).unwrap_or(0)
-        }
+        Some((0, p)) if p.len() == 32 => witness
+            .last()
+            .map(|ws| count_sigops(Script::from_bytes(ws), true))
+            .unwrap_or(0),
         _ => 0,
     }
 }
@@ -340,11 +378,14 @@ pub fn sigop_cost(tx: &Transaction, coins: &[Coin]) -> u64 {
 
 /// Virtual size with Core's sigop adjustment.
 pub fn virtual_size(weight: u64, sigop_cost: u64) -> u64 {
-    weight.max(sigop_cost * crate::params::BYTES_PER_SIGOP).div_ceil(4)
+    weight
+        .max(sigop_cost * crate::params::BYTES_PER_SIGOP)
+        .div_ceil(4)
 }
 
 /// Script verification flags of a block (all of Qtum regtest's soft forks are active).
-pub const CONSENSUS_FLAGS: u32 = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT;
+pub const CONSENSUS_FLAGS: u32 =
+    bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT;
 /// Script verification flags of the mempool. libbitcoinconsensus only exposes the consensus
 /// flags; the policy-only ones the harness enforces itself (see `policy`).
 pub const STANDARD_FLAGS: u32 = CONSENSUS_FLAGS;
@@ -352,7 +393,10 @@ pub const STANDARD_FLAGS: u32 = CONSENSUS_FLAGS;
 /// Verify every input's scripts with Bitcoin Core's interpreter.
 pub fn verify_scripts(tx: &Transaction, coins: &[Coin], flags: u32) -> Result<(), TxReject> {
     let bytes = encode::serialize(tx);
-    let scripts: Vec<Vec<u8>> = coins.iter().map(|c| c.output.script_pubkey.to_bytes()).collect();
+    let scripts: Vec<Vec<u8>> = coins
+        .iter()
+        .map(|c| c.output.script_pubkey.to_bytes())
+        .collect();
     let utxos: Vec<bitcoinconsensus::Utxo> = coins
         .iter()
         .zip(&scripts)
@@ -373,7 +417,9 @@ pub fn verify_scripts(tx: &Transaction, coins: &[Coin], flags: u32) -> Result<()
         );
         if let Err(e) = r {
             let what = match e {
-                bitcoinconsensus::Error::ERR_SCRIPT => "Script failed an evaluation check".to_string(),
+                bitcoinconsensus::Error::ERR_SCRIPT => {
+                    "Script failed an evaluation check".to_string()
+                }
                 other => other.to_string(),
             };
             return Err(TxReject::new(

@@ -6,7 +6,9 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::transaction::Version;
-use bitcoin::{Amount, CompressedPublicKey, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+use bitcoin::{
+    Amount, CompressedPublicKey, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+};
 
 use crate::chain::{AcceptOptions, ChainState};
 use crate::params::{COINBASE_MATURITY, MAX_MONEY};
@@ -56,11 +58,16 @@ impl Wallet {
     /// The fixed wallet (its key is sha256("qtum-regtest harness wallet")).
     pub fn new() -> Self {
         let seed = sha256::Hash::hash(b"qtum-regtest harness wallet").to_byte_array();
-        let secret = SecretKey::from_slice(&seed).expect("a sha256 output is a valid key with overwhelming probability");
+        let secret = SecretKey::from_slice(&seed)
+            .expect("a sha256 output is a valid key with overwhelming probability");
         let secp = Secp256k1::signing_only();
         let public = CompressedPublicKey(secret.public_key(&secp));
         let script = ScriptBuf::new_p2wpkh(&public.wpubkey_hash());
-        Wallet { secret, public, script }
+        Wallet {
+            secret,
+            public,
+            script,
+        }
     }
 
     /// The P2WPKH script the wallet's coinbases pay to.
@@ -68,20 +75,39 @@ impl Wallet {
         &self.script
     }
 
-    /// Mature, unspent (also in the mempool) wallet coins, largest first.
+    /// Spendable wallet coins: mature confirmed ones (oldest first, so that a payment stays
+    /// valid across a shallow reorg), then the wallet's own unconfirmed change (so that several
+    /// payments can be made between two blocks).
     fn spendable(&self, chain: &ChainState) -> Vec<(OutPoint, u64)> {
-        let mut coins: Vec<(OutPoint, u64)> = chain
+        let mut confirmed: Vec<(u32, OutPoint, u64)> = chain
             .address_utxos(&self.script)
             .into_iter()
-            .filter(|(op, c)| (!c.is_coinbase || chain.is_mature(c.height)) && chain.mempool.spender(op).is_none())
-            .map(|(op, c)| (op, c.output.value.to_sat()))
+            .filter(|(op, c)| {
+                (!c.is_coinbase || chain.is_mature(c.height)) && chain.mempool.spender(op).is_none()
+            })
+            .map(|(op, c)| (c.height, op, c.output.value.to_sat()))
             .collect();
-        coins.sort_by(|a, b| b.1.cmp(&a.1));
+        confirmed.sort_by_key(|c| (c.0, c.1));
+        let mut coins: Vec<(OutPoint, u64)> = confirmed.into_iter().map(|c| (c.1, c.2)).collect();
+        for e in chain.mempool.entries() {
+            for (n, out) in e.tx.output.iter().enumerate() {
+                let op = OutPoint {
+                    txid: e.txid,
+                    vout: n as u32,
+                };
+                if out.script_pubkey == self.script && chain.mempool.spender(&op).is_none() {
+                    coins.push((op, out.value.to_sat()));
+                }
+            }
+        }
         coins
     }
 
     /// Mine to the wallet until one of its coinbases is spendable, if none is yet.
-    pub fn ensure_mature_coin(&self, chain: &mut ChainState) -> Result<(), crate::chain::BlockReject> {
+    pub fn ensure_mature_coin(
+        &self,
+        chain: &mut ChainState,
+    ) -> Result<(), crate::chain::BlockReject> {
         if !self.spendable(chain).is_empty() {
             return Ok(());
         }
@@ -92,12 +118,17 @@ impl Wallet {
     }
 
     /// Pay `amount_sat` to `script` from the wallet into the mempool. Returns the outpoint.
-    pub fn pay(&self, chain: &mut ChainState, script: &ScriptBuf, amount_sat: u64) -> Result<OutPoint, FundError> {
+    pub fn pay(
+        &self,
+        chain: &mut ChainState,
+        script: &ScriptBuf,
+        amount_sat: u64,
+    ) -> Result<OutPoint, FundError> {
         if amount_sat == 0 || amount_sat > MAX_MONEY {
             return Err(FundError::InvalidAmount);
         }
         let coins = self.spendable(chain);
-        // The largest coin pays (coinbases are 20,000 QTUM); add more only if needed.
+        // One coinbase (20,000 QTUM) usually pays; add more coins only if needed.
         let mut selected = Vec::new();
         let mut total = 0u64;
         for c in coins {
@@ -123,14 +154,22 @@ impl Wallet {
                 })
                 .collect(),
             output: vec![
-                TxOut { value: Amount::from_sat(amount_sat), script_pubkey: script.clone() },
-                TxOut { value: Amount::ZERO, script_pubkey: self.script.clone() },
+                TxOut {
+                    value: Amount::from_sat(amount_sat),
+                    script_pubkey: script.clone(),
+                },
+                TxOut {
+                    value: Amount::ZERO,
+                    script_pubkey: self.script.clone(),
+                },
             ],
         };
         // Sign once to learn the size, then set the change and sign again.
         self.sign(&mut tx, &selected);
         let fee = (tx.weight().to_wu().div_ceil(4) + 1) * WALLET_FEE_SAT_PER_VB;
-        let change = total.checked_sub(amount_sat + fee).ok_or(FundError::InsufficientFunds)?;
+        let change = total
+            .checked_sub(amount_sat + fee)
+            .ok_or(FundError::InsufficientFunds)?;
         if change < 100_000 {
             // Too small to be worth keeping (and maybe dust): leave it to the fee.
             tx.output.pop();
@@ -139,7 +178,9 @@ impl Wallet {
         }
         self.sign(&mut tx, &selected);
         let txid = tx.compute_txid();
-        chain.accept_to_mempool(&tx, AcceptOptions::default()).map_err(FundError::Rejected)?;
+        chain
+            .accept_to_mempool(&tx, AcceptOptions::default())
+            .map_err(FundError::Rejected)?;
         Ok(OutPoint { txid, vout: 0 })
     }
 
@@ -149,8 +190,12 @@ impl Wallet {
         {
             let mut cache = SighashCache::new(&*tx);
             for (i, (_, value)) in inputs.iter().enumerate() {
-                let Ok(h) = cache.p2wpkh_signature_hash(i, &self.script, Amount::from_sat(*value), EcdsaSighashType::All)
-                else {
+                let Ok(h) = cache.p2wpkh_signature_hash(
+                    i,
+                    &self.script,
+                    Amount::from_sat(*value),
+                    EcdsaSighashType::All,
+                ) else {
                     continue;
                 };
                 let msg = Message::from_digest(h.to_byte_array());
@@ -158,7 +203,10 @@ impl Wallet {
             }
         }
         for (input, sig) in tx.input.iter_mut().zip(sigs) {
-            let sig = bitcoin::ecdsa::Signature { signature: sig, sighash_type: EcdsaSighashType::All };
+            let sig = bitcoin::ecdsa::Signature {
+                signature: sig,
+                sighash_type: EcdsaSighashType::All,
+            };
             input.witness = Witness::p2wpkh(&sig, &self.public.0);
         }
     }

@@ -17,11 +17,19 @@ fn dust_low_fee_missing_nonfinal_and_premature_refused_like_qtumd() {
 
     // Premature: at tip 1999 the block-1 coinbase is not spendable, at tip 2000 it is.
     let (cb1, value) = coinbase_of(&rpc, 1);
-    let mut tx = unsigned(&[cb1], vec![(bob.p2wpkh(), value - 1_000_000)], 0xffff_fffd, 0);
+    let mut tx = unsigned(
+        &[cb1],
+        vec![(bob.p2wpkh(), value - 1_000_000)],
+        0xffff_fffd,
+        0,
+    );
     sign_p2wpkh(&mut tx, 0, &alice, value);
     let r = rpc.call("testmempoolaccept", json!([[to_hex(&tx)]]));
     assert_eq!(r[0]["allowed"], false);
-    assert_eq!(r[0]["reject-reason"], "bad-txns-premature-spend-of-coinbase");
+    assert_eq!(
+        r[0]["reject-reason"],
+        "bad-txns-premature-spend-of-coinbase"
+    );
     rpc.call("generatetoaddress", json!([1, alice.address()]));
     let r = rpc.call("testmempoolaccept", json!([[to_hex(&tx)]]));
     assert_eq!(r[0]["allowed"], true, "{r}");
@@ -32,7 +40,10 @@ fn dust_low_fee_missing_nonfinal_and_premature_refused_like_qtumd() {
     for (amount, ok) in [(39_199u64, false), (39_200, true)] {
         let mut tx = unsigned(
             &[cb1],
-            vec![(bob.p2wpkh(), amount), (alice.p2wpkh(), value - amount - 1_000_000)],
+            vec![
+                (bob.p2wpkh(), amount),
+                (alice.p2wpkh(), value - amount - 1_000_000),
+            ],
             0xffff_fffd,
             0,
         );
@@ -41,7 +52,10 @@ fn dust_low_fee_missing_nonfinal_and_premature_refused_like_qtumd() {
         assert_eq!(r[0]["allowed"], ok, "{r}");
         if !ok {
             assert_eq!(r[0]["reject-reason"], "dust");
-            assert_eq!(rpc.err("sendrawtransaction", json!([to_hex(&tx)])), (-26, "dust".to_string()));
+            assert_eq!(
+                rpc.err("sendrawtransaction", json!([to_hex(&tx)])),
+                (-26, "dust".to_string())
+            );
         } else {
             assert_eq!(r[0]["vsize"], 141);
         }
@@ -51,7 +65,10 @@ fn dust_low_fee_missing_nonfinal_and_premature_refused_like_qtumd() {
     let build = |fee: u64| {
         let mut tx = unsigned(
             &[cb1],
-            vec![(bob.p2wpkh(), 100_000_000), (alice.p2wpkh(), value - 100_000_000 - fee)],
+            vec![
+                (bob.p2wpkh(), 100_000_000),
+                (alice.p2wpkh(), value - 100_000_000 - fee),
+            ],
             0xffff_fffd,
             0,
         );
@@ -65,7 +82,10 @@ fn dust_low_fee_missing_nonfinal_and_premature_refused_like_qtumd() {
     assert_eq!(r[0]["reject-reason"], "min relay fee not met");
     assert_eq!(
         rpc.err("sendrawtransaction", json!([to_hex(&low)])),
-        (-26, format!("min relay fee not met, {} < {}", 399 * vsize, 400 * vsize))
+        (
+            -26,
+            format!("min relay fee not met, {} < {}", 399 * vsize, 400 * vsize)
+        )
     );
     let boundary = build(56_399);
     assert_eq!(
@@ -82,16 +102,27 @@ fn dust_low_fee_missing_nonfinal_and_premature_refused_like_qtumd() {
     assert_eq!(r[0]["reject-reason"], "insufficient fee");
 
     // Missing inputs.
-    let missing = bitcoin::OutPoint { txid: "11".repeat(32).parse().expect("txid"), vout: 0 };
+    let missing = bitcoin::OutPoint {
+        txid: "11".repeat(32).parse().expect("txid"),
+        vout: 0,
+    };
     let mut tx = unsigned(&[missing], vec![(bob.p2wpkh(), 100_000)], 0xffff_fffd, 0);
     sign_p2wpkh(&mut tx, 0, &alice, 200_000);
     let r = rpc.call("testmempoolaccept", json!([[to_hex(&tx)]]));
     assert_eq!(r[0]["reject-reason"], "missing-inputs");
-    assert_eq!(rpc.err("sendrawtransaction", json!([to_hex(&tx)])), (-25, "bad-txns-inputs-missingorspent".to_string()));
+    assert_eq!(
+        rpc.err("sendrawtransaction", json!([to_hex(&tx)])),
+        (-25, "bad-txns-inputs-missingorspent".to_string())
+    );
 
     // Non-final: nLockTime two blocks ahead with a non-final sequence.
     let (cb2, v2) = coinbase_of(&rpc, 2);
-    let mut tx = unsigned(&[cb2], vec![(bob.p2wpkh(), v2 - 1_000_000)], 0xffff_fffe, node.height() + 2);
+    let mut tx = unsigned(
+        &[cb2],
+        vec![(bob.p2wpkh(), v2 - 1_000_000)],
+        0xffff_fffe,
+        node.height() + 2,
+    );
     sign_p2wpkh(&mut tx, 0, &alice, v2);
     let r = rpc.call("testmempoolaccept", json!([[to_hex(&tx)]]));
     assert_eq!(r[0]["reject-reason"], "non-final");
@@ -115,5 +146,11 @@ fn dust_low_fee_missing_nonfinal_and_premature_refused_like_qtumd() {
     let mut tx = unsigned(&[cb2], vec![(bob.p2wpkh(), v2 - 1_000_000)], 0xffff_fffd, 0);
     sign_p2wpkh(&mut tx, 0, &bob, v2);
     let r = rpc.call("testmempoolaccept", json!([[to_hex(&tx)]]));
-    assert!(r[0]["reject-reason"].as_str().unwrap_or("").starts_with("mandatory-script-verify-flag-failed"), "{r}");
+    assert!(
+        r[0]["reject-reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("mandatory-script-verify-flag-failed"),
+        "{r}"
+    );
 }

@@ -19,66 +19,159 @@ fn bad_requests_get_qtumds_errors_and_the_node_survives() {
 
     // Authentication.
     assert_eq!(http(port, "POST", None, body).status, 401);
-    assert_eq!(http(port, "POST", Some((node.rpc_user(), "wrong")), body).status, 401);
-    assert_eq!(http(port, "POST", Some(("nobody", node.rpc_password())), body).status, 401);
-    assert_eq!(http(port, "GET", Some((node.rpc_user(), node.rpc_password())), b"").status, 405);
+    assert_eq!(
+        http(port, "POST", Some((node.rpc_user(), "wrong")), body).status,
+        401
+    );
+    assert_eq!(
+        http(port, "POST", Some(("nobody", node.rpc_password())), body).status,
+        401
+    );
+    assert_eq!(
+        http(
+            port,
+            "GET",
+            Some((node.rpc_user(), node.rpc_password())),
+            b""
+        )
+        .status,
+        405
+    );
 
     // Malformed JSON, wrong top-level types, bad request objects.
     for bad in ["{", "not json", "\u{0}\u{1}", "{\"method\":"] {
         let r = rpc.raw(bad);
         assert_eq!(r.status, 500, "{bad}");
-        assert_eq!(r.json()["error"], json!({"code": -32700, "message": "Parse error"}));
+        assert_eq!(
+            r.json()["error"],
+            json!({"code": -32700, "message": "Parse error"})
+        );
     }
     let r = rpc.raw("42");
     assert_eq!(r.json()["error"]["code"], json!(-32700));
     let r = rpc.raw(r#"{"method":42,"id":7}"#);
-    assert_eq!((r.status, r.json()["error"]["code"].clone(), r.json()["id"].clone()), (400, json!(-32600), json!(7)));
+    assert_eq!(
+        (
+            r.status,
+            r.json()["error"]["code"].clone(),
+            r.json()["id"].clone()
+        ),
+        (400, json!(-32600), json!(7))
+    );
     let r = rpc.raw(r#"{"method":"getblockcount","params":"x"}"#);
-    assert_eq!(r.json()["error"], json!({"code": -32600, "message": "Params must be an array or object"}));
+    assert_eq!(
+        r.json()["error"],
+        json!({"code": -32600, "message": "Params must be an array or object"})
+    );
 
     // Unknown method.
     let r = rpc.raw(r#"{"method":"nosuchmethod","params":[],"id":"x"}"#);
     assert_eq!(r.status, 404);
-    assert_eq!(r.json()["error"], json!({"code": -32601, "message": "Method not found"}));
+    assert_eq!(
+        r.json()["error"],
+        json!({"code": -32601, "message": "Method not found"})
+    );
 
     // Wrong params.
     assert_eq!(rpc.err("getblockhash", json!([])).0, -1);
     assert_eq!(rpc.err("getblockhash", json!([1, 2])).0, -1);
-    assert_eq!(rpc.err("getblockhash", json!(["abc"])), (-3, "JSON value of type string is not of expected type number".into()));
-    assert_eq!(rpc.err("getblockhash", json!([1])), (-8, "Block height out of range".into()));
-    assert_eq!(rpc.err("getblockhash", json!([-1])), (-8, "Block height out of range".into()));
+    assert_eq!(
+        rpc.err("getblockhash", json!(["abc"])),
+        (
+            -3,
+            "JSON value of type string is not of expected type number".into()
+        )
+    );
+    assert_eq!(
+        rpc.err("getblockhash", json!([1])),
+        (-8, "Block height out of range".into())
+    );
+    assert_eq!(
+        rpc.err("getblockhash", json!([-1])),
+        (-8, "Block height out of range".into())
+    );
     assert_eq!(rpc.err("getblock", json!([12])).0, -3);
     assert_eq!(
         rpc.err("getblock", json!(["abc"])),
-        (-8, "blockhash must be of length 64 (not 3, for 'abc')".into())
+        (
+            -8,
+            "blockhash must be of length 64 (not 3, for 'abc')".into()
+        )
     );
     let zz = "z".repeat(64);
-    assert_eq!(rpc.err("getblock", json!([zz])), (-8, format!("blockhash must be hexadecimal string (not '{zz}')")));
-    assert_eq!(rpc.err("getblockheader", json!(["00".repeat(32)])), (-5, "Block not found".into()));
-    assert_eq!(rpc.err("getblock", json!(["00".repeat(32)])), (-5, "Block not found".into()));
-    assert_eq!(rpc.err("invalidateblock", json!(["00".repeat(32)])), (-5, "Block not found".into()));
-    assert_eq!(rpc.err("getmempoolentry", json!(["11".repeat(32)])), (-5, "Transaction not in mempool".into()));
+    assert_eq!(
+        rpc.err("getblock", json!([zz])),
+        (
+            -8,
+            format!("blockhash must be hexadecimal string (not '{zz}')")
+        )
+    );
+    assert_eq!(
+        rpc.err("getblockheader", json!(["00".repeat(32)])),
+        (-5, "Block not found".into())
+    );
+    assert_eq!(
+        rpc.err("getblock", json!(["00".repeat(32)])),
+        (-5, "Block not found".into())
+    );
+    assert_eq!(
+        rpc.err("invalidateblock", json!(["00".repeat(32)])),
+        (-5, "Block not found".into())
+    );
+    assert_eq!(
+        rpc.err("getmempoolentry", json!(["11".repeat(32)])),
+        (-5, "Transaction not in mempool".into())
+    );
     assert_eq!(
         rpc.err("getrawtransaction", json!(["11".repeat(32)])),
         (-5, "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.".into())
     );
-    assert_eq!(rpc.call("gettxout", json!(["11".repeat(32), 0])), Value::Null);
-    assert_eq!(rpc.err("generatetoaddress", json!([1, "QjunkAddress"])), (-5, "Error: Invalid address".into()));
+    assert_eq!(
+        rpc.call("gettxout", json!(["11".repeat(32), 0])),
+        Value::Null
+    );
+    assert_eq!(
+        rpc.err("generatetoaddress", json!([1, "QjunkAddress"])),
+        (-5, "Error: Invalid address".into())
+    );
     // A mainnet address is not a regtest address.
-    assert_eq!(rpc.err("generatetoaddress", json!([1, "QjWnDZxwLhrJDcp4Hisse6RqFVBtQZbD8J"])).0, -5);
+    assert_eq!(
+        rpc.err(
+            "generatetoaddress",
+            json!([1, "QjWnDZxwLhrJDcp4Hisse6RqFVBtQZbD8J"])
+        )
+        .0,
+        -5
+    );
 
     // Garbage hex.
     for h in ["zz", "deadbeef", "", "0"] {
         let (code, msg) = rpc.err("sendrawtransaction", json!([h]));
-        assert_eq!((code, msg.as_str()), (-22, "TX decode failed. Make sure the tx has at least one input."), "{h}");
+        assert_eq!(
+            (code, msg.as_str()),
+            (
+                -22,
+                "TX decode failed. Make sure the tx has at least one input."
+            ),
+            "{h}"
+        );
         assert_eq!(rpc.err("testmempoolaccept", json!([[h]])).0, -22);
     }
     assert_eq!(rpc.err("testmempoolaccept", json!(["notarray"])).0, -3);
-    assert_eq!(rpc.err("testmempoolaccept", json!([[]])), (-8, "Array must contain between 1 and 25 transactions.".into()));
+    assert_eq!(
+        rpc.err("testmempoolaccept", json!([[]])),
+        (
+            -8,
+            "Array must contain between 1 and 25 transactions.".into()
+        )
+    );
     assert_eq!(rpc.err("generateblock", json!(["garbage", []])).0, -5);
 
     // Named parameters.
-    assert_eq!(rpc.call("getblockhash", json!({"height": 0})), rpc.call("getbestblockhash", json!([])));
+    assert_eq!(
+        rpc.call("getblockhash", json!({"height": 0})),
+        rpc.call("getbestblockhash", json!([]))
+    );
     assert_eq!(rpc.err("getblockhash", json!({"heigth": 0})).0, -8);
 
     // A batch: replies in order with their ids, errors included, HTTP 200.
@@ -101,9 +194,18 @@ fn bad_requests_get_qtumds_errors_and_the_node_survives() {
 
 #[test]
 fn fixed_credentials_and_stop() {
-    let node = RegtestNode::start_with(NodeConfig { port: 0, user: Some("u".into()), password: Some("p".into()) })
-        .expect("start");
-    let r = http(node.port(), "POST", Some(("u", "p")), br#"{"method":"stop","id":1}"#);
+    let node = RegtestNode::start_with(NodeConfig {
+        port: 0,
+        user: Some("u".into()),
+        password: Some("p".into()),
+    })
+    .expect("start");
+    let r = http(
+        node.port(),
+        "POST",
+        Some(("u", "p")),
+        br#"{"method":"stop","id":1}"#,
+    );
     assert_eq!(r.json()["result"], json!("Qtum Core stopping"));
     // The server has shut down after answering.
     let mut stopped = false;
@@ -119,19 +221,42 @@ fn fixed_credentials_and_stop() {
 
 #[test]
 fn the_binary_serves_rpc_and_stops() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_qtum-regtest"))
-        .args(["--rpcport", &port.to_string(), "--rpcuser", "u", "-rpcpassword=p", "--datadir", "/tmp/unused"])
+        .args([
+            "--rpcport",
+            &port.to_string(),
+            "--rpcuser",
+            "u",
+            "-rpcpassword=p",
+            "--datadir",
+            "/tmp/unused",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
     assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
-    let r = http(port, "POST", Some(("u", "p")), br#"{"method":"getblockchaininfo","id":1}"#);
+    let r = http(
+        port,
+        "POST",
+        Some(("u", "p")),
+        br#"{"method":"getblockchaininfo","id":1}"#,
+    );
     assert_eq!(r.json()["result"]["chain"], json!("regtest"));
-    let r = http(port, "POST", Some(("u", "p")), br#"{"method":"stop","id":1}"#);
+    let r = http(
+        port,
+        "POST",
+        Some(("u", "p")),
+        br#"{"method":"stop","id":1}"#,
+    );
     assert_eq!(r.json()["result"], json!("Qtum Core stopping"));
     let status = child.wait().expect("wait");
     assert!(status.success());

@@ -11,7 +11,10 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::secp256k1::{Message, PublicKey, Secp256k1, SecretKey};
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::transaction::Version;
-use bitcoin::{Amount, CompressedPublicKey, OutPoint, Script, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+use bitcoin::{
+    Amount, CompressedPublicKey, OutPoint, Script, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+    Witness,
+};
 use qtum_regtest::RegtestNode;
 use serde_json::{json, Value};
 
@@ -23,7 +26,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 }
 
@@ -35,8 +39,16 @@ fn b64(data: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         s.push(T[(n >> 18) as usize & 63] as char);
         s.push(T[(n >> 12) as usize & 63] as char);
-        s.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        s.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        s.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        s.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     s
 }
@@ -49,7 +61,10 @@ pub fn http(port: u16, method: &str, auth: Option<(&str, &str)>, body: &[u8]) ->
         body.len()
     );
     if let Some((u, p)) = auth {
-        head.push_str(&format!("Authorization: Basic {}\r\n", b64(format!("{u}:{p}").as_bytes())));
+        head.push_str(&format!(
+            "Authorization: Basic {}\r\n",
+            b64(format!("{u}:{p}").as_bytes())
+        ));
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).expect("write");
@@ -58,8 +73,19 @@ pub fn http(port: u16, method: &str, auth: Option<(&str, &str)>, body: &[u8]) ->
     s.read_to_end(&mut raw).expect("read");
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     Reply { status, body }
 }
 
@@ -87,12 +113,18 @@ impl<'a> Rpc<'a> {
     }
 
     pub fn raw(&self, body: &str) -> Reply {
-        http(self.node.port(), "POST", Some((self.node.rpc_user(), self.node.rpc_password())), body.as_bytes())
+        http(
+            self.node.port(),
+            "POST",
+            Some((self.node.rpc_user(), self.node.rpc_password())),
+            body.as_bytes(),
+        )
     }
 
     /// Full reply object of a call.
     pub fn reply(&self, method: &str, params: Value) -> Value {
-        let body = json!({"jsonrpc": "1.0", "id": "t", "method": method, "params": params}).to_string();
+        let body =
+            json!({"jsonrpc": "1.0", "id": "t", "method": method, "params": params}).to_string();
         self.raw(&body).json()
     }
 
@@ -106,8 +138,15 @@ impl<'a> Rpc<'a> {
     /// Error object of a call; panics on success.
     pub fn err(&self, method: &str, params: Value) -> (i64, String) {
         let r = self.reply(method, params);
-        assert!(!r["error"].is_null(), "{method} unexpectedly succeeded: {}", r["result"]);
-        (r["error"]["code"].as_i64().unwrap_or(0), r["error"]["message"].as_str().unwrap_or("").to_string())
+        assert!(
+            !r["error"].is_null(),
+            "{method} unexpectedly succeeded: {}",
+            r["result"]
+        );
+        (
+            r["error"]["code"].as_i64().unwrap_or(0),
+            r["error"]["message"].as_str().unwrap_or("").to_string(),
+        )
     }
 }
 
@@ -120,8 +159,12 @@ pub struct Key {
 impl Key {
     pub fn new(label: &str) -> Self {
         let secp = Secp256k1::new();
-        let secret = SecretKey::from_slice(&sha256::Hash::hash(label.as_bytes()).to_byte_array()).expect("key");
-        Key { public: secret.public_key(&secp), secret }
+        let secret = SecretKey::from_slice(&sha256::Hash::hash(label.as_bytes()).to_byte_array())
+            .expect("key");
+        Key {
+            public: secret.public_key(&secp),
+            secret,
+        }
     }
 
     pub fn p2wpkh(&self) -> ScriptBuf {
@@ -143,22 +186,43 @@ impl Key {
 }
 
 /// An unsigned transaction spending `inputs` (with `sequence`) to `outputs`.
-pub fn unsigned(inputs: &[OutPoint], outputs: Vec<(ScriptBuf, u64)>, sequence: u32, lock_time: u32) -> Transaction {
+pub fn unsigned(
+    inputs: &[OutPoint],
+    outputs: Vec<(ScriptBuf, u64)>,
+    sequence: u32,
+    lock_time: u32,
+) -> Transaction {
     Transaction {
         version: Version::TWO,
         lock_time: LockTime::from_consensus(lock_time),
         input: inputs
             .iter()
-            .map(|op| TxIn { previous_output: *op, script_sig: ScriptBuf::new(), sequence: Sequence(sequence), witness: Witness::new() })
+            .map(|op| TxIn {
+                previous_output: *op,
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence(sequence),
+                witness: Witness::new(),
+            })
             .collect(),
-        output: outputs.into_iter().map(|(s, v)| TxOut { value: Amount::from_sat(v), script_pubkey: s }).collect(),
+        output: outputs
+            .into_iter()
+            .map(|(s, v)| TxOut {
+                value: Amount::from_sat(v),
+                script_pubkey: s,
+            })
+            .collect(),
     }
 }
 
 /// Sign input `i` as a P2WPKH spend of `value` by `key`.
 pub fn sign_p2wpkh(tx: &mut Transaction, i: usize, key: &Key, value: u64) {
     let digest = SighashCache::new(&*tx)
-        .p2wpkh_signature_hash(i, &key.p2wpkh(), Amount::from_sat(value), EcdsaSighashType::All)
+        .p2wpkh_signature_hash(
+            i,
+            &key.p2wpkh(),
+            Amount::from_sat(value),
+            EcdsaSighashType::All,
+        )
         .expect("sighash")
         .to_byte_array();
     let sig = key.sign(digest);
@@ -168,7 +232,12 @@ pub fn sign_p2wpkh(tx: &mut Transaction, i: usize, key: &Key, value: u64) {
 /// BIP143 digest of input `i` spending a P2WSH output with `witness_script`.
 pub fn p2wsh_digest(tx: &Transaction, i: usize, witness_script: &Script, value: u64) -> [u8; 32] {
     SighashCache::new(tx)
-        .p2wsh_signature_hash(i, witness_script, Amount::from_sat(value), EcdsaSighashType::All)
+        .p2wsh_signature_hash(
+            i,
+            witness_script,
+            Amount::from_sat(value),
+            EcdsaSighashType::All,
+        )
         .expect("sighash")
         .to_byte_array()
 }
@@ -189,7 +258,10 @@ pub fn coinbase_of(rpc: &Rpc<'_>, height: u32) -> (OutPoint, u64) {
 
 /// Path of a fixture file.
 pub fn fixture(rel: &str) -> String {
-    let p = format!("{}/../../tests/fixtures/qtum-regtest/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!(
+        "{}/../../tests/fixtures/qtum-regtest/{rel}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
