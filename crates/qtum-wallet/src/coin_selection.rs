@@ -84,7 +84,7 @@ fn branch_and_bound(values: &[u64], target: &Target) -> Option<Selection> {
         .enumerate()
         .filter_map(|(i, v)| v.checked_sub(input_fee).filter(|e| *e > 0).map(|e| (i, e)))
         .collect();
-    pool.sort_by(|a, b| b.1.cmp(&a.1));
+    pool.sort_by_key(|&(_, e)| std::cmp::Reverse(e));
     let base_fee = target.fee(0, false);
     let lower = target.amount_sat.checked_add(base_fee)?;
     // Change costs its output now and an input later; an excess below that is better burnt.

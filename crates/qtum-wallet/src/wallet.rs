@@ -475,14 +475,11 @@ impl Wallet {
         let mut upserts: Vec<(Txid, Option<Confirmation>)> = Vec::new();
         for (txid, height) in &seen {
             let confirmation = match height {
-                Some(h) => match block_at(*h)? {
-                    Some((block_hash, time)) => Some(Confirmation {
-                        height: *h,
-                        block_hash,
-                        time,
-                    }),
-                    None => None,
-                },
+                Some(h) => block_at(*h)?.map(|(block_hash, time)| Confirmation {
+                    height: *h,
+                    block_hash,
+                    time,
+                }),
                 None => None,
             };
             if known.get(txid) != Some(&confirmation) {
@@ -938,4 +935,28 @@ fn spendable_outputs(inner: &Inner, network: Network) -> Vec<OwnedOutput> {
         .into_iter()
         .filter(|o| is_spendable(o, &inner.state, tip, maturity))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wallet_can_be_shared_with_ldk() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Wallet>();
+    }
+
+    #[test]
+    fn balance_arithmetic() {
+        let b = Balance {
+            confirmed_sat: 100,
+            unconfirmed_sat: 20,
+            untrusted_pending_sat: 5,
+            immature_sat: 7,
+            locked_sat: 30,
+        };
+        assert_eq!(b.spendable_sat(), 90);
+        assert_eq!(b.total_sat(), 132);
+    }
 }
