@@ -494,12 +494,11 @@ impl ChainState {
         if sigops > params::MAX_BLOCK_SIGOPS_COST {
             return Err(BlockReject("bad-blk-sigops".into()));
         }
-        let cb_value: u64 = block.txdata[0]
+        let cb_value = block.txdata[0]
             .output
             .iter()
-            .map(|o| o.value.to_sat())
-            .sum();
-        if cb_value > params::block_subsidy(height) + total_fees {
+            .fold(0u64, |a, o| a.saturating_add(o.value.to_sat()));
+        if cb_value > params::block_subsidy(height).saturating_add(total_fees) {
             return Err(BlockReject("bad-cb-amount".into()));
         }
 
@@ -859,13 +858,14 @@ impl ChainState {
     /// Sum of fees of transactions about to be mined (inputs from the UTXO set or earlier ones
     /// in the list); unknown inputs count 0 and are caught by block validation.
     fn fees_of(&self, txs: &[Transaction]) -> u64 {
+        // Saturating sums: the transactions come from a client and are not validated yet.
         let mut outs: HashMap<OutPoint, u64> = HashMap::new();
         let mut total = 0u64;
         for tx in txs {
             let txid = tx.compute_txid();
             let mut vin = 0u64;
             for i in &tx.input {
-                vin += outs
+                let v = outs
                     .get(&i.previous_output)
                     .copied()
                     .or_else(|| {
@@ -874,9 +874,13 @@ impl ChainState {
                             .map(|c| c.output.value.to_sat())
                     })
                     .unwrap_or(0);
+                vin = vin.saturating_add(v);
             }
-            let vout: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
-            total += vin.saturating_sub(vout);
+            let vout = tx
+                .output
+                .iter()
+                .fold(0u64, |a, o| a.saturating_add(o.value.to_sat()));
+            total = total.saturating_add(vin.saturating_sub(vout));
             for (n, o) in tx.output.iter().enumerate() {
                 outs.insert(
                     OutPoint {

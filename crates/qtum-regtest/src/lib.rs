@@ -5,6 +5,9 @@
 //! - [`miner`]: block assembly and PoW.
 //! - [`rpc`]: qtumd's JSON-RPC over HTTP.
 //! - [`node`]: [`RegtestNode`], the in-process handle.
+//!
+//! See the crate README for usage and the known differences from qtumd.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

@@ -164,7 +164,7 @@ pub fn build_block(
         }],
         output: vec![
             TxOut {
-                value: Amount::from_sat(params::block_subsidy(height) + fees),
+                value: Amount::from_sat(params::block_subsidy(height).saturating_add(fees)),
                 script_pubkey: script.clone(),
             },
             TxOut {

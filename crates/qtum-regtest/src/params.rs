@@ -100,7 +100,9 @@ pub fn difficulty(bits: CompactTarget) -> f64 {
 
 /// Fee in satoshi for `vsize` at a rate in sat/kvB, rounded up (Core's `CFeeRate::GetFee`).
 pub fn fee_for(rate_sat_per_kvb: u64, vsize: u64) -> u64 {
-    (rate_sat_per_kvb * vsize).div_ceil(1000)
+    // u128: a caller-supplied rate (up to MAX_MONEY per kvB) times a size cannot overflow.
+    let fee = (u128::from(rate_sat_per_kvb) * u128::from(vsize)).div_ceil(1000);
+    u64::try_from(fee).unwrap_or(u64::MAX)
 }
 
 const fn hex32(s: &str) -> [u8; 32] {

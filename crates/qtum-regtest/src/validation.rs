@@ -247,7 +247,10 @@ pub fn check_tx_inputs(
             return Err(consensus("bad-txns-inputvalues-outofrange"));
         }
     }
-    let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+    let value_out = tx
+        .output
+        .iter()
+        .fold(0u64, |a, o| a.saturating_add(o.value.to_sat()));
     if value_in < value_out {
         return Err(TxReject::with_debug(
             RejectKind::Consensus,

@@ -261,3 +261,55 @@ fn the_binary_serves_rpc_and_stops() {
     let status = child.wait().expect("wait");
     assert!(status.success());
 }
+
+#[test]
+fn hostile_transactions_in_generateblock_and_maxfeerate_do_not_panic() {
+    let node = RegtestNode::start().expect("start");
+    let rpc = Rpc::new(&node);
+    let k = Key::new("k");
+    rpc.call("generatetoaddress", json!([2001, k.address()]));
+    let (cb, v) = coinbase_of(&rpc, 1);
+    // Outputs whose values overflow any sum.
+    let mut tx = unsigned(
+        &[cb],
+        vec![(k.p2wpkh(), u64::MAX), (k.p2wpkh(), u64::MAX)],
+        0xffff_fffd,
+        0,
+    );
+    sign_p2wpkh(&mut tx, 0, &k, v);
+    let tip = node.tip_hash();
+    let (code, msg) = rpc.err("generateblock", json!([k.address(), [to_hex(&tx)]]));
+    assert_eq!(code, -25);
+    assert!(
+        msg.starts_with("TestBlockValidity failed: bad-txns-vout-"),
+        "{msg}"
+    );
+    assert_eq!(node.tip_hash(), tip);
+    let r = rpc.call("testmempoolaccept", json!([[to_hex(&tx)]]));
+    assert_eq!(r[0]["allowed"], json!(false));
+    // A huge maxfeerate is accepted as a number; a negative one is refused.
+    let mut ok = unsigned(&[cb], vec![(k.p2wpkh(), v - 100_000)], 0xffff_fffd, 0);
+    sign_p2wpkh(&mut ok, 0, &k, v);
+    let r = rpc.call("testmempoolaccept", json!([[to_hex(&ok)], 100_000_000]));
+    assert_eq!(r[0]["allowed"], json!(true), "{r}");
+    assert_eq!(
+        rpc.err("testmempoolaccept", json!([[to_hex(&ok)], -1])).0,
+        -3
+    );
+    // A fee above maxfeerate.
+    let r = rpc.call("testmempoolaccept", json!([[to_hex(&ok)], 0.0001]));
+    assert_eq!(r[0]["reject-reason"], json!("max-fee-exceeded"));
+    let (code, _) = rpc.err("sendrawtransaction", json!([to_hex(&ok), 0.0001]));
+    assert_eq!(code, -25);
+    // Coinbase-looking and empty transactions.
+    let mut cbish = unsigned(
+        &[bitcoin::OutPoint::null()],
+        vec![(k.p2wpkh(), 1_000_000)],
+        0xffff_ffff,
+        0,
+    );
+    cbish.input[0].script_sig = bitcoin::ScriptBuf::from_bytes(vec![1, 2, 3]);
+    let r = rpc.call("testmempoolaccept", json!([[to_hex(&cbish)]]));
+    assert_eq!(r[0]["reject-reason"], json!("coinbase"));
+    assert_eq!(rpc.call("getblockcount", json!([])), json!(2001));
+}
