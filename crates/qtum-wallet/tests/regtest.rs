@@ -781,3 +781,38 @@ impl ChainSource for Offline {
         Err(ChainError::Unreachable("offline".into()))
     }
 }
+
+#[test]
+fn reorg_moves_the_confirmation_to_the_new_block() {
+    let node = RegtestNode::start().expect("node");
+    let chain = rpc_source(&node);
+    let db = TempDb::new("reorg");
+    let seed = WalletSeed::generate(WordCount::Words12, None).expect("seed");
+    let wallet = open(&db, &seed, chain);
+    fund(&node, &wallet, 2 * COIN);
+    mine(&node, 1);
+    wallet.sync().expect("sync");
+    let first = wallet.list_transactions()[0]
+        .confirmation
+        .expect("confirmed");
+    assert_eq!(first.block_hash, node.tip_hash());
+
+    // The block is reorganised away: the payment is unconfirmed again.
+    node.invalidate_block(&first.block_hash)
+        .expect("invalidate");
+    wallet.sync().expect("sync");
+    let b = wallet.balance();
+    assert_eq!(b.confirmed_sat, 0, "{b:?}");
+    assert_eq!(wallet.list_transactions()[0].confirmation, None);
+
+    // A competing block confirms it again, under another hash.
+    mine(&node, 1);
+    wallet.sync().expect("sync");
+    let second = wallet.list_transactions()[0]
+        .confirmation
+        .expect("confirmed again");
+    assert_eq!(second.height, first.height);
+    assert_eq!(second.block_hash, node.tip_hash());
+    assert_ne!(second.block_hash, first.block_hash);
+    assert_eq!(wallet.balance().confirmed_sat, 2 * COIN);
+}
