@@ -80,7 +80,10 @@ impl BroadcasterInterface for ChainBroadcaster {
             match result {
                 Ok(txid) => log::info!("broadcast {txid}"),
                 Err(ChainError::Rejected { code, reason }) => {
-                    log::warn!("transaction {} rejected ({code}): {reason}", tx.compute_txid())
+                    log::warn!(
+                        "transaction {} rejected ({code}): {reason}",
+                        tx.compute_txid()
+                    )
                 }
                 Err(e) => log::warn!("broadcast of {} failed: {e}", tx.compute_txid()),
             }

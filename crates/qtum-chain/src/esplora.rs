@@ -43,7 +43,11 @@ pub struct EsploraConfig {
 impl EsploraConfig {
     /// The defaults above for `base_urls`.
     pub fn new(base_urls: Vec<String>) -> EsploraConfig {
-        EsploraConfig { base_urls, timeout: Duration::from_secs(10), retry_after: Duration::from_secs(5) }
+        EsploraConfig {
+            base_urls,
+            timeout: Duration::from_secs(10),
+            retry_after: Duration::from_secs(5),
+        }
     }
 }
 
@@ -80,18 +84,22 @@ fn map_error(e: esplora_client::Error) -> ChainError {
             ChainError::InvalidResponse("body is not UTF-8".into())
         }
         E::Minreq(e) => http::transport_error(e),
-        E::HttpResponse { status, message } => {
-            ChainError::Source { code: i64::from(status), message: message.chars().take(300).collect() }
-        }
-        E::TransactionNotFound(txid) => {
-            ChainError::Source { code: 404, message: format!("transaction {txid} not found") }
-        }
-        E::HeaderHashNotFound(hash) => {
-            ChainError::Source { code: 404, message: format!("block {hash} not found") }
-        }
-        E::HeaderHeightNotFound(h) => {
-            ChainError::Source { code: 404, message: format!("no block at height {h}") }
-        }
+        E::HttpResponse { status, message } => ChainError::Source {
+            code: i64::from(status),
+            message: message.chars().take(300).collect(),
+        },
+        E::TransactionNotFound(txid) => ChainError::Source {
+            code: 404,
+            message: format!("transaction {txid} not found"),
+        },
+        E::HeaderHashNotFound(hash) => ChainError::Source {
+            code: 404,
+            message: format!("block {hash} not found"),
+        },
+        E::HeaderHeightNotFound(h) => ChainError::Source {
+            code: 404,
+            message: format!("no block at height {h}"),
+        },
         other => ChainError::InvalidResponse(format!("{other:?}")),
     }
 }
@@ -105,16 +113,28 @@ fn is_not_found(e: &ChainError) -> bool {
 fn rejection(status: u16, message: &str) -> ChainError {
     if let Some(start) = message.find('{') {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&message[start..]) {
-            let code = v.get("code").and_then(serde_json::Value::as_i64).unwrap_or(-26);
+            let code = v
+                .get("code")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(-26);
             if let Some(reason) = v.get("message").and_then(serde_json::Value::as_str) {
-                return ChainError::Rejected { code, reason: reason.to_string() };
+                return ChainError::Rejected {
+                    code,
+                    reason: reason.to_string(),
+                };
             }
         }
     }
     if status == 400 {
-        ChainError::Rejected { code: -26, reason: message.trim().to_string() }
+        ChainError::Rejected {
+            code: -26,
+            reason: message.trim().to_string(),
+        }
     } else {
-        ChainError::Source { code: i64::from(status), message: message.to_string() }
+        ChainError::Source {
+            code: i64::from(status),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -122,7 +142,9 @@ impl EsploraSource {
     /// A source over `config.base_urls` (tried in order, failing over on faults).
     pub fn new(config: EsploraConfig) -> Result<EsploraSource, ChainError> {
         if config.base_urls.is_empty() {
-            return Err(ChainError::Unsupported("an Esplora source needs at least one base URL".into()));
+            return Err(ChainError::Unsupported(
+                "an Esplora source needs at least one base URL".into(),
+            ));
         }
         let secs = http::timeout_secs(config.timeout);
         let endpoints = config
@@ -131,7 +153,10 @@ impl EsploraSource {
             .map(|url| Endpoint {
                 // Retries are ours (failover with back-off); esplora-client's own would sleep
                 // inside a call and hide a failing endpoint.
-                client: Builder::new(url.trim_end_matches('/')).timeout(secs).max_retries(0).build_blocking(),
+                client: Builder::new(url.trim_end_matches('/'))
+                    .timeout(secs)
+                    .max_retries(0)
+                    .build_blocking(),
             })
             .collect();
         Ok(EsploraSource {
@@ -151,7 +176,10 @@ impl EsploraSource {
     }
 
     /// One `esplora-client` call, counted.
-    fn counted<T>(&self, call: impl FnOnce() -> Result<T, esplora_client::Error>) -> Result<T, ChainError> {
+    fn counted<T>(
+        &self,
+        call: impl FnOnce() -> Result<T, esplora_client::Error>,
+    ) -> Result<T, ChainError> {
         self.counter.bump();
         call().map_err(map_error)
     }
@@ -166,7 +194,10 @@ impl EsploraSource {
             404 => Ok(None),
             status => Err(ChainError::Source {
                 code: i64::from(status),
-                message: String::from_utf8_lossy(response.as_bytes()).chars().take(300).collect(),
+                message: String::from_utf8_lossy(response.as_bytes())
+                    .chars()
+                    .take(300)
+                    .collect(),
             }),
         }
     }
@@ -177,7 +208,10 @@ impl EsploraSource {
         }
         let body = self
             .get_raw(ep, &format!("/block/{hash}/header"))?
-            .ok_or_else(|| ChainError::Source { code: 404, message: format!("block {hash} not found") })?;
+            .ok_or_else(|| ChainError::Source {
+                code: 404,
+                message: format!("block {hash} not found"),
+            })?;
         let text = std::str::from_utf8(&body)
             .map_err(|_| ChainError::InvalidResponse("header is not hex text".into()))?;
         let bytes = Vec::from_hex(text.trim())
@@ -192,7 +226,11 @@ impl EsploraSource {
     }
 
     fn cached_header(&self, hash: &BlockHash) -> Option<QtumHeader> {
-        self.headers.lock().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+        self.headers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .cloned()
     }
 
     fn block_hash_on(&self, ep: &Endpoint, height: u32) -> Result<Option<BlockHash>, ChainError> {
@@ -209,7 +247,11 @@ impl EsploraSource {
         let height = match (status.in_best_chain, status.height) {
             (true, Some(height)) => height,
             // The tip moved between the two calls; the caller retries.
-            _ => return Err(ChainError::Unreachable("tip changed while reading it".into())),
+            _ => {
+                return Err(ChainError::Unreachable(
+                    "tip changed while reading it".into(),
+                ))
+            }
         };
         let header = self.header_on(ep, &hash)?;
         Ok((BlockRef::of(&header, height), header))
@@ -225,7 +267,9 @@ impl EsploraSource {
             return Ok(TxStatus::Unconfirmed);
         }
         let (Some(hash), Some(height)) = (status.block_hash, status.block_height) else {
-            return Err(ChainError::InvalidResponse(format!("confirmed status of {txid} without its block")));
+            return Err(ChainError::InvalidResponse(format!(
+                "confirmed status of {txid} without its block"
+            )));
         };
         let Some(proof) = self.counted(|| ep.client.get_merkle_proof(txid))? else {
             // Unconfirmed again between two calls (a reorg); the next sync sees the new state.
@@ -243,7 +287,11 @@ impl EsploraSource {
         if self.block_hash_on(ep, height)? != Some(hash) {
             return Ok(TxStatus::Unconfirmed);
         }
-        Ok(TxStatus::Confirmed { block: BlockRef::of(&header, height), header, position: proof.pos })
+        Ok(TxStatus::Confirmed {
+            block: BlockRef::of(&header, height),
+            header,
+            position: proof.pos,
+        })
     }
 }
 
@@ -275,7 +323,10 @@ impl ChainSource for EsploraSource {
         self.run(|ep| {
             let bytes = self
                 .get_raw(ep, &format!("/block/{hash}/raw"))?
-                .ok_or_else(|| ChainError::Source { code: 404, message: format!("block {hash} not found") })?;
+                .ok_or_else(|| ChainError::Source {
+                    code: 404,
+                    message: format!("block {hash} not found"),
+                })?;
             verify::block_from_bytes(&bytes, hash)
         })
     }
@@ -310,13 +361,20 @@ impl ChainSource for EsploraSource {
                 };
                 let mut confirmed_in_page = 0;
                 for tx in &page {
-                    let height = if tx.status.confirmed { tx.status.block_height } else { None };
+                    let height = if tx.status.confirmed {
+                        tx.status.block_height
+                    } else {
+                        None
+                    };
                     if tx.status.confirmed {
                         confirmed_in_page += 1;
                         last_seen = Some(tx.txid);
                     }
                     if !entries.iter().any(|e: &HistoryEntry| e.txid == tx.txid) {
-                        entries.push(HistoryEntry { txid: tx.txid, height });
+                        entries.push(HistoryEntry {
+                            txid: tx.txid,
+                            height,
+                        });
                     }
                 }
                 // Esplora pages confirmed history 25 at a time; a short page is the last.
@@ -330,17 +388,28 @@ impl ChainSource for EsploraSource {
 
     fn outspend(&self, outpoint: &OutPoint) -> Result<Option<Spend>, ChainError> {
         self.run(|ep| {
-            let status = match self.counted(|| ep.client.get_output_status(&outpoint.txid, u64::from(outpoint.vout))) {
+            let status = match self.counted(|| {
+                ep.client
+                    .get_output_status(&outpoint.txid, u64::from(outpoint.vout))
+            }) {
                 Ok(status) => status,
                 Err(e) if is_not_found(&e) => None,
                 Err(e) => return Err(e),
             };
-            let Some(status) = status.filter(|s| s.spent) else { return Ok(None) };
-            let (Some(txid), Some(vin)) = (status.txid, status.vin) else {
-                return Err(ChainError::InvalidResponse("spent output without its spender".into()));
+            let Some(status) = status.filter(|s| s.spent) else {
+                return Ok(None);
             };
-            let vin = u32::try_from(vin).map_err(|_| ChainError::InvalidResponse("vin out of range".into()))?;
-            let height = status.status.filter(|s| s.confirmed).and_then(|s| s.block_height);
+            let (Some(txid), Some(vin)) = (status.txid, status.vin) else {
+                return Err(ChainError::InvalidResponse(
+                    "spent output without its spender".into(),
+                ));
+            };
+            let vin = u32::try_from(vin)
+                .map_err(|_| ChainError::InvalidResponse("vin out of range".into()))?;
+            let height = status
+                .status
+                .filter(|s| s.confirmed)
+                .and_then(|s| s.block_height);
             Ok(Some(Spend { txid, vin, height }))
         })
     }
@@ -365,7 +434,12 @@ impl ChainSource for EsploraSource {
                 .into_iter()
                 .filter(|(_, v)| v.is_finite() && *v > 0.0)
                 // sat/vB → sat/kW is ×250; round up so the floor survives.
-                .map(|(target, sat_per_vb)| (target, (sat_per_vb * 250.0).ceil().min(f64::from(u32::MAX)) as u32))
+                .map(|(target, sat_per_vb)| {
+                    (
+                        target,
+                        (sat_per_vb * 250.0).ceil().min(f64::from(u32::MAX)) as u32,
+                    )
+                })
                 .collect();
             by_target.sort();
             Ok(FeeEstimates { by_target })
@@ -383,9 +457,24 @@ mod tests {
 
     #[test]
     fn rejection_reason_survives_the_rest_layer() {
-        let e = rejection(400, r#"sendrawtransaction RPC error: {"code":-26,"message":"dust"}"#);
-        assert_eq!(e, ChainError::Rejected { code: -26, reason: "dust".into() });
+        let e = rejection(
+            400,
+            r#"sendrawtransaction RPC error: {"code":-26,"message":"dust"}"#,
+        );
+        assert_eq!(
+            e,
+            ChainError::Rejected {
+                code: -26,
+                reason: "dust".into()
+            }
+        );
         let e = rejection(400, "bad-txns-inputs-missingorspent");
-        assert_eq!(e, ChainError::Rejected { code: -26, reason: "bad-txns-inputs-missingorspent".into() });
+        assert_eq!(
+            e,
+            ChainError::Rejected {
+                code: -26,
+                reason: "bad-txns-inputs-missingorspent".into()
+            }
+        );
     }
 }

@@ -100,7 +100,10 @@ impl LdkFeeEstimator {
     pub fn new(source: Arc<dyn ChainSource>) -> LdkFeeEstimator {
         LdkFeeEstimator {
             source,
-            cache: RwLock::new(Cache { table: Vec::new(), status: FeeStatus::Starting }),
+            cache: RwLock::new(Cache {
+                table: Vec::new(),
+                status: FeeStatus::Starting,
+            }),
         }
     }
 
@@ -113,12 +116,17 @@ impl LdkFeeEstimator {
                 let status = if by_target.is_empty() {
                     FeeStatus::NoData
                 } else {
-                    FeeStatus::Live { updated: SystemTime::now() }
+                    FeeStatus::Live {
+                        updated: SystemTime::now(),
+                    }
                 };
                 Ok((by_target, status))
             }
             Err(error) => {
-                log::warn!("fee estimation degraded: {} ({error})", self.source.describe());
+                log::warn!(
+                    "fee estimation degraded: {} ({error})",
+                    self.source.describe()
+                );
                 Err(error)
             }
         };
@@ -136,7 +144,11 @@ impl LdkFeeEstimator {
 
     /// Where the numbers come from now.
     pub fn status(&self) -> FeeStatus {
-        self.cache.read().unwrap_or_else(|p| p.into_inner()).status.clone()
+        self.cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .status
+            .clone()
     }
 
     /// The rate for `blocks`, sat/kW, floored; from the cache only.

@@ -61,7 +61,10 @@ impl<E> Failover<E> {
     pub(crate) fn new(endpoints: Vec<E>, retry_after: Duration) -> Failover<E> {
         let slots = endpoints
             .into_iter()
-            .map(|endpoint| Slot { endpoint, health: Mutex::new(Health::default()) })
+            .map(|endpoint| Slot {
+                endpoint,
+                health: Mutex::new(Health::default()),
+            })
             .collect();
         Failover { slots, retry_after }
     }
@@ -160,7 +163,11 @@ pub(crate) fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18u32, 12, 6, 0].iter().enumerate() {
             if i <= chunk.len() {
@@ -201,7 +208,10 @@ mod tests {
 
     #[test]
     fn redacts_userinfo() {
-        assert_eq!(redact_url("http://u:secret@127.0.0.1:1/"), "http://127.0.0.1:1/");
+        assert_eq!(
+            redact_url("http://u:secret@127.0.0.1:1/"),
+            "http://127.0.0.1:1/"
+        );
         assert_eq!(redact_url("http://127.0.0.1:1/"), "http://127.0.0.1:1/");
     }
 
@@ -223,30 +233,44 @@ mod tests {
         assert_eq!(r, Ok(7));
         assert_eq!(seen, ["a", "b"]);
         seen.clear();
-        let r = f.run(|e| e.to_string(), |e| {
-            seen.push(*e);
-            Ok(8)
-        });
+        let r = f.run(
+            |e| e.to_string(),
+            |e| {
+                seen.push(*e);
+                Ok(8)
+            },
+        );
         assert_eq!(r, Ok(8));
         assert_eq!(seen, ["b"], "a sits out its back-off");
         // A request error is an answer: no failover.
-        let r: Result<(), _> = f.run(|e| e.to_string(), |_| {
-            Err(ChainError::Source { code: -5, message: "No such transaction".into() })
-        });
+        let r: Result<(), _> = f.run(
+            |e| e.to_string(),
+            |_| {
+                Err(ChainError::Source {
+                    code: -5,
+                    message: "No such transaction".into(),
+                })
+            },
+        );
         assert!(matches!(r, Err(ChainError::Source { code: -5, .. })));
     }
 
     #[test]
     fn all_down_still_tries_everyone() {
         let f = Failover::new(vec!["a", "b"], Duration::from_secs(3600));
-        let r: Result<(), _> =
-            f.run(|e| e.to_string(), |_| Err(ChainError::Unreachable("down".into())));
+        let r: Result<(), _> = f.run(
+            |e| e.to_string(),
+            |_| Err(ChainError::Unreachable("down".into())),
+        );
         assert!(r.is_err());
         let mut seen = Vec::new();
-        let _: Result<(), _> = f.run(|e| e.to_string(), |e| {
-            seen.push(*e);
-            Err(ChainError::Unreachable("down".into()))
-        });
+        let _: Result<(), _> = f.run(
+            |e| e.to_string(),
+            |e| {
+                seen.push(*e);
+                Err(ChainError::Unreachable("down".into()))
+            },
+        );
         assert_eq!(seen.len(), 2);
         assert!(f.health(|e| e.to_string()).iter().all(|h| !h.healthy));
     }

@@ -35,12 +35,13 @@ pub mod sync;
 pub mod verify;
 
 pub use broadcast::ChainBroadcaster;
-pub use http::EndpointHealth;
 pub use esplora::{EsploraConfig, EsploraSource};
 pub use fees::{FeeStatus, LdkFeeEstimator};
+pub use http::EndpointHealth;
 pub use rpc::{RpcAuth, RpcClient, RpcConfig, RpcEndpoint, RpcSource};
 pub use sync::{
-    ChainSync, ScriptSync, ScriptSyncResult, SyncConfig, SyncReport, SyncTip, TxConfirmation, WalletTx,
+    ChainSync, ScriptSync, ScriptSyncResult, SyncConfig, SyncReport, SyncTip, TxConfirmation,
+    WalletTx,
 };
 
 use qtum_primitives::block::QtumBlock;
@@ -60,11 +61,18 @@ pub struct BlockRef {
 impl BlockRef {
     /// The reference of `header` at `height`.
     pub fn of(header: &QtumHeader, height: u32) -> BlockRef {
-        BlockRef { height, hash: header.block_hash(), synthetic_hash: header.synthetic_hash() }
+        BlockRef {
+            height,
+            hash: header.block_hash(),
+            synthetic_hash: header.synthetic_hash(),
+        }
     }
 }
 
 /// Where a transaction stands.
+// Returned by value once per query and matched right away: boxing the header would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxStatus {
     /// The source does not know it (neither mempool nor chain).
@@ -145,7 +153,10 @@ impl fmt::Display for ChainError {
             }
             ChainError::InvalidResponse(why) => write!(f, "chain source answered badly: {why}"),
             ChainError::Rejected { code, reason } => {
-                write!(f, "transaction rejected by the chain source ({code}): {reason}")
+                write!(
+                    f,
+                    "transaction rejected by the chain source ({code}): {reason}"
+                )
             }
             ChainError::Unsupported(why) => write!(f, "chain source does not support this: {why}"),
         }
@@ -163,9 +174,7 @@ impl ChainError {
         match self {
             ChainError::Unreachable(_) | ChainError::InvalidResponse(_) => true,
             // Positive codes are HTTP statuses; -28 is RPC_IN_WARMUP.
-            ChainError::Source { code, .. } => {
-                *code >= 500 || [401, 403, 429, -28].contains(code)
-            }
+            ChainError::Source { code, .. } => *code >= 500 || [401, 403, 429, -28].contains(code),
             ChainError::Rejected { .. } | ChainError::Unsupported(_) => false,
         }
     }
@@ -252,7 +261,10 @@ pub trait ChainSource: Send + Sync {
         start_height: u32,
     ) -> Result<Vec<Vec<HistoryEntry>>, ChainError> {
         let _ = start_height;
-        scripts.iter().map(|script| self.script_history(script)).collect()
+        scripts
+            .iter()
+            .map(|script| self.script_history(script))
+            .collect()
     }
 
     /// How many HTTP requests this source has sent so far (for benchmarks and status pages).

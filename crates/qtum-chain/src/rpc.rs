@@ -77,7 +77,10 @@ pub struct RpcEndpoint {
 impl RpcEndpoint {
     /// An endpoint at `url` with `auth`.
     pub fn new(url: impl Into<String>, auth: RpcAuth) -> RpcEndpoint {
-        RpcEndpoint { url: url.into(), auth }
+        RpcEndpoint {
+            url: url.into(),
+            auth,
+        }
     }
 }
 
@@ -146,7 +149,13 @@ impl RpcClient {
     }
 
     fn with_counter(url: String, auth: RpcAuth, timeout: Duration, counter: Counter) -> RpcClient {
-        RpcClient { url, auth, timeout, counter, next_id: AtomicU64::new(1) }
+        RpcClient {
+            url,
+            auth,
+            timeout,
+            counter,
+            next_id: AtomicU64::new(1),
+        }
     }
 
     /// The endpoint URL without credentials.
@@ -179,7 +188,9 @@ impl RpcClient {
         if calls.is_empty() {
             return Ok(Vec::new());
         }
-        let first = self.next_id.fetch_add(calls.len() as u64, Ordering::Relaxed);
+        let first = self
+            .next_id
+            .fetch_add(calls.len() as u64, Ordering::Relaxed);
         let body: Vec<Value> = calls
             .iter()
             .enumerate()
@@ -193,9 +204,9 @@ impl RpcClient {
             Ok(other) => {
                 // qtumd answers a batch with a single error object when it refuses the batch
                 // as a whole (e.g. a proxy that does not do batches).
-                return Err(parse_reply(&other)
-                    .err()
-                    .unwrap_or_else(|| ChainError::InvalidResponse("batch answered by one object".into())));
+                return Err(parse_reply(&other).err().unwrap_or_else(|| {
+                    ChainError::InvalidResponse("batch answered by one object".into())
+                }));
             }
             Err(_) => return Err(http_error(status, &reply)),
         };
@@ -252,8 +263,14 @@ fn http_error(status: i32, body: &[u8]) -> ChainError {
     let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
     match status {
         200 => ChainError::InvalidResponse(format!("not JSON: {text}")),
-        401 | 403 => ChainError::Source { code: i64::from(status), message: "RPC authorization failed".into() },
-        _ => ChainError::Source { code: i64::from(status), message: text },
+        401 | 403 => ChainError::Source {
+            code: i64::from(status),
+            message: "RPC authorization failed".into(),
+        },
+        _ => ChainError::Source {
+            code: i64::from(status),
+            message: text,
+        },
     }
 }
 
@@ -261,11 +278,17 @@ fn parse_reply(reply: &Value) -> Result<Value, ChainError> {
     match reply.get("error") {
         Some(Value::Null) | None => match reply.get("result") {
             Some(result) => Ok(result.clone()),
-            None => Err(ChainError::InvalidResponse("JSON-RPC reply without result".into())),
+            None => Err(ChainError::InvalidResponse(
+                "JSON-RPC reply without result".into(),
+            )),
         },
         Some(error) => Err(ChainError::Source {
             code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
-            message: error.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+            message: error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         }),
     }
 }
@@ -289,7 +312,9 @@ fn parse_hash<T: FromStr>(v: &Value, what: &str) -> Result<T, ChainError> {
 }
 
 fn parse_u32(v: &Value, what: &str) -> Result<u32, ChainError> {
-    v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| bad(what))
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| bad(what))
 }
 
 fn hex_bytes(v: &Value, what: &str) -> Result<Vec<u8>, ChainError> {
@@ -340,7 +365,9 @@ impl RpcSource {
     /// A source over `config.endpoints` (tried in order, failing over on faults).
     pub fn new(config: RpcConfig) -> Result<RpcSource, ChainError> {
         if config.endpoints.is_empty() {
-            return Err(ChainError::Unsupported("an RPC source needs at least one endpoint".into()));
+            return Err(ChainError::Unsupported(
+                "an RPC source needs at least one endpoint".into(),
+            ));
         }
         let counter = Counter::default();
         let clients = config
@@ -386,7 +413,8 @@ impl RpcSource {
     }
 
     fn tip_on(c: &RpcClient) -> Result<(BlockRef, QtumHeader), ChainError> {
-        let hash: BlockHash = parse_hash(&c.call("getbestblockhash", json!([]))?, "best block hash")?;
+        let hash: BlockHash =
+            parse_hash(&c.call("getbestblockhash", json!([]))?, "best block hash")?;
         let mut answers = c
             .call_batch(&[
                 ("getblockheader", json!([hash.to_string(), true])),
@@ -445,7 +473,9 @@ impl RpcSource {
                     .iter()
                     .map(|h| ("getblockheader", json!([h.to_string(), false])))
                     .collect();
-                for (i, (answer, hash)) in c.call_batch(&calls)?.into_iter().zip(&hashes).enumerate() {
+                for (i, (answer, hash)) in
+                    c.call_batch(&calls)?.into_iter().zip(&hashes).enumerate()
+                {
                     let header = verify::header_from_bytes(&hex_bytes(&answer?, "header")?, hash)?;
                     out.push((BlockRef::of(&header, from + i as u32), header));
                 }
@@ -460,15 +490,28 @@ impl RpcSource {
 
     /// Height of the block holding `txid` in the best chain, from verbose RPC answers (the
     /// block hash is checked again wherever the height is used).
-    fn confirmed_block_of(c: &RpcClient, verbose_tx: &Value) -> Result<Option<(BlockHash, u32)>, ChainError> {
-        let Some(hash) = verbose_tx.get("blockhash") else { return Ok(None) };
+    fn confirmed_block_of(
+        c: &RpcClient,
+        verbose_tx: &Value,
+    ) -> Result<Option<(BlockHash, u32)>, ChainError> {
+        let Some(hash) = verbose_tx.get("blockhash") else {
+            return Ok(None);
+        };
         let hash: BlockHash = parse_hash(hash, "blockhash")?;
         let header = c.call("getblockheader", json!([hash.to_string(), true]))?;
         // -1 confirmations: the block is on a stale branch.
-        if header.get("confirmations").and_then(Value::as_i64).unwrap_or(0) < 1 {
+        if header
+            .get("confirmations")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            < 1
+        {
             return Ok(None);
         }
-        Ok(Some((hash, parse_u32(field(&header, "height")?, "height")?)))
+        Ok(Some((
+            hash,
+            parse_u32(field(&header, "height")?, "height")?,
+        )))
     }
 
     fn tx_status_on(c: &RpcClient, txid: &Txid) -> Result<TxStatus, ChainError> {
@@ -491,12 +534,20 @@ impl RpcSource {
             .txdata
             .iter()
             .position(|tx| tx.compute_txid() == *txid)
-            .ok_or_else(|| ChainError::InvalidResponse(format!("block {hash} does not hold {txid}")))?;
-        Ok(TxStatus::Confirmed { block: BlockRef::of(&block.header, height), header: block.header, position })
+            .ok_or_else(|| {
+                ChainError::InvalidResponse(format!("block {hash} does not hold {txid}"))
+            })?;
+        Ok(TxStatus::Confirmed {
+            block: BlockRef::of(&block.header, height),
+            header: block.header,
+            position,
+        })
     }
 
     fn address_of(&self, script: &Script) -> Option<String> {
-        QtumAddress::from_script(script, self.network).ok().map(|a| a.to_string())
+        QtumAddress::from_script(script, self.network)
+            .ok()
+            .map(|a| a.to_string())
     }
 
     /// History through `-addrindex`; `Ok(None)` when the node has no index.
@@ -535,8 +586,10 @@ impl RpcSource {
                 .iter()
                 .map(|t| ("getrawtransaction", json!([t.to_string(), true])))
                 .collect();
-            let verbose: Vec<Value> =
-                c.call_batch(&calls)?.into_iter().collect::<Result<_, _>>()?;
+            let verbose: Vec<Value> = c
+                .call_batch(&calls)?
+                .into_iter()
+                .collect::<Result<_, _>>()?;
             let calls: Vec<(&str, Value)> = verbose
                 .iter()
                 .filter_map(|v| v.get("blockhash").cloned())
@@ -553,8 +606,15 @@ impl RpcSource {
             let mut entries = Vec::with_capacity(txids.len());
             let mut outs = HashSet::new();
             for (txid, v) in txids.iter().zip(&verbose) {
-                let height = v.get("blockhash").and_then(Value::as_str).and_then(|h| heights.get(h)).copied();
-                entries.push(HistoryEntry { txid: *txid, height });
+                let height = v
+                    .get("blockhash")
+                    .and_then(Value::as_str)
+                    .and_then(|h| heights.get(h))
+                    .copied();
+                entries.push(HistoryEntry {
+                    txid: *txid,
+                    height,
+                });
                 let tx = decode_tx(field(v, "hex")?)?;
                 verify::check_txid(&tx, txid)?;
                 for (vout, o) in tx.output.iter().enumerate() {
@@ -590,8 +650,10 @@ impl RpcSource {
         if mempool.is_empty() {
             return Ok(());
         }
-        let calls: Vec<(&str, Value)> =
-            mempool.iter().map(|t| ("getrawtransaction", json!([t.to_string(), false]))).collect();
+        let calls: Vec<(&str, Value)> = mempool
+            .iter()
+            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
+            .collect();
         let mut txs = Vec::new();
         for (txid, raw) in mempool.iter().zip(c.call_batch(&calls)?) {
             match raw {
@@ -605,15 +667,20 @@ impl RpcSource {
                 Err(e) => return Err(e),
             }
         }
-        let mut seen: Vec<HashSet<Txid>> =
-            out.iter().map(|entries| entries.iter().map(|e| e.txid).collect()).collect();
+        let mut seen: Vec<HashSet<Txid>> = out
+            .iter()
+            .map(|entries| entries.iter().map(|e| e.txid).collect())
+            .collect();
         loop {
             let mut grew = false;
             for tx in &txs {
                 let txid = tx.compute_txid();
                 for (i, script) in scripts.iter().enumerate() {
                     let pays = tx.output.iter().any(|o| o.script_pubkey == *script);
-                    let spends = tx.input.iter().any(|inp| funding[i].contains(&inp.previous_output));
+                    let spends = tx
+                        .input
+                        .iter()
+                        .any(|inp| funding[i].contains(&inp.previous_output));
                     if (pays || spends) && seen[i].insert(txid) {
                         out[i].push(HistoryEntry { txid, height: None });
                         grew = true;
@@ -649,7 +716,10 @@ impl RpcSource {
                 for tx in &block.txdata {
                     let txid = tx.compute_txid();
                     for (i, script) in scripts.iter().enumerate() {
-                        let mut hit = tx.input.iter().any(|inp| funding[i].contains(&inp.previous_output));
+                        let mut hit = tx
+                            .input
+                            .iter()
+                            .any(|inp| funding[i].contains(&inp.previous_output));
                         for (vout, o) in tx.output.iter().enumerate() {
                             if o.script_pubkey == *script {
                                 funding[i].insert(OutPoint::new(txid, vout as u32));
@@ -657,7 +727,10 @@ impl RpcSource {
                             }
                         }
                         if hit {
-                            out[i].push(HistoryEntry { txid, height: Some(height) });
+                            out[i].push(HistoryEntry {
+                                txid,
+                                height: Some(height),
+                            });
                         }
                     }
                 }
@@ -694,14 +767,17 @@ impl RpcSource {
         let mut from = start;
         while from <= end {
             let to = end.min(from.saturating_add(chunk - 1));
-            let calls: Vec<(&str, Value)> = (from..=to).map(|h| ("getblockhash", json!([h]))).collect();
+            let calls: Vec<(&str, Value)> =
+                (from..=to).map(|h| ("getblockhash", json!([h]))).collect();
             let hashes: Vec<BlockHash> = c
                 .call_batch(&calls)?
                 .into_iter()
                 .map(|a| a.and_then(|v| parse_hash(&v, "block hash")))
                 .collect::<Result<_, _>>()?;
-            let calls: Vec<(&str, Value)> =
-                hashes.iter().map(|h| ("getblock", json!([h.to_string(), 0]))).collect();
+            let calls: Vec<(&str, Value)> = hashes
+                .iter()
+                .map(|h| ("getblock", json!([h.to_string(), 0])))
+                .collect();
             for ((i, answer), hash) in c.call_batch(&calls)?.into_iter().enumerate().zip(&hashes) {
                 let block = verify::block_from_bytes(&hex_bytes(&answer?, "block")?, hash)?;
                 if visit(from + i as u32, &block) {
@@ -739,12 +815,18 @@ impl RpcSource {
             }
         }
         // No index: gettxout knows the UTXO set and the mempool.
-        let utxo = c.call("gettxout", json!([outpoint.txid.to_string(), outpoint.vout, true]))?;
+        let utxo = c.call(
+            "gettxout",
+            json!([outpoint.txid.to_string(), outpoint.vout, true]),
+        )?;
         if !utxo.is_null() {
             return Ok(None);
         }
         let matches = |tx: &Transaction| {
-            tx.input.iter().position(|i| i.previous_output == *outpoint).map(|vin| (tx.compute_txid(), vin as u32))
+            tx.input
+                .iter()
+                .position(|i| i.previous_output == *outpoint)
+                .map(|vin| (tx.compute_txid(), vin as u32))
         };
         // Spent in the mempool?
         let mempool = c.call("getrawmempool", json!([]))?;
@@ -754,25 +836,44 @@ impl RpcSource {
             .iter()
             .map(|t| parse_hash(t, "txid"))
             .collect::<Result<_, _>>()?;
-        let calls: Vec<(&str, Value)> =
-            mempool.iter().map(|t| ("getrawtransaction", json!([t.to_string(), false]))).collect();
+        let calls: Vec<(&str, Value)> = mempool
+            .iter()
+            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
+            .collect();
         for raw in c.call_batch(&calls)?.into_iter().flatten() {
             if let Some((txid, vin)) = matches(&decode_tx(&raw)?) {
-                return Ok(Some(Spend { txid, vin, height: None }));
+                return Ok(Some(Spend {
+                    txid,
+                    vin,
+                    height: None,
+                }));
             }
         }
         // Spent in a block: scan from the block that created it.
-        let verbose = match c.call("getrawtransaction", json!([outpoint.txid.to_string(), true])) {
+        let verbose = match c.call(
+            "getrawtransaction",
+            json!([outpoint.txid.to_string(), true]),
+        ) {
             Ok(v) => v,
             Err(e) if is_code(&e, &[-5]) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some((_, created)) = Self::confirmed_block_of(c, &verbose)? else { return Ok(None) };
+        let Some((_, created)) = Self::confirmed_block_of(c, &verbose)? else {
+            return Ok(None);
+        };
         let (tip, _) = Self::tip_on(c)?;
         self.check_scan_window(created, tip.height)?;
         let mut found = None;
         self.scan_blocks(c, created, tip.height, |height, block| {
-            found = block.txdata.iter().find_map(|tx| matches(tx)).map(|(txid, vin)| Spend { txid, vin, height: Some(height) });
+            found = block
+                .txdata
+                .iter()
+                .find_map(&matches)
+                .map(|(txid, vin)| Spend {
+                    txid,
+                    vin,
+                    height: Some(height),
+                });
             found.is_some()
         })?;
         Ok(found)
@@ -808,15 +909,17 @@ impl ChainSource for RpcSource {
     }
 
     fn transaction(&self, txid: &Txid) -> Result<Option<Transaction>, ChainError> {
-        self.with_client(|c| match c.call("getrawtransaction", json!([txid.to_string(), false])) {
-            Ok(raw) => {
-                let tx = decode_tx(&raw)?;
-                verify::check_txid(&tx, txid)?;
-                Ok(Some(tx))
-            }
-            Err(e) if is_code(&e, &[-5]) => Ok(None),
-            Err(e) => Err(e),
-        })
+        self.with_client(
+            |c| match c.call("getrawtransaction", json!([txid.to_string(), false])) {
+                Ok(raw) => {
+                    let tx = decode_tx(&raw)?;
+                    verify::check_txid(&tx, txid)?;
+                    Ok(Some(tx))
+                }
+                Err(e) if is_code(&e, &[-5]) => Ok(None),
+                Err(e) => Err(e),
+            },
+        )
     }
 
     fn tx_status(&self, txid: &Txid) -> Result<TxStatus, ChainError> {
@@ -849,7 +952,10 @@ impl ChainSource for RpcSource {
             Ok(v) => parse_hash(&v, "txid"),
             // -25 missing inputs, -26 policy, -27 already in chain, -22 undecodable.
             Err(ChainError::Source { code, message }) if [-22, -25, -26, -27].contains(&code) => {
-                Err(ChainError::Rejected { code, reason: message })
+                Err(ChainError::Rejected {
+                    code,
+                    reason: message,
+                })
             }
             Err(e) => Err(e),
         })
@@ -857,8 +963,10 @@ impl ChainSource for RpcSource {
 
     fn fee_estimates(&self) -> Result<FeeEstimates, ChainError> {
         self.with_client(|c| {
-            let calls: Vec<(&str, Value)> =
-                FEE_TARGETS.iter().map(|t| ("estimatesmartfee", json!([t]))).collect();
+            let calls: Vec<(&str, Value)> = FEE_TARGETS
+                .iter()
+                .map(|t| ("estimatesmartfee", json!([t])))
+                .collect();
             let mut by_target = Vec::new();
             for (target, answer) in FEE_TARGETS.iter().zip(c.call_batch(&calls)?) {
                 // No "feerate" (with an "errors" list) is how qtumd says it has no data.
@@ -883,7 +991,11 @@ impl ChainSource for RpcSource {
         })
     }
 
-    fn headers_between(&self, start: u32, end: u32) -> Result<Vec<(BlockRef, QtumHeader)>, ChainError> {
+    fn headers_between(
+        &self,
+        start: u32,
+        end: u32,
+    ) -> Result<Vec<(BlockRef, QtumHeader)>, ChainError> {
         self.headers_range(start, end)
     }
 
@@ -898,11 +1010,24 @@ mod tests {
 
     #[test]
     fn debug_output_hides_credentials() {
-        let auth = RpcAuth::UserPass { user: "u".into(), password: "hunter2".into() };
-        let client = RpcClient::new("http://x:alsosecret@127.0.0.1:1", auth.clone(), Duration::from_secs(1));
+        let auth = RpcAuth::UserPass {
+            user: "u".into(),
+            password: "hunter2".into(),
+        };
+        let client = RpcClient::new(
+            "http://x:alsosecret@127.0.0.1:1",
+            auth.clone(),
+            Duration::from_secs(1),
+        );
         let text = format!("{client:?} {auth:?}");
-        assert!(!text.contains("hunter2") && !text.contains("alsosecret"), "{text}");
-        let config = RpcConfig::new(Network::Regtest, vec![RpcEndpoint::new("http://127.0.0.1:1", auth)]);
+        assert!(
+            !text.contains("hunter2") && !text.contains("alsosecret"),
+            "{text}"
+        );
+        let config = RpcConfig::new(
+            Network::Regtest,
+            vec![RpcEndpoint::new("http://127.0.0.1:1", auth)],
+        );
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 
@@ -911,10 +1036,22 @@ mod tests {
         let reply = json!({"result": null, "error": {"code": -26, "message": "min relay fee not met, 56399 < 56400"}, "id": 1});
         assert_eq!(
             parse_reply(&reply),
-            Err(ChainError::Source { code: -26, message: "min relay fee not met, 56399 < 56400".into() })
+            Err(ChainError::Source {
+                code: -26,
+                message: "min relay fee not met, 56399 < 56400".into()
+            })
         );
-        assert!(is_no_index(&ChainError::Source { code: -32601, message: "Method not found".into() }));
-        assert!(is_no_index(&ChainError::Source { code: -5, message: "Address index not enabled".into() }));
-        assert!(!is_no_index(&ChainError::Source { code: -5, message: "No information available for address".into() }));
+        assert!(is_no_index(&ChainError::Source {
+            code: -32601,
+            message: "Method not found".into()
+        }));
+        assert!(is_no_index(&ChainError::Source {
+            code: -5,
+            message: "Address index not enabled".into()
+        }));
+        assert!(!is_no_index(&ChainError::Source {
+            code: -5,
+            message: "No information available for address".into()
+        }));
     }
 }

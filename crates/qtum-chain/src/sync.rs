@@ -86,7 +86,10 @@ impl SyncTip {
 
 impl From<BlockRef> for SyncTip {
     fn from(b: BlockRef) -> SyncTip {
-        SyncTip { height: b.height, hash: b.hash }
+        SyncTip {
+            height: b.height,
+            hash: b.hash,
+        }
     }
 }
 
@@ -162,7 +165,11 @@ struct Found {
 impl ChainSync {
     /// An engine over `source`, resuming from `tip` (what [`ChainSync::synced_tip`] returned
     /// before a restart), or starting fresh with `None`.
-    pub fn new(source: Arc<dyn ChainSource>, tip: Option<SyncTip>, config: SyncConfig) -> ChainSync {
+    pub fn new(
+        source: Arc<dyn ChainSource>,
+        tip: Option<SyncTip>,
+        config: SyncConfig,
+    ) -> ChainSync {
         ChainSync {
             source,
             config,
@@ -192,7 +199,10 @@ impl ChainSync {
     pub fn watched(&self) -> (usize, usize) {
         let state = lock(&self.state);
         let pending = lock(&self.registrations);
-        (state.watched_txs.len() + pending.txs.len(), state.watched_outputs.len() + pending.outputs.len())
+        (
+            state.watched_txs.len() + pending.txs.len(),
+            state.watched_outputs.len() + pending.outputs.len(),
+        )
     }
 
     fn take_registrations(&self, state: &mut State) -> bool {
@@ -212,7 +222,13 @@ impl ChainSync {
         let (tip, tip_header) = self.source.tip_header()?;
         let tip_changed = state.tip.map(|t| t.hash) != Some(tip.hash);
         if !tip_changed && !registered && !state.dirty {
-            return Ok(SyncReport { tip, tip_changed: false, reorg_detected: false, confirmed: 0, unconfirmed: 0 });
+            return Ok(SyncReport {
+                tip,
+                tip_changed: false,
+                reorg_detected: false,
+                confirmed: 0,
+                unconfirmed: 0,
+            });
         }
         state.dirty = true;
 
@@ -236,7 +252,9 @@ impl ChainSync {
                 }
                 let still = match block_id {
                     Some(id) => {
-                        self.block_at(height, tip.height, &mut at_height)?.map(|b| b.synthetic_hash) == Some(id)
+                        self.block_at(height, tip.height, &mut at_height)?
+                            .map(|b| b.synthetic_hash)
+                            == Some(id)
                     }
                     // No id to compare: unconfirm, the confirmation step re-confirms it if it
                     // still is (what LDK's own sync does).
@@ -256,7 +274,12 @@ impl ChainSync {
             .collect();
         let mut forget = stale;
         for (txid, block) in state.confirmed.iter() {
-            if block.height <= tip.height && self.block_at(block.height, tip.height, &mut at_height)?.map(|b| b.hash) != Some(block.hash) {
+            if block.height <= tip.height
+                && self
+                    .block_at(block.height, tip.height, &mut at_height)?
+                    .map(|b| b.hash)
+                    != Some(block.hash)
+            {
                 forget.push(*txid);
             }
         }
@@ -286,7 +309,8 @@ impl ChainSync {
             for txs in found.values() {
                 let Some(first) = txs.first() else { continue };
                 let synthetic = first.header.synthetic_header();
-                let txdata: Vec<(usize, &Transaction)> = txs.iter().map(|f| (f.position, &f.tx)).collect();
+                let txdata: Vec<(usize, &Transaction)> =
+                    txs.iter().map(|f| (f.position, &f.tx)).collect();
                 for c in confirmables {
                     c.transactions_confirmed(&synthetic, &txdata, first.block.height);
                 }
@@ -334,14 +358,21 @@ impl ChainSync {
                 prev = Some(block);
             }
             match (headers.first(), headers.last()) {
-                (Some((first, _)), Some((end, end_header))) if end.hash == tip.hash && end_header == tip_header => {
+                (Some((first, _)), Some((end, end_header)))
+                    if end.hash == tip.hash && end_header == tip_header =>
+                {
                     Ok(first.hash != last.hash)
                 }
                 // The tip moved while we read the chain: try again next time.
-                _ => Err(ChainError::Unreachable("the chain moved during sync".into())),
+                _ => Err(ChainError::Unreachable(
+                    "the chain moved during sync".into(),
+                )),
             }
         } else {
-            Ok(self.block_at(last.height, tip.height, at_height)?.map(|b| b.hash) != Some(last.hash))
+            Ok(self
+                .block_at(last.height, tip.height, at_height)?
+                .map(|b| b.hash)
+                != Some(last.hash))
         }
     }
 
@@ -364,7 +395,11 @@ impl ChainSync {
 
     /// Watched transactions and spends of watched outputs now confirmed at or below `tip`,
     /// grouped by block in height order, by position within a block.
-    fn find_confirmed(&self, state: &mut State, tip: &BlockRef) -> Result<BTreeMap<(u32, BlockHash), Vec<Found>>, ChainError> {
+    fn find_confirmed(
+        &self,
+        state: &mut State,
+        tip: &BlockRef,
+    ) -> Result<BTreeMap<(u32, BlockHash), Vec<Found>>, ChainError> {
         let mut found: BTreeMap<(u32, BlockHash), Vec<Found>> = BTreeMap::new();
         let mut taken: HashSet<Txid> = HashSet::new();
         let mut add = |found: &mut BTreeMap<(u32, BlockHash), Vec<Found>>, f: Found| {
@@ -374,17 +409,27 @@ impl ChainSync {
                 list.sort_by_key(|f| f.position);
             }
         };
-        let txids: Vec<Txid> =
-            state.watched_txs.keys().filter(|t| !state.confirmed.contains_key(*t)).copied().collect();
+        let txids: Vec<Txid> = state
+            .watched_txs
+            .keys()
+            .filter(|t| !state.confirmed.contains_key(*t))
+            .copied()
+            .collect();
         for txid in txids {
             if let Some(f) = self.confirmed_tx(&txid, tip)? {
                 add(&mut found, f);
             }
         }
-        let outputs: Vec<OutPoint> =
-            state.watched_outputs.keys().filter(|o| !state.spent.contains_key(*o)).copied().collect();
+        let outputs: Vec<OutPoint> = state
+            .watched_outputs
+            .keys()
+            .filter(|o| !state.spent.contains_key(*o))
+            .copied()
+            .collect();
         for outpoint in outputs {
-            let Some(spend) = self.source.outspend(&outpoint)? else { continue };
+            let Some(spend) = self.source.outspend(&outpoint)? else {
+                continue;
+            };
             if spend.height.is_none() {
                 continue; // only in the mempool so far
             }
@@ -408,12 +453,23 @@ impl ChainSync {
 
     fn confirmed_tx(&self, txid: &Txid, tip: &BlockRef) -> Result<Option<Found>, ChainError> {
         match self.source.tx_status(txid)? {
-            TxStatus::Confirmed { block, header, position } if block.height <= tip.height => {
+            TxStatus::Confirmed {
+                block,
+                header,
+                position,
+            } if block.height <= tip.height => {
                 let tx = self.source.transaction(txid)?.ok_or_else(|| {
-                    ChainError::InvalidResponse(format!("{txid} is confirmed but the source has no copy"))
+                    ChainError::InvalidResponse(format!(
+                        "{txid} is confirmed but the source has no copy"
+                    ))
                 })?;
                 crate::verify::check_txid(&tx, txid)?;
-                Ok(Some(Found { block, header, position, tx }))
+                Ok(Some(Found {
+                    block,
+                    header,
+                    position,
+                    tx,
+                }))
             }
             _ => Ok(None),
         }
@@ -422,11 +478,15 @@ impl ChainSync {
 
 impl Filter for ChainSync {
     fn register_tx(&self, txid: &Txid, script_pubkey: &Script) {
-        lock(&self.registrations).txs.insert(*txid, script_pubkey.to_owned());
+        lock(&self.registrations)
+            .txs
+            .insert(*txid, script_pubkey.to_owned());
     }
 
     fn register_output(&self, output: WatchedOutput) {
-        lock(&self.registrations).outputs.insert(output.outpoint.into_bitcoin_outpoint(), output);
+        lock(&self.registrations)
+            .outputs
+            .insert(output.outpoint.into_bitcoin_outpoint(), output);
     }
 }
 
@@ -486,12 +546,19 @@ pub struct ScriptSync {
 impl ScriptSync {
     /// A wallet sync over `source`.
     pub fn new(source: Arc<dyn ChainSource>) -> ScriptSync {
-        ScriptSync { source, cache: Mutex::new(HashMap::new()) }
+        ScriptSync {
+            source,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// All transactions of `scripts`. `start_height` (the wallet's birthday) bounds block scans
     /// on an RPC source without `-addrindex`; indexed sources ignore it.
-    pub fn sync(&self, scripts: &[ScriptBuf], start_height: u32) -> Result<ScriptSyncResult, ChainError> {
+    pub fn sync(
+        &self,
+        scripts: &[ScriptBuf],
+        start_height: u32,
+    ) -> Result<ScriptSyncResult, ChainError> {
         let tip = self.source.tip()?;
         let histories = self.source.scripts_history(scripts, start_height)?;
         let mut used_scripts = Vec::new();
@@ -521,30 +588,50 @@ impl ScriptSync {
                     }
                 };
                 if current == Some(conf.block.hash) {
-                    txs.push(WalletTx { txid, tx, confirmation: Some(conf) });
+                    txs.push(WalletTx {
+                        txid,
+                        tx,
+                        confirmation: Some(conf),
+                    });
                     continue;
                 }
                 lock(&self.cache).remove(&txid);
             }
-            let status = if height.is_some() { self.source.tx_status(&txid)? } else { TxStatus::Unconfirmed };
+            let status = if height.is_some() {
+                self.source.tx_status(&txid)?
+            } else {
+                TxStatus::Unconfirmed
+            };
             let confirmation = match status {
-                TxStatus::Confirmed { block, position, .. } => Some(TxConfirmation { block, position }),
+                TxStatus::Confirmed {
+                    block, position, ..
+                } => Some(TxConfirmation { block, position }),
                 TxStatus::Unconfirmed => None,
                 // Evicted from the mempool between the two questions.
                 TxStatus::Unknown => continue,
             };
-            let Some(tx) = self.source.transaction(&txid)? else { continue };
+            let Some(tx) = self.source.transaction(&txid)? else {
+                continue;
+            };
             crate::verify::check_txid(&tx, &txid)?;
             if let Some(conf) = confirmation {
                 lock(&self.cache).insert(txid, (tx.clone(), conf));
             }
-            txs.push(WalletTx { txid, tx, confirmation });
+            txs.push(WalletTx {
+                txid,
+                tx,
+                confirmation,
+            });
         }
         txs.sort_by_key(|t| match t.confirmation {
             Some(c) => (0, c.block.height, c.position),
             None => (1, 0, 0),
         });
-        Ok(ScriptSyncResult { tip, txs, used_scripts })
+        Ok(ScriptSyncResult {
+            tip,
+            txs,
+            used_scripts,
+        })
     }
 }
 
@@ -554,7 +641,10 @@ mod tests {
 
     #[test]
     fn sync_tip_round_trips_and_rejects_garbage() {
-        let tip = SyncTip { height: 4028, hash: BlockHash::from_byte_array([7; 32]) };
+        let tip = SyncTip {
+            height: 4028,
+            hash: BlockHash::from_byte_array([7; 32]),
+        };
         assert_eq!(SyncTip::decode(&tip.encode()), Some(tip));
         assert_eq!(SyncTip::decode(&[0; 37]), None);
         assert_eq!(SyncTip::decode(&tip.encode()[..36]), None);

@@ -141,8 +141,14 @@ mod tests {
     use super::*;
 
     fn fixture(path: &str) -> String {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/qtum-regtest/");
-        std::fs::read_to_string(format!("{root}{path}")).expect("fixture").trim().to_string()
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/qtum-regtest/"
+        );
+        std::fs::read_to_string(format!("{root}{path}"))
+            .expect("fixture")
+            .trim()
+            .to_string()
     }
 
     fn hex(s: &str) -> Vec<u8> {
@@ -152,9 +158,14 @@ mod tests {
 
     #[test]
     fn real_blocks_pass_and_tampered_ones_fail() {
-        for dir in ["h2002_confirms_p2wpkh_p2wsh_txs", "h4027_first_pos", "h2005_fee_round_6tx"] {
-            let hash: BlockHash =
-                fixture(&format!("blocks/{dir}/getblockhash.txt")).parse().expect("hash");
+        for dir in [
+            "h2002_confirms_p2wpkh_p2wsh_txs",
+            "h4027_first_pos",
+            "h2005_fee_round_6tx",
+        ] {
+            let hash: BlockHash = fixture(&format!("blocks/{dir}/getblockhash.txt"))
+                .parse()
+                .expect("hash");
             let raw = hex(&fixture(&format!("blocks/{dir}/getblock.v0.hex")));
             let block = block_from_bytes(&raw, &hash).expect("real block verifies");
             let header_raw = hex(&fixture(&format!("blocks/{dir}/getblockheader.hex")));
@@ -188,9 +199,12 @@ mod tests {
 
     #[test]
     fn bitcoin_80_byte_header_is_not_a_qtum_header() {
-        let hash: BlockHash =
-            fixture("blocks/h2002_confirms_p2wpkh_p2wsh_txs/getblockhash.txt").parse().expect("h");
-        let raw = hex(&fixture("blocks/h2002_confirms_p2wpkh_p2wsh_txs/getblockheader.hex"));
+        let hash: BlockHash = fixture("blocks/h2002_confirms_p2wpkh_p2wsh_txs/getblockhash.txt")
+            .parse()
+            .expect("h");
+        let raw = hex(&fixture(
+            "blocks/h2002_confirms_p2wpkh_p2wsh_txs/getblockheader.hex",
+        ));
         assert!(header_from_bytes(&raw[..80], &hash).is_err());
     }
 }

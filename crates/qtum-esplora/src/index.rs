@@ -20,7 +20,9 @@ impl ScriptIndex {
     pub(crate) fn add_tx(&mut self, tx: &Transaction) {
         for out in &tx.output {
             let hash = sha256::Hash::hash(out.script_pubkey.as_bytes()).to_byte_array();
-            self.scripts.entry(hash).or_insert_with(|| out.script_pubkey.clone());
+            self.scripts
+                .entry(hash)
+                .or_insert_with(|| out.script_pubkey.clone());
         }
     }
 

@@ -60,7 +60,13 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// A configuration with 4 threads and a 30 s RPC timeout.
     pub fn new(rpc_url: impl Into<String>, rpc_auth: RpcAuth, listen: SocketAddr) -> ServerConfig {
-        ServerConfig { rpc_url: rpc_url.into(), rpc_auth, listen, threads: 4, rpc_timeout: Duration::from_secs(30) }
+        ServerConfig {
+            rpc_url: rpc_url.into(),
+            rpc_auth,
+            listen,
+            threads: 4,
+            rpc_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -75,16 +81,23 @@ pub struct EsploraServer {
 
 impl std::fmt::Debug for EsploraServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EsploraServer").field("addr", &self.addr).finish()
+        f.debug_struct("EsploraServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
 impl EsploraServer {
     /// Binds `config.listen`, asks qtumd which network it runs, and starts serving.
     pub fn start(config: ServerConfig) -> Result<EsploraServer, String> {
-        let rpc = RpcClient::new(config.rpc_url.clone(), config.rpc_auth.clone(), config.rpc_timeout);
+        let rpc = RpcClient::new(
+            config.rpc_url.clone(),
+            config.rpc_auth.clone(),
+            config.rpc_timeout,
+        );
         let backend = Arc::new(Backend::new(rpc).map_err(|e| format!("qtumd backend: {e}"))?);
-        let server = tiny_http::Server::http(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let server = tiny_http::Server::http(config.listen)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let addr = server
             .server_addr()
             .to_ip()
@@ -127,7 +140,13 @@ impl EsploraServer {
         };
         threads.push(indexer);
         log::info!("qtum-esplora listening on http://{addr}");
-        Ok(EsploraServer { addr, server, stop, threads, backend })
+        Ok(EsploraServer {
+            addr,
+            server,
+            stop,
+            threads,
+            backend,
+        })
     }
 
     /// The address served.

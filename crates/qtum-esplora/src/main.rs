@@ -24,7 +24,11 @@ fn main() -> ExitCode {
             "--rpc-password" => value().map(|v| password = Some(v)),
             "--rpc-cookie" => value().map(|v| cookie = Some(PathBuf::from(v))),
             "--listen" => value().map(|v| listen = v),
-            "--threads" => value().and_then(|v| v.parse().map(|n| threads = n).map_err(|_| "bad --threads".into())),
+            "--threads" => value().and_then(|v| {
+                v.parse()
+                    .map(|n| threads = n)
+                    .map_err(|_| "bad --threads".into())
+            }),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

@@ -37,7 +37,10 @@ impl From<ChainError> for Fail {
     fn from(e: ChainError) -> Fail {
         match e {
             // -5 no such block/transaction, -8 height out of range.
-            ChainError::Source { code: -5 | -8, message } => Fail::NotFound(message),
+            ChainError::Source {
+                code: -5 | -8,
+                message,
+            } => Fail::NotFound(message),
             e => Fail::Backend(e),
         }
     }
@@ -69,11 +72,15 @@ fn bad(what: &str) -> ChainError {
 }
 
 fn parse<T: FromStr>(v: &Value, what: &str) -> Result<T, ChainError> {
-    v.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| bad(what))
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(what))
 }
 
 fn hex_of(v: &Value, what: &str) -> Result<Vec<u8>, ChainError> {
-    v.as_str().and_then(|s| Vec::from_hex(s).ok()).ok_or_else(|| bad(what))
+    v.as_str()
+        .and_then(|s| Vec::from_hex(s).ok())
+        .ok_or_else(|| bad(what))
 }
 
 fn tx_of(v: &Value) -> Result<Transaction, ChainError> {
@@ -110,7 +117,12 @@ impl Backend {
             Some("regtest") => Network::Regtest,
             other => return Err(ChainError::Unsupported(format!("unknown chain {other:?}"))),
         };
-        Ok(Backend { rpc, network, index: Mutex::new(ScriptIndex::default()), catching_up: Mutex::new(()) })
+        Ok(Backend {
+            rpc,
+            network,
+            index: Mutex::new(ScriptIndex::default()),
+            catching_up: Mutex::new(()),
+        })
     }
 
     /// RPC requests made so far.
@@ -134,13 +146,24 @@ impl Backend {
     /// Reads new best-chain blocks into the script index (and drops blocks a reorg removed).
     pub(crate) fn catch_up(&self) -> Result<(), ChainError> {
         let _one_at_a_time = lock(&self.catching_up);
-        let tip: u32 = self.call("getblockcount", json!([]))?.as_u64().and_then(|h| u32::try_from(h).ok()).ok_or_else(|| bad("getblockcount"))?;
+        let tip: u32 = self
+            .call("getblockcount", json!([]))?
+            .as_u64()
+            .and_then(|h| u32::try_from(h).ok())
+            .ok_or_else(|| bad("getblockcount"))?;
         // Drop blocks that left the best chain; their scripts stay known, which is harmless.
         loop {
             let last = { lock(&self.index).chain.last().copied() };
             let Some(last) = last else { break };
             let height = lock(&self.index).chain.len() as u32 - 1;
-            let now = if height <= tip { Some(parse::<BlockHash>(&self.call("getblockhash", json!([height]))?, "hash")?) } else { None };
+            let now = if height <= tip {
+                Some(parse::<BlockHash>(
+                    &self.call("getblockhash", json!([height]))?,
+                    "hash",
+                )?)
+            } else {
+                None
+            };
             if now == Some(last) {
                 break;
             }
@@ -149,14 +172,18 @@ impl Backend {
         let mut from = lock(&self.index).chain.len() as u32;
         while from <= tip {
             let to = tip.min(from + 24);
-            let calls: Vec<(&str, Value)> = (from..=to).map(|h| ("getblockhash", json!([h]))).collect();
+            let calls: Vec<(&str, Value)> =
+                (from..=to).map(|h| ("getblockhash", json!([h]))).collect();
             let hashes: Vec<BlockHash> = self
                 .rpc
                 .call_batch(&calls)?
                 .into_iter()
                 .map(|a| a.and_then(|v| parse(&v, "hash")))
                 .collect::<Result<_, _>>()?;
-            let calls: Vec<(&str, Value)> = hashes.iter().map(|h| ("getblock", json!([h.to_string(), 0]))).collect();
+            let calls: Vec<(&str, Value)> = hashes
+                .iter()
+                .map(|h| ("getblock", json!([h.to_string(), 0])))
+                .collect();
             let blocks = self.rpc.call_batch(&calls)?;
             let mut index = lock(&self.index);
             for (answer, hash) in blocks.into_iter().zip(&hashes) {
@@ -179,7 +206,10 @@ impl Backend {
             .iter()
             .map(|t| parse(t, "txid"))
             .collect::<Result<_, _>>()?;
-        let calls: Vec<(&str, Value)> = ids.iter().map(|t| ("getrawtransaction", json!([t.to_string(), false]))).collect();
+        let calls: Vec<(&str, Value)> = ids
+            .iter()
+            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
+            .collect();
         let mut txs = Vec::new();
         for (txid, answer) in ids.iter().zip(self.batch(&calls)?) {
             // Gone between the two calls: mined or evicted.
@@ -191,7 +221,11 @@ impl Backend {
         Ok(txs)
     }
 
-    fn script_for(&self, hash: &[u8; 32], mempool: &[Transaction]) -> Result<Option<ScriptBuf>, ChainError> {
+    fn script_for(
+        &self,
+        hash: &[u8; 32],
+        mempool: &[Transaction],
+    ) -> Result<Option<ScriptBuf>, ChainError> {
         self.catch_up()?;
         let mut index = lock(&self.index);
         for tx in mempool {
@@ -203,17 +237,26 @@ impl Backend {
     }
 
     fn address(&self, script: &Script) -> Option<String> {
-        QtumAddress::from_script(script, self.network).ok().map(|a| a.to_string())
+        QtumAddress::from_script(script, self.network)
+            .ok()
+            .map(|a| a.to_string())
     }
 
     /// `(status JSON, block hash)` for the block `hash`, from its verbose header.
     fn statuses(&self, hashes: &[String]) -> Result<HashMap<String, Value>, ChainError> {
         let unique: Vec<&String> = hashes.iter().collect::<HashSet<_>>().into_iter().collect();
-        let calls: Vec<(&str, Value)> = unique.iter().map(|h| ("getblockheader", json!([h, true]))).collect();
+        let calls: Vec<(&str, Value)> = unique
+            .iter()
+            .map(|h| ("getblockheader", json!([h, true])))
+            .collect();
         let mut out = HashMap::new();
         for (hash, answer) in unique.into_iter().zip(self.batch(&calls)?) {
             let header = answer?;
-            let in_chain = header.get("confirmations").and_then(Value::as_i64).unwrap_or(0) >= 1;
+            let in_chain = header
+                .get("confirmations")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                >= 1;
             let status = if in_chain {
                 json!({
                     "confirmed": true,
@@ -232,7 +275,10 @@ impl Backend {
     /// Esplora transaction JSON for each txid (in order), in three batched RPC round trips.
     /// Unknown txids are skipped.
     fn txs_json(&self, txids: &[Txid]) -> Result<Vec<Value>, ChainError> {
-        let calls: Vec<(&str, Value)> = txids.iter().map(|t| ("getrawtransaction", json!([t.to_string(), true]))).collect();
+        let calls: Vec<(&str, Value)> = txids
+            .iter()
+            .map(|t| ("getrawtransaction", json!([t.to_string(), true])))
+            .collect();
         let mut found = Vec::new();
         for (txid, answer) in txids.iter().zip(self.batch(&calls)?) {
             let verbose = match answer {
@@ -242,7 +288,10 @@ impl Backend {
             };
             let tx = tx_of(verbose.get("hex").ok_or_else(|| bad("hex"))?)?;
             verify::check_txid(&tx, txid)?;
-            let block = verbose.get("blockhash").and_then(Value::as_str).map(str::to_string);
+            let block = verbose
+                .get("blockhash")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             found.push((tx, block));
         }
         let blocks: Vec<String> = found.iter().filter_map(|(_, b)| b.clone()).collect();
@@ -255,7 +304,10 @@ impl Backend {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let calls: Vec<(&str, Value)> = parents.iter().map(|t| ("getrawtransaction", json!([t.to_string(), false]))).collect();
+        let calls: Vec<(&str, Value)> = parents
+            .iter()
+            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
+            .collect();
         let mut parent_txs: HashMap<Txid, Transaction> = HashMap::new();
         for (txid, answer) in parents.iter().zip(self.batch(&calls)?) {
             if let Ok(raw) = answer {
@@ -273,7 +325,10 @@ impl Backend {
                     .input
                     .iter()
                     .map(|i| {
-                        parent_txs.get(&i.previous_output.txid).and_then(|p| p.output.get(i.previous_output.vout as usize)).cloned()
+                        parent_txs
+                            .get(&i.previous_output.txid)
+                            .and_then(|p| p.output.get(i.previous_output.vout as usize))
+                            .cloned()
                     })
                     .collect();
                 self.tx_json(tx, &prevouts, status)
@@ -339,17 +394,25 @@ impl Backend {
             Some(block) => {
                 let block = block.to_string();
                 let statuses = self.statuses(std::slice::from_ref(&block))?;
-                Ok(statuses.get(&block).cloned().unwrap_or_else(|| json!({"confirmed": false})))
+                Ok(statuses
+                    .get(&block)
+                    .cloned()
+                    .unwrap_or_else(|| json!({"confirmed": false})))
             }
         }
     }
 
     fn outspend(&self, outpoint: &OutPoint) -> Result<Value, Fail> {
-        match self.call("getspentinfo", json!([{"txid": outpoint.txid.to_string(), "index": outpoint.vout}])) {
+        match self.call(
+            "getspentinfo",
+            json!([{"txid": outpoint.txid.to_string(), "index": outpoint.vout}]),
+        ) {
             Ok(info) => {
                 let spender: Txid = parse(info.get("txid").unwrap_or(&Value::Null), "spender")?;
                 let status = self.tx_status(&spender)?;
-                Ok(json!({"spent": true, "txid": spender.to_string(), "vin": info.get("index"), "status": status}))
+                Ok(
+                    json!({"spent": true, "txid": spender.to_string(), "vin": info.get("index"), "status": status}),
+                )
             }
             Err(ChainError::Source { code: -5, .. }) => Ok(json!({"spent": false})),
             Err(e) => Err(e.into()),
@@ -357,7 +420,11 @@ impl Backend {
     }
 
     /// Confirmed txids of `script`, oldest first, and the mempool transactions touching it.
-    fn script_txids(&self, script: &Script, mempool: &[Transaction]) -> Result<(Vec<Txid>, Vec<Txid>), ChainError> {
+    fn script_txids(
+        &self,
+        script: &Script,
+        mempool: &[Transaction],
+    ) -> Result<(Vec<Txid>, Vec<Txid>), ChainError> {
         let confirmed: Vec<Txid> = match self.address(script) {
             Some(address) => self
                 .call("getaddresstxids", json!([{"addresses": [address]}]))?
@@ -369,7 +436,8 @@ impl Backend {
             // Scripts without an address are not in qtumd's index.
             None => Vec::new(),
         };
-        let in_mempool: HashMap<Txid, &Transaction> = mempool.iter().map(|t| (t.compute_txid(), t)).collect();
+        let in_mempool: HashMap<Txid, &Transaction> =
+            mempool.iter().map(|t| (t.compute_txid(), t)).collect();
         // Parents of mempool inputs, to tell which inputs spend from the script.
         let parents: Vec<Txid> = mempool
             .iter()
@@ -378,7 +446,10 @@ impl Backend {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let calls: Vec<(&str, Value)> = parents.iter().map(|t| ("getrawtransaction", json!([t.to_string(), false]))).collect();
+        let calls: Vec<(&str, Value)> = parents
+            .iter()
+            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
+            .collect();
         let mut parent_txs: HashMap<Txid, Transaction> = HashMap::new();
         for (txid, answer) in parents.iter().zip(self.batch(&calls)?) {
             if let Ok(raw) = answer {
@@ -388,24 +459,42 @@ impl Backend {
         let pays = |tx: &Transaction| tx.output.iter().any(|o| o.script_pubkey == *script);
         let spends = |tx: &Transaction| {
             tx.input.iter().any(|i| {
-                let parent = in_mempool.get(&i.previous_output.txid).copied().or_else(|| parent_txs.get(&i.previous_output.txid));
-                parent.and_then(|p| p.output.get(i.previous_output.vout as usize)).is_some_and(|o| o.script_pubkey == *script)
+                let parent = in_mempool
+                    .get(&i.previous_output.txid)
+                    .copied()
+                    .or_else(|| parent_txs.get(&i.previous_output.txid));
+                parent
+                    .and_then(|p| p.output.get(i.previous_output.vout as usize))
+                    .is_some_and(|o| o.script_pubkey == *script)
             })
         };
-        let unconfirmed = mempool.iter().filter(|t| pays(t) || spends(t)).map(Transaction::compute_txid).collect();
+        let unconfirmed = mempool
+            .iter()
+            .filter(|t| pays(t) || spends(t))
+            .map(Transaction::compute_txid)
+            .collect();
         Ok((confirmed, unconfirmed))
     }
 
-    fn scripthash_txs(&self, hash: &[u8; 32], last_seen: Option<Txid>, mempool_only: bool) -> Answer {
+    fn scripthash_txs(
+        &self,
+        hash: &[u8; 32],
+        last_seen: Option<Txid>,
+        mempool_only: bool,
+    ) -> Answer {
         let mempool = self.mempool_txs()?;
-        let Some(script) = self.script_for(hash, &mempool)? else { return Ok(Body::Json(json!([]))) };
+        let Some(script) = self.script_for(hash, &mempool)? else {
+            return Ok(Body::Json(json!([])));
+        };
         let (confirmed, unconfirmed) = self.script_txids(&script, &mempool)?;
         let mut newest_first: Vec<Txid> = confirmed.into_iter().rev().collect();
         let mut page: Vec<Txid> = Vec::new();
         match last_seen {
             Some(last) => {
                 let Some(at) = newest_first.iter().position(|t| *t == last) else {
-                    return Err(Fail::BadRequest("last_seen txid is not in this history".into()));
+                    return Err(Fail::BadRequest(
+                        "last_seen txid is not in this history".into(),
+                    ));
                 };
                 page.extend(newest_first.drain(..).skip(at + 1).take(CHAIN_PAGE));
             }
@@ -421,15 +510,25 @@ impl Backend {
 
     fn scripthash_utxo(&self, hash: &[u8; 32]) -> Answer {
         let mempool = self.mempool_txs()?;
-        let Some(script) = self.script_for(hash, &mempool)? else { return Ok(Body::Json(json!([]))) };
-        let spent_in_mempool: HashSet<OutPoint> =
-            mempool.iter().flat_map(|t| t.input.iter().map(|i| i.previous_output)).collect();
+        let Some(script) = self.script_for(hash, &mempool)? else {
+            return Ok(Body::Json(json!([])));
+        };
+        let spent_in_mempool: HashSet<OutPoint> = mempool
+            .iter()
+            .flat_map(|t| t.input.iter().map(|i| i.previous_output))
+            .collect();
         let mut out = Vec::new();
         if let Some(address) = self.address(&script) {
             let rows = self.call("getaddressutxos", json!([{"addresses": [address]}]))?;
             let rows = rows.as_array().ok_or_else(|| bad("getaddressutxos"))?;
-            let heights: Vec<u64> = rows.iter().filter_map(|r| r.get("height").and_then(Value::as_u64)).collect();
-            let calls: Vec<(&str, Value)> = heights.iter().map(|h| ("getblockhash", json!([h]))).collect();
+            let heights: Vec<u64> = rows
+                .iter()
+                .filter_map(|r| r.get("height").and_then(Value::as_u64))
+                .collect();
+            let calls: Vec<(&str, Value)> = heights
+                .iter()
+                .map(|h| ("getblockhash", json!([h])))
+                .collect();
             let hashes: Vec<String> = self
                 .batch(&calls)?
                 .into_iter()
@@ -438,7 +537,10 @@ impl Backend {
             let statuses = self.statuses(&hashes)?;
             for (row, block) in rows.iter().zip(&hashes) {
                 let txid: Txid = parse(row.get("txid").unwrap_or(&Value::Null), "txid")?;
-                let vout = row.get("outputIndex").and_then(Value::as_u64).ok_or_else(|| bad("outputIndex"))?;
+                let vout = row
+                    .get("outputIndex")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| bad("outputIndex"))?;
                 if spent_in_mempool.contains(&OutPoint::new(txid, vout as u32)) {
                     continue;
                 }
@@ -453,7 +555,9 @@ impl Backend {
         for tx in &mempool {
             let txid = tx.compute_txid();
             for (vout, o) in tx.output.iter().enumerate() {
-                if o.script_pubkey == script && !spent_in_mempool.contains(&OutPoint::new(txid, vout as u32)) {
+                if o.script_pubkey == script
+                    && !spent_in_mempool.contains(&OutPoint::new(txid, vout as u32))
+                {
                     out.push(json!({"txid": txid.to_string(), "vout": vout, "value": o.value.to_sat(), "status": {"confirmed": false}}));
                 }
             }
@@ -462,7 +566,10 @@ impl Backend {
     }
 
     fn fee_estimates(&self) -> Answer {
-        let calls: Vec<(&str, Value)> = FEE_TARGETS.iter().map(|t| ("estimatesmartfee", json!([t]))).collect();
+        let calls: Vec<(&str, Value)> = FEE_TARGETS
+            .iter()
+            .map(|t| ("estimatesmartfee", json!([t])))
+            .collect();
         let mut out = serde_json::Map::new();
         for (target, answer) in FEE_TARGETS.iter().zip(self.batch(&calls)?) {
             // qtumd's QTUM/kvB to Esplora's sat/vB.
@@ -507,20 +614,28 @@ impl Backend {
     fn route(&self, method: &tiny_http::Method, path: &[&str], body: &[u8]) -> Answer {
         use tiny_http::Method::{Get, Post};
         match (method, path) {
-            (Get, ["blocks", "tip", "height"]) => Ok(Body::Text(self.call("getblockcount", json!([]))?.to_string())),
-            (Get, ["blocks", "tip", "hash"]) => {
-                Ok(Body::Text(parse::<BlockHash>(&self.call("getbestblockhash", json!([]))?, "hash")?.to_string()))
-            }
+            (Get, ["blocks", "tip", "height"]) => Ok(Body::Text(
+                self.call("getblockcount", json!([]))?.to_string(),
+            )),
+            (Get, ["blocks", "tip", "hash"]) => Ok(Body::Text(
+                parse::<BlockHash>(&self.call("getbestblockhash", json!([]))?, "hash")?.to_string(),
+            )),
             (Get, ["block-height", h]) => {
-                let h: u32 = h.parse().map_err(|_| Fail::BadRequest("invalid height".into()))?;
+                let h: u32 = h
+                    .parse()
+                    .map_err(|_| Fail::BadRequest("invalid height".into()))?;
                 match self.call("getblockhash", json!([h])) {
                     Ok(v) => Ok(Body::Text(parse::<BlockHash>(&v, "hash")?.to_string())),
-                    Err(ChainError::Source { code: -8, .. }) => Err(Fail::NotFound("Block not found".into())),
+                    Err(ChainError::Source { code: -8, .. }) => {
+                        Err(Fail::NotFound("Block not found".into()))
+                    }
                     Err(e) => Err(e.into()),
                 }
             }
             (Get, ["block", hash, rest @ ..]) => {
-                let hash: BlockHash = hash.parse().map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
+                let hash: BlockHash = hash
+                    .parse()
+                    .map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
                 match rest {
                     [] => self.block_json(&hash),
                     ["header"] => {
@@ -539,29 +654,43 @@ impl Backend {
                         })))
                     }
                     ["txids"] => {
-                        let ids: Vec<String> = self.raw_block(&hash)?.txids().iter().map(Txid::to_string).collect();
+                        let ids: Vec<String> = self
+                            .raw_block(&hash)?
+                            .txids()
+                            .iter()
+                            .map(Txid::to_string)
+                            .collect();
                         Ok(Body::Json(json!(ids)))
                     }
                     ["txid", i] => {
-                        let i: usize = i.parse().map_err(|_| Fail::BadRequest("invalid index".into()))?;
+                        let i: usize = i
+                            .parse()
+                            .map_err(|_| Fail::BadRequest("invalid index".into()))?;
                         let ids = self.raw_block(&hash)?.txids();
-                        ids.get(i).map(|t| Body::Text(t.to_string())).ok_or_else(|| Fail::NotFound("Transaction not found".into()))
+                        ids.get(i)
+                            .map(|t| Body::Text(t.to_string()))
+                            .ok_or_else(|| Fail::NotFound("Transaction not found".into()))
                     }
                     _ => Err(Fail::NotFound("Not found".into())),
                 }
             }
             (Get, ["tx", txid, rest @ ..]) => {
-                let txid: Txid = txid.parse().map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
+                let txid: Txid = txid
+                    .parse()
+                    .map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
                 self.tx_route(&txid, rest)
             }
             (Get, ["scripthash", hash, rest @ ..]) => {
-                let bytes: [u8; 32] = <[u8; 32]>::from_hex(hash).map_err(|_| Fail::BadRequest("Invalid script hash".into()))?;
+                let bytes: [u8; 32] = <[u8; 32]>::from_hex(hash)
+                    .map_err(|_| Fail::BadRequest("Invalid script hash".into()))?;
                 match rest {
                     ["txs"] => self.scripthash_txs(&bytes, None, false),
                     ["txs", "mempool"] => self.scripthash_txs(&bytes, None, true),
                     ["txs", "chain"] => self.scripthash_txs(&bytes, None, false),
                     ["txs", "chain", last] => {
-                        let last: Txid = last.parse().map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
+                        let last: Txid = last
+                            .parse()
+                            .map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
                         self.scripthash_txs(&bytes, Some(last), false)
                     }
                     ["utxo"] => self.scripthash_utxo(&bytes),
@@ -570,15 +699,23 @@ impl Backend {
             }
             (Get, ["fee-estimates"]) => self.fee_estimates(),
             (Post, ["tx"]) => {
-                let text = std::str::from_utf8(body).map_err(|_| Fail::BadRequest("body is not text".into()))?;
-                let bytes = Vec::from_hex(text.trim()).map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
-                let tx: Transaction = deserialize(&bytes).map_err(|_| Fail::BadRequest("Invalid transaction".into()))?;
-                match self.call("sendrawtransaction", json!([serialize(&tx).to_lower_hex_string()])) {
+                let text = std::str::from_utf8(body)
+                    .map_err(|_| Fail::BadRequest("body is not text".into()))?;
+                let bytes = Vec::from_hex(text.trim())
+                    .map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
+                let tx: Transaction = deserialize(&bytes)
+                    .map_err(|_| Fail::BadRequest("Invalid transaction".into()))?;
+                match self.call(
+                    "sendrawtransaction",
+                    json!([serialize(&tx).to_lower_hex_string()]),
+                ) {
                     Ok(v) => Ok(Body::Text(parse::<Txid>(&v, "txid")?.to_string())),
-                    Err(ChainError::Source { code, message }) if code < 0 => Err(Fail::BadRequest(format!(
-                        "sendrawtransaction RPC error: {}",
-                        json!({"code": code, "message": message})
-                    ))),
+                    Err(ChainError::Source { code, message }) if code < 0 => {
+                        Err(Fail::BadRequest(format!(
+                            "sendrawtransaction RPC error: {}",
+                            json!({"code": code, "message": message})
+                        )))
+                    }
                     Err(e) => Err(Fail::Backend(e)),
                 }
             }
@@ -603,20 +740,39 @@ impl Backend {
             ["merkle-proof"] => {
                 let verbose = self.call("getrawtransaction", json!([txid.to_string(), true]))?;
                 let Some(block) = verbose.get("blockhash") else {
-                    return Err(Fail::NotFound("Transaction not found or is unconfirmed".into()));
+                    return Err(Fail::NotFound(
+                        "Transaction not found or is unconfirmed".into(),
+                    ));
                 };
                 let hash: BlockHash = parse(block, "blockhash")?;
                 let header = self.call("getblockheader", json!([hash.to_string(), true]))?;
-                if header.get("confirmations").and_then(Value::as_i64).unwrap_or(0) < 1 {
-                    return Err(Fail::NotFound("Transaction not found or is unconfirmed".into()));
+                if header
+                    .get("confirmations")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+                    < 1
+                {
+                    return Err(Fail::NotFound(
+                        "Transaction not found or is unconfirmed".into(),
+                    ));
                 }
                 let txids = self.raw_block(&hash)?.txids();
-                let pos = txids.iter().position(|t| t == txid).ok_or_else(|| bad("block without the transaction"))?;
-                let merkle: Vec<String> = verify::merkle_branch(&txids, pos).iter().map(Txid::to_string).collect();
-                Ok(Body::Json(json!({"block_height": header.get("height"), "merkle": merkle, "pos": pos})))
+                let pos = txids
+                    .iter()
+                    .position(|t| t == txid)
+                    .ok_or_else(|| bad("block without the transaction"))?;
+                let merkle: Vec<String> = verify::merkle_branch(&txids, pos)
+                    .iter()
+                    .map(Txid::to_string)
+                    .collect();
+                Ok(Body::Json(
+                    json!({"block_height": header.get("height"), "merkle": merkle, "pos": pos}),
+                ))
             }
             ["outspend", vout] => {
-                let vout: u32 = vout.parse().map_err(|_| Fail::BadRequest("invalid vout".into()))?;
+                let vout: u32 = vout
+                    .parse()
+                    .map_err(|_| Fail::BadRequest("invalid vout".into()))?;
                 Ok(Body::Json(self.outspend(&OutPoint::new(*txid, vout))?))
             }
             ["outspends"] => {
@@ -644,10 +800,20 @@ fn respond(request: tiny_http::Request, status: u16, content_type: &str, data: V
 /// Answers one HTTP request.
 pub(crate) fn handle(backend: &Backend, mut request: tiny_http::Request) {
     let url = request.url().to_string();
-    let path: Vec<&str> = url.split('?').next().unwrap_or("").split('/').filter(|s| !s.is_empty()).collect();
+    let path: Vec<&str> = url
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut body = Vec::new();
     if *request.method() == tiny_http::Method::Post
-        && request.as_reader().take(MAX_TX_BODY).read_to_end(&mut body).is_err()
+        && request
+            .as_reader()
+            .take(MAX_TX_BODY)
+            .read_to_end(&mut body)
+            .is_err()
     {
         respond(request, 400, "text/plain", b"unreadable body".to_vec());
         return;

@@ -11,7 +11,8 @@ use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut};
 use lightning::chain::{Confirm, Filter, WatchedOutput};
 use qtum_chain::fees::FALLBACK_SAT_PER_KW;
 use qtum_chain::{
-    ChainBroadcaster, ChainError, ChainSync, FeeStatus, LdkFeeEstimator, ScriptSync, SyncConfig, TxStatus,
+    ChainBroadcaster, ChainError, ChainSync, FeeStatus, LdkFeeEstimator, ScriptSync, SyncConfig,
+    TxStatus,
 };
 
 use common::{Env, Event, Kind, Mode, Proxy, Recorder};
@@ -37,7 +38,10 @@ fn watched_tx_confirms_with_the_synthetic_header_and_reorgs_out() {
         engine.register_tx(&funding.txid, &script);
 
         sync(&engine, &recorder).expect("first sync");
-        assert!(recorder.confirmations_of(&funding.txid).is_empty(), "{kind:?}: still in the mempool");
+        assert!(
+            recorder.confirmations_of(&funding.txid).is_empty(),
+            "{kind:?}: still in the mempool"
+        );
 
         let block = env.mine(1)[0];
         let height = env.node.height();
@@ -45,22 +49,39 @@ fn watched_tx_confirms_with_the_synthetic_header_and_reorgs_out() {
         assert_eq!(report.tip.hash, block);
         let confs = recorder.confirmations_of(&funding.txid);
         let qtum_header = env.qtum_header(&block);
-        assert_eq!(confs, vec![(qtum_header.synthetic_header(), height)], "{kind:?}");
+        assert_eq!(
+            confs,
+            vec![(qtum_header.synthetic_header(), height)],
+            "{kind:?}"
+        );
         // LDK sees the synthetic id, never the real hash.
         assert_ne!(qtum_header.synthetic_hash(), block);
-        assert!(recorder.events().contains(&Event::BestBlock { header: qtum_header.synthetic_header(), height }));
+        assert!(recorder.events().contains(&Event::BestBlock {
+            header: qtum_header.synthetic_header(),
+            height
+        }));
         assert_eq!(engine.synced_tip().map(|t| t.hash), Some(block));
 
         // Nothing new: no duplicate confirmation.
         recorder.clear();
         sync(&engine, &recorder).expect("idle sync");
-        assert!(recorder.events().is_empty(), "{kind:?}: {:?}", recorder.events());
+        assert!(
+            recorder.events().is_empty(),
+            "{kind:?}: {:?}",
+            recorder.events()
+        );
 
         // Reorg: the block goes away, the transaction goes back to the mempool.
         env.node.invalidate_block(&block).expect("invalidate");
         let report = sync(&engine, &recorder).expect("sync after reorg");
         assert!(report.reorg_detected, "{kind:?}");
-        assert!(recorder.events().contains(&Event::Unconfirmed(funding.txid)), "{kind:?}: {:?}", recorder.events());
+        assert!(
+            recorder
+                .events()
+                .contains(&Event::Unconfirmed(funding.txid)),
+            "{kind:?}: {:?}",
+            recorder.events()
+        );
         assert!(!recorder.is_confirmed(&funding.txid));
 
         // A new chain confirms it again, in its new block.
@@ -68,7 +89,11 @@ fn watched_tx_confirms_with_the_synthetic_header_and_reorgs_out() {
         let new_blocks = env.mine(2);
         sync(&engine, &recorder).expect("sync on the new chain");
         let new_header = env.qtum_header(&new_blocks[0]);
-        assert_eq!(recorder.confirmations_of(&funding.txid), vec![(new_header.synthetic_header(), height)], "{kind:?}");
+        assert_eq!(
+            recorder.confirmations_of(&funding.txid),
+            vec![(new_header.synthetic_header(), height)],
+            "{kind:?}"
+        );
     });
 }
 
@@ -84,25 +109,47 @@ fn spend_of_a_watched_output_is_confirmed_to_ldk() {
         let recorder = Recorder::default();
         engine.register_output(WatchedOutput {
             block_hash: None,
-            outpoint: lightning::chain::transaction::OutPoint { txid: funding.txid, index: funding.vout as u16 },
+            outpoint: lightning::chain::transaction::OutPoint {
+                txid: funding.txid,
+                index: funding.vout as u16,
+            },
             script_pubkey: script.clone(),
         });
         sync(&engine, &recorder).expect("sync");
-        assert!(recorder.events().iter().all(|e| !matches!(e, Event::Confirmed { .. })), "{kind:?}: unspent");
+        assert!(
+            recorder
+                .events()
+                .iter()
+                .all(|e| !matches!(e, Event::Confirmed { .. })),
+            "{kind:?}: unspent"
+        );
 
         let spend = common::spend_op_true(funding, 100_000_000, env.node.wallet_script());
         let broadcaster = ChainBroadcaster::new(Arc::clone(&source));
         let txid = broadcaster.broadcast(&spend).expect("spend accepted");
         assert_eq!(txid, spend.compute_txid());
         sync(&engine, &recorder).expect("sync with the spend in the mempool");
-        assert!(recorder.confirmations_of(&txid).is_empty(), "{kind:?}: not mined yet");
+        assert!(
+            recorder.confirmations_of(&txid).is_empty(),
+            "{kind:?}: not mined yet"
+        );
 
         let block = env.mine(1)[0];
         sync(&engine, &recorder).expect("sync after mining the spend");
         let confs = recorder.confirmations_of(&txid);
-        assert_eq!(confs, vec![(env.qtum_header(&block).synthetic_header(), env.node.height())], "{kind:?}");
         assert_eq!(
-            source.outspend(&funding).expect("outspend").map(|s| (s.txid, s.vin, s.height)),
+            confs,
+            vec![(
+                env.qtum_header(&block).synthetic_header(),
+                env.node.height()
+            )],
+            "{kind:?}"
+        );
+        assert_eq!(
+            source
+                .outspend(&funding)
+                .expect("outspend")
+                .map(|s| (s.txid, s.vin, s.height)),
             Some((txid, 0, Some(env.node.height())))
         );
     });
@@ -115,28 +162,47 @@ fn tx_status_and_script_sync_carry_real_hashes() {
         let source = env.source();
         let script = common::op_true_p2wsh();
         let funding = env.node.fund_address(&script, 100_000_000).expect("fund");
-        assert_eq!(source.tx_status(&funding.txid).expect("status"), TxStatus::Unconfirmed);
+        assert_eq!(
+            source.tx_status(&funding.txid).expect("status"),
+            TxStatus::Unconfirmed
+        );
         let wallet = ScriptSync::new(Arc::clone(&source));
-        let before = wallet.sync(std::slice::from_ref(&script), 0).expect("wallet sync");
+        let before = wallet
+            .sync(std::slice::from_ref(&script), 0)
+            .expect("wallet sync");
         assert_eq!(before.txs.len(), 1, "{kind:?}: the mempool payment");
         assert_eq!(before.txs[0].confirmation, None);
         assert_eq!(before.used_scripts, vec![0]);
 
         let block = env.mine(1)[0];
         match source.tx_status(&funding.txid).expect("status") {
-            TxStatus::Confirmed { block: b, position, header } => {
+            TxStatus::Confirmed {
+                block: b,
+                position,
+                header,
+            } => {
                 assert_eq!(b.hash, block);
                 assert_eq!(header.block_hash(), block);
                 assert!(position >= 1);
             }
             other => panic!("{kind:?}: {other:?}"),
         }
-        let after = wallet.sync(&[script.clone(), ScriptBuf::new_op_return([1u8; 4])], 0).expect("wallet sync");
+        let after = wallet
+            .sync(&[script.clone(), ScriptBuf::new_op_return([1u8; 4])], 0)
+            .expect("wallet sync");
         assert_eq!(after.txs.len(), 1);
         let conf = after.txs[0].confirmation.expect("confirmed");
-        assert_eq!((conf.block.hash, conf.block.height), (block, env.node.height()));
+        assert_eq!(
+            (conf.block.hash, conf.block.height),
+            (block, env.node.height())
+        );
         assert_eq!(after.used_scripts, vec![0]);
-        assert_eq!(source.tx_status(&bitcoin::Txid::from_byte_array_for_test()).expect("status"), TxStatus::Unknown);
+        assert_eq!(
+            source
+                .tx_status(&bitcoin::Txid::from_byte_array_for_test())
+                .expect("status"),
+            TxStatus::Unknown
+        );
     });
 }
 
@@ -170,15 +236,27 @@ fn fresh_regtest_fees_use_the_fallback_table_above_the_floor() {
         ] {
             assert!(estimator.get_est_sat_per_1000_weight(target) >= 101_000);
         }
-        assert_eq!(estimator.get_est_sat_per_1000_weight(T::MaximumFeeEstimate), FALLBACK_SAT_PER_KW[0].1);
-        assert_eq!(estimator.get_est_sat_per_1000_weight(T::UrgentOnChainSweep), FALLBACK_SAT_PER_KW[1].1);
-        assert_eq!(estimator.get_est_sat_per_1000_weight(T::ChannelCloseMinimum), FALLBACK_SAT_PER_KW[2].1);
+        assert_eq!(
+            estimator.get_est_sat_per_1000_weight(T::MaximumFeeEstimate),
+            FALLBACK_SAT_PER_KW[0].1
+        );
+        assert_eq!(
+            estimator.get_est_sat_per_1000_weight(T::UrgentOnChainSweep),
+            FALLBACK_SAT_PER_KW[1].1
+        );
+        assert_eq!(
+            estimator.get_est_sat_per_1000_weight(T::ChannelCloseMinimum),
+            FALLBACK_SAT_PER_KW[2].1
+        );
 
         // A dead source: degraded, still answering, never blocking on the network.
         let dead = env.source_over(&[common::dead_url()], Duration::from_secs(1));
         let estimator = LdkFeeEstimator::new(dead);
         assert!(estimator.refresh().is_degraded());
-        assert_eq!(estimator.get_est_sat_per_1000_weight(T::UrgentOnChainSweep), 200_000);
+        assert_eq!(
+            estimator.get_est_sat_per_1000_weight(T::UrgentOnChainSweep),
+            200_000
+        );
         let refresher = Arc::new(estimator).start_background(Duration::from_secs(3600));
         drop(refresher);
     });
@@ -193,7 +271,10 @@ fn broadcast_surfaces_qtumds_reason() {
         let funding = env.node.fund_address(&script, 100_000_000).expect("fund");
         env.mine(1);
         let mut dust = common::spend_op_true(funding, 100_000_000, env.node.wallet_script());
-        dust.output.push(TxOut { value: Amount::from_sat(1_000), script_pubkey: env.node.wallet_script() });
+        dust.output.push(TxOut {
+            value: Amount::from_sat(1_000),
+            script_pubkey: env.node.wallet_script(),
+        });
         dust.output[0].value = Amount::from_sat(100_000_000 - 201_000);
         match source.broadcast(&dust) {
             Err(ChainError::Rejected { code, reason }) => {
@@ -212,10 +293,16 @@ fn broadcast_surfaces_qtumds_reason() {
 fn failover_to_the_second_endpoint() {
     both(|kind| {
         let env = Env::start(kind);
-        let source = env.source_over(&[common::dead_url(), env.base_url()], Duration::from_secs(2));
+        let source = env.source_over(
+            &[common::dead_url(), env.base_url()],
+            Duration::from_secs(2),
+        );
         let tip = source.tip().expect("second endpoint answers");
         assert_eq!(tip.hash, env.node.tip_hash());
-        assert_eq!(source.block_hash_at(0).expect("genesis"), Some(qtum_primitives::network::Network::Regtest.genesis_hash()));
+        assert_eq!(
+            source.block_hash_at(0).expect("genesis"),
+            Some(qtum_primitives::network::Network::Regtest.genesis_hash())
+        );
     });
 }
 
@@ -224,12 +311,17 @@ fn failover_to_the_second_endpoint() {
 #[test]
 fn broken_sources_never_confirm_falsely_and_recover() {
     both(|kind| {
-        for mode in [Mode::Garbage, Mode::TamperHeaders, Mode::TamperProofs, Mode::Slow] {
+        for mode in [
+            Mode::Garbage,
+            Mode::TamperHeaders,
+            Mode::TamperProofs,
+            Mode::Slow,
+        ] {
             let env = Env::start(kind);
             let script = common::op_true_p2wsh();
             let funding = env.node.fund_address(&script, 100_000_000).expect("fund");
             let proxy = Proxy::start(env.base_url(), Mode::Honest);
-            let source = env.source_over(&[proxy.url.clone()], Duration::from_secs(1));
+            let source = env.source_over(std::slice::from_ref(&proxy.url), Duration::from_secs(1));
             let engine = ChainSync::new(source, None, SyncConfig::default());
             let recorder = Recorder::default();
             engine.register_tx(&funding.txid, &script);
@@ -240,14 +332,21 @@ fn broken_sources_never_confirm_falsely_and_recover() {
             for _ in 0..2 {
                 let result = sync(&engine, &recorder);
                 assert!(result.is_err(), "{kind:?} {mode:?}: {result:?}");
-                assert!(recorder.confirmations_of(&funding.txid).is_empty(), "{kind:?} {mode:?}: false confirmation");
+                assert!(
+                    recorder.confirmations_of(&funding.txid).is_empty(),
+                    "{kind:?} {mode:?}: false confirmation"
+                );
             }
 
             proxy.set(Mode::Honest);
             // The failed endpoint is retried once its back-off ends (50 ms in these tests).
             std::thread::sleep(Duration::from_millis(400));
             sync(&engine, &recorder).expect("retry after recovery");
-            assert_eq!(recorder.confirmations_of(&funding.txid).len(), 1, "{kind:?} {mode:?}");
+            assert_eq!(
+                recorder.confirmations_of(&funding.txid).len(),
+                1,
+                "{kind:?} {mode:?}"
+            );
         }
     });
 }
@@ -259,7 +358,10 @@ fn a_down_source_is_an_error_then_a_restart_resumes_from_the_persisted_tip() {
         let dead = env.source_over(&[common::dead_url()], Duration::from_secs(1));
         let engine = ChainSync::new(dead, None, SyncConfig::default());
         let recorder = Recorder::default();
-        assert!(matches!(sync(&engine, &recorder), Err(ChainError::Unreachable(_))));
+        assert!(matches!(
+            sync(&engine, &recorder),
+            Err(ChainError::Unreachable(_))
+        ));
         assert!(recorder.events().is_empty());
 
         env.mine(3);
@@ -271,7 +373,11 @@ fn a_down_source_is_an_error_then_a_restart_resumes_from_the_persisted_tip() {
         let tip_hash = env.node.tip_hash();
         env.node.invalidate_block(&tip_hash).expect("invalidate");
         env.mine(2);
-        let resumed = ChainSync::new(env.source(), qtum_chain::SyncTip::decode(&stored), SyncConfig::default());
+        let resumed = ChainSync::new(
+            env.source(),
+            qtum_chain::SyncTip::decode(&stored),
+            SyncConfig::default(),
+        );
         let report = sync(&resumed, &recorder).expect("resume");
         assert!(report.reorg_detected, "{kind:?}");
         assert_eq!(report.tip.hash, env.node.tip_hash());
@@ -290,11 +396,17 @@ fn esplora_server_speaks_esplora() {
     let client = esplora_client::Builder::new(&base).build_blocking();
     assert_eq!(client.get_height().expect("height"), env.node.height());
     assert_eq!(client.get_tip_hash().expect("tip"), block);
-    let info = client.get_tx_info(&funding.txid).expect("tx").expect("known");
+    let info = client
+        .get_tx_info(&funding.txid)
+        .expect("tx")
+        .expect("known");
     assert!(info.status.confirmed);
     assert_eq!(info.status.block_hash, Some(block));
     assert!(info.fee > 0);
-    let proof = client.get_merkle_proof(&funding.txid).expect("proof").expect("confirmed");
+    let proof = client
+        .get_merkle_proof(&funding.txid)
+        .expect("proof")
+        .expect("confirmed");
     assert_eq!(proof.block_height, env.node.height());
     let history = client.scripthash_txs(&script, None).expect("history");
     assert_eq!(history.len(), 1);
@@ -303,21 +415,82 @@ fn esplora_server_speaks_esplora() {
     assert_eq!(utxos[0].value.to_sat(), 100_000_000);
     let block_info = client.get_block_info(&block).expect("block");
     assert_eq!(block_info.id, block);
-    assert_eq!(client.get_block_txids(&block).expect("txids").len() as u64, block_info.tx_count);
-    assert!(client.get_output_status(&funding.txid, u64::from(funding.vout)).expect("outspend").is_some_and(|s| !s.spent));
+    assert_eq!(
+        client.get_block_txids(&block).expect("txids").len() as u64,
+        block_info.tx_count
+    );
+    assert!(client
+        .get_output_status(&funding.txid, u64::from(funding.vout))
+        .expect("outspend")
+        .is_some_and(|s| !s.spent));
     // sat/vB, never under Qtum's 400 sat/vB relay floor.
-    assert!(client.get_fee_estimates().expect("fees").values().all(|v| *v >= 400.0));
+    assert!(client
+        .get_fee_estimates()
+        .expect("fees")
+        .values()
+        .all(|v| *v >= 400.0));
 
     // Raw formats and status codes.
     let header = get(&format!("/block/{block}/header"));
     assert_eq!(header.status_code, 200);
-    assert_eq!(header.as_str().expect("text").len(), 362, "a 181-byte Qtum header, not 80 bytes");
-    assert_eq!(get(&format!("/block/{block}/raw")).as_bytes()[..181], env.qtum_header(&block).to_bytes()[..]);
+    assert_eq!(
+        header.as_str().expect("text").len(),
+        362,
+        "a 181-byte Qtum header, not 80 bytes"
+    );
+    assert_eq!(
+        get(&format!("/block/{block}/raw")).as_bytes()[..181],
+        env.qtum_header(&block).to_bytes()[..]
+    );
     assert_eq!(get("/block-height/999999").status_code, 404);
     assert_eq!(get("/tx/zz").status_code, 400);
-    assert_eq!(get(&format!("/tx/{}", bitcoin::Txid::from_byte_array_for_test())).status_code, 404);
+    assert_eq!(
+        get(&format!(
+            "/tx/{}",
+            bitcoin::Txid::from_byte_array_for_test()
+        ))
+        .status_code,
+        404
+    );
     assert_eq!(get("/scripthash/nothex/txs").status_code, 400);
-    let bad = minreq::post(format!("{base}/tx")).with_body("00").send().expect("http");
+    let bad = minreq::post(format!("{base}/tx"))
+        .with_body("00")
+        .send()
+        .expect("http");
     assert_eq!(bad.status_code, 400);
     let _ = OutPoint::null();
+}
+
+/// An RPC node without `-addrindex`: history and spends come from bounded block scans.
+#[test]
+fn rpc_without_addrindex_scans_a_bounded_window() {
+    use qtum_chain::ChainSource;
+    let env = Env::start(Kind::Rpc);
+    let proxy = Proxy::start(env.base_url(), Mode::NoAddrIndex);
+    let endpoint = qtum_chain::RpcEndpoint::new(proxy.url.clone(), common::rpc_auth(&env.node));
+    let mut config = qtum_chain::RpcConfig::new(qtum_primitives::network::Network::Regtest, vec![endpoint]);
+    config.max_scan_blocks = 50;
+    let source = qtum_chain::RpcSource::new(config).expect("source");
+    let script = common::op_true_p2wsh();
+    let funding = env.node.fund_address(&script, 100_000_000).expect("fund");
+    let birthday = env.node.height();
+    env.mine(1);
+    let spend = common::spend_op_true(funding, 100_000_000, env.node.wallet_script());
+    env.node.send_transaction(&spend).expect("spend");
+    env.mine(1);
+
+    let history = source.scripts_history(std::slice::from_ref(&script), birthday).expect("scan");
+    assert_eq!(source.has_addrindex(), Some(false));
+    let txids: Vec<_> = history[0].iter().map(|e| (e.txid, e.height)).collect();
+    assert_eq!(
+        txids,
+        vec![(funding.txid, Some(birthday + 1)), (spend.compute_txid(), Some(birthday + 2))]
+    );
+    let spent = source.outspend(&funding).expect("outspend").expect("spent");
+    assert_eq!((spent.txid, spent.height), (spend.compute_txid(), Some(birthday + 2)));
+    // From genesis the window is too long: a clear refusal, not a silent chain download.
+    assert!(matches!(
+        source.scripts_history(std::slice::from_ref(&script), 0),
+        Err(ChainError::Unsupported(_))
+    ));
 }

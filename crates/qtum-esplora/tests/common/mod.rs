@@ -3,16 +3,19 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bitcoin::block::Header;
-use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
+use bitcoin::{
+    Amount, BlockHash, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+};
 use lightning::chain::Confirm;
-use qtum_chain::{ChainSource, EsploraConfig, EsploraSource, RpcAuth, RpcConfig, RpcEndpoint, RpcSource};
+use qtum_chain::{
+    ChainSource, EsploraConfig, EsploraSource, RpcAuth, RpcConfig, RpcEndpoint, RpcSource,
+};
 use qtum_esplora::{EsploraServer, ServerConfig};
 use qtum_primitives::network::Network;
 use qtum_regtest::RegtestNode;
@@ -30,7 +33,10 @@ pub enum Kind {
 }
 
 pub fn rpc_auth(node: &RegtestNode) -> RpcAuth {
-    RpcAuth::UserPass { user: node.rpc_user().into(), password: node.rpc_password().into() }
+    RpcAuth::UserPass {
+        user: node.rpc_user().into(),
+        password: node.rpc_password().into(),
+    }
 }
 
 impl Env {
@@ -60,7 +66,10 @@ impl Env {
     pub fn source_over(&self, urls: &[String], timeout: Duration) -> Arc<dyn ChainSource> {
         match self.kind() {
             Kind::Rpc => {
-                let endpoints = urls.iter().map(|u| RpcEndpoint::new(u.clone(), rpc_auth(&self.node))).collect();
+                let endpoints = urls
+                    .iter()
+                    .map(|u| RpcEndpoint::new(u.clone(), rpc_auth(&self.node)))
+                    .collect();
                 let mut config = RpcConfig::new(Network::Regtest, endpoints);
                 config.timeout = timeout;
                 config.retry_after = Duration::from_millis(50);
@@ -86,13 +95,16 @@ impl Env {
 
     /// The Qtum header of block `hash`, from the harness.
     pub fn qtum_header(&self, hash: &BlockHash) -> qtum_primitives::header::QtumHeader {
-        self.node.with_chain(|c| c.block(hash).map(|b| b.block.header.clone())).expect("block known")
+        self.node
+            .with_chain(|c| c.block(hash).map(|b| b.block.header.clone()))
+            .expect("block known")
     }
 }
 
 pub fn start_esplora(node: &RegtestNode) -> EsploraServer {
     let listen = "127.0.0.1:0".parse().expect("addr");
-    EsploraServer::start(ServerConfig::new(node.url(), rpc_auth(node), listen)).expect("esplora server")
+    EsploraServer::start(ServerConfig::new(node.url(), rpc_auth(node), listen))
+        .expect("esplora server")
 }
 
 /// A P2WSH output anyone can spend with the witness script `OP_TRUE`: lets the tests spend a
@@ -117,16 +129,26 @@ pub fn spend_op_true(outpoint: OutPoint, value: u64, to: ScriptBuf) -> Transacti
             sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
             witness: Witness::from_slice(&[op_true_script().into_bytes()]),
         }],
-        output: vec![TxOut { value: Amount::from_sat(value - 200_000), script_pubkey: to }],
+        output: vec![TxOut {
+            value: Amount::from_sat(value - 200_000),
+            script_pubkey: to,
+        }],
     }
 }
 
 /// What a `Confirm` was told, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Confirmed { header: Header, txs: Vec<(usize, Txid)>, height: u32 },
+    Confirmed {
+        header: Header,
+        txs: Vec<(usize, Txid)>,
+        height: u32,
+    },
     Unconfirmed(Txid),
-    BestBlock { header: Header, height: u32 },
+    BestBlock {
+        header: Header,
+        height: u32,
+    },
 }
 
 /// A `Confirm` that records every call and answers `get_relevant_txids` like LDK would.
@@ -149,7 +171,11 @@ impl Recorder {
         self.events()
             .into_iter()
             .filter_map(|e| match e {
-                Event::Confirmed { header, txs, height } if txs.iter().any(|(_, t)| t == txid) => Some((header, height)),
+                Event::Confirmed {
+                    header,
+                    txs,
+                    height,
+                } if txs.iter().any(|(_, t)| t == txid) => Some((header, height)),
                 _ => None,
             })
             .collect()
@@ -161,26 +187,49 @@ impl Recorder {
 }
 
 impl Confirm for Recorder {
-    fn transactions_confirmed(&self, header: &Header, txdata: &lightning::chain::transaction::TransactionData, height: u32) {
-        let txs: Vec<(usize, Txid)> = txdata.iter().map(|(i, tx)| (*i, tx.compute_txid())).collect();
+    fn transactions_confirmed(
+        &self,
+        header: &Header,
+        txdata: &lightning::chain::transaction::TransactionData,
+        height: u32,
+    ) {
+        let txs: Vec<(usize, Txid)> = txdata
+            .iter()
+            .map(|(i, tx)| (*i, tx.compute_txid()))
+            .collect();
         let mut confirmed = self.confirmed.lock().expect("lock");
         for (_, txid) in &txs {
             confirmed.insert(*txid, (height, header.block_hash()));
         }
-        self.events.lock().expect("lock").push(Event::Confirmed { header: *header, txs, height });
+        self.events.lock().expect("lock").push(Event::Confirmed {
+            header: *header,
+            txs,
+            height,
+        });
     }
 
     fn transaction_unconfirmed(&self, txid: &Txid) {
         self.confirmed.lock().expect("lock").remove(txid);
-        self.events.lock().expect("lock").push(Event::Unconfirmed(*txid));
+        self.events
+            .lock()
+            .expect("lock")
+            .push(Event::Unconfirmed(*txid));
     }
 
     fn best_block_updated(&self, header: &Header, height: u32) {
-        self.events.lock().expect("lock").push(Event::BestBlock { header: *header, height });
+        self.events.lock().expect("lock").push(Event::BestBlock {
+            header: *header,
+            height,
+        });
     }
 
     fn get_relevant_txids(&self) -> Vec<(Txid, u32, Option<BlockHash>)> {
-        self.confirmed.lock().expect("lock").iter().map(|(t, (h, b))| (*t, *h, Some(*b))).collect()
+        self.confirmed
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(t, (h, b))| (*t, *h, Some(*b)))
+            .collect()
     }
 }
 
@@ -196,6 +245,8 @@ pub enum Mode {
     TamperHeaders,
     /// Esplora: shifts merkle-proof positions; RPC: flips a byte near the end of raw blocks.
     TamperProofs,
+    /// RPC: a qtumd without `-addrindex` ("Method not found" for the index calls).
+    NoAddrIndex,
 }
 
 /// A forwarding proxy in front of `upstream` whose honesty the test switches.
@@ -217,7 +268,9 @@ impl Proxy {
             let (server, mode, stop) = (Arc::clone(&server), Arc::clone(&mode), Arc::clone(&stop));
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
-                    let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else { continue };
+                    let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else {
+                        continue;
+                    };
                     let mode = *mode.lock().expect("lock");
                     let upstream = upstream.clone();
                     // One thread per request so a slow answer does not hold up the others.
@@ -225,7 +278,13 @@ impl Proxy {
                 }
             })
         };
-        Proxy { url: format!("http://127.0.0.1:{port}"), mode, stop, server, thread: Some(thread) }
+        Proxy {
+            url: format!("http://127.0.0.1:{port}"),
+            mode,
+            stop,
+            server,
+            thread: Some(thread),
+        }
     }
 
     pub fn set(&self, mode: Mode) {
@@ -277,11 +336,20 @@ fn forward(mut req: tiny_http::Request, upstream: &str, mode: Mode) {
         std::thread::sleep(Duration::from_secs(3));
     }
     if mode == Mode::Garbage {
-        let _ = req.respond(tiny_http::Response::from_string("{\"result\": [oops").with_status_code(200));
+        let _ = req
+            .respond(tiny_http::Response::from_string("{\"result\": [oops").with_status_code(200));
         return;
     }
     let mut body = Vec::new();
     let _ = req.as_reader().read_to_end(&mut body);
+    if mode == Mode::NoAddrIndex {
+        let text = String::from_utf8_lossy(&body);
+        if text.contains("\"getaddresstxids\"") || text.contains("\"getspentinfo\"") {
+            let reply = r#"{"result":null,"error":{"code":-32601,"message":"Method not found"},"id":1}"#;
+            let _ = req.respond(tiny_http::Response::from_string(reply).with_status_code(404));
+            return;
+        }
+    }
     let url = format!("{upstream}{}", req.url());
     let mut out = match req.method() {
         tiny_http::Method::Post => minreq::post(url).with_body(body),
@@ -293,7 +361,8 @@ fn forward(mut req: tiny_http::Request, upstream: &str, mode: Mode) {
         }
     }
     let Ok(resp) = out.with_timeout(30).send() else {
-        let _ = req.respond(tiny_http::Response::from_string("upstream down").with_status_code(502));
+        let _ =
+            req.respond(tiny_http::Response::from_string("upstream down").with_status_code(502));
         return;
     };
     let status = resp.status_code;
