@@ -468,7 +468,8 @@ fn rpc_without_addrindex_scans_a_bounded_window() {
     let env = Env::start(Kind::Rpc);
     let proxy = Proxy::start(env.base_url(), Mode::NoAddrIndex);
     let endpoint = qtum_chain::RpcEndpoint::new(proxy.url.clone(), common::rpc_auth(&env.node));
-    let mut config = qtum_chain::RpcConfig::new(qtum_primitives::network::Network::Regtest, vec![endpoint]);
+    let mut config =
+        qtum_chain::RpcConfig::new(qtum_primitives::network::Network::Regtest, vec![endpoint]);
     config.max_scan_blocks = 50;
     let source = qtum_chain::RpcSource::new(config).expect("source");
     let script = common::op_true_p2wsh();
@@ -479,18 +480,55 @@ fn rpc_without_addrindex_scans_a_bounded_window() {
     env.node.send_transaction(&spend).expect("spend");
     env.mine(1);
 
-    let history = source.scripts_history(std::slice::from_ref(&script), birthday).expect("scan");
+    let history = source
+        .scripts_history(std::slice::from_ref(&script), birthday)
+        .expect("scan");
     assert_eq!(source.has_addrindex(), Some(false));
     let txids: Vec<_> = history[0].iter().map(|e| (e.txid, e.height)).collect();
     assert_eq!(
         txids,
-        vec![(funding.txid, Some(birthday + 1)), (spend.compute_txid(), Some(birthday + 2))]
+        vec![
+            (funding.txid, Some(birthday + 1)),
+            (spend.compute_txid(), Some(birthday + 2))
+        ]
     );
     let spent = source.outspend(&funding).expect("outspend").expect("spent");
-    assert_eq!((spent.txid, spent.height), (spend.compute_txid(), Some(birthday + 2)));
+    assert_eq!(
+        (spent.txid, spent.height),
+        (spend.compute_txid(), Some(birthday + 2))
+    );
     // From genesis the window is too long: a clear refusal, not a silent chain download.
     assert!(matches!(
         source.scripts_history(std::slice::from_ref(&script), 0),
         Err(ChainError::Unsupported(_))
     ));
+}
+
+#[test]
+fn rpc_cookie_file_authenticates() {
+    use qtum_chain::ChainSource;
+    let env = Env::start(Kind::Rpc);
+    let dir = std::env::temp_dir().join(format!("qtum-chain-cookie-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cookie = dir.join(".cookie");
+    std::fs::write(
+        &cookie,
+        format!("{}:{}\n", env.node.rpc_user(), env.node.rpc_password()),
+    )
+    .expect("cookie");
+    let endpoint = qtum_chain::RpcEndpoint::new(
+        env.base_url(),
+        qtum_chain::RpcAuth::CookieFile(cookie.clone()),
+    );
+    let source = qtum_chain::RpcSource::new(qtum_chain::RpcConfig::new(
+        qtum_primitives::network::Network::Regtest,
+        vec![endpoint],
+    ))
+    .expect("source");
+    assert_eq!(source.tip().expect("tip").hash, env.node.tip_hash());
+    // A wrong cookie is an authorization error that names no secret.
+    std::fs::write(&cookie, "qtum:wrong-secret").expect("cookie");
+    let err = source.tip().expect_err("refused");
+    assert!(!err.to_string().contains("wrong-secret"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

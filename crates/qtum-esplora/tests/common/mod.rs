@@ -345,7 +345,8 @@ fn forward(mut req: tiny_http::Request, upstream: &str, mode: Mode) {
     if mode == Mode::NoAddrIndex {
         let text = String::from_utf8_lossy(&body);
         if text.contains("\"getaddresstxids\"") || text.contains("\"getspentinfo\"") {
-            let reply = r#"{"result":null,"error":{"code":-32601,"message":"Method not found"},"id":1}"#;
+            let reply =
+                r#"{"result":null,"error":{"code":-32601,"message":"Method not found"},"id":1}"#;
             let _ = req.respond(tiny_http::Response::from_string(reply).with_status_code(404));
             return;
         }
