@@ -35,6 +35,7 @@ pub const DEFAULT_LISTEN_PORT: u16 = 9735;
 
 /// Where the node reads the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ChainSourceConfig {
     /// Qtum Core JSON-RPC (qtumd, or an RPC proxy in front of it). Several endpoints are tried in
     /// order, the next one taking over when one fails.
@@ -56,6 +57,7 @@ pub use qtum_chain::rpc::RpcAuth;
 /// Everything a node needs to start. See the module docs for the defaults and what they mean
 /// in wall-clock time on Qtum.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Config {
     /// Qtum network.
     pub network: Network,

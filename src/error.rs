@@ -6,6 +6,7 @@ use core::fmt;
 
 /// Why a node could not be built or started.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi(flat_error))]
 pub enum BuildError {
     /// The mnemonic, passphrase or seed bytes are not usable.
     InvalidEntropy(String),
@@ -44,6 +45,7 @@ impl std::error::Error for BuildError {}
 
 /// Why a call on a node failed. The node itself is unaffected unless the variant says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi(flat_error))]
 pub enum NodeError {
     /// The node is not running (call `start`).
     NotRunning,
@@ -65,8 +67,14 @@ pub enum NodeError {
     InsufficientFunds(String),
     /// An on-chain address that does not parse or is for another network.
     InvalidAddress(String),
-    /// An invoice that does not parse, is for another network, or cannot be paid.
+    /// An invoice that does not parse or cannot be paid.
     InvalidInvoice(String),
+    /// An invoice or address for another network or another blockchain.
+    WrongNetwork(String),
+    /// The invoice was made by this node.
+    CannotPayOwnInvoice,
+    /// More than the channels can send now.
+    InsufficientCapacity(String),
     /// The invoice has expired.
     InvoiceExpired,
     /// A payment with that hash is already pending or succeeded.
@@ -97,6 +105,11 @@ impl fmt::Display for NodeError {
             NodeError::InsufficientFunds(w) => write!(f, "insufficient funds: {w}"),
             NodeError::InvalidAddress(w) => write!(f, "invalid address: {w}"),
             NodeError::InvalidInvoice(w) => write!(f, "invalid invoice: {w}"),
+            NodeError::WrongNetwork(w) => write!(f, "wrong network: {w}"),
+            NodeError::CannotPayOwnInvoice => f.write_str("this invoice was made by this node"),
+            NodeError::InsufficientCapacity(w) => {
+                write!(f, "not enough channel capacity: {w}")
+            }
             NodeError::InvoiceExpired => f.write_str("the invoice has expired"),
             NodeError::DuplicatePayment => {
                 f.write_str("this invoice is already being paid or was paid")

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// Something that happened that an app wants to know about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Event {
     /// A channel's funding transaction was broadcast; it waits for confirmations.
     ChannelPending {

@@ -7,6 +7,10 @@
 //! | [`peer`] | `pubkey@host:port` node URIs |
 //! | [`event`] | the persisted, acknowledged event queue and the push listener |
 //! | [`io`] | the node's SQLite database: LDK's key-value store and our tables |
+//! | `ffi` | (feature `uniffi`) what the Kotlin, Swift and Python bindings need beyond the real types |
+//! | [`node`] | [`Builder`] and [`Node`]: lifecycle, peers, channels, payments, on-chain wallet |
+//! | [`payment`] | the payment store |
+//! | [`error`] | [`BuildError`] and [`NodeError`] |
 //!
 //! LDK, `lightning-invoice` and `bitcoin` are used through the small Qtum patch set in
 //! `patches/` (chain hashes, invoice prefixes, dust, reserve and fee floors, the to_self_delay
@@ -17,14 +21,26 @@
 pub mod config;
 pub mod error;
 pub mod event;
+#[cfg(feature = "uniffi")]
+pub mod ffi;
 pub mod io;
 mod logger;
 pub mod node;
 mod patch_check;
+pub mod payment;
 pub mod peer;
 pub mod qtum;
+
+// The UniFFI scaffolding (`crate::UniFfiTag`, the exported functions) lives at the crate root.
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("qtum_lightning");
 
 pub use config::{ChainSourceConfig, Config, RpcAuth};
 pub use error::{BuildError, NodeError};
 pub use event::{Event, EventListener};
-pub use node::{Builder, ChannelInfo, Node, NodeStatus, PeerInfo};
+pub use node::{
+    Builder, ChannelInfo, InvoicePreview, Node, NodeStatus, OnchainBalance, PeerInfo, SendOptions,
+};
+pub use payment::store::{
+    PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,
+};

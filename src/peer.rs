@@ -54,6 +54,7 @@ impl std::error::Error for NodeUriError {}
 
 /// A peer's node id and network address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NodeUri {
     /// The peer's node id.
     pub node_id: PublicKey,

@@ -331,6 +331,8 @@ impl Builder {
         let events =
             Arc::new(EventQueue::open(conn()?).map_err(|e| BuildError::Storage(e.to_string()))?);
         let peers = PeerStore::open(conn()?).map_err(|e| BuildError::Storage(e.to_string()))?;
+        let payments = crate::payment::store::PaymentStore::open(conn()?)
+            .map_err(|e| BuildError::Storage(e.to_string()))?;
         for address in &config.listening_addresses {
             address.parse::<std::net::SocketAddr>().map_err(|e| {
                 BuildError::InvalidConfig(format!("listening address {address}: {e}"))
@@ -350,6 +352,7 @@ impl Builder {
             scorer,
             sweeper,
             events,
+            payments,
             peers,
             logger,
             node_id,

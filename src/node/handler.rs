@@ -12,8 +12,11 @@ use lightning_background_processor::{
     BackgroundProcessor, GossipSync, NO_LIQUIDITY_MANAGER_SYNC, NO_ONION_MESSENGER,
 };
 
+use bitcoin::hex::DisplayHex;
+
 use crate::event::Event;
 use crate::node::NodeInner;
+use crate::payment::store::{new_payment, PaymentDirection, PaymentKind};
 use crate::peer::NodeUri;
 
 pub(crate) fn start_background_processor(
@@ -144,7 +147,26 @@ fn handle_event(
             amount_msat,
             ..
         } => {
-            match purpose_preimage(&purpose) {
+            let hash_hex = payment_hash.to_string();
+            if matches!(purpose, PaymentPurpose::SpontaneousPayment(_)) {
+                // Keysend: no invoice row exists yet.
+                if inner
+                    .payments
+                    .get(&hash_hex)
+                    .map_err(|_| ReplayEvent())?
+                    .is_none()
+                {
+                    let mut row = new_payment(
+                        hash_hex.clone(),
+                        PaymentDirection::Inbound,
+                        PaymentKind::Spontaneous,
+                        hash_hex.clone(),
+                    );
+                    row.amount_msat = Some(amount_msat);
+                    inner.payments.insert(&row).map_err(|_| ReplayEvent())?;
+                }
+            }
+            match purpose.preimage() {
                 Some(preimage) => inner.channel_manager.claim_funds(preimage),
                 None => {
                     log::warn!("claimable payment {payment_hash} of {amount_msat} msat has no preimage we know: failing it back");
@@ -156,47 +178,74 @@ fn handle_event(
         LdkEvent::PaymentClaimed {
             payment_hash,
             amount_msat,
-            payment_id,
+            purpose,
             ..
-        } => push(
-            inner,
-            Event::PaymentReceived {
-                payment_id: payment_id
-                    .map(|id| bitcoin::hex::DisplayHex::to_lower_hex_string(&id.0[..]))
-                    .unwrap_or_else(|| payment_hash.to_string()),
-                payment_hash: payment_hash.to_string(),
-                amount_msat,
-            },
-        ),
+        } => {
+            let hash_hex = payment_hash.to_string();
+            let preimage = purpose.preimage().map(|p| p.0.to_lower_hex_string());
+            inner
+                .payments
+                .succeed(&hash_hex, preimage, Some(amount_msat), None)
+                .map_err(|_| ReplayEvent())?;
+            push(
+                inner,
+                Event::PaymentReceived {
+                    payment_id: hash_hex.clone(),
+                    payment_hash: hash_hex,
+                    amount_msat,
+                },
+            )
+        }
         LdkEvent::PaymentSent {
             payment_id,
             payment_hash,
+            payment_preimage,
             fee_paid_msat,
             ..
-        } => push(
-            inner,
-            Event::PaymentSuccessful {
-                payment_id: payment_id
-                    .map(|id| bitcoin::hex::DisplayHex::to_lower_hex_string(&id.0[..]))
-                    .unwrap_or_else(|| payment_hash.to_string()),
-                payment_hash: payment_hash.to_string(),
-                fee_paid_msat,
-            },
-        ),
+        } => {
+            let id = payment_id
+                .map(|id| id.0.to_lower_hex_string())
+                .unwrap_or_else(|| payment_hash.to_string());
+            inner
+                .payments
+                .succeed(
+                    &id,
+                    Some(payment_preimage.0.to_lower_hex_string()),
+                    None,
+                    fee_paid_msat,
+                )
+                .map_err(|_| ReplayEvent())?;
+            push(
+                inner,
+                Event::PaymentSuccessful {
+                    payment_id: id,
+                    payment_hash: payment_hash.to_string(),
+                    fee_paid_msat,
+                },
+            )
+        }
         LdkEvent::PaymentFailed {
             payment_id,
             payment_hash,
             reason,
-        } => push(
-            inner,
-            Event::PaymentFailed {
-                payment_id: bitcoin::hex::DisplayHex::to_lower_hex_string(&payment_id.0[..]),
-                payment_hash: payment_hash.map(|h| h.to_string()),
-                reason: reason
-                    .map(|r| format!("{r:?}"))
-                    .unwrap_or_else(|| "unknown".into()),
-            },
-        ),
+        } => {
+            let id = payment_id.0.to_lower_hex_string();
+            let reason = reason
+                .map(|r| format!("{r:?}"))
+                .unwrap_or_else(|| "unknown".into());
+            inner
+                .payments
+                .fail(&id, &reason)
+                .map_err(|_| ReplayEvent())?;
+            push(
+                inner,
+                Event::PaymentFailed {
+                    payment_id: id,
+                    payment_hash: payment_hash.map(|h| h.to_string()),
+                    reason,
+                },
+            )
+        }
         LdkEvent::PaymentForwarded {
             prev_channel_id,
             next_channel_id,
@@ -243,10 +292,4 @@ fn handle_event(
             Ok(())
         }
     }
-}
-
-fn purpose_preimage(
-    purpose: &PaymentPurpose,
-) -> Option<lightning::types::payment::PaymentPreimage> {
-    purpose.preimage()
 }

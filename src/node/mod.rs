@@ -5,6 +5,7 @@ mod builder;
 mod handler;
 pub(crate) mod keys;
 mod onchain;
+mod payments;
 mod peers;
 pub(crate) mod types;
 
@@ -20,6 +21,8 @@ use lightning::util::config::UserConfig;
 use lightning_background_processor::BackgroundProcessor;
 
 pub use builder::Builder;
+pub use onchain::OnchainBalance;
+pub use payments::{InvoicePreview, SendOptions};
 
 use crate::config::Config;
 use crate::error::NodeError;
@@ -38,6 +41,7 @@ const RECONNECT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Where the node stands, for a status screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NodeStatus {
     /// Whether `start` has been called (and not `stop`).
     pub is_running: bool,
@@ -54,6 +58,7 @@ pub struct NodeStatus {
 
 /// A channel as an app shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ChannelInfo {
     /// Channel id (hex).
     pub channel_id: String,
@@ -65,8 +70,9 @@ pub struct ChannelInfo {
     pub funding_txo: Option<String>,
     /// Total capacity, in satoshi.
     pub capacity_sat: u64,
-    /// Our balance, in millisatoshi (what a cooperative close would give us before fees).
-    pub balance_msat: u64,
+    /// What closing now would give us on chain, in satoshi, before the claim fees (LDK's
+    /// claimable balance; outputs below Qtum's dust limit count as zero).
+    pub balance_sat: u64,
     /// What we can send now, in millisatoshi.
     pub outbound_capacity_msat: u64,
     /// What we can receive now, in millisatoshi.
@@ -87,6 +93,7 @@ pub struct ChannelInfo {
 
 /// A connected or remembered peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PeerInfo {
     /// The peer's node id (hex).
     pub node_id: String,
@@ -114,6 +121,7 @@ pub(crate) struct NodeInner {
     pub(crate) scorer: Arc<RwLock<Scorer>>,
     pub(crate) sweeper: Arc<Sweeper>,
     pub(crate) events: Arc<EventQueue>,
+    pub(crate) payments: crate::payment::store::PaymentStore,
     pub(crate) peers: PeerStore,
     pub(crate) logger: types::Logger,
     pub(crate) node_id: PublicKey,
@@ -137,7 +145,7 @@ pub struct Node {
     running: Mutex<Option<Running>>,
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -487,7 +495,7 @@ impl Node {
             .channel_manager
             .list_channels()
             .iter()
-            .map(channel_info)
+            .map(|c| channel_info(c, claimable_sat(&self.inner, c)))
             .collect()
     }
 
@@ -611,19 +619,26 @@ pub(crate) fn parse_node_id(text: &str) -> Result<PublicKey, NodeError> {
         .map_err(|e| NodeError::InvalidNodeId(e.to_string()))
 }
 
-fn channel_info(c: &ChannelDetails) -> ChannelInfo {
-    // Our side of a cooperative close: what we can send plus the reserve the peer keeps for us.
-    let balance_msat = c.outbound_capacity_msat
-        + c.unspendable_punishment_reserve
-            .unwrap_or(0)
-            .saturating_mul(1000);
+fn claimable_sat(inner: &NodeInner, c: &ChannelDetails) -> u64 {
+    match inner.chain_monitor.get_monitor(c.channel_id) {
+        Ok(monitor) => monitor
+            .get_claimable_balances()
+            .iter()
+            .map(|b| b.claimable_amount_satoshis())
+            .sum(),
+        // Not funded yet: nothing on chain to claim.
+        Err(()) => 0,
+    }
+}
+
+fn channel_info(c: &ChannelDetails, balance_sat: u64) -> ChannelInfo {
     ChannelInfo {
         channel_id: c.channel_id.to_string(),
         user_channel_id: c.user_channel_id.to_string(),
         counterparty_node_id: c.counterparty.node_id.to_string(),
         funding_txo: c.funding_txo.map(|o| format!("{}:{}", o.txid, o.index)),
         capacity_sat: c.channel_value_satoshis,
-        balance_msat,
+        balance_sat,
         outbound_capacity_msat: c.outbound_capacity_msat,
         inbound_capacity_msat: c.inbound_capacity_msat,
         confirmations: c.confirmations,

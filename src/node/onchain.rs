@@ -32,6 +32,7 @@ const FEE_REFRESH: Duration = Duration::from_secs(60);
 
 /// On-chain balances, in satoshi.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct OnchainBalance {
     /// Confirmed and spendable.
     pub confirmed_sat: u64,

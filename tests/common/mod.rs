@@ -128,3 +128,39 @@ pub fn expect_event(node: &Node, what: &str, matches: impl Fn(&Event) -> bool) -
         }
     }
 }
+
+/// Open a channel from `from` to `to` and wait until both see it ready.
+pub fn open_ready_channel(
+    harness: &RegtestNode,
+    from: &Node,
+    to: &Node,
+    capacity_sat: u64,
+    push_msat: Option<u64>,
+) -> String {
+    let uri = to.node_uri().expect("listening");
+    from.open_channel(&uri, capacity_sat, push_msat, false)
+        .expect("open");
+    let pending = expect_event(from, "channel pending", |e| {
+        matches!(e, Event::ChannelPending { .. })
+    });
+    let Event::ChannelPending { channel_id, .. } = pending else {
+        unreachable!()
+    };
+    mine(harness, 6);
+    expect_event(from, "ready (opener)", |e| {
+        matches!(e, Event::ChannelReady { .. })
+    });
+    expect_event(to, "ready (peer)", |e| {
+        matches!(e, Event::ChannelReady { .. })
+    });
+    wait_until("channel usable on both sides", || {
+        from.list_channels()
+            .iter()
+            .any(|c| c.channel_id == channel_id && c.is_usable)
+            && to
+                .list_channels()
+                .iter()
+                .any(|c| c.channel_id == channel_id && c.is_usable)
+    });
+    channel_id
+}

@@ -1,0 +1,398 @@
+//! Payments: BOLT 11 invoices to receive, invoices and keysend to send, and the payment history.
+
+use std::time::Duration;
+
+use bitcoin::hashes::Hash;
+use bitcoin::hex::DisplayHex;
+use lightning::ln::channelmanager::{
+    Bolt11InvoiceParameters, PaymentId, RecipientOnionFields, Retry, RetryableSendFailure,
+};
+use lightning::routing::router::{PaymentParameters, RouteParameters};
+use lightning::sign::EntropySource;
+use lightning::types::payment::PaymentHash;
+use lightning_invoice::{Bolt11InvoiceDescription, Description};
+
+use crate::config::Config;
+use crate::error::NodeError;
+use crate::node::{now_secs, parse_node_id, Node};
+use crate::payment::store::{
+    new_payment, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,
+};
+use crate::qtum::invoice::{DecodedInvoice, InvoiceDescription, InvoiceError};
+use crate::qtum::network::Network;
+
+/// What an app shows before paying an invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoicePreview {
+    /// The Qtum network the invoice is for.
+    pub network: Network,
+    /// Amount asked, in millisatoshi; `None` lets the payer choose.
+    pub amount_msat: Option<u64>,
+    /// The payee's node id (hex).
+    pub payee_node_id: String,
+    /// Payment hash (hex).
+    pub payment_hash: String,
+    /// The description, when the invoice carries it.
+    pub description: Option<String>,
+    /// The SHA-256 of the description, when the invoice carries only that (hex).
+    pub description_hash: Option<String>,
+    /// Creation time, seconds since the Unix epoch.
+    pub timestamp: u64,
+    /// Seconds after `timestamp` when it expires.
+    pub expiry_secs: u64,
+    /// Whether it has expired now.
+    pub is_expired: bool,
+    /// The final CLTV delta in blocks.
+    pub min_final_cltv_expiry_delta: u64,
+    /// On-chain fallback addresses (Qtum addresses).
+    pub fallback_addresses: Vec<String>,
+    /// Whether this node could pay it (network, signature and payment secret all fine;
+    /// expiry aside).
+    pub is_payable: bool,
+}
+
+/// Per-payment limits; every field falls back to the node's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Most routing fees to pay, in millisatoshi (default max(8,400 sat, 3 %)).
+    pub max_fee_msat: Option<u64>,
+    /// Attempts before giving up (default 5).
+    pub retries: Option<u32>,
+    /// Longest route in hops (default 6).
+    pub max_route_hops: Option<u8>,
+}
+
+fn invoice_error(e: InvoiceError) -> NodeError {
+    match e {
+        InvoiceError::WrongNetwork { .. } | InvoiceError::NotQtum { .. } => {
+            NodeError::WrongNetwork(e.to_string())
+        }
+        other => NodeError::InvalidInvoice(other.to_string()),
+    }
+}
+
+fn send_failure(e: RetryableSendFailure) -> NodeError {
+    match e {
+        RetryableSendFailure::DuplicatePayment => NodeError::DuplicatePayment,
+        RetryableSendFailure::RouteNotFound => NodeError::PaymentFailed(
+            "no route to the payee with the channels' current capacity and fee limit".into(),
+        ),
+        RetryableSendFailure::PaymentExpired => NodeError::InvoiceExpired,
+        other => NodeError::PaymentFailed(format!("{other:?}")),
+    }
+}
+
+impl Node {
+    fn preview(&self, decoded: &DecodedInvoice) -> InvoicePreview {
+        let (description, description_hash) = match &decoded.description {
+            InvoiceDescription::Direct(text) => (Some(text.clone()), None),
+            InvoiceDescription::Hash(hash) => (None, Some(hash.to_string())),
+        };
+        InvoicePreview {
+            network: decoded.network,
+            amount_msat: decoded.amount_msat,
+            payee_node_id: decoded.payee_pubkey.to_string(),
+            payment_hash: decoded.payment_hash.to_string(),
+            description,
+            description_hash,
+            timestamp: decoded.timestamp_secs,
+            expiry_secs: decoded.expiry_secs,
+            is_expired: decoded.is_expired_at(now_secs()),
+            min_final_cltv_expiry_delta: decoded.min_final_cltv_expiry_delta,
+            fallback_addresses: decoded
+                .fallback_addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+            is_payable: decoded.payable_on(self.network()).is_ok(),
+        }
+    }
+
+    /// Decode an invoice to show it before paying. Accepts a `lightning:` prefix and any case.
+    /// Invoices of other Qtum networks decode (with their network); non-Qtum ones are refused.
+    pub fn decode_invoice(&self, invoice: &str) -> Result<InvoicePreview, NodeError> {
+        let decoded = DecodedInvoice::decode(invoice).map_err(invoice_error)?;
+        Ok(self.preview(&decoded))
+    }
+
+    fn create_invoice(
+        &self,
+        amount_msat: Option<u64>,
+        description: &str,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        self.require_running()?;
+        let inner = &self.inner;
+        if amount_msat == Some(0) {
+            return Err(NodeError::InvalidAmount(
+                "an invoice for 0 msat cannot be paid".into(),
+            ));
+        }
+        let description = Description::new(description.to_string())
+            .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
+        let params = Bolt11InvoiceParameters {
+            amount_msats: amount_msat,
+            description: Bolt11InvoiceDescription::Direct(description.clone()),
+            invoice_expiry_delta_secs: Some(
+                expiry_secs.unwrap_or(inner.config.invoice_expiry_secs),
+            ),
+            min_final_cltv_expiry_delta: Some(inner.config.min_final_cltv_expiry_delta),
+            payment_hash: None,
+        };
+        let invoice = inner
+            .channel_manager
+            .create_bolt11_invoice(params)
+            .map_err(|e| NodeError::InvalidInvoice(e.to_string()))?;
+        let hash = invoice.payment_hash().to_string();
+        let mut row = new_payment(
+            hash.clone(),
+            PaymentDirection::Inbound,
+            PaymentKind::Bolt11,
+            hash,
+        );
+        row.amount_msat = amount_msat;
+        row.description = Some(description.as_inner().0.clone());
+        row.invoice = Some(invoice.to_string());
+        row.counterparty_node_id = None;
+        inner.payments.insert(&row)?;
+        Ok(invoice.to_string())
+    }
+
+    /// A Qtum BOLT 11 invoice for `amount_msat` (1 msat and up), expiring after `expiry_secs`
+    /// (default: the configured one hour). Route hints for private channels are included.
+    pub fn receive(
+        &self,
+        amount_msat: u64,
+        description: &str,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        self.create_invoice(Some(amount_msat), description, expiry_secs)
+    }
+
+    /// A Qtum BOLT 11 invoice that lets the payer choose the amount.
+    pub fn receive_variable_amount(
+        &self,
+        description: &str,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        self.create_invoice(None, description, expiry_secs)
+    }
+
+    /// Pay an invoice that states its amount. Returns the payment id; the outcome arrives as a
+    /// `PaymentSuccessful` or `PaymentFailed` event (and in [`Node::payment`]).
+    pub fn send(&self, invoice: &str, options: Option<SendOptions>) -> Result<String, NodeError> {
+        self.pay_invoice(invoice, None, options.unwrap_or_default())
+    }
+
+    /// Pay a variable-amount invoice with `amount_msat`.
+    pub fn send_using_amount(
+        &self,
+        invoice: &str,
+        amount_msat: u64,
+        options: Option<SendOptions>,
+    ) -> Result<String, NodeError> {
+        self.pay_invoice(invoice, Some(amount_msat), options.unwrap_or_default())
+    }
+
+    fn usable_outbound_msat(&self) -> u64 {
+        self.inner
+            .channel_manager
+            .list_usable_channels()
+            .iter()
+            .map(|c| c.next_outbound_htlc_limit_msat)
+            .sum()
+    }
+
+    fn route_params(
+        &self,
+        payment_params: PaymentParameters,
+        amount_msat: u64,
+        options: &SendOptions,
+    ) -> RouteParameters {
+        let config = &self.inner.config;
+        let mut payment_params = payment_params;
+        let hops = options.max_route_hops.unwrap_or(config.max_route_hops);
+        payment_params.max_path_length = payment_params.max_path_length.min(hops);
+        let max_fee = options
+            .max_fee_msat
+            .unwrap_or_else(|| Config::route_fee_limit_msat(amount_msat));
+        let mut params =
+            RouteParameters::from_payment_params_and_value(payment_params, amount_msat);
+        params.max_total_routing_fee_msat = Some(max_fee);
+        params
+    }
+
+    fn check_capacity(&self, amount_msat: u64) -> Result<(), NodeError> {
+        let can_send = self.usable_outbound_msat();
+        if amount_msat > can_send {
+            return Err(NodeError::InsufficientCapacity(format!(
+                "{amount_msat} msat asked, the channels can send {can_send} msat now"
+            )));
+        }
+        Ok(())
+    }
+
+    fn pay_invoice(
+        &self,
+        text: &str,
+        amount_msat: Option<u64>,
+        options: SendOptions,
+    ) -> Result<String, NodeError> {
+        self.require_running()?;
+        let inner = &self.inner;
+        let decoded = DecodedInvoice::decode(text).map_err(invoice_error)?;
+        let invoice = decoded.payable_on(self.network()).map_err(invoice_error)?;
+        if decoded.is_expired_at(now_secs()) {
+            return Err(NodeError::InvoiceExpired);
+        }
+        if decoded.payee_pubkey == inner.node_id {
+            return Err(NodeError::CannotPayOwnInvoice);
+        }
+        let amount = match (decoded.amount_msat, amount_msat) {
+            (Some(a), None) => a,
+            (None, Some(a)) if a > 0 => a,
+            (None, Some(_)) => {
+                return Err(NodeError::InvalidAmount("amount must be above 0".into()))
+            }
+            (None, None) => {
+                return Err(NodeError::InvalidAmount(
+                    "this invoice has no amount: use send_using_amount".into(),
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(NodeError::InvalidAmount(
+                    "this invoice states its amount: use send".into(),
+                ))
+            }
+        };
+        let hash_hex = decoded.payment_hash.to_string();
+        let earlier = inner
+            .payments
+            .by_hash(&hash_hex, PaymentDirection::Outbound)?;
+        if earlier.iter().any(|p| p.status != PaymentStatus::Failed) {
+            return Err(NodeError::DuplicatePayment);
+        }
+        self.check_capacity(amount)?;
+
+        let payment_hash = PaymentHash(decoded.payment_hash.to_byte_array());
+        let payment_id = PaymentId(payment_hash.0);
+        let payment_params = PaymentParameters::from_bolt11_invoice(&invoice);
+        let route_params = self.route_params(payment_params, amount, &options);
+        let mut onion = RecipientOnionFields::secret_only(*invoice.payment_secret());
+        onion.payment_metadata = invoice.payment_metadata().cloned();
+
+        let mut row = new_payment(
+            hash_hex.clone(),
+            PaymentDirection::Outbound,
+            PaymentKind::Bolt11,
+            hash_hex.clone(),
+        );
+        row.amount_msat = Some(amount);
+        row.invoice = Some(decoded.to_text());
+        row.description = match &decoded.description {
+            InvoiceDescription::Direct(d) => Some(d.clone()),
+            InvoiceDescription::Hash(_) => None,
+        };
+        row.counterparty_node_id = Some(decoded.payee_pubkey.to_string());
+        inner.payments.insert_or_replace_failed(&row)?;
+
+        let retries = options.retries.unwrap_or(inner.config.payment_retries);
+        match inner.channel_manager.send_payment(
+            payment_hash,
+            onion,
+            payment_id,
+            route_params,
+            Retry::Attempts(retries),
+        ) {
+            Ok(()) => Ok(hash_hex),
+            Err(e) => {
+                let error = send_failure(e);
+                if error != NodeError::DuplicatePayment {
+                    inner.payments.fail(&hash_hex, &error.to_string())?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Pay `amount_msat` to `node_id` without an invoice (keysend). Returns the payment id.
+    pub fn send_spontaneous(
+        &self,
+        node_id: &str,
+        amount_msat: u64,
+        options: Option<SendOptions>,
+    ) -> Result<String, NodeError> {
+        self.require_running()?;
+        let inner = &self.inner;
+        let options = options.unwrap_or_default();
+        let payee = parse_node_id(node_id)?;
+        if payee == inner.node_id {
+            return Err(NodeError::CannotPayOwnInvoice);
+        }
+        if amount_msat == 0 {
+            return Err(NodeError::InvalidAmount("amount must be above 0".into()));
+        }
+        self.check_capacity(amount_msat)?;
+        let id_bytes = inner.keys.get_secure_random_bytes();
+        let payment_id = PaymentId(id_bytes);
+        let id_hex = id_bytes.to_lower_hex_string();
+        let payment_params = PaymentParameters::for_keysend(
+            payee,
+            u32::from(inner.config.min_final_cltv_expiry_delta),
+            false,
+        );
+        let route_params = self.route_params(payment_params, amount_msat, &options);
+        // The preimage is chosen here so the row has its hash before LDK can report anything.
+        let preimage =
+            lightning::types::payment::PaymentPreimage(inner.keys.get_secure_random_bytes());
+        let hash: PaymentHash = preimage.into();
+        let mut row = new_payment(
+            id_hex.clone(),
+            PaymentDirection::Outbound,
+            PaymentKind::Spontaneous,
+            hash.0.to_lower_hex_string(),
+        );
+        row.amount_msat = Some(amount_msat);
+        row.counterparty_node_id = Some(payee.to_string());
+        inner.payments.insert(&row)?;
+        let retries = options.retries.unwrap_or(inner.config.payment_retries);
+        match inner.channel_manager.send_spontaneous_payment(
+            Some(preimage),
+            RecipientOnionFields::spontaneous_empty(),
+            payment_id,
+            route_params,
+            Retry::Attempts(retries),
+        ) {
+            Ok(_) => Ok(id_hex),
+            Err(e) => {
+                let error = send_failure(e);
+                inner.payments.fail(&id_hex, &error.to_string())?;
+                Err(error)
+            }
+        }
+    }
+
+    /// One payment by id.
+    pub fn payment(&self, id: &str) -> Result<Option<PaymentDetails>, NodeError> {
+        self.inner.payments.get(&id.trim().to_ascii_lowercase())
+    }
+
+    /// Payments, newest first, filtered and paginated.
+    pub fn list_payments(&self, filter: PaymentFilter) -> Result<Vec<PaymentDetails>, NodeError> {
+        self.inner.payments.list(&filter)
+    }
+
+    /// Wait until the payment `id` is no longer pending (or `timeout` passes); returns it.
+    pub fn wait_payment(&self, id: &str, timeout: Duration) -> Result<PaymentDetails, NodeError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let payment = self
+                .payment(id)?
+                .ok_or_else(|| NodeError::UnknownPayment(id.to_string()))?;
+            if payment.status != PaymentStatus::Pending || std::time::Instant::now() >= deadline {
+                return Ok(payment);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! The payment store: every payment, inbound and outbound, in the node's SQLite database.
+//!
+//! Rows are written before LDK is asked to send (so an event can never find no row) and updated
+//! from LDK's events; a restart keeps them. Columns are explicit and the table is versioned in
+//! `payments_meta`, so later versions add columns with migrations, never a reset.
+
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::error::NodeError;
+
+/// Direction of a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentDirection {
+    /// We are paid.
+    Inbound,
+    /// We pay.
+    Outbound,
+}
+
+/// Where a payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentStatus {
+    /// In flight (outbound) or waiting to be paid (inbound invoice).
+    Pending,
+    /// Done: the preimage is known.
+    Succeeded,
+    /// Given up; `failure_reason` says why.
+    Failed,
+}
+
+/// What kind of payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentKind {
+    /// Paid or received through a BOLT 11 invoice.
+    Bolt11,
+    /// Spontaneous (keysend): no invoice.
+    Spontaneous,
+}
+
+/// One payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentDetails {
+    /// Payment id (hex): the payment hash for invoices, random for keysend.
+    pub id: String,
+    /// Inbound or outbound.
+    pub direction: PaymentDirection,
+    /// Invoice or keysend.
+    pub kind: PaymentKind,
+    /// Pending, succeeded or failed.
+    pub status: PaymentStatus,
+    /// Amount in millisatoshi (received, or delivered to the payee); `None` for an unpaid
+    /// variable-amount invoice.
+    pub amount_msat: Option<u64>,
+    /// Routing fees paid (outbound), in millisatoshi, once known.
+    pub fee_paid_msat: Option<u64>,
+    /// Payment hash (hex).
+    pub payment_hash: String,
+    /// Preimage (hex), once the payment succeeded.
+    pub preimage: Option<String>,
+    /// The invoice's description, when there was one.
+    pub description: Option<String>,
+    /// The BOLT 11 invoice, for invoice payments.
+    pub invoice: Option<String>,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// The counterparty node (payee for outbound), when known (hex).
+    pub counterparty_node_id: Option<String>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// Last change, seconds since the Unix epoch.
+    pub updated_at: u64,
+}
+
+/// Which payments to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// Only this direction.
+    pub direction: Option<PaymentDirection>,
+    /// Only this status.
+    pub status: Option<PaymentStatus>,
+    /// Skip this many (newest first).
+    pub offset: u32,
+    /// Return at most this many (0: all).
+    pub limit: u32,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+fn direction_str(d: PaymentDirection) -> &'static str {
+    match d {
+        PaymentDirection::Inbound => "inbound",
+        PaymentDirection::Outbound => "outbound",
+    }
+}
+
+fn status_str(s: PaymentStatus) -> &'static str {
+    match s {
+        PaymentStatus::Pending => "pending",
+        PaymentStatus::Succeeded => "succeeded",
+        PaymentStatus::Failed => "failed",
+    }
+}
+
+fn kind_str(k: PaymentKind) -> &'static str {
+    match k {
+        PaymentKind::Bolt11 => "bolt11",
+        PaymentKind::Spontaneous => "spontaneous",
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn to_err(e: rusqlite::Error) -> NodeError {
+    NodeError::Persistence(format!("payments: {e}"))
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
+    let direction: String = row.get("direction")?;
+    let status: String = row.get("status")?;
+    let kind: String = row.get("kind")?;
+    Ok(PaymentDetails {
+        id: row.get("id")?,
+        direction: if direction == "inbound" {
+            PaymentDirection::Inbound
+        } else {
+            PaymentDirection::Outbound
+        },
+        kind: if kind == "spontaneous" {
+            PaymentKind::Spontaneous
+        } else {
+            PaymentKind::Bolt11
+        },
+        status: match status.as_str() {
+            "succeeded" => PaymentStatus::Succeeded,
+            "failed" => PaymentStatus::Failed,
+            _ => PaymentStatus::Pending,
+        },
+        amount_msat: row.get::<_, Option<i64>>("amount_msat")?.map(|v| v as u64),
+        fee_paid_msat: row
+            .get::<_, Option<i64>>("fee_paid_msat")?
+            .map(|v| v as u64),
+        payment_hash: row.get("payment_hash")?,
+        preimage: row.get("preimage")?,
+        description: row.get("description")?,
+        invoice: row.get("invoice")?,
+        failure_reason: row.get("failure_reason")?,
+        counterparty_node_id: row.get("counterparty_node_id")?,
+        created_at: row.get::<_, i64>("created_at")? as u64,
+        updated_at: row.get::<_, i64>("updated_at")? as u64,
+    })
+}
+
+/// The `payments` table.
+pub struct PaymentStore {
+    conn: Mutex<Connection>,
+}
+
+impl PaymentStore {
+    /// Open the store in the node database (creating or migrating its table).
+    pub fn open(conn: Connection) -> Result<PaymentStore, NodeError> {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS payments_meta (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 schema_version INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS payments (
+                 id TEXT PRIMARY KEY NOT NULL,
+                 direction TEXT NOT NULL,
+                 kind TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 amount_msat INTEGER,
+                 fee_paid_msat INTEGER,
+                 payment_hash TEXT NOT NULL,
+                 preimage TEXT,
+                 description TEXT,
+                 invoice TEXT,
+                 failure_reason TEXT,
+                 counterparty_node_id TEXT,
+                 created_at INTEGER NOT NULL,
+                 updated_at INTEGER NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS payments_by_hash ON payments (payment_hash);
+             CREATE INDEX IF NOT EXISTS payments_by_time ON payments (created_at);",
+        )
+        .map_err(to_err)?;
+        let version: Option<i64> = conn
+            .query_row(
+                "SELECT schema_version FROM payments_meta WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(to_err)?;
+        match version {
+            None => {
+                conn.execute(
+                    "INSERT INTO payments_meta (id, schema_version) VALUES (1, ?1)",
+                    params![SCHEMA_VERSION],
+                )
+                .map_err(to_err)?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(NodeError::Persistence(format!(
+                    "the payment table has schema {v}; this SDK understands {SCHEMA_VERSION}"
+                )))
+            }
+        }
+        Ok(PaymentStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Insert a new payment (fails if the id exists).
+    pub fn insert(&self, p: &PaymentDetails) -> Result<(), NodeError> {
+        self.conn()
+            .execute(
+                "INSERT INTO payments (id, direction, kind, status, amount_msat, fee_paid_msat,
+                     payment_hash, preimage, description, invoice, failure_reason,
+                     counterparty_node_id, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    p.id,
+                    direction_str(p.direction),
+                    kind_str(p.kind),
+                    status_str(p.status),
+                    p.amount_msat.map(|v| v as i64),
+                    p.fee_paid_msat.map(|v| v as i64),
+                    p.payment_hash,
+                    p.preimage,
+                    p.description,
+                    p.invoice,
+                    p.failure_reason,
+                    p.counterparty_node_id,
+                    p.created_at as i64,
+                    p.updated_at as i64,
+                ],
+            )
+            .map(|_| ())
+            .map_err(to_err)
+    }
+
+    /// Insert, or replace a row that failed before (retrying a failed invoice).
+    pub fn insert_or_replace_failed(&self, p: &PaymentDetails) -> Result<(), NodeError> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM payments WHERE id = ?1 AND status = 'failed'",
+            params![p.id],
+        )
+        .map_err(to_err)?;
+        drop(conn);
+        self.insert(p)
+    }
+
+    /// One payment by id.
+    pub fn get(&self, id: &str) -> Result<Option<PaymentDetails>, NodeError> {
+        self.conn()
+            .query_row(
+                "SELECT * FROM payments WHERE id = ?1",
+                params![id],
+                from_row,
+            )
+            .optional()
+            .map_err(to_err)
+    }
+
+    /// Payments with this hash in this direction.
+    pub fn by_hash(
+        &self,
+        payment_hash: &str,
+        direction: PaymentDirection,
+    ) -> Result<Vec<PaymentDetails>, NodeError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT * FROM payments WHERE payment_hash = ?1 AND direction = ?2")
+            .map_err(to_err)?;
+        let rows = stmt
+            .query_map(params![payment_hash, direction_str(direction)], from_row)
+            .map_err(to_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_err);
+        rows
+    }
+
+    /// Mark a payment succeeded.
+    pub fn succeed(
+        &self,
+        id: &str,
+        preimage: Option<String>,
+        amount_msat: Option<u64>,
+        fee_paid_msat: Option<u64>,
+    ) -> Result<bool, NodeError> {
+        self.conn()
+            .execute(
+                "UPDATE payments SET status = 'succeeded',
+                     preimage = COALESCE(?2, preimage),
+                     amount_msat = COALESCE(?3, amount_msat),
+                     fee_paid_msat = COALESCE(?4, fee_paid_msat),
+                     failure_reason = NULL,
+                     updated_at = ?5
+                 WHERE id = ?1",
+                params![
+                    id,
+                    preimage,
+                    amount_msat.map(|v| v as i64),
+                    fee_paid_msat.map(|v| v as i64),
+                    now_secs() as i64
+                ],
+            )
+            .map(|n| n > 0)
+            .map_err(to_err)
+    }
+
+    /// Mark a payment failed (a succeeded payment stays succeeded).
+    pub fn fail(&self, id: &str, reason: &str) -> Result<bool, NodeError> {
+        self.conn()
+            .execute(
+                "UPDATE payments SET status = 'failed', failure_reason = ?2, updated_at = ?3
+                 WHERE id = ?1 AND status != 'succeeded'",
+                params![id, reason, now_secs() as i64],
+            )
+            .map(|n| n > 0)
+            .map_err(to_err)
+    }
+
+    /// Payments, newest first.
+    pub fn list(&self, filter: &PaymentFilter) -> Result<Vec<PaymentDetails>, NodeError> {
+        let conn = self.conn();
+        let limit: i64 = if filter.limit == 0 {
+            -1
+        } else {
+            i64::from(filter.limit)
+        };
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT * FROM payments
+                 WHERE (?1 IS NULL OR direction = ?1) AND (?2 IS NULL OR status = ?2)
+                 ORDER BY created_at DESC, rowid DESC
+                 LIMIT ?3 OFFSET ?4",
+            )
+            .map_err(to_err)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.direction.map(direction_str),
+                    filter.status.map(status_str),
+                    limit,
+                    i64::from(filter.offset)
+                ],
+                from_row,
+            )
+            .map_err(to_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_err);
+        rows
+    }
+}
+
+/// A new payment row with timestamps set to now.
+pub(crate) fn new_payment(
+    id: String,
+    direction: PaymentDirection,
+    kind: PaymentKind,
+    payment_hash: String,
+) -> PaymentDetails {
+    let now = now_secs();
+    PaymentDetails {
+        id,
+        direction,
+        kind,
+        status: PaymentStatus::Pending,
+        amount_msat: None,
+        fee_paid_msat: None,
+        payment_hash,
+        preimage: None,
+        description: None,
+        invoice: None,
+        failure_reason: None,
+        counterparty_node_id: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> (PaymentStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("qtum-ln-pay-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("node.sqlite");
+        (
+            PaymentStore::open(Connection::open(&path).expect("db")).expect("store"),
+            path,
+        )
+    }
+
+    #[test]
+    fn lifecycle_filters_and_reopen() {
+        let (s, path) = store("life");
+        let mut out = new_payment(
+            "aa".into(),
+            PaymentDirection::Outbound,
+            PaymentKind::Bolt11,
+            "aa".into(),
+        );
+        out.amount_msat = Some(1_000);
+        s.insert(&out).expect("insert");
+        assert!(s.insert(&out).is_err(), "ids are unique");
+        let inbound = new_payment(
+            "bb".into(),
+            PaymentDirection::Inbound,
+            PaymentKind::Bolt11,
+            "bb".into(),
+        );
+        s.insert(&inbound).expect("insert");
+
+        assert!(s
+            .succeed("aa", Some("11".into()), None, Some(5))
+            .expect("update"));
+        assert!(
+            !s.fail("aa", "late failure").expect("no change"),
+            "success is final"
+        );
+        assert!(s.fail("bb", "expired").expect("update"));
+
+        let got = s.get("aa").expect("get").expect("exists");
+        assert_eq!(got.status, PaymentStatus::Succeeded);
+        assert_eq!((got.amount_msat, got.fee_paid_msat), (Some(1_000), Some(5)));
+        assert_eq!(got.preimage.as_deref(), Some("11"));
+
+        let only_failed = PaymentFilter {
+            status: Some(PaymentStatus::Failed),
+            ..Default::default()
+        };
+        let failed = s.list(&only_failed).expect("list");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].failure_reason.as_deref(), Some("expired"));
+        let outbound = PaymentFilter {
+            direction: Some(PaymentDirection::Outbound),
+            ..Default::default()
+        };
+        assert_eq!(s.list(&outbound).expect("list").len(), 1);
+        let page = PaymentFilter {
+            limit: 1,
+            offset: 1,
+            ..Default::default()
+        };
+        assert_eq!(s.list(&page).expect("list").len(), 1);
+
+        drop(s);
+        let s = PaymentStore::open(Connection::open(&path).expect("db")).expect("reopen");
+        assert_eq!(s.list(&PaymentFilter::default()).expect("list").len(), 2);
+        // A failed payment can be tried again under the same id.
+        s.insert_or_replace_failed(&inbound)
+            .expect("replace failed");
+        assert_eq!(
+            s.get("bb").expect("get").expect("row").status,
+            PaymentStatus::Pending
+        );
+    }
+}

@@ -1,0 +1,332 @@
+//! Payments between SDK nodes over loopback TCP, against the regtest harness: the tutorial's
+//! 1-satoshi invoice, larger payments both ways, keysend, a payment across a hop with the fee
+//! checked to the millisatoshi, and every refusal.
+
+mod common;
+
+use std::time::Duration;
+
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::secp256k1::SecretKey;
+use common::*;
+use qtum_lightning::qtum::invoice::{create_signed, InvoiceRequest};
+use qtum_lightning::qtum::network::Network;
+use qtum_lightning::{Event, Node, NodeError, PaymentDirection, PaymentFilter, PaymentStatus};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn pay(from: &Node, to: &Node, amount_msat: u64, what: &str) -> u64 {
+    let invoice = to.receive(amount_msat, what, None).expect("invoice");
+    assert!(invoice.starts_with("lnqcrt"), "{invoice}");
+    let preview = from.decode_invoice(&invoice).expect("decode");
+    assert_eq!(preview.amount_msat, Some(amount_msat));
+    assert_eq!(preview.payee_node_id, to.node_id());
+    assert!(preview.is_payable && !preview.is_expired);
+    let id = from.send(&invoice, None).expect("send");
+    let sent = from.wait_payment(&id, WAIT).expect("payment");
+    assert_eq!(
+        sent.status,
+        PaymentStatus::Succeeded,
+        "{what}: {:?}",
+        sent.failure_reason
+    );
+    assert!(sent.preimage.is_some());
+    expect_event(
+        from,
+        "payment successful",
+        |e| matches!(e, Event::PaymentSuccessful { payment_id, .. } if *payment_id == id),
+    );
+    expect_event(
+        to,
+        "payment received",
+        |e| matches!(e, Event::PaymentReceived { amount_msat: a, .. } if *a == amount_msat),
+    );
+    let received = to
+        .payment(&sent.payment_hash)
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(received.direction, PaymentDirection::Inbound);
+    assert_eq!(received.status, PaymentStatus::Succeeded);
+    assert_eq!(received.amount_msat, Some(amount_msat));
+    sent.fee_paid_msat.unwrap_or(0)
+}
+
+/// What `node` can send now. Exact to the msat while its balance is above its reserve; a
+/// direct payment moves it by exactly the amount (no HTLC output: small ones are trimmed).
+fn outbound_msat(node: &Node) -> u64 {
+    node.list_channels()
+        .iter()
+        .map(|c| c.outbound_capacity_msat)
+        .sum()
+}
+
+#[test]
+fn one_satoshi_and_half_a_qtum_both_ways() {
+    let harness = harness();
+    let alice = start_node(&harness, "pay-alice", 11);
+    let bob = start_node(&harness, "pay-bob", 12);
+    fund(&harness, &alice, 20 * QTUM);
+    open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+
+    let a0 = outbound_msat(&alice);
+    assert_eq!(outbound_msat(&bob), 0, "Bob holds nothing yet");
+    pay(&alice, &bob, 1_000, "one satoshi");
+    assert_eq!(outbound_msat(&alice), a0 - 1_000);
+    pay(&alice, &bob, QTUM * 1_000 / 2, "half a QTUM");
+    pay(&alice, &bob, QTUM * 1_000 / 2, "another half");
+    assert_eq!(outbound_msat(&alice), a0 - 1_000 - QTUM * 1_000);
+    // Bob now holds 1 QTUM + 1 sat, of which he must keep 1 % of the channel (0.1 QTUM) as
+    // reserve.
+    assert_eq!(
+        outbound_msat(&bob),
+        QTUM * 1_000 + 1_000 - QTUM * 1_000 / 10
+    );
+    // Back the other way.
+    pay(&bob, &alice, 1_000, "one satoshi back");
+    pay(&bob, &alice, QTUM * 1_000 / 2, "half a QTUM back");
+    assert_eq!(outbound_msat(&bob), QTUM * 1_000 / 2 - QTUM * 1_000 / 10);
+    assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2);
+    // More than Bob can send now: refused up front, nothing moves.
+    let invoice = alice
+        .receive(QTUM * 1_000 / 2, "too much for bob", None)
+        .expect("invoice");
+    assert!(matches!(
+        bob.send(&invoice, None),
+        Err(NodeError::InsufficientCapacity(_))
+    ));
+    assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2);
+
+    let all = alice.list_payments(PaymentFilter::default()).expect("list");
+    assert_eq!(all.len(), 6, "3 sent, 2 received, 1 invoice not paid");
+    let sent = PaymentFilter {
+        direction: Some(PaymentDirection::Outbound),
+        ..Default::default()
+    };
+    assert_eq!(alice.list_payments(sent).expect("list").len(), 3);
+
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
+
+#[test]
+fn restart_both_nodes_mid_life() {
+    let harness = harness();
+    let alice_config = config(&harness, "restart-alice");
+    let bob_config = config(&harness, "restart-bob");
+    let alice = build(alice_config.clone(), 41);
+    alice.start().expect("start");
+    let bob = build(bob_config.clone(), 42);
+    bob.start().expect("start");
+    fund(&harness, &alice, 20 * QTUM);
+    let channel_id = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+    pay(&alice, &bob, 20_000_000_000, "0.2 QTUM before the restart");
+
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+    drop(alice);
+    drop(bob);
+    // Blocks arrive while both are down.
+    mine(&harness, 3);
+
+    let alice = build(alice_config, 41);
+    alice.start().expect("restart");
+    let bob = build(bob_config, 42);
+    bob.start().expect("restart");
+    alice.sync().expect("sync");
+    bob.sync().expect("sync");
+    // The channel, the history and the peer all came back; the peer reconnects by itself.
+    let sent = PaymentFilter {
+        direction: Some(PaymentDirection::Outbound),
+        ..Default::default()
+    };
+    assert_eq!(alice.list_payments(sent).expect("list").len(), 1);
+    wait_until("channel usable again", || {
+        alice
+            .list_channels()
+            .iter()
+            .any(|c| c.channel_id == channel_id && c.is_usable)
+    });
+    pay(&alice, &bob, 1_000, "after the restart");
+
+    alice.close_channel(&channel_id).expect("close");
+    wait_until("closed on both sides", || {
+        mine(&harness, 1);
+        let _ = alice.sync();
+        let _ = bob.sync();
+        alice.list_channels().is_empty() && bob.list_channels().is_empty()
+    });
+    // Bob's side of the close lands in Bob's wallet.
+    wait_until("bob's share on chain", || {
+        mine(&harness, 1);
+        let _ = bob.sync();
+        bob.onchain_balance().confirmed_sat == 20_000_000 + 1
+    });
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
+
+#[test]
+fn variable_amount_keysend_and_a_hop() {
+    let harness = harness();
+    let alice = start_node(&harness, "hop-alice", 21);
+    let bob = start_node(&harness, "hop-bob", 22);
+    let carol = start_node(&harness, "hop-carol", 23);
+    fund(&harness, &alice, 20 * QTUM);
+    fund(&harness, &bob, 20 * QTUM);
+    open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+    open_ready_channel(&harness, &bob, &carol, 10 * QTUM, None);
+
+    // A → B → C: A has no channel to C; C's invoice carries a hint through B.
+    let amount = 12_345_678;
+    let invoice = carol
+        .receive(amount, "across a hop", None)
+        .expect("invoice");
+    let id = alice.send(&invoice, None).expect("send");
+    let sent = alice.wait_payment(&id, WAIT).expect("payment");
+    assert_eq!(
+        sent.status,
+        PaymentStatus::Succeeded,
+        "{:?}",
+        sent.failure_reason
+    );
+    // Bob charges 400,000 msat + 100 ppm of what he forwards.
+    let expected_fee = 400_000 + amount * 100 / 1_000_000;
+    assert_eq!(sent.fee_paid_msat, Some(expected_fee));
+    let forwarded = expect_event(&bob, "forwarded", |e| {
+        matches!(e, Event::PaymentForwarded { .. })
+    });
+    let Event::PaymentForwarded {
+        fee_earned_msat,
+        outbound_amount_msat,
+        ..
+    } = forwarded
+    else {
+        unreachable!()
+    };
+    assert_eq!(fee_earned_msat, Some(expected_fee));
+    assert_eq!(outbound_amount_msat, Some(amount));
+    expect_event(
+        &carol,
+        "received",
+        |e| matches!(e, Event::PaymentReceived { amount_msat, .. } if *amount_msat == amount),
+    );
+
+    // A variable-amount invoice, paid with the amount the payer chooses.
+    let open = carol
+        .receive_variable_amount("any amount", None)
+        .expect("invoice");
+    assert_eq!(
+        alice.decode_invoice(&open).expect("decode").amount_msat,
+        None
+    );
+    assert!(matches!(
+        alice.send(&open, None),
+        Err(NodeError::InvalidAmount(_))
+    ));
+    let id = alice.send_using_amount(&open, 7_000, None).expect("send");
+    assert_eq!(
+        alice.wait_payment(&id, WAIT).expect("p").status,
+        PaymentStatus::Succeeded
+    );
+
+    // Keysend to a direct peer.
+    let id = alice
+        .send_spontaneous(&bob.node_id(), 5_000, None)
+        .expect("keysend");
+    let sent = alice.wait_payment(&id, WAIT).expect("payment");
+    assert_eq!(
+        sent.status,
+        PaymentStatus::Succeeded,
+        "{:?}",
+        sent.failure_reason
+    );
+    expect_event(
+        &bob,
+        "keysend received",
+        |e| matches!(e, Event::PaymentReceived { amount_msat, .. } if *amount_msat == 5_000),
+    );
+    let received = bob.payment(&sent.payment_hash).expect("read").expect("row");
+    assert_eq!(received.amount_msat, Some(5_000));
+}
+
+#[test]
+fn refusals_are_typed_and_risk_nothing() {
+    let harness = harness();
+    let alice = start_node(&harness, "ref-alice", 31);
+    let bob = start_node(&harness, "ref-bob", 32);
+    fund(&harness, &alice, 20 * QTUM);
+    open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+    let before = outbound_msat(&alice);
+
+    // Paying ourselves.
+    let own = alice.receive(1_000, "mine", None).expect("invoice");
+    assert_eq!(alice.send(&own, None), Err(NodeError::CannotPayOwnInvoice));
+
+    // Another network (a testnet invoice) and another chain.
+    let key = SecretKey::from_slice(&[9; 32]).expect("key");
+    let request = |network, timestamp_secs, expiry_secs| InvoiceRequest {
+        network,
+        amount_msat: Some(1_000),
+        description: "x".into(),
+        payment_hash: sha256::Hash::hash(b"x"),
+        payment_secret: [1; 32],
+        expiry_secs,
+        min_final_cltv_expiry_delta: 144,
+        timestamp_secs,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let testnet = create_signed(&request(Network::Testnet, now, 3600), &key).expect("sign");
+    assert!(matches!(
+        alice.send(&testnet.to_string(), None),
+        Err(NodeError::WrongNetwork(_))
+    ));
+    // Expired: made an hour and a minute ago with a one-hour expiry.
+    let old = create_signed(&request(Network::Regtest, now - 3660, 3600), &key).expect("sign");
+    assert!(
+        alice
+            .decode_invoice(&old.to_string())
+            .expect("decodes")
+            .is_expired
+    );
+    assert_eq!(
+        alice.send(&old.to_string(), None),
+        Err(NodeError::InvoiceExpired)
+    );
+    // Garbage.
+    assert!(matches!(
+        alice.send("lnqcrt1garbage", None),
+        Err(NodeError::InvalidInvoice(_))
+    ));
+
+    // More than the channel can carry.
+    let big = bob
+        .receive(11 * QTUM * 1_000, "too much", None)
+        .expect("invoice");
+    assert!(matches!(
+        alice.send(&big, None),
+        Err(NodeError::InsufficientCapacity(_))
+    ));
+
+    // A duplicate of a succeeded payment.
+    let invoice = bob.receive(2_000, "once", None).expect("invoice");
+    let id = alice.send(&invoice, None).expect("send");
+    assert_eq!(
+        alice.wait_payment(&id, WAIT).expect("p").status,
+        PaymentStatus::Succeeded
+    );
+    assert_eq!(alice.send(&invoice, None), Err(NodeError::DuplicatePayment));
+
+    // Only the one real payment moved money.
+    assert_eq!(outbound_msat(&alice), before - 2_000);
+    let failed = PaymentFilter {
+        status: Some(PaymentStatus::Failed),
+        ..Default::default()
+    };
+    assert!(
+        alice.list_payments(failed).expect("list").is_empty(),
+        "refusals leave no rows"
+    );
+}
