@@ -16,7 +16,8 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
-use crate::node::{ChannelInfo, NodeStatus, OnchainBalance, PeerInfo};
+use crate::node::{ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, PeerInfo, SendOptions};
+use crate::payment::store::{PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -83,13 +84,15 @@ pub struct Builder {
 
 #[uniffi::export]
 impl Builder {
-    /// Start from a configuration (`default_config` gives Qtum's defaults).
+    /// Start from a configuration (`default_config` gives Qtum's defaults). A configuration
+    /// value that cannot even cross the FFI (a color that is not `#rrggbb`) is an
+    /// `InvalidConfig` error here; everything else is checked by `build`.
     #[uniffi::constructor]
-    pub fn new(config: Config) -> Arc<Builder> {
+    pub fn new(config: Config) -> Result<Arc<Builder>, BuildError> {
         super::logging::ensure_installed();
-        Arc::new(Builder {
+        Ok(Arc::new(Builder {
             inner: Mutex::new(crate::node::Builder::new(config)),
-        })
+        }))
     }
 
     /// Use a BIP39 recovery phrase (12 to 24 words) and an optional passphrase. Checked by
@@ -245,6 +248,76 @@ impl Node {
             .send_all_to_address(&address, fee_rate_sat_per_vb)
     }
 
+    /// Decode an invoice to show it before paying (any Qtum network; others are refused).
+    pub fn decode_invoice(&self, invoice: String) -> Result<InvoicePreview, NodeError> {
+        self.inner.decode_invoice(&invoice)
+    }
+
+    /// A BOLT 11 invoice for `amount_msat`, expiring after `expiry_secs` (default one hour).
+    pub fn receive(
+        &self,
+        amount_msat: u64,
+        description: String,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        self.inner.receive(amount_msat, &description, expiry_secs)
+    }
+
+    /// A BOLT 11 invoice that lets the payer choose the amount.
+    pub fn receive_variable_amount(
+        &self,
+        description: String,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        self.inner.receive_variable_amount(&description, expiry_secs)
+    }
+
+    /// Pay an invoice that states its amount; returns the payment id. The outcome arrives as
+    /// `PaymentSuccessful` or `PaymentFailed` (and in `payment`).
+    pub fn send(&self, invoice: String, options: Option<SendOptions>) -> Result<String, NodeError> {
+        self.inner.send(&invoice, options)
+    }
+
+    /// Pay a variable-amount invoice with `amount_msat`.
+    pub fn send_using_amount(
+        &self,
+        invoice: String,
+        amount_msat: u64,
+        options: Option<SendOptions>,
+    ) -> Result<String, NodeError> {
+        self.inner.send_using_amount(&invoice, amount_msat, options)
+    }
+
+    /// Pay `amount_msat` to `node_id` without an invoice (keysend); returns the payment id.
+    pub fn send_spontaneous(
+        &self,
+        node_id: String,
+        amount_msat: u64,
+        options: Option<SendOptions>,
+    ) -> Result<String, NodeError> {
+        self.inner.send_spontaneous(&node_id, amount_msat, options)
+    }
+
+    /// One payment by id, if known.
+    pub fn payment(&self, payment_id: String) -> Result<Option<PaymentDetails>, NodeError> {
+        self.inner.payment(&payment_id)
+    }
+
+    /// Payments, newest first.
+    pub fn list_payments(&self, filter: PaymentFilter) -> Result<Vec<PaymentDetails>, NodeError> {
+        self.inner.list_payments(filter)
+    }
+
+    /// Wait up to `timeout_ms` for a payment to succeed or fail, and return it.
+    pub fn wait_payment(
+        &self,
+        payment_id: String,
+        timeout_ms: u64,
+    ) -> Result<PaymentDetails, NodeError> {
+        self.inner
+            .wait_payment(&payment_id, Duration::from_millis(timeout_ms))
+    }
+
     /// The oldest event not yet acknowledged.
     pub fn next_event(&self) -> Option<Event> {
         self.inner.next_event()
@@ -338,6 +411,48 @@ impl Node {
         off_thread(move || {
             self.inner
                 .send_all_to_address(&address, fee_rate_sat_per_vb)
+        })
+        .await
+    }
+
+    /// `send`, off the caller's thread.
+    pub async fn send_async(
+        self: Arc<Self>,
+        invoice: String,
+        options: Option<SendOptions>,
+    ) -> Result<String, NodeError> {
+        off_thread(move || self.inner.send(&invoice, options)).await
+    }
+
+    /// `send_using_amount`, off the caller's thread.
+    pub async fn send_using_amount_async(
+        self: Arc<Self>,
+        invoice: String,
+        amount_msat: u64,
+        options: Option<SendOptions>,
+    ) -> Result<String, NodeError> {
+        off_thread(move || self.inner.send_using_amount(&invoice, amount_msat, options)).await
+    }
+
+    /// `send_spontaneous`, off the caller's thread.
+    pub async fn send_spontaneous_async(
+        self: Arc<Self>,
+        node_id: String,
+        amount_msat: u64,
+        options: Option<SendOptions>,
+    ) -> Result<String, NodeError> {
+        off_thread(move || self.inner.send_spontaneous(&node_id, amount_msat, options)).await
+    }
+
+    /// `wait_payment`, off the caller's thread.
+    pub async fn wait_payment_async(
+        self: Arc<Self>,
+        payment_id: String,
+        timeout_ms: u64,
+    ) -> Result<PaymentDetails, NodeError> {
+        off_thread(move || {
+            self.inner
+                .wait_payment(&payment_id, Duration::from_millis(timeout_ms))
         })
         .await
     }

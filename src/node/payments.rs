@@ -23,6 +23,7 @@ use crate::qtum::network::Network;
 
 /// What an app shows before paying an invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct InvoicePreview {
     /// The Qtum network the invoice is for.
     pub network: Network,
@@ -53,6 +54,7 @@ pub struct InvoicePreview {
 
 /// Per-payment limits; every field falls back to the node's configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SendOptions {
     /// Most routing fees to pay, in millisatoshi (default max(8,400 sat, 3 %)).
     pub max_fee_msat: Option<u64>,

@@ -12,6 +12,7 @@ use crate::error::NodeError;
 
 /// Direction of a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum PaymentDirection {
     /// We are paid.
     Inbound,
@@ -21,6 +22,7 @@ pub enum PaymentDirection {
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum PaymentStatus {
     /// In flight (outbound) or waiting to be paid (inbound invoice).
     Pending,
@@ -32,6 +34,7 @@ pub enum PaymentStatus {
 
 /// What kind of payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum PaymentKind {
     /// Paid or received through a BOLT 11 invoice.
     Bolt11,
@@ -41,6 +44,7 @@ pub enum PaymentKind {
 
 /// One payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PaymentDetails {
     /// Payment id (hex): the payment hash for invoices, random for keysend.
     pub id: String,
@@ -75,6 +79,7 @@ pub struct PaymentDetails {
 
 /// Which payments to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PaymentFilter {
     /// Only this direction.
     pub direction: Option<PaymentDirection>,

@@ -1,0 +1,200 @@
+"""The tutorial's journey through the generated Python bindings: two nodes on the regtest
+harness, fund, open a channel, pay a 1-satoshi invoice, close cooperatively, funds back."""
+
+import asyncio
+import threading
+
+import pytest
+
+from conftest import QTUM, expect_event, free_port, wait_until
+from qtum_lightning import (
+    Builder,
+    BuildError,
+    ChainSourceConfig,
+    Event,
+    LogLevel,
+    LogWriter,
+    EventListener,
+    Network,
+    NodeError,
+    PaymentDirection,
+    PaymentFilter,
+    PaymentStatus,
+    RpcAuth,
+    WordCount,
+    default_config,
+    generate_mnemonic,
+    parse_node_uri,
+    set_log_writer,
+    validate_mnemonic,
+)
+
+
+class Logs(LogWriter):
+    def __init__(self):
+        self.records = []
+        self.lock = threading.Lock()
+
+    def log(self, record):
+        with self.lock:
+            self.records.append(record)
+
+
+class Events(EventListener):
+    def __init__(self):
+        self.events = []
+
+    def on_event(self, event):
+        self.events.append(event)
+
+
+def node_config(harness, storage_dir):
+    config = default_config(
+        Network.REGTEST,
+        str(storage_dir),
+        ChainSourceConfig.RPC(
+            endpoints=[harness.url],
+            auth=RpcAuth.USER_PASS(user=harness.user, password=harness.password),
+        ),
+    )
+    config.listening_addresses = [f"127.0.0.1:{free_port()}"]
+    config.sync_interval_secs = 1
+    return config
+
+
+def build(harness, storage_dir, mnemonic):
+    builder = Builder(node_config(harness, storage_dir))
+    builder.set_entropy_mnemonic(mnemonic, None)
+    return builder.build()
+
+
+def test_full_cycle(harness, tmp_path):
+    logs = Logs()
+    set_log_writer(logs, LogLevel.DEBUG)
+
+    alice_words = generate_mnemonic(WordCount.WORDS12)
+    validate_mnemonic(alice_words)
+    alice = build(harness, tmp_path / "alice", alice_words)
+    bob = build(harness, tmp_path / "bob", generate_mnemonic(WordCount.WORDS24))
+    # A third wallet that is never started: it only gives the blocks that mature Alice's coin
+    # somewhere to go.
+    miner = build(harness, tmp_path / "miner", generate_mnemonic(WordCount.WORDS12))
+    bob_events = Events()
+    bob.set_event_listener(bob_events)
+    alice.start()
+    bob.start()
+    assert parse_node_uri(bob.node_uri()).node_id == bob.node_id()
+
+    # Fund Alice: one 20,000-QTUM coinbase, matured by 2,000 blocks (the harness has no wallet
+    # RPC; this is how a real regtest qtumd is funded too).
+    harness.mine(1, alice.new_address())
+    harness.mine(2000, miner.new_address())
+
+    def funded():
+        alice.sync()
+        return alice.onchain_balance().spendable_sat >= 20 * QTUM
+
+    wait_until("Alice's coinbase matures", funded)
+    before = alice.onchain_balance().total_sat
+
+    # Open 10 QTUM to Bob; ready after the configured 6 confirmations.
+    asyncio.run(alice.open_channel_async(bob.node_uri(), 10 * QTUM, None, False))
+    pending = expect_event(alice, "channel pending", lambda e: e.is_CHANNEL_PENDING())
+    channel_id = pending.channel_id
+    harness.mine(6, miner.new_address())
+    expect_event(alice, "Alice: channel ready", lambda e: e.is_CHANNEL_READY())
+    expect_event(bob, "Bob: channel ready", lambda e: e.is_CHANNEL_READY())
+    channel = next(c for c in alice.list_channels() if c.channel_id == channel_id)
+    assert channel.capacity_sat == 10 * QTUM and channel.is_outbound
+    wait_until("channel usable", lambda: any(c.is_usable for c in alice.list_channels()))
+
+    # Bob asks for 1 satoshi; Alice previews and pays.
+    invoice = bob.receive(1000, "1 satoshi, as in the tutorial", None)
+    assert invoice.startswith("lnqcrt")
+    preview = alice.decode_invoice(invoice)
+    assert preview.amount_msat == 1000 and preview.payee_node_id == bob.node_id()
+    assert preview.network == Network.REGTEST and preview.is_payable
+    payment_id = asyncio.run(alice.send_async(invoice, None))
+    sent = expect_event(alice, "payment sent", lambda e: e.is_PAYMENT_SUCCESSFUL())
+    assert sent.payment_id == payment_id
+    received = expect_event(bob, "payment received", lambda e: e.is_PAYMENT_RECEIVED())
+    assert received.amount_msat == 1000
+    assert alice.payment(payment_id).status == PaymentStatus.SUCCEEDED
+    inbound = bob.list_payments(PaymentFilter(direction=PaymentDirection.INBOUND,
+                                              status=PaymentStatus.SUCCEEDED, offset=0, limit=0))
+    assert [p.amount_msat for p in inbound] == [1000]
+    assert any(e.is_PAYMENT_RECEIVED() for e in bob_events.events), "the listener heard it"
+
+    # Paying it again is refused with a typed error.
+    with pytest.raises(NodeError.DuplicatePayment):
+        alice.send(invoice, None)
+
+    # Close cooperatively; the funds come back on chain.
+    alice.close_channel(channel_id)
+
+    def closed():
+        harness.mine(1, miner.new_address())
+        alice.sync()
+        bob.sync()
+        return not alice.list_channels() and not bob.list_channels()
+
+    wait_until("channel closed on both sides", closed)
+    expect_event(alice, "Alice: channel closed", lambda e: e.is_CHANNEL_CLOSED())
+    expect_event(bob, "Bob: channel closed", lambda e: e.is_CHANNEL_CLOSED())
+
+    def funds_back():
+        harness.mine(1, miner.new_address())
+        asyncio.run(alice.sync_async())
+        balance = alice.onchain_balance()
+        return balance.unconfirmed_sat == 0 and balance.confirmed_sat > before - QTUM // 100
+
+    wait_until("funds back in Alice's wallet", funds_back)
+    assert alice.onchain_balance().confirmed_sat < before, "fees were paid"
+
+    asyncio.run(alice.stop_async())
+    bob.stop()
+    set_log_writer(None, LogLevel.INFO)
+
+    # The app's log writer heard the node, and never a secret.
+    with logs.lock:
+        messages = [r.message for r in logs.records]
+    assert messages, "log records reached the writer"
+    for secret in [alice_words, harness.password]:
+        assert not any(secret in m for m in messages)
+
+
+def test_errors_read_like_the_rust_display(harness, tmp_path):
+    node = build(harness, tmp_path / "errors", generate_mnemonic(WordCount.WORDS12))
+
+    with pytest.raises(NodeError.NotRunning) as e:
+        node.close_channel("00" * 32)
+    assert str(e.value) == "the node is not running"
+
+    node.start()
+    with pytest.raises(NodeError.InvalidNodeUri) as e:
+        node.connect("not a uri", False)
+    assert str(e.value) == "invalid node URI: the node URI has no '@'; expected pubkey@host:port"
+    with pytest.raises(NodeError.UnknownChannel) as e:
+        node.close_channel("nope")
+    assert str(e.value) == "no channel nope"
+    with pytest.raises(NodeError):
+        node.decode_invoice("lnbc1nothing")
+    node.stop()
+    with pytest.raises(NodeError.NotRunning):
+        node.stop()
+
+    with pytest.raises(BuildError.InvalidEntropy) as e:
+        validate_mnemonic("hello world")
+    assert str(e.value).startswith("invalid seed or mnemonic: ")
+    assert "hello" not in str(e.value)
+
+    builder = Builder(node_config(harness, tmp_path / "no-entropy"))
+    with pytest.raises(BuildError.InvalidEntropy) as e:
+        builder.build()
+    assert str(e.value) == "invalid seed or mnemonic: no entropy given: set a mnemonic or seed bytes"
+
+    config = node_config(harness, tmp_path / "bad-color")
+    config.color = "#nothex"
+    with pytest.raises(BuildError.InvalidConfig) as e:
+        Builder(config)
+    assert str(e.value) == "invalid configuration: color '#nothex' is not #rrggbb"
