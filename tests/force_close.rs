@@ -1,0 +1,192 @@
+//! Force closes at small balances — the case unpatched LDK gets wrong on Qtum — and a reorg of
+//! the funding transaction. Every transaction the nodes broadcast must pass the harness's Qtum
+//! policy (it refuses what qtumd refuses, dust included), and every output that reaches the
+//! chain must be above Qtum's dust threshold.
+
+mod common;
+
+use common::*;
+use qtum_lightning::qtum::policy::dust_threshold;
+use qtum_lightning::Event;
+use qtum_regtest::node::RegtestNode;
+
+/// Every output of every non-coinbase transaction in blocks above `from_height` is standard on
+/// Qtum (at or above its dust threshold, or OP_RETURN). Returns how many transactions it saw.
+fn assert_no_dust_since(harness: &RegtestNode, from_height: u32) -> usize {
+    harness.with_chain(|chain| {
+        let mut seen = 0;
+        for height in from_height + 1..=chain.height() {
+            let hash = chain.hash_at(height).expect("active block");
+            let record = chain.block(&hash).expect("record");
+            for tx in record.block.txdata.iter().skip(1) {
+                seen += 1;
+                for out in &tx.output {
+                    assert!(
+                        out.script_pubkey.is_op_return()
+                            || out.value.to_sat() >= dust_threshold(&out.script_pubkey),
+                        "dust output of {} sat in {} at height {height}",
+                        out.value.to_sat(),
+                        tx.compute_txid()
+                    );
+                }
+            }
+        }
+        seen
+    })
+}
+
+fn force_close_and_settle(
+    harness: &RegtestNode,
+    closer: &qtum_lightning::Node,
+    other: &qtum_lightning::Node,
+    channel_id: &str,
+) {
+    closer
+        .force_close_channel(channel_id, None)
+        .expect("force close");
+    expect_event(closer, "closed (closer)", |e| {
+        matches!(e, Event::ChannelClosed { .. })
+    });
+    wait_until("the peer sees the commitment on chain", || {
+        mine(harness, 1);
+        let _ = closer.sync();
+        let _ = other.sync();
+        other.list_channels().is_empty()
+    });
+    expect_event(other, "closed (peer)", |e| {
+        matches!(e, Event::ChannelClosed { .. })
+    });
+}
+
+#[test]
+fn dust_balances_force_closed_from_each_side() {
+    let harness = harness();
+    let start_height = harness.height();
+    let alice = start_node(&harness, "dust-alice", 51);
+    let bob = start_node(&harness, "dust-bob", 52);
+    fund(&harness, &alice, 30 * QTUM);
+
+    // 1. Bob holds 10,000 sat (below every Qtum dust threshold); Bob force-closes.
+    let first = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, Some(10_000_000));
+    let alice_before = alice.onchain_balance().total_sat;
+    force_close_and_settle(&harness, &bob, &alice, &first);
+    // Alice's to_remote output is hers at once; the sweeper moves it into her wallet.
+    wait_until("alice's channel funds swept back", || {
+        mine(&harness, 1);
+        let _ = alice.sync();
+        let _ = bob.sync();
+        alice.onchain_balance().total_sat > alice_before + 9 * QTUM
+    });
+
+    // 2. Bob holds 40,000 sat (above P2WPKH's 39,200 but below the 72,800 channel dust
+    //    limit); Alice force-closes: her to_local waits out Bob's 5,400-block delay.
+    let second = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, Some(40_000_000));
+    let alice_before = alice.onchain_balance().total_sat;
+    force_close_and_settle(&harness, &alice, &bob, &second);
+    mine(&harness, 5_400);
+    wait_until("alice's to_local swept after the delay", || {
+        mine(&harness, 1);
+        let _ = alice.sync();
+        let _ = bob.sync();
+        alice.onchain_balance().total_sat > alice_before + 9 * QTUM
+    });
+
+    // 3. A balance Bob can keep: 1 QTUM, and Alice force-closes again; Bob's to_remote comes
+    //    back to Bob's wallet.
+    let third = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, Some(100_000_000_000));
+    force_close_and_settle(&harness, &alice, &bob, &third);
+    wait_until("bob's share swept to his wallet", || {
+        mine(&harness, 1);
+        let _ = bob.sync();
+        bob.onchain_balance().total_sat >= QTUM - QTUM / 100
+    });
+
+    let seen = assert_no_dust_since(&harness, start_height);
+    assert!(
+        seen >= 8,
+        "funding, commitments and sweeps all confirmed ({seen} transactions)"
+    );
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
+
+/// Mine `n` empty blocks (qtumd's `generateblock` with no transactions): the mempool waits.
+fn mine_empty(harness: &RegtestNode, n: u32) {
+    use qtum_lightning::qtum::address::QtumAddress;
+    use qtum_lightning::qtum::network::Network;
+    let client = qtum_chain::rpc::RpcClient::new(
+        harness.url(),
+        qtum_lightning::RpcAuth::UserPass {
+            user: harness.rpc_user().into(),
+            password: harness.rpc_password().into(),
+        },
+        std::time::Duration::from_secs(30),
+    );
+    let address = QtumAddress::from_script(&harness.wallet_script(), Network::Regtest)
+        .expect("address")
+        .to_string();
+    for _ in 0..n {
+        client
+            .call("generateblock", serde_json::json!([address, []]))
+            .expect("generateblock");
+    }
+}
+
+#[test]
+fn funding_reorged_out_before_it_is_buried_gives_no_false_ready() {
+    let harness = harness();
+    let alice = start_node(&harness, "reorg-alice", 61);
+    let bob = start_node(&harness, "reorg-bob", 62);
+    fund(&harness, &alice, 20 * QTUM);
+    let uri = bob.node_uri().expect("uri");
+    alice
+        .open_channel(&uri, 10 * QTUM, None, false)
+        .expect("open");
+    expect_event(&alice, "pending", |e| {
+        matches!(e, Event::ChannelPending { .. })
+    });
+
+    // The funding confirms at height h and gets 5 confirmations: one short of ready.
+    let h = harness.height() + 1;
+    mine(&harness, 5);
+    alice.sync().expect("sync");
+    bob.sync().expect("sync");
+    assert_eq!(alice.list_channels()[0].confirmations, Some(5));
+
+    // A reorg replaces h..h+4 with five empty blocks; the funding waits in the mempool and
+    // confirms one block later, at h+5. The tip is now 6 blocks above the old confirmation.
+    let old = harness.with_chain(|c| c.hash_at(h)).expect("block h");
+    harness.invalidate_block(&old).expect("invalidate");
+    mine_empty(&harness, 5);
+    alice.sync().expect("sync");
+    bob.sync().expect("sync");
+    assert_eq!(
+        alice.list_channels()[0].confirmations,
+        Some(0),
+        "unconfirmed by the reorg"
+    );
+    mine(&harness, 1);
+    alice.sync().expect("sync");
+    bob.sync().expect("sync");
+
+    assert_eq!(alice.list_channels()[0].confirmations, Some(1));
+    assert!(
+        !alice.list_channels()[0].is_ready,
+        "1 confirmation on the best chain is not 6"
+    );
+    while let Some(event) = alice.next_event() {
+        assert!(
+            !matches!(event, Event::ChannelReady { .. }),
+            "no false ChannelReady"
+        );
+        alice.event_handled().expect("ack");
+    }
+    // Once really buried, it is ready.
+    mine(&harness, 5);
+    expect_event(&alice, "ready after the reorg", |e| {
+        matches!(e, Event::ChannelReady { .. })
+    });
+    expect_event(&bob, "ready after the reorg", |e| {
+        matches!(e, Event::ChannelReady { .. })
+    });
+}
