@@ -1,0 +1,173 @@
+//! A flaky world: the chain source going down and coming back, a second endpoint taking over,
+//! a node stopped with a payment in flight, a store opened with the wrong seed.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use qtum_lightning::{BuildError, ChainSourceConfig, PaymentDirection, PaymentFilter, PaymentStatus};
+
+/// A TCP forwarder to the harness that can be switched off (connections refused-ish: accepted
+/// and closed at once) and on again.
+struct Switch {
+    url: String,
+    up: Arc<AtomicBool>,
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn switch_to(target: &str) -> Switch {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let up = Arc::new(AtomicBool::new(true));
+    let target = target.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let flag = up.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            if !flag.load(Ordering::Acquire) {
+                drop(client);
+                continue;
+            }
+            if let Ok(server) = TcpStream::connect(&target) {
+                let (c2, s2) = match (client.try_clone(), server.try_clone()) {
+                    (Ok(c), Ok(s)) => (c, s),
+                    _ => continue,
+                };
+                std::thread::spawn(move || pipe(client, server));
+                std::thread::spawn(move || pipe(s2, c2));
+            }
+        }
+    });
+    Switch { url: format!("http://127.0.0.1:{port}"), up }
+}
+
+#[test]
+fn chain_source_down_degrades_and_recovers() {
+    let harness = harness();
+    let switch = switch_to(harness.url());
+    let mut config = config(&harness, "flaky");
+    if let ChainSourceConfig::Rpc { endpoints, .. } = &mut config.chain_source {
+        *endpoints = vec![switch.url.clone()];
+    }
+    let node = build(config, 81);
+    node.start().expect("start");
+    node.sync().expect("sync while up");
+    let height = node.status().synced_height.expect("synced");
+
+    switch.up.store(false, Ordering::Release);
+    mine(&harness, 2);
+    assert!(node.sync().is_err(), "a sync against a dead source is an error");
+    let status = node.status();
+    assert!(status.is_running, "the node keeps running");
+    assert!(status.degraded_reasons.iter().any(|r| r.starts_with("chain sync")), "{status:?}");
+    assert_eq!(status.synced_height, Some(height), "nothing is made up while down");
+    // Calls that do not need the chain keep working.
+    assert!(node.new_address().is_ok());
+    assert!(node.receive_variable_amount("still here", None).is_ok());
+
+    switch.up.store(true, Ordering::Release);
+    wait_until("sync recovers", || node.sync().is_ok());
+    let status = node.status();
+    assert_eq!(status.synced_height, Some(height + 2));
+    assert!(!status.degraded_reasons.iter().any(|r| r.starts_with("chain sync")));
+    node.stop().expect("stop");
+}
+
+#[test]
+fn a_dead_first_endpoint_fails_over_to_the_second() {
+    let harness = harness();
+    let mut config = config(&harness, "failover");
+    if let ChainSourceConfig::Rpc { endpoints, .. } = &mut config.chain_source {
+        endpoints.insert(0, format!("http://127.0.0.1:{}", free_port()));
+    }
+    let node = build(config, 82);
+    node.start().expect("start");
+    fund(&harness, &node, 2 * QTUM);
+    assert_eq!(node.onchain_balance().confirmed_sat, 2 * QTUM);
+    node.stop().expect("stop");
+}
+
+#[test]
+fn the_store_refuses_another_seed_or_network() {
+    let harness = harness();
+    let config = config(&harness, "owner");
+    build(config.clone(), 91);
+    let mut other = qtum_lightning::Builder::new(config.clone());
+    other.set_entropy_seed_bytes(&[92; 32]);
+    assert!(matches!(other.build(), Err(BuildError::WrongStore(_))));
+    let mut mainnet = config.clone();
+    mainnet.network = qtum_lightning::qtum::network::Network::Mainnet;
+    let mut on_mainnet = qtum_lightning::Builder::new(mainnet);
+    on_mainnet.set_entropy_seed_bytes(&[91; 32]);
+    assert!(matches!(on_mainnet.build(), Err(BuildError::WrongStore(_))));
+    let mut bad = qtum_lightning::Builder::new(config);
+    bad.set_entropy_mnemonic("abandon abandon", None);
+    assert!(matches!(bad.build(), Err(BuildError::InvalidEntropy(_))));
+}
+
+#[test]
+fn stopped_with_a_payment_in_flight_it_is_never_lost_nor_paid_twice() {
+    let harness = harness();
+    let alice_config = config(&harness, "inflight-alice");
+    let alice = build(alice_config.clone(), 93);
+    alice.start().expect("start");
+    let bob = start_node(&harness, "inflight-bob", 94);
+    fund(&harness, &alice, 20 * QTUM);
+    open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+    let before: u64 = alice.list_channels().iter().map(|c| c.outbound_capacity_msat).sum();
+
+    let invoice = bob.receive(250_000_000, "in flight", None).expect("invoice");
+    let id = alice.send(&invoice, None).expect("send");
+    // Stop at once, whatever stage the HTLC is at; stop must return promptly and cleanly.
+    alice.stop().expect("stop with a payment in flight");
+    drop(alice);
+
+    let alice = build(alice_config, 93);
+    alice.start().expect("restart");
+    let settled = alice.wait_payment(&id, Duration::from_secs(60)).expect("payment");
+    assert_ne!(settled.status, PaymentStatus::Pending, "the payment is resolved after restart");
+    let after: u64 = alice.list_channels().iter().map(|c| c.outbound_capacity_msat).sum();
+    let received = bob
+        .list_payments(PaymentFilter { direction: Some(PaymentDirection::Inbound), ..Default::default() })
+        .expect("list")
+        .into_iter()
+        .filter(|p| p.status == PaymentStatus::Succeeded)
+        .count();
+    match settled.status {
+        PaymentStatus::Succeeded => {
+            assert_eq!(after, before - 250_000_000);
+            assert_eq!(received, 1, "paid once");
+        }
+        _ => {
+            assert_eq!(after, before, "nothing left the channel");
+            assert_eq!(received, 0);
+        }
+    }
+    // Sending the same invoice again is refused either way it went: succeeded is final, and a
+    // failed one is retried only under LDK's idempotency rules.
+    if settled.status == PaymentStatus::Succeeded {
+        assert_eq!(alice.send(&invoice, None), Err(qtum_lightning::NodeError::DuplicatePayment));
+    }
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
