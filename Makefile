@@ -15,8 +15,9 @@ build: deps
 test: deps
 	$(CARGO) test --workspace
 
+# `make demo RPC=http://user:pass@127.0.0.1:13889` runs the same journey on a real qtumd -regtest.
 demo: deps
-	@bash scripts/demo.sh
+	@bash scripts/demo.sh $(if $(RPC),--rpc $(RPC))
 
 lint: deps
 	$(CARGO) fmt --all -- --check

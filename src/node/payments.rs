@@ -21,6 +21,9 @@ use crate::payment::store::{
 use crate::qtum::invoice::{DecodedInvoice, InvoiceDescription, InvoiceError};
 use crate::qtum::network::Network;
 
+/// How long a send waits for channels in mid-update before calling capacity insufficient.
+const CAPACITY_SETTLE_WAIT: Duration = Duration::from_secs(5);
+
 /// What an app shows before paying an invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
@@ -224,14 +227,33 @@ impl Node {
         params
     }
 
+    /// Whether a channel is in the middle of a commitment update (an HTLC being added or
+    /// settled): its capacity is about to change.
+    fn channels_settling(&self) -> bool {
+        self.inner
+            .channel_manager
+            .list_usable_channels()
+            .iter()
+            .any(|c| !c.pending_inbound_htlcs.is_empty() || !c.pending_outbound_htlcs.is_empty())
+    }
+
+    /// Refuse up front what the channels cannot carry. Right after a payment, the commitment
+    /// dance that moves its amount to our side takes a few round trips; wait for it (briefly)
+    /// instead of refusing money that is already ours.
     fn check_capacity(&self, amount_msat: u64) -> Result<(), NodeError> {
-        let can_send = self.usable_outbound_msat();
-        if amount_msat > can_send {
-            return Err(NodeError::InsufficientCapacity(format!(
-                "{amount_msat} msat asked, the channels can send {can_send} msat now"
-            )));
+        let deadline = std::time::Instant::now() + CAPACITY_SETTLE_WAIT;
+        loop {
+            let can_send = self.usable_outbound_msat();
+            if amount_msat <= can_send {
+                return Ok(());
+            }
+            if !self.channels_settling() || std::time::Instant::now() >= deadline {
+                return Err(NodeError::InsufficientCapacity(format!(
+                    "{amount_msat} msat asked, the channels can send {can_send} msat now"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        Ok(())
     }
 
     fn pay_invoice(

@@ -13,10 +13,37 @@ use qtum_lightning::qtum::invoice::{DecodedInvoice, InvoiceDescription};
 use qtum_lightning::qtum::network::Network;
 use serde_json::{json, Map, Value};
 
-const USAGE: &str = "usage: qtum-ln decode <invoice|address|header|block> <text|-> [--network mainnet|testnet|regtest]";
+mod demo;
+
+const USAGE: &str = "usage: qtum-ln decode <invoice|address|header|block> <text|-> [--network mainnet|testnet|regtest]\n       qtum-ln demo [--rpc http://user:password@host:port]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("demo") {
+        let rpc = match args.get(1).map(String::as_str) {
+            None => None,
+            Some("--rpc") => match args.get(2) {
+                Some(url) if !url.is_empty() => Some(url.as_str()),
+                _ => {
+                    eprintln!(
+                        "qtum-ln: --rpc needs a URL like http://user:password@127.0.0.1:13889"
+                    );
+                    return ExitCode::from(2);
+                }
+            },
+            Some(other) => {
+                eprintln!("qtum-ln: unknown demo option '{other}'");
+                return ExitCode::from(2);
+            }
+        };
+        return match demo::run(rpc) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(reason) => {
+                eprintln!("\nqtum-ln demo failed: {reason}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(&args) {
         Ok(value) => {
             println!("{value}");
