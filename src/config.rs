@@ -178,7 +178,7 @@ mod tests {
         assert_eq!(Config::route_fee_limit_msat(1_000_000_000), 30_000_000);
         assert_eq!(
             Config::route_fee_limit_msat(u64::MAX),
-            u64::MAX / 100 * 3 + 15 * 3 / 100
+            u64::MAX / 100 * 3
         );
     }
 

@@ -144,6 +144,9 @@ impl EventQueue {
 
     /// The oldest unacknowledged event we can read, with its row id. Rows that no longer parse
     /// (written by a newer SDK) are skipped over, not deleted.
+    // The binding outlives `rows`, which borrows `stmt`: returning the expression directly
+    // would not compile.
+    #[allow(clippy::let_and_return)]
     fn head(conn: &Connection) -> Option<(i64, Event)> {
         let mut stmt = conn
             .prepare_cached("SELECT id, body FROM events ORDER BY id")

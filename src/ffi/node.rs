@@ -269,7 +269,8 @@ impl Node {
         description: String,
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
-        self.inner.receive_variable_amount(&description, expiry_secs)
+        self.inner
+            .receive_variable_amount(&description, expiry_secs)
     }
 
     /// Pay an invoice that states its amount; returns the payment id. The outcome arrives as
