@@ -176,10 +176,7 @@ mod tests {
     fn route_fee_limit() {
         assert_eq!(Config::route_fee_limit_msat(1_000), 8_400_000);
         assert_eq!(Config::route_fee_limit_msat(1_000_000_000), 30_000_000);
-        assert_eq!(
-            Config::route_fee_limit_msat(u64::MAX),
-            u64::MAX / 100 * 3
-        );
+        assert_eq!(Config::route_fee_limit_msat(u64::MAX), u64::MAX / 100 * 3);
     }
 
     #[test]

@@ -91,6 +91,15 @@ pub struct ChannelInfo {
     pub is_announced: bool,
 }
 
+/// The size of the gossip graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphInfo {
+    /// Nodes announced.
+    pub node_count: u64,
+    /// Channels announced.
+    pub channel_count: u64,
+}
+
 /// A connected or remembered peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
@@ -115,7 +124,6 @@ pub(crate) struct NodeInner {
     pub(crate) channel_manager: Arc<ChannelManager>,
     pub(crate) peer_manager: Arc<PeerManager>,
     /// The gossip graph (persisted by the background processor through `gossip_sync`).
-    #[allow(dead_code)]
     pub(crate) network_graph: Arc<Graph>,
     pub(crate) gossip_sync: Arc<GossipSync>,
     pub(crate) scorer: Arc<RwLock<Scorer>>,
@@ -537,6 +545,15 @@ impl Node {
                 reason.unwrap_or_else(|| "closed by the user".into()),
             )
             .map_err(|e| NodeError::ChannelFailed(format!("{e:?}")))
+    }
+
+    /// How much of the Lightning network this node knows from gossip.
+    pub fn network_graph_info(&self) -> GraphInfo {
+        let graph = self.inner.network_graph.read_only();
+        GraphInfo {
+            node_count: graph.nodes().len() as u64,
+            channel_count: graph.channels().len() as u64,
+        }
     }
 
     // ----- on-chain wallet -----
