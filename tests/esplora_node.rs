@@ -13,13 +13,18 @@ fn channel_payment_and_close_over_esplora() {
     let harness = harness();
     let server = EsploraServer::start(ServerConfig::new(
         harness.url(),
-        RpcAuth::UserPass { user: harness.rpc_user().into(), password: harness.rpc_password().into() },
+        RpcAuth::UserPass {
+            user: harness.rpc_user().into(),
+            password: harness.rpc_password().into(),
+        },
         "127.0.0.1:0".parse().expect("addr"),
     ))
     .expect("qtum-esplora starts");
     let esplora = |name: &str| {
         let mut c = config(&harness, name);
-        c.chain_source = ChainSourceConfig::Esplora { base_urls: vec![server.url()] };
+        c.chain_source = ChainSourceConfig::Esplora {
+            base_urls: vec![server.url()],
+        };
         c
     };
     let alice = build(esplora("esplora-alice"), 71);
@@ -30,9 +35,13 @@ fn channel_payment_and_close_over_esplora() {
 
     fund(&harness, &alice, 20 * QTUM);
     let channel_id = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
-    let invoice = bob.receive(1_000, "one satoshi over esplora", None).expect("invoice");
+    let invoice = bob
+        .receive(1_000, "one satoshi over esplora", None)
+        .expect("invoice");
     let id = alice.send(&invoice, None).expect("send");
-    let paid = alice.wait_payment(&id, std::time::Duration::from_secs(60)).expect("payment");
+    let paid = alice
+        .wait_payment(&id, std::time::Duration::from_secs(60))
+        .expect("payment");
     assert_eq!(paid.status, PaymentStatus::Succeeded);
 
     alice.close_channel(&channel_id).expect("close");
@@ -42,7 +51,9 @@ fn channel_payment_and_close_over_esplora() {
         let _ = bob.sync();
         alice.list_channels().is_empty() && bob.list_channels().is_empty()
     });
-    expect_event(&alice, "closed", |e| matches!(e, Event::ChannelClosed { .. }));
+    expect_event(&alice, "closed", |e| {
+        matches!(e, Event::ChannelClosed { .. })
+    });
     let status = alice.status();
     assert!(status.is_running);
     assert_eq!(status.synced_height, Some(harness.height()));

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use qtum_lightning::{BuildError, ChainSourceConfig, PaymentDirection, PaymentFilter, PaymentStatus};
+use qtum_lightning::{
+    BuildError, ChainSourceConfig, PaymentDirection, PaymentFilter, PaymentStatus,
+};
 
 /// A TCP forwarder to the harness that can be switched off (connections refused-ish: accepted
 /// and closed at once) and on again.
@@ -40,7 +42,10 @@ fn switch_to(target: &str) -> Switch {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let up = Arc::new(AtomicBool::new(true));
-    let target = target.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let target = target
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let flag = up.clone();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
@@ -58,7 +63,10 @@ fn switch_to(target: &str) -> Switch {
             }
         }
     });
-    Switch { url: format!("http://127.0.0.1:{port}"), up }
+    Switch {
+        url: format!("http://127.0.0.1:{port}"),
+        up,
+    }
 }
 
 #[test]
@@ -76,11 +84,24 @@ fn chain_source_down_degrades_and_recovers() {
 
     switch.up.store(false, Ordering::Release);
     mine(&harness, 2);
-    assert!(node.sync().is_err(), "a sync against a dead source is an error");
+    assert!(
+        node.sync().is_err(),
+        "a sync against a dead source is an error"
+    );
     let status = node.status();
     assert!(status.is_running, "the node keeps running");
-    assert!(status.degraded_reasons.iter().any(|r| r.starts_with("chain sync")), "{status:?}");
-    assert_eq!(status.synced_height, Some(height), "nothing is made up while down");
+    assert!(
+        status
+            .degraded_reasons
+            .iter()
+            .any(|r| r.starts_with("chain sync")),
+        "{status:?}"
+    );
+    assert_eq!(
+        status.synced_height,
+        Some(height),
+        "nothing is made up while down"
+    );
     // Calls that do not need the chain keep working.
     assert!(node.new_address().is_ok());
     assert!(node.receive_variable_amount("still here", None).is_ok());
@@ -89,7 +110,10 @@ fn chain_source_down_degrades_and_recovers() {
     wait_until("sync recovers", || node.sync().is_ok());
     let status = node.status();
     assert_eq!(status.synced_height, Some(height + 2));
-    assert!(!status.degraded_reasons.iter().any(|r| r.starts_with("chain sync")));
+    assert!(!status
+        .degraded_reasons
+        .iter()
+        .any(|r| r.starts_with("chain sync")));
     node.stop().expect("stop");
 }
 
@@ -134,9 +158,15 @@ fn stopped_with_a_payment_in_flight_it_is_never_lost_nor_paid_twice() {
     let bob = start_node(&harness, "inflight-bob", 94);
     fund(&harness, &alice, 20 * QTUM);
     open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
-    let before: u64 = alice.list_channels().iter().map(|c| c.outbound_capacity_msat).sum();
+    let before: u64 = alice
+        .list_channels()
+        .iter()
+        .map(|c| c.outbound_capacity_msat)
+        .sum();
 
-    let invoice = bob.receive(250_000_000, "in flight", None).expect("invoice");
+    let invoice = bob
+        .receive(250_000_000, "in flight", None)
+        .expect("invoice");
     let id = alice.send(&invoice, None).expect("send");
     // Stop at once, whatever stage the HTLC is at; stop must return promptly and cleanly.
     alice.stop().expect("stop with a payment in flight");
@@ -144,11 +174,24 @@ fn stopped_with_a_payment_in_flight_it_is_never_lost_nor_paid_twice() {
 
     let alice = build(alice_config, 93);
     alice.start().expect("restart");
-    let settled = alice.wait_payment(&id, Duration::from_secs(60)).expect("payment");
-    assert_ne!(settled.status, PaymentStatus::Pending, "the payment is resolved after restart");
-    let after: u64 = alice.list_channels().iter().map(|c| c.outbound_capacity_msat).sum();
+    let settled = alice
+        .wait_payment(&id, Duration::from_secs(60))
+        .expect("payment");
+    assert_ne!(
+        settled.status,
+        PaymentStatus::Pending,
+        "the payment is resolved after restart"
+    );
+    let after: u64 = alice
+        .list_channels()
+        .iter()
+        .map(|c| c.outbound_capacity_msat)
+        .sum();
     let received = bob
-        .list_payments(PaymentFilter { direction: Some(PaymentDirection::Inbound), ..Default::default() })
+        .list_payments(PaymentFilter {
+            direction: Some(PaymentDirection::Inbound),
+            ..Default::default()
+        })
         .expect("list")
         .into_iter()
         .filter(|p| p.status == PaymentStatus::Succeeded)
@@ -166,7 +209,10 @@ fn stopped_with_a_payment_in_flight_it_is_never_lost_nor_paid_twice() {
     // Sending the same invoice again is refused either way it went: succeeded is final, and a
     // failed one is retried only under LDK's idempotency rules.
     if settled.status == PaymentStatus::Succeeded {
-        assert_eq!(alice.send(&invoice, None), Err(qtum_lightning::NodeError::DuplicatePayment));
+        assert_eq!(
+            alice.send(&invoice, None),
+            Err(qtum_lightning::NodeError::DuplicatePayment)
+        );
     }
     alice.stop().expect("stop");
     bob.stop().expect("stop");
