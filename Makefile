@@ -2,7 +2,7 @@
 # Qtum-patched LDK sources (scripts/patch-deps.sh: instant once done).
 CARGO ?= cargo
 
-.PHONY: all deps build test demo lint fmt clean-deps bench
+.PHONY: all deps build test demo lint fmt clean-deps bench bindings test-bindings
 
 all: build
 
@@ -14,6 +14,22 @@ build: deps
 
 test: deps
 	$(CARGO) test --workspace
+	$(MAKE) test-bindings
+
+# Bindings (issue 7): regenerate Kotlin/Swift/Python from the cdylib `cargo test` just built
+# (same target dir, so only a relink at most), then run the full cycle through Python and
+# Kotlin/JVM, and check the Android/iOS scripts (no NDK or Swift toolchain here: dry runs).
+PYTHON ?= python3
+MVN ?= mvn
+
+bindings: deps
+	bash scripts/gen-bindings.sh
+
+test-bindings: bindings
+	cd bindings/python && $(PYTHON) -m pytest -q
+	$(MVN) -B -q -f bindings/kotlin/pom.xml test
+	bash -n scripts/build-android.sh && bash scripts/build-android.sh --dry-run >/dev/null 2>&1
+	bash -n scripts/build-ios.sh && bash scripts/build-ios.sh --dry-run >/dev/null 2>&1
 
 # `make demo RPC=http://user:pass@127.0.0.1:13889` runs the same journey on a real qtumd -regtest.
 demo: deps
