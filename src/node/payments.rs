@@ -409,6 +409,9 @@ impl Node {
     /// Wait until the payment `id` is no longer pending (or `timeout` passes); returns it.
     pub fn wait_payment(&self, id: &str, timeout: Duration) -> Result<PaymentDetails, NodeError> {
         let deadline = std::time::Instant::now() + timeout;
+        // Most payments over a direct channel settle in a few milliseconds: poll fast first,
+        // then back off.
+        let mut pause = Duration::from_millis(1);
         loop {
             let payment = self
                 .payment(id)?
@@ -416,7 +419,8 @@ impl Node {
             if payment.status != PaymentStatus::Pending || std::time::Instant::now() >= deadline {
                 return Ok(payment);
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 }
