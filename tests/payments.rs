@@ -74,18 +74,16 @@ fn one_satoshi_and_half_a_qtum_both_ways() {
     assert_eq!(outbound_msat(&alice), a0 - 1_000);
     pay(&alice, &bob, QTUM * 1_000 / 2, "half a QTUM");
     pay(&alice, &bob, QTUM * 1_000 / 2, "another half");
-    assert_eq!(outbound_msat(&alice), a0 - 1_000 - QTUM * 1_000);
-    // Bob now holds 1 QTUM + 1 sat, of which he must keep 1 % of the channel (0.1 QTUM) as
-    // reserve.
-    assert_eq!(
-        outbound_msat(&bob),
-        QTUM * 1_000 + 1_000 - QTUM * 1_000 / 10
-    );
+    pay(&alice, &bob, 1, "one millisatoshi");
+    assert_eq!(outbound_msat(&alice), a0 - 1_000 - QTUM * 1_000 - 1);
+    // Bob now holds 1 QTUM + 1 sat + 1 msat, of which he must keep 1 % of the channel
+    // (0.1 QTUM) as reserve.
+    assert_eq!(outbound_msat(&bob), QTUM * 1_000 + 1_000 + 1 - QTUM * 1_000 / 10);
     // Back the other way.
     pay(&bob, &alice, 1_000, "one satoshi back");
     pay(&bob, &alice, QTUM * 1_000 / 2, "half a QTUM back");
-    assert_eq!(outbound_msat(&bob), QTUM * 1_000 / 2 - QTUM * 1_000 / 10);
-    assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2);
+    assert_eq!(outbound_msat(&bob), QTUM * 1_000 / 2 + 1 - QTUM * 1_000 / 10);
+    assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2 - 1);
     // More than Bob can send now: refused up front, nothing moves.
     let invoice = alice
         .receive(QTUM * 1_000 / 2, "too much for bob", None)
@@ -94,15 +92,15 @@ fn one_satoshi_and_half_a_qtum_both_ways() {
         bob.send(&invoice, None),
         Err(NodeError::InsufficientCapacity(_))
     ));
-    assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2);
+    assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2 - 1);
 
     let all = alice.list_payments(PaymentFilter::default()).expect("list");
-    assert_eq!(all.len(), 6, "3 sent, 2 received, 1 invoice not paid");
+    assert_eq!(all.len(), 7, "4 sent, 2 received, 1 invoice not paid");
     let sent = PaymentFilter {
         direction: Some(PaymentDirection::Outbound),
         ..Default::default()
     };
-    assert_eq!(alice.list_payments(sent).expect("list").len(), 3);
+    assert_eq!(alice.list_payments(sent).expect("list").len(), 4);
 
     alice.stop().expect("stop");
     bob.stop().expect("stop");

@@ -36,6 +36,8 @@ use types::{ChainMonitor, ChannelManager, GossipSync, Graph, PeerManager, Scorer
 
 /// How long `connect` and `open_channel` wait for a peer's handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the node announcement is refreshed while we have public channels.
+const NODE_ANNOUNCEMENT_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often persisted peers are reconnected.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -94,8 +96,10 @@ pub struct ChannelInfo {
 /// The size of the gossip graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GraphInfo {
-    /// Nodes announced.
+    /// Nodes known (from channel announcements).
     pub node_count: u64,
+    /// Nodes that announced themselves (alias, color, addresses).
+    pub announced_node_count: u64,
     /// Channels announced.
     pub channel_count: u64,
 }
@@ -306,6 +310,29 @@ impl Node {
                         }
                     }
                     tokio::time::sleep(RECONNECT_INTERVAL).await;
+                }
+            });
+        }
+
+        // Announce ourselves (alias, color, addresses) once we have an announced channel, and
+        // again every hour so the announcement stays fresh in the network's graphs.
+        {
+            let inner = inner.clone();
+            let stop = stop.clone();
+            runtime.spawn(async move {
+                let mut announced_at: Option<tokio::time::Instant> = None;
+                while !stop.load(Ordering::Acquire) {
+                    let due = announced_at.is_none_or(|t| t.elapsed() >= NODE_ANNOUNCEMENT_INTERVAL);
+                    let has_public = inner
+                        .channel_manager
+                        .list_channels()
+                        .iter()
+                        .any(|c| c.is_announced && c.is_channel_ready);
+                    if due && has_public {
+                        broadcast_node_announcement(&inner);
+                        announced_at = Some(tokio::time::Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             });
         }
@@ -552,6 +579,11 @@ impl Node {
         let graph = self.inner.network_graph.read_only();
         GraphInfo {
             node_count: graph.nodes().len() as u64,
+            announced_node_count: graph
+                .nodes()
+                .unordered_iter()
+                .filter(|(_, n)| n.announcement_info.is_some())
+                .count() as u64,
             channel_count: graph.channels().len() as u64,
         }
     }
@@ -665,6 +697,36 @@ fn channel_info(c: &ChannelDetails, balance_sat: u64) -> ChannelInfo {
         is_usable: c.is_usable,
         is_announced: c.is_announced,
     }
+}
+
+/// Gossip our node announcement: alias (at most 32 bytes), color and listening addresses.
+fn broadcast_node_announcement(inner: &NodeInner) {
+    let mut alias = [0u8; 32];
+    let bytes = inner.config.alias.as_bytes();
+    // Cut at a character boundary so the alias stays valid UTF-8.
+    let mut len = bytes.len().min(32);
+    while len > 0 && !inner.config.alias.is_char_boundary(len) {
+        len -= 1;
+    }
+    alias[..len].copy_from_slice(&bytes[..len]);
+    let addresses = inner
+        .config
+        .listening_addresses
+        .iter()
+        .filter_map(|a| a.parse::<SocketAddr>().ok())
+        .filter(|a| !a.ip().is_unspecified())
+        .map(|a| match a {
+            SocketAddr::V4(v4) => lightning::ln::msgs::SocketAddress::TcpIpV4 {
+                addr: v4.ip().octets(),
+                port: v4.port(),
+            },
+            SocketAddr::V6(v6) => lightning::ln::msgs::SocketAddress::TcpIpV6 {
+                addr: v6.ip().octets(),
+                port: v6.port(),
+            },
+        })
+        .collect();
+    inner.peer_manager.broadcast_node_announcement(inner.config.color, alias, addresses);
 }
 
 /// One sync round: LDK's confirmables first (channel safety), then the wallet.
