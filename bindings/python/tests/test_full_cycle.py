@@ -40,6 +40,11 @@ class Logs(LogWriter):
             self.records.append(record)
 
 
+class Raises(EventListener):
+    def on_event(self, event):
+        raise RuntimeError("an app bug; the node must not care")
+
+
 class Events(EventListener):
     def __init__(self):
         self.events = []
@@ -81,6 +86,7 @@ def test_full_cycle(harness, tmp_path):
     miner = build(harness, tmp_path / "miner", generate_mnemonic(WordCount.WORDS12))
     bob_events = Events()
     bob.set_event_listener(bob_events)
+    alice.set_event_listener(Raises())
     alice.start()
     bob.start()
     assert parse_node_uri(bob.node_uri()).node_id == bob.node_id()
