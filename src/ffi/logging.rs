@@ -87,6 +87,11 @@ static DISPATCH: Dispatch = Dispatch {
 };
 static INSTALL: Once = Once::new();
 
+thread_local! {
+    /// Whether this thread is inside the app's writer.
+    static IN_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// The level used when the app sets none: what a phone's log should hold.
 const DEFAULT_LEVEL: log::LevelFilter = log::LevelFilter::Info;
 
@@ -138,6 +143,11 @@ impl log::Log for Dispatch {
             .clone();
         match writer {
             Some(writer) => {
+                // A writer that (directly or through an SDK call) logs again would recurse
+                // until the stack overflows, which aborts: drop records logged from inside it.
+                if IN_WRITER.with(|inside| inside.replace(true)) {
+                    return;
+                }
                 let record = LogRecord {
                     level: record.level().into(),
                     target: record.target().to_string(),
@@ -149,6 +159,7 @@ impl log::Log for Dispatch {
                 // logging can never take a node thread down.
                 let _ =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.log(record)));
+                IN_WRITER.with(|inside| inside.set(false));
             }
             None => platform::log(record),
         }
@@ -219,6 +230,14 @@ mod tests {
         }
     }
 
+    struct Reenters(Mutex<u32>);
+    impl LogWriter for Reenters {
+        fn log(&self, _record: LogRecord) {
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            log::warn!(target: "ffi-test", "logged from inside the writer");
+        }
+    }
+
     struct Throws;
     impl LogWriter for Throws {
         fn log(&self, _record: LogRecord) {
@@ -244,6 +263,11 @@ mod tests {
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].level, LogLevel::Warn);
         assert_eq!(seen[0].message, "shown 1");
+
+        let reenters = Arc::new(Reenters(Mutex::new(0)));
+        set_log_writer(Some(reenters.clone()), LogLevel::Info);
+        log::warn!(target: "ffi-test", "once");
+        assert_eq!(*reenters.0.lock().expect("lock"), 1, "no recursion");
 
         set_log_writer(Some(Arc::new(Throws)), LogLevel::Trace);
         log::error!(target: "ffi-test", "the writer throws; the caller goes on");

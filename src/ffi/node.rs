@@ -52,8 +52,10 @@ where
 // ----- the event listener the app implements -----
 
 /// Implemented by the app to hear about every event as it is queued (`on_event` runs on the
-/// node's thread: hand the work to your own thread and return). Events still wait in the queue
-/// until `event_handled`, so a listener may miss nothing by only waking a UI.
+/// node's thread: hand the work to your own thread and return; do not call the node's blocking
+/// methods from it, nor release the last reference to the node). Events still wait in the
+/// queue until `event_handled`, so a listener may miss nothing by only waking a UI. An
+/// exception it throws is logged and swallowed.
 #[uniffi::export(with_foreign)]
 pub trait EventListener: Send + Sync {
     /// Called once per new event.
@@ -387,6 +389,15 @@ impl Node {
     /// `close_channel`, off the caller's thread.
     pub async fn close_channel_async(self: Arc<Self>, channel_id: String) -> Result<(), NodeError> {
         off_thread(move || self.inner.close_channel(&channel_id)).await
+    }
+
+    /// `force_close_channel`, off the caller's thread.
+    pub async fn force_close_channel_async(
+        self: Arc<Self>,
+        channel_id: String,
+        reason: Option<String>,
+    ) -> Result<(), NodeError> {
+        off_thread(move || self.inner.force_close_channel(&channel_id, reason)).await
     }
 
     /// `send_to_address`, off the caller's thread.
