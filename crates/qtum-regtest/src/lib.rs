@@ -2,6 +2,7 @@
 //!
 //! - [`chain`]: blocks, active chain, UTXO set, indexes, mempool acceptance, reorgs.
 //! - [`validation`] and [`policy`]: qtumd's consensus and relay rules with its reject strings.
+//! - [`interp`]: the standard-flag script rules libbitcoinconsensus cannot enforce.
 //! - [`miner`]: block assembly and PoW.
 //! - [`rpc`]: qtumd's JSON-RPC over HTTP.
 //! - [`node`]: [`RegtestNode`], the in-process handle.
@@ -12,6 +13,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod chain;
+pub mod interp;
 pub mod json;
 pub mod mempool;
 pub mod miner;

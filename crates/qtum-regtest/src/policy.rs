@@ -1,10 +1,13 @@
 //! Qtum relay policy (Qtum Core 27.1 defaults): standard transactions and scripts, dust at
 //! 400 sat/vB, input and witness standardness, and the policy-only script rules that
-//! libbitcoinconsensus does not expose (low-S signatures, compressed keys in segwit v0).
+//! libbitcoinconsensus does not expose (see [`crate::interp`]).
 
 use bitcoin::script::{Instruction, Script};
 use bitcoin::secp256k1::ecdsa::Signature;
-use bitcoin::Transaction;
+use bitcoin::sighash::SighashCache;
+use bitcoin::{Transaction, TxIn};
+
+use crate::interp::{self, Verdict};
 
 use crate::params::{MAX_OP_RETURN_RELAY, MAX_STANDARD_TX_WEIGHT, MAX_STANDARD_VERSION};
 use crate::script::{
@@ -165,31 +168,44 @@ fn non_mandatory(what: &str) -> TxReject {
     )
 }
 
-/// The policy-only script rules (Core's STANDARD_SCRIPT_VERIFY_FLAGS beyond consensus) that can
-/// be checked from the spend's data: LOW_S on every signature-shaped push, WITNESS_PUBKEYTYPE on
-/// P2WPKH spends. Run after the consensus script check passed.
+/// The policy-only script rules (Core's STANDARD_SCRIPT_VERIFY_FLAGS beyond consensus), run
+/// after the consensus script check passed: each input is evaluated again by [`crate::interp`]
+/// with the standard flags. Where that evaluator has no verdict (an opcode or construction it
+/// does not model), the input still gets the static checks: LOW_S on every signature-shaped
+/// push and WITNESS_PUBKEYTYPE on P2WPKH spends.
 pub fn check_policy_scripts(tx: &Transaction, coins: &[Coin]) -> Result<(), TxReject> {
-    for (input, coin) in tx.input.iter().zip(coins) {
-        let mut pushes: Vec<Vec<u8>> = input.witness.iter().map(|w| w.to_vec()).collect();
-        for i in input.script_sig.instructions().flatten() {
-            if let Instruction::PushBytes(p) = i {
-                pushes.push(p.as_bytes().to_vec());
+    let mut cache = SighashCache::new(tx);
+    for (index, (input, coin)) in tx.input.iter().zip(coins).enumerate() {
+        match interp::check_input(tx, coins, index, &mut cache, true) {
+            Verdict::Ok => {}
+            Verdict::Policy(e) => return Err(non_mandatory(e)),
+            Verdict::Consensus(e) | Verdict::Unsupported(e) => {
+                log::debug!("policy evaluator has no verdict on input {index}: {e}");
+                static_policy_checks(input, coin)?;
             }
         }
-        for p in &pushes {
-            if is_valid_signature_encoding(p) && !is_low_der_signature(p) {
-                return Err(non_mandatory(
-                    "Non-canonical signature: S value is unnecessarily high",
-                ));
-            }
+    }
+    Ok(())
+}
+
+fn static_policy_checks(input: &TxIn, coin: &Coin) -> Result<(), TxReject> {
+    let mut pushes: Vec<Vec<u8>> = input.witness.iter().map(|w| w.to_vec()).collect();
+    for i in input.script_sig.instructions().flatten() {
+        if let Instruction::PushBytes(p) = i {
+            pushes.push(p.as_bytes().to_vec());
         }
-        let spk = &coin.output.script_pubkey;
-        let is_p2wpkh = matches!(witness_program(spk), Some((0, p)) if p.len() == 20);
-        if is_p2wpkh {
-            if let Some(key) = input.witness.nth(1) {
-                if key.len() != 33 {
-                    return Err(non_mandatory("Using non-compressed keys in segwit"));
-                }
+    }
+    for p in &pushes {
+        if is_valid_signature_encoding(p) && !is_low_der_signature(p) {
+            return Err(non_mandatory(interp::err::SIG_HIGH_S));
+        }
+    }
+    let spk = &coin.output.script_pubkey;
+    let is_p2wpkh = matches!(witness_program(spk), Some((0, p)) if p.len() == 20);
+    if is_p2wpkh {
+        if let Some(key) = input.witness.nth(1) {
+            if key.len() != 33 {
+                return Err(non_mandatory(interp::err::WITNESS_PUBKEYTYPE));
             }
         }
     }

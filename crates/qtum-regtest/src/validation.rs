@@ -421,7 +421,13 @@ pub fn verify_scripts(tx: &Transaction, coins: &[Coin], flags: u32) -> Result<()
         if let Err(e) = r {
             let what = match e {
                 bitcoinconsensus::Error::ERR_SCRIPT => {
-                    "Script failed an evaluation check".to_string()
+                    // libbitcoinconsensus does not say which rule failed: ask the policy
+                    // evaluator (consensus flags only) for Core's error text.
+                    let mut cache = bitcoin::sighash::SighashCache::new(tx);
+                    match crate::interp::check_input(tx, coins, i, &mut cache, false) {
+                        crate::interp::Verdict::Consensus(e) => e.to_string(),
+                        _ => "Script failed an evaluation check".to_string(),
+                    }
                 }
                 other => other.to_string(),
             };
