@@ -23,7 +23,8 @@ let package = Package(
         .target(
             name: "QtumLightning",
             dependencies: ["QtumLightningFFI"],
-            path: "Sources/QtumLightning"
+            path: "Sources/QtumLightning",
+            exclude: ["README.md"]
         ),
     ]
 )
