@@ -277,9 +277,9 @@ fn next_op(script: &[u8], pc: usize) -> R<(u8, &[u8], usize)> {
                 return consensus(err::BAD_OPCODE);
             };
             at += w;
-            b.iter()
-                .rev()
-                .fold(0usize, |a, x| a.saturating_mul(256).saturating_add(*x as usize))
+            b.iter().rev().fold(0usize, |a, x| {
+                a.saturating_mul(256).saturating_add(*x as usize)
+            })
         }
         _ => 0,
     };
@@ -343,7 +343,13 @@ fn check_pubkey_encoding(key: &[u8], sv: SigVersion, ctx: &Ctx) -> R<()> {
 }
 
 /// Core's `CheckECDSASignature` with the sighash of this input.
-fn check_ecdsa(sig: &[u8], key: &[u8], script_code: &[u8], sv: SigVersion, ctx: &mut Ctx) -> R<bool> {
+fn check_ecdsa(
+    sig: &[u8],
+    key: &[u8],
+    script_code: &[u8],
+    sv: SigVersion,
+    ctx: &mut Ctx,
+) -> R<bool> {
     let Some((&hash_type, der)) = sig.split_last() else {
         return Ok(false);
     };
@@ -837,7 +843,9 @@ fn verify_script(
     if !stack.last().is_some_and(|v| cast_to_bool(v)) {
         return consensus(err::EVAL_FALSE);
     }
-    if let Some((version, program)) = crate::script::witness_program(Script::from_bytes(script_pubkey)) {
+    if let Some((version, program)) =
+        crate::script::witness_program(Script::from_bytes(script_pubkey))
+    {
         verify_witness_program(witness, version, program, false, ctx)?;
         stack.truncate(1);
     }
@@ -848,7 +856,9 @@ fn verify_script(
         if !stack.last().is_some_and(|v| cast_to_bool(v)) {
             return consensus(err::EVAL_FALSE);
         }
-        if let Some((version, program)) = crate::script::witness_program(Script::from_bytes(&redeem)) {
+        if let Some((version, program)) =
+            crate::script::witness_program(Script::from_bytes(&redeem))
+        {
             verify_witness_program(witness, version, program, true, ctx)?;
             stack.truncate(1);
         }
@@ -945,12 +955,17 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in [-70000i64, -256, -255, -128, -127, -1, 0, 1, 16, 127, 128, 255, 256, 70000] {
+        for n in [
+            -70000i64, -256, -255, -128, -127, -1, 0, 1, 16, 127, 128, 255, 256, 70000,
+        ] {
             let e = encode_num(n);
             assert!(is_minimal_number(&e));
             assert_eq!(script_num(&e, true, 4), Ok(n));
         }
-        assert_eq!(script_num(&[1, 0], true, 4), Err(Fail::Policy(err::UNKNOWN)));
+        assert_eq!(
+            script_num(&[1, 0], true, 4),
+            Err(Fail::Policy(err::UNKNOWN))
+        );
         assert_eq!(script_num(&[1, 0], false, 4), Ok(1));
         assert!(!cast_to_bool(&[0, 0x80]));
         assert!(cast_to_bool(&[0x80, 0]));
