@@ -30,6 +30,11 @@ fn announced_channel_reaches_the_graph_and_survives_restart() {
         let _ = bob.sync();
         alice.network_graph_info().channel_count == 1 && bob.network_graph_info().channel_count == 1
     });
+    // Once the channel is public, each node announces itself with its alias.
+    wait_until("both node announcements in alice's graph", || {
+        let _ = alice.sync();
+        alice.network_graph_info().announced_node_count == 2
+    });
     bob.stop().expect("stop persists the graph");
     drop(bob);
     let bob = build(bob_config, 102);
