@@ -14,6 +14,7 @@ use crate::params::{
     self, fee_for, pow_bits, COINBASE_MATURITY, MAX_ANCESTORS, MIN_RELAY_FEE_SAT_PER_KVB,
 };
 use crate::policy;
+use crate::store::{Event, Loaded, Store, StoreError};
 use crate::validation::{self, Coin, RejectKind, TxReject};
 use qtum_primitives::QtumBlock;
 
@@ -124,6 +125,7 @@ pub struct ChainState {
     next_seq: u64,
     left_ibd: bool,
     size_on_disk: u64,
+    store: Option<Store>,
 }
 
 impl Default for ChainState {
@@ -167,6 +169,84 @@ impl ChainState {
             next_seq: 1,
             left_ibd: false,
             size_on_disk: size + 8,
+            store: None,
+        }
+    }
+
+    /// Open the chain kept in a data directory (created if missing): replay its log of blocks,
+    /// `invalidateblock` and `reconsiderblock` calls through the usual validation, then load
+    /// the mempool snapshot. Later changes are logged there.
+    pub fn open(dir: &std::path::Path) -> Result<Self, StoreError> {
+        let mut chain = ChainState::new();
+        let Loaded {
+            mut store,
+            events,
+            mempool,
+        } = Store::open(dir, chain.tip_hash())?;
+        for (n, event) in events.into_iter().enumerate() {
+            let r = match event {
+                Event::Block(b) => {
+                    let h = b.block_hash();
+                    chain
+                        .submit_tip_block(b)
+                        .map(|_| ())
+                        .map_err(|e| format!("block {h} does not connect: {e}"))
+                }
+                Event::Invalidate(h) => chain
+                    .invalidate_block(&h)
+                    .map_err(|e| format!("invalidateblock {h}: {e}")),
+                Event::Reconsider(h) => chain
+                    .reconsider_block(&h)
+                    .map_err(|e| format!("reconsiderblock {h}: {e}")),
+            };
+            r.map_err(|e| StoreError::Corrupt(format!("replaying record {n}: {e}")))?;
+        }
+        chain.mempool.drain();
+        let opts = AcceptOptions {
+            bypass_limits: true,
+            ..Default::default()
+        };
+        for (time, tx) in mempool {
+            match chain.accept_to_mempool(&tx, opts) {
+                Ok(a) => chain.mempool.set_time(&a.txid, time),
+                Err(e) => log::info!("mempool.dat: dropped {}: {e}", tx.compute_txid()),
+            }
+        }
+        store.mempool_written = chain.mempool.changes();
+        chain.store = Some(store);
+        Ok(chain)
+    }
+
+    /// True when the chain is kept in a data directory.
+    pub fn is_persistent(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Make every logged change durable (fsync) and rewrite the mempool snapshot if the
+    /// mempool changed. Called at the end of every RPC call and node method.
+    pub fn sync_store(&mut self) -> Result<(), String> {
+        let changes = self.mempool.changes();
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        store.sync().map_err(|e| format!("datadir: {e}"))?;
+        if store.mempool_written != changes {
+            let entries: Vec<(u64, &Transaction)> =
+                self.mempool.entries().map(|e| (e.time, &e.tx)).collect();
+            store
+                .write_mempool(&entries)
+                .map_err(|e| format!("datadir: {e}"))?;
+            store.mempool_written = changes;
+        }
+        Ok(())
+    }
+
+    fn log_event(&mut self, event: &Event) -> Result<(), BlockReject> {
+        match self.store.as_mut() {
+            Some(store) => store
+                .append(event)
+                .map_err(|e| BlockReject(format!("datadir write failed: {e}"))),
+            None => Ok(()),
         }
     }
 
@@ -729,6 +809,7 @@ impl ChainState {
         }
         let height = rec.height;
         let active = self.is_active(rec);
+        self.log_event(&Event::Invalidate(*hash))?;
         let mut disconnected: Vec<Vec<Transaction>> = Vec::new();
         if active {
             while self.height() >= height {
@@ -751,6 +832,7 @@ impl ChainState {
         if !self.blocks.contains_key(hash) {
             return Err(BlockReject("Block not found".into()));
         }
+        self.log_event(&Event::Reconsider(*hash))?;
         let children = self.children_map();
         let mut stack = vec![*hash];
         while let Some(h) = stack.pop() {
@@ -780,6 +862,19 @@ impl ChainState {
         if let Err(e) = self.connect_block(&hash) {
             self.remove_record(&hash);
             return Err(e);
+        }
+        if self.store.is_some() {
+            let logged = match self.blocks.get(&hash) {
+                Some(r) => Event::Block(r.block.clone()),
+                None => return Ok(hash),
+            };
+            if let Err(e) = self.log_event(&logged) {
+                // Not on disk: take the block back so memory and disk agree.
+                let txs = self.disconnect_tip();
+                self.remove_record(&hash);
+                self.readd_to_mempool(txs);
+                return Err(e);
+            }
         }
         Ok(hash)
     }

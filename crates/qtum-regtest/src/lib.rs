@@ -22,6 +22,7 @@ pub mod params;
 pub mod policy;
 pub mod rpc;
 pub mod script;
+pub mod store;
 pub mod validation;
 pub mod wallet;
 

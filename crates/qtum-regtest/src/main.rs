@@ -34,12 +34,7 @@ fn main() {
             "rpcport" => config.port = value().parse().unwrap_or_else(|_| usage()),
             "rpcuser" => config.user = Some(value()),
             "rpcpassword" => config.password = Some(value()),
-            "datadir" => {
-                let dir = value();
-                eprintln!(
-                    "qtum-regtest: --datadir {dir} accepted; the chain is kept in memory only"
-                );
-            }
+            "datadir" => config.datadir = Some(value().into()),
             "regtest" | "server" | "printtoconsole" => {}
             "h" | "help" => usage(),
             _ => {

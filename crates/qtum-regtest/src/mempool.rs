@@ -42,6 +42,7 @@ pub struct Mempool {
     spends: HashMap<OutPoint, Txid>,
     order: BTreeMap<u64, Txid>,
     next_seq: u64,
+    changes: u64,
 }
 
 impl Mempool {
@@ -58,6 +59,11 @@ impl Mempool {
     /// Count of additions so far (`getrawmempool`'s `mempool_sequence`).
     pub fn sequence(&self) -> u64 {
         self.next_seq
+    }
+
+    /// A counter bumped by every insertion and removal (to know when to persist).
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Entry by txid.
@@ -84,6 +90,7 @@ impl Mempool {
     pub fn insert(&mut self, mut entry: MempoolEntry) {
         entry.seq = self.next_seq;
         self.next_seq += 1;
+        self.changes += 1;
         for i in &entry.tx.input {
             self.spends.insert(i.previous_output, entry.txid);
         }
@@ -166,6 +173,7 @@ impl Mempool {
     /// Remove one entry without touching its descendants (it was mined).
     pub fn remove_one(&mut self, txid: &Txid) -> Option<MempoolEntry> {
         let e = self.entries.remove(txid)?;
+        self.changes += 1;
         for i in &e.tx.input {
             if self.spends.get(&i.previous_output) == Some(txid) {
                 self.spends.remove(&i.previous_output);
@@ -200,6 +208,7 @@ impl Mempool {
 
     /// Take every entry out, in arrival order.
     pub fn drain(&mut self) -> Vec<MempoolEntry> {
+        self.changes += 1;
         let order: Vec<Txid> = self.order.values().copied().collect();
         let out = order
             .iter()

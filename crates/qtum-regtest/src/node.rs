@@ -27,6 +27,7 @@ const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 /// | `port` | 0: a free port chosen by the OS |
 /// | `user` | `"qtum"` |
 /// | `password` | 32 random hex digits |
+/// | `datadir` | `None`: the chain lives in memory only |
 #[derive(Clone, Debug, Default)]
 pub struct NodeConfig {
     /// TCP port on 127.0.0.1 (0 = any free port).
@@ -35,6 +36,9 @@ pub struct NodeConfig {
     pub user: Option<String>,
     /// RPC password.
     pub password: Option<String>,
+    /// Keep the chain and mempool in this directory (created if missing) and resume from it
+    /// on the next start; see [`crate::store`].
+    pub datadir: Option<std::path::PathBuf>,
 }
 
 /// Failure to start a node.
@@ -44,6 +48,8 @@ pub enum StartError {
     Bind(std::io::Error),
     /// The HTTP server could not start.
     Http(String),
+    /// The data directory cannot be used (foreign, corrupt, locked or unreadable).
+    Datadir(crate::store::StoreError),
 }
 
 impl std::fmt::Display for StartError {
@@ -51,6 +57,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Bind(e) => write!(f, "cannot bind 127.0.0.1: {e}"),
             StartError::Http(e) => write!(f, "cannot start the HTTP server: {e}"),
+            StartError::Datadir(e) => write!(f, "cannot use the data directory: {e}"),
         }
     }
 }
@@ -66,6 +73,8 @@ pub enum NodeError {
     Rejected(TxReject),
     /// The wallet could not pay.
     Fund(String),
+    /// The data directory could not be written.
+    Datadir(String),
 }
 
 impl std::fmt::Display for NodeError {
@@ -74,6 +83,7 @@ impl std::fmt::Display for NodeError {
             NodeError::Block(e) => write!(f, "block error: {e}"),
             NodeError::Rejected(r) => write!(f, "transaction rejected: {r}"),
             NodeError::Fund(e) => write!(f, "funding failed: {e}"),
+            NodeError::Datadir(e) => write!(f, "data directory: {e}"),
         }
     }
 }
@@ -153,6 +163,10 @@ impl RegtestNode {
 
     /// Start a node with a configuration.
     pub fn start_with(config: NodeConfig) -> Result<Self, StartError> {
+        let node_state = match &config.datadir {
+            Some(dir) => NodeState::open(dir).map_err(StartError::Datadir)?,
+            None => NodeState::new(),
+        };
         let listener = TcpListener::bind(("127.0.0.1", config.port)).map_err(StartError::Bind)?;
         let port = listener.local_addr().map_err(StartError::Bind)?.port();
         let server = tiny_http::Server::from_listener(listener, None)
@@ -160,7 +174,7 @@ impl RegtestNode {
         let user = config.user.unwrap_or_else(|| "qtum".to_string());
         let password = config.password.unwrap_or_else(|| random_hex(16));
         let expected_auth = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
-        let state = Arc::new(Mutex::new(NodeState::new()));
+        let state = Arc::new(Mutex::new(node_state));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let state = Arc::clone(&state);
@@ -229,9 +243,10 @@ impl RegtestNode {
     ) -> Result<Vec<BlockHash>, NodeError> {
         let mut g = self.lock();
         let script = address_script.to_owned();
-        (0..n)
+        let r = (0..n)
             .map(|_| g.chain.mine_block(&script, None).map_err(NodeError::from))
-            .collect()
+            .collect();
+        synced(&mut g, r)
     }
 
     /// Pay `amount_sat` to `script` from the harness wallet (mining 2,001 blocks to it first if
@@ -239,13 +254,18 @@ impl RegtestNode {
     pub fn fund_address(&self, script: &Script, amount_sat: u64) -> Result<OutPoint, NodeError> {
         let mut g = self.lock();
         let NodeState { chain, wallet, .. } = &mut *g;
-        wallet.ensure_mature_coin(chain)?;
-        wallet
-            .pay(chain, &script.to_owned(), amount_sat)
-            .map_err(|e| match e {
-                FundError::Rejected(r) => NodeError::Rejected(r),
-                other => NodeError::Fund(other.to_string()),
-            })
+        let r = wallet
+            .ensure_mature_coin(chain)
+            .map_err(NodeError::from)
+            .and_then(|()| {
+                wallet
+                    .pay(chain, &script.to_owned(), amount_sat)
+                    .map_err(|e| match e {
+                        FundError::Rejected(r) => NodeError::Rejected(r),
+                        other => NodeError::Fund(other.to_string()),
+                    })
+            });
+        synced(&mut g, r)
     }
 
     /// The harness wallet's script (its coinbases and change go there).
@@ -255,11 +275,13 @@ impl RegtestNode {
 
     /// Submit a transaction to the mempool (as `sendrawtransaction`, without the max-fee cap).
     pub fn send_transaction(&self, tx: &Transaction) -> Result<Txid, NodeError> {
-        self.lock()
+        let mut g = self.lock();
+        let r = g
             .chain
             .accept_to_mempool(tx, AcceptOptions::default())
             .map(|a| a.txid)
-            .map_err(NodeError::Rejected)
+            .map_err(NodeError::Rejected);
+        synced(&mut g, r)
     }
 
     /// Check a transaction against the mempool without adding it (as `testmempoolaccept`).
@@ -277,18 +299,16 @@ impl RegtestNode {
 
     /// `invalidateblock`.
     pub fn invalidate_block(&self, hash: &BlockHash) -> Result<(), NodeError> {
-        self.lock()
-            .chain
-            .invalidate_block(hash)
-            .map_err(NodeError::from)
+        let mut g = self.lock();
+        let r = g.chain.invalidate_block(hash).map_err(NodeError::from);
+        synced(&mut g, r)
     }
 
     /// `reconsiderblock`.
     pub fn reconsider_block(&self, hash: &BlockHash) -> Result<(), NodeError> {
-        self.lock()
-            .chain
-            .reconsider_block(hash)
-            .map_err(NodeError::from)
+        let mut g = self.lock();
+        let r = g.chain.reconsider_block(hash).map_err(NodeError::from);
+        synced(&mut g, r)
     }
 
     /// True once the `stop` RPC was called (the server has then shut down).
@@ -302,6 +322,12 @@ impl RegtestNode {
             let _ = t.join();
         }
     }
+}
+
+/// Make the changes of a call durable (with a data directory) before returning its result.
+fn synced<T>(g: &mut NodeState, r: Result<T, NodeError>) -> Result<T, NodeError> {
+    g.chain.sync_store().map_err(NodeError::Datadir)?;
+    r
 }
 
 impl Drop for RegtestNode {

@@ -95,6 +95,14 @@ impl NodeState {
             started: Instant::now(),
         }
     }
+
+    /// The node state kept in a data directory (see [`crate::store`]).
+    pub fn open(datadir: &std::path::Path) -> Result<Self, crate::store::StoreError> {
+        Ok(NodeState {
+            chain: ChainState::open(datadir)?,
+            ..Self::new()
+        })
+    }
 }
 
 /// (method, parameter names, required count, usage) of every method served.
@@ -417,7 +425,13 @@ fn parse_and_call(state: &Mutex<NodeState>, req: &Value) -> RpcResult {
     // A poisoned lock means a previous call panicked half-way; the state it protects is only
     // changed by validated, all-or-nothing operations, so it is still consistent.
     let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
-    call(&mut guard, method, &Params { args })
+    let result = call(&mut guard, method, &Params { args });
+    // With a data directory, whatever the call changed is made durable before the answer.
+    if let Err(e) = guard.chain.sync_store() {
+        log::error!("{e}");
+        return Err(RpcError::new(code::MISC_ERROR, e));
+    }
+    result
 }
 
 fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {

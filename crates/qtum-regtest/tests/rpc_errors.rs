@@ -198,6 +198,7 @@ fn fixed_credentials_and_stop() {
         port: 0,
         user: Some("u".into()),
         password: Some("p".into()),
+        datadir: None,
     })
     .expect("start");
     let r = http(
