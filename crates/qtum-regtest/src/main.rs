@@ -1,6 +1,7 @@
 //! `qtum-regtest`: a Qtum regtest node for one machine, answering qtumd's JSON-RPC.
 //!
 //! Usage: `qtum-regtest --rpcport 13889 --rpcuser u --rpcpassword p [--datadir DIR]`
+//! (with `--datadir` the chain and mempool are kept in DIR and resumed on the next start)
 //! (qtumd's `-rpcport=…` spelling is accepted too).
 
 use qtum_regtest::{NodeConfig, RegtestNode};
