@@ -1,26 +1,32 @@
 //! An Esplora-style REST source ([`EsploraSource`]) over one or more base URLs with failover.
 //!
-//! `esplora-client` (blocking, on `minreq`) does the JSON and transaction calls: tx status,
-//! merkle proof, outspends, script-hash history, fee estimates, broadcast. Its header and block
-//! calls decode Bitcoin's 80-byte header and cannot read Qtum's, so headers and blocks are
-//! fetched raw (`/block/:hash/header` as hex, `/block/:hash/raw` as bytes) and decoded by the
-//! Qtum codec, then checked against the hash asked for.
+//! `esplora-client` supplies Esplora's JSON shapes (tx status, merkle proof, outspends,
+//! script-hash history); the requests go through the crate's own HTTP transport
+//! ([`HttpAgent`](crate::http::HttpAgent)), whose TLS trust is configured per source
+//! ([`EsploraConfig::ca_file`]): `esplora-client`'s blocking client (minreq 2) only knows one
+//! process-wide set of roots. Headers and blocks are fetched raw (`/block/:hash/header` as hex,
+//! `/block/:hash/raw` as bytes) and decoded by the Qtum codec, then checked against the hash
+//! asked for: Bitcoin's 80-byte decoder cannot read a Qtum header.
 //!
 //! A confirmation is only reported after the merkle proof checks against a header whose real
 //! hash was verified and that header is the one the server places at the proof's height.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::hashes::{sha256, Hash};
 use bitcoin::hex::FromHex;
 use bitcoin::{BlockHash, OutPoint, Script, Transaction, Txid};
-use esplora_client::{BlockingClient, Builder};
+use esplora_client::{BlockStatus, MerkleProof, OutputStatus, Tx};
+use serde::de::DeserializeOwned;
 
 use qtum_primitives::block::QtumBlock;
 use qtum_primitives::header::QtumHeader;
 
-use crate::http::{self, Counter, EndpointHealth, Failover};
+use crate::http::{self, Counter, EndpointHealth, Failover, HttpAgent};
 use crate::verify;
 use crate::{BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, Spend, TxStatus};
 
@@ -28,16 +34,22 @@ use crate::{BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, Spend
 ///
 /// | field | default | note |
 /// |---|---|---|
-/// | `timeout` | 10 s | per HTTP request (whole seconds, rounded up) |
+/// | `timeout` | 10 s | per HTTP request |
 /// | `retry_after` | 5 s | back-off of a failed base URL, doubling per consecutive failure up to 32× |
+/// | `ca_file` | none: the webpki roots | PEM file of the CA(s) `https://` base URLs are trusted by |
 #[derive(Debug, Clone)]
 pub struct EsploraConfig {
-    /// Base URLs (e.g. `http://127.0.0.1:3002` or `https://host/api`), in order of preference.
+    /// Base URLs (e.g. `http://127.0.0.1:3002`, or `https://host/api` with the crate's `https`
+    /// feature), in order of preference.
     pub base_urls: Vec<String>,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Back-off of an endpoint after a fault.
     pub retry_after: Duration,
+    /// With the `https` feature: a PEM file whose certificates are the only roots this source's
+    /// `https://` base URLs are trusted by (a private CA). `None` trusts the webpki roots
+    /// (Mozilla's list, compiled in).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl EsploraConfig {
@@ -47,18 +59,25 @@ impl EsploraConfig {
             base_urls,
             timeout: Duration::from_secs(10),
             retry_after: Duration::from_secs(5),
+            ca_file: None,
         }
+    }
+
+    /// Trust `ca_file` (PEM) instead of the webpki roots for `https://` base URLs.
+    pub fn with_ca_file(mut self, ca_file: impl Into<PathBuf>) -> EsploraConfig {
+        self.ca_file = Some(ca_file.into());
+        self
     }
 }
 
 #[derive(Debug)]
 struct Endpoint {
-    client: BlockingClient,
+    base: String,
 }
 
 impl Endpoint {
     fn url(&self) -> String {
-        http::redact_url(self.client.url())
+        http::redact_url(&self.base)
     }
 }
 
@@ -69,43 +88,21 @@ const HEADER_CACHE_LIMIT: usize = 20_000;
 #[derive(Debug)]
 pub struct EsploraSource {
     endpoints: Failover<Endpoint>,
+    http: HttpAgent,
     counter: Counter,
     headers: Mutex<HashMap<BlockHash, QtumHeader>>,
 }
 
-/// Maps an `esplora-client` error.
-fn map_error(e: esplora_client::Error) -> ChainError {
-    use esplora_client::Error as E;
-    match e {
-        E::Minreq(minreq::Error::SerdeJsonError(e)) => {
-            ChainError::InvalidResponse(format!("malformed JSON: {e}"))
-        }
-        E::Minreq(minreq::Error::InvalidUtf8InBody(_)) => {
-            ChainError::InvalidResponse("body is not UTF-8".into())
-        }
-        E::Minreq(e) => http::transport_error(e),
-        E::HttpResponse { status, message } => ChainError::Source {
-            code: i64::from(status),
-            message: message.chars().take(300).collect(),
-        },
-        E::TransactionNotFound(txid) => ChainError::Source {
-            code: 404,
-            message: format!("transaction {txid} not found"),
-        },
-        E::HeaderHashNotFound(hash) => ChainError::Source {
-            code: 404,
-            message: format!("block {hash} not found"),
-        },
-        E::HeaderHeightNotFound(h) => ChainError::Source {
-            code: 404,
-            message: format!("no block at height {h}"),
-        },
-        other => ChainError::InvalidResponse(format!("{other:?}")),
+/// A non-2xx answer as an error: the status and (the start of) the body.
+fn status_error(status: u16, body: &[u8]) -> ChainError {
+    ChainError::Source {
+        code: i64::from(status),
+        message: String::from_utf8_lossy(body).chars().take(300).collect(),
     }
 }
 
-fn is_not_found(e: &ChainError) -> bool {
-    matches!(e, ChainError::Source { code: 404, .. })
+fn malformed(path: &str, e: impl core::fmt::Display) -> ChainError {
+    ChainError::InvalidResponse(format!("{path}: malformed answer: {e}"))
 }
 
 /// Esplora reports a refused broadcast as HTTP 400 with the node's error, e.g.
@@ -146,21 +143,25 @@ impl EsploraSource {
                 "an Esplora source needs at least one base URL".into(),
             ));
         }
-        let secs = http::timeout_secs(config.timeout);
+        for url in &config.base_urls {
+            HttpAgent::check_url(url)?;
+        }
+        let http = HttpAgent::new(config.timeout, config.ca_file.as_deref());
+        if let Some(e) = http.config_error() {
+            return Err(e.clone());
+        }
+        // Retries are ours (failover with back-off), never inside a call where they would hide a
+        // failing endpoint.
         let endpoints = config
             .base_urls
             .iter()
             .map(|url| Endpoint {
-                // Retries are ours (failover with back-off); esplora-client's own would sleep
-                // inside a call and hide a failing endpoint.
-                client: Builder::new(url.trim_end_matches('/'))
-                    .timeout(secs)
-                    .max_retries(0)
-                    .build_blocking(),
+                base: url.trim_end_matches('/').to_string(),
             })
             .collect();
         Ok(EsploraSource {
             endpoints: Failover::new(endpoints, config.retry_after),
+            http,
             counter: Counter::default(),
             headers: Mutex::new(HashMap::new()),
         })
@@ -175,30 +176,56 @@ impl EsploraSource {
         self.endpoints.run(Endpoint::url, f)
     }
 
-    /// One `esplora-client` call, counted.
-    fn counted<T>(
-        &self,
-        call: impl FnOnce() -> Result<T, esplora_client::Error>,
-    ) -> Result<T, ChainError> {
+    /// A GET, counted; 404 is `Ok(None)`, any other non-200 status an error.
+    fn get_raw(&self, ep: &Endpoint, path: &str) -> Result<Option<Vec<u8>>, ChainError> {
         self.counter.bump();
-        call().map_err(map_error)
+        let response = self.http.get(&format!("{}{path}", ep.base))?;
+        match response.status {
+            200 => Ok(Some(response.body)),
+            404 => Ok(None),
+            status => Err(status_error(status, &response.body)),
+        }
     }
 
-    /// A raw GET; 404 is `Ok(None)`.
-    fn get_raw(&self, ep: &Endpoint, path: &str) -> Result<Option<Vec<u8>>, ChainError> {
-        let request = ep.client.get_request(path).map_err(map_error)?;
-        self.counter.bump();
-        let response = request.send().map_err(http::transport_error)?;
-        match response.status_code {
-            200 => Ok(Some(response.into_bytes())),
-            404 => Ok(None),
-            status => Err(ChainError::Source {
-                code: i64::from(status),
-                message: String::from_utf8_lossy(response.as_bytes())
-                    .chars()
-                    .take(300)
-                    .collect(),
-            }),
+    /// A GET of JSON into one of `esplora-client`'s shapes; 404 is `Ok(None)`.
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        ep: &Endpoint,
+        path: &str,
+    ) -> Result<Option<T>, ChainError> {
+        match self.get_raw(ep, path)? {
+            None => Ok(None),
+            Some(body) => serde_json::from_slice(&body)
+                .map(Some)
+                .map_err(|e| malformed(path, e)),
+        }
+    }
+
+    /// A GET of a text answer that parses as `T` (a hash); 404 is `Ok(None)`.
+    fn get_parsed<T: core::str::FromStr>(
+        &self,
+        ep: &Endpoint,
+        path: &str,
+    ) -> Result<Option<T>, ChainError>
+    where
+        T::Err: core::fmt::Display,
+    {
+        match self.get_raw(ep, path)? {
+            None => Ok(None),
+            Some(body) => {
+                let text = std::str::from_utf8(&body).map_err(|e| malformed(path, e))?;
+                text.trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|e| malformed(path, e))
+            }
+        }
+    }
+
+    fn not_found(what: String) -> ChainError {
+        ChainError::Source {
+            code: 404,
+            message: format!("{what} not found"),
         }
     }
 
@@ -234,16 +261,16 @@ impl EsploraSource {
     }
 
     fn block_hash_on(&self, ep: &Endpoint, height: u32) -> Result<Option<BlockHash>, ChainError> {
-        match self.counted(|| ep.client.get_block_hash(height)) {
-            Ok(hash) => Ok(Some(hash)),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.get_parsed(ep, &format!("/block-height/{height}"))
     }
 
     fn tip_on(&self, ep: &Endpoint) -> Result<(BlockRef, QtumHeader), ChainError> {
-        let hash = self.counted(|| ep.client.get_tip_hash())?;
-        let status = self.counted(|| ep.client.get_block_status(&hash))?;
+        let hash: BlockHash = self
+            .get_parsed(ep, "/blocks/tip/hash")?
+            .ok_or_else(|| EsploraSource::not_found("tip".into()))?;
+        let status: BlockStatus = self
+            .get_json(ep, &format!("/block/{hash}/status"))?
+            .ok_or_else(|| EsploraSource::not_found(format!("block {hash}")))?;
         let height = match (status.in_best_chain, status.height) {
             (true, Some(height)) => height,
             // The tip moved between the two calls; the caller retries.
@@ -258,10 +285,10 @@ impl EsploraSource {
     }
 
     fn tx_status_on(&self, ep: &Endpoint, txid: &Txid) -> Result<TxStatus, ChainError> {
-        let status = match self.counted(|| ep.client.get_tx_status(txid)) {
-            Ok(status) => status,
-            Err(e) if is_not_found(&e) => return Ok(TxStatus::Unknown),
-            Err(e) => return Err(e),
+        let Some(status) =
+            self.get_json::<esplora_client::TxStatus>(ep, &format!("/tx/{txid}/status"))?
+        else {
+            return Ok(TxStatus::Unknown);
         };
         if !status.confirmed {
             return Ok(TxStatus::Unconfirmed);
@@ -271,7 +298,8 @@ impl EsploraSource {
                 "confirmed status of {txid} without its block"
             )));
         };
-        let Some(proof) = self.counted(|| ep.client.get_merkle_proof(txid))? else {
+        let Some(proof) = self.get_json::<MerkleProof>(ep, &format!("/tx/{txid}/merkle-proof"))?
+        else {
             // Unconfirmed again between two calls (a reorg); the next sync sees the new state.
             return Ok(TxStatus::Unconfirmed);
         };
@@ -333,10 +361,13 @@ impl ChainSource for EsploraSource {
 
     fn transaction(&self, txid: &Txid) -> Result<Option<Transaction>, ChainError> {
         self.run(|ep| {
-            let tx = match self.counted(|| ep.client.get_tx(txid)) {
-                Ok(tx) => tx,
-                Err(e) if is_not_found(&e) => None,
-                Err(e) => return Err(e),
+            let tx = match self.get_raw(ep, &format!("/tx/{txid}/raw"))? {
+                None => None,
+                Some(bytes) => Some(
+                    bitcoin::consensus::deserialize::<Transaction>(&bytes).map_err(|e| {
+                        ChainError::InvalidResponse(format!("undecodable transaction: {e}"))
+                    })?,
+                ),
             };
             if let Some(tx) = &tx {
                 verify::check_txid(tx, txid)?;
@@ -352,13 +383,14 @@ impl ChainSource for EsploraSource {
     fn script_history(&self, script: &Script) -> Result<Vec<HistoryEntry>, ChainError> {
         self.run(|ep| {
             let mut entries = Vec::new();
-            let mut last_seen = None;
+            let mut last_seen: Option<Txid> = None;
+            let script_hash = sha256::Hash::hash(script.as_bytes());
             loop {
-                let page = match self.counted(|| ep.client.scripthash_txs(script, last_seen)) {
-                    Ok(page) => page,
-                    Err(e) if is_not_found(&e) => Vec::new(),
-                    Err(e) => return Err(e),
+                let path = match last_seen {
+                    Some(last) => format!("/scripthash/{script_hash:x}/txs/chain/{last}"),
+                    None => format!("/scripthash/{script_hash:x}/txs"),
                 };
+                let page: Vec<Tx> = self.get_json(ep, &path)?.unwrap_or_default();
                 let mut confirmed_in_page = 0;
                 for tx in &page {
                     let height = if tx.status.confirmed {
@@ -388,14 +420,10 @@ impl ChainSource for EsploraSource {
 
     fn outspend(&self, outpoint: &OutPoint) -> Result<Option<Spend>, ChainError> {
         self.run(|ep| {
-            let status = match self.counted(|| {
-                ep.client
-                    .get_output_status(&outpoint.txid, u64::from(outpoint.vout))
-            }) {
-                Ok(status) => status,
-                Err(e) if is_not_found(&e) => None,
-                Err(e) => return Err(e),
-            };
+            let status: Option<OutputStatus> = self.get_json(
+                ep,
+                &format!("/tx/{}/outspend/{}", outpoint.txid, outpoint.vout),
+            )?;
             let Some(status) = status.filter(|s| s.spent) else {
                 return Ok(None);
             };
@@ -417,19 +445,26 @@ impl ChainSource for EsploraSource {
     fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
         self.run(|ep| {
             self.counter.bump();
-            match ep.client.broadcast(tx) {
-                Ok(()) => Ok(tx.compute_txid()),
-                Err(esplora_client::Error::HttpResponse { status, message }) if status < 500 => {
-                    Err(rejection(status, &message))
+            let response = self.http.post(
+                &format!("{}/tx", ep.base),
+                &[("Content-Type", "text/plain")],
+                serialize_hex(tx).as_bytes(),
+            )?;
+            match response.status {
+                200..=299 => Ok(tx.compute_txid()),
+                status if status < 500 => {
+                    Err(rejection(status, &String::from_utf8_lossy(&response.body)))
                 }
-                Err(e) => Err(map_error(e)),
+                status => Err(status_error(status, &response.body)),
             }
         })
     }
 
     fn fee_estimates(&self) -> Result<FeeEstimates, ChainError> {
         self.run(|ep| {
-            let map = self.counted(|| ep.client.get_fee_estimates())?;
+            let map: HashMap<u16, f64> = self
+                .get_json(ep, "/fee-estimates")?
+                .ok_or_else(|| EsploraSource::not_found("/fee-estimates".into()))?;
             let mut by_target: Vec<(u16, u32)> = map
                 .into_iter()
                 .filter(|(_, v)| v.is_finite() && *v > 0.0)

@@ -1,8 +1,16 @@
-//! What both sources share: endpoint failover with back-off, request counting, small encoders.
+//! What both sources share: the HTTP transport ([`HttpAgent`]), endpoint failover with back-off,
+//! request counting, small encoders.
 //!
-//! Both sources speak HTTP through `minreq` (the client `esplora-client`'s blocking feature
-//! already brings in), so the tree carries one small synchronous HTTP stack and no runtime.
+//! Both sources speak HTTP through `ureq` (synchronous, no runtime, keep-alive). With the crate's
+//! `https` feature it carries rustls (the `ring` provider): an endpoint trusts the webpki roots
+//! (Mozilla's list, compiled in, so Android and iOS need no platform store) or, when its config
+//! names a CA file, exactly the certificates in that PEM file (a private RPC proxy's CA).
+//!
+//! Why not `esplora-client`'s own blocking client: it runs on `minreq` 2, whose rustls config is
+//! one process-wide static built from fixed roots, so no base URL could trust a private CA. The
+//! Esplora source keeps `esplora-client`'s JSON types and sends its requests through here.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -151,10 +159,174 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
-/// `minreq` takes whole seconds; round up so a 500 ms timeout does not become "none".
-pub(crate) fn timeout_secs(timeout: Duration) -> u64 {
-    let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
-    secs.max(1)
+/// The largest response body read (a raw block, a page of script history): far above anything a
+/// Qtum source sends, low enough that a broken server cannot exhaust memory.
+const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// A status and a body.
+#[derive(Debug)]
+pub(crate) struct HttpResponse {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+/// The HTTP client of one endpoint (or of one source's base URLs): timeouts, the TLS trust it was
+/// configured with, and pooled keep-alive connections.
+///
+/// A configuration error (an unreadable or empty CA file, an `https://` URL without the `https`
+/// feature) does not panic: it is kept and every request answers it, and the sources'
+/// constructors report it up front through [`HttpAgent::config_error`].
+pub(crate) struct HttpAgent {
+    agent: ureq::Agent,
+    config_error: Option<ChainError>,
+}
+
+impl core::fmt::Debug for HttpAgent {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HttpAgent")
+            .field("config_error", &self.config_error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpAgent {
+    /// A client with `timeout` per request (connect, send and receive together) that trusts the
+    /// certificates in `ca_file` (PEM) for `https://` URLs, or the webpki roots without one.
+    pub(crate) fn new(timeout: Duration, ca_file: Option<&Path>) -> HttpAgent {
+        let builder = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            // Statuses are answers the sources interpret (404 = unknown, 5xx = endpoint fault).
+            .http_status_as_error(false)
+            // No redirects: an RPC POST or a broadcast must reach the endpoint configured.
+            .max_redirects(0)
+            // Only the endpoints configured: no proxy picked up from the environment.
+            .proxy(None)
+            .user_agent(concat!("qtum-chain/", env!("CARGO_PKG_VERSION")));
+        let (builder, config_error) = match tls(ca_file) {
+            #[cfg(feature = "https")]
+            Ok(config) => (builder.tls_config(config), None),
+            #[cfg(not(feature = "https"))]
+            Ok(()) => (builder, None),
+            Err(e) => (builder, Some(e)),
+        };
+        HttpAgent {
+            agent: builder.build().new_agent(),
+            config_error,
+        }
+    }
+
+    /// The configuration error every request would answer, if any.
+    pub(crate) fn config_error(&self) -> Option<&ChainError> {
+        self.config_error.as_ref()
+    }
+
+    /// Fails early, with a clear message, for a URL this build cannot reach.
+    pub(crate) fn check_url(url: &str) -> Result<(), ChainError> {
+        let lower = url.trim_start().to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            if cfg!(feature = "https") {
+                Ok(())
+            } else {
+                Err(ChainError::Unsupported(format!(
+                    "{} is https:// but qtum-chain was built without its `https` feature",
+                    redact_url(url)
+                )))
+            }
+        } else if lower.starts_with("http://") {
+            Ok(())
+        } else {
+            Err(ChainError::Unsupported(format!(
+                "{} is neither http:// nor https://",
+                redact_url(url)
+            )))
+        }
+    }
+
+    /// `GET url`.
+    pub(crate) fn get(&self, url: &str) -> Result<HttpResponse, ChainError> {
+        self.ready(url)?;
+        let response = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| transport_error(e, url))?;
+        read(response, url)
+    }
+
+    /// `POST url` with `headers` and `body`.
+    pub(crate) fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<HttpResponse, ChainError> {
+        self.ready(url)?;
+        let mut request = self.agent.post(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send(body).map_err(|e| transport_error(e, url))?;
+        read(response, url)
+    }
+
+    fn ready(&self, url: &str) -> Result<(), ChainError> {
+        if let Some(e) = &self.config_error {
+            return Err(e.clone());
+        }
+        // An https:// URL in a build without TLS is a fault of this endpoint's configuration:
+        // failover moves on to the next endpoint.
+        HttpAgent::check_url(url).map_err(|e| ChainError::Unreachable(e.to_string()))
+    }
+}
+
+fn read(
+    mut response: ureq::http::Response<ureq::Body>,
+    url: &str,
+) -> Result<HttpResponse, ChainError> {
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| transport_error(e, url))?;
+    Ok(HttpResponse { status, body })
+}
+
+/// The TLS config for `ca_file`, or the default (webpki roots).
+#[cfg(feature = "https")]
+fn tls(ca_file: Option<&Path>) -> Result<ureq::tls::TlsConfig, ChainError> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig, TlsProvider};
+    let builder = TlsConfig::builder().provider(TlsProvider::Rustls);
+    let Some(path) = ca_file else {
+        return Ok(builder.root_certs(RootCerts::WebPki).build());
+    };
+    let bad = |why: String| ChainError::Unsupported(format!("CA file {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item.map_err(|e| bad(format!("not PEM: {e}")))? {
+            PemItem::Certificate(cert) => certs.push(cert),
+            _ => return Err(bad("holds something other than certificates".into())),
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("holds no certificate".into()));
+    }
+    Ok(builder
+        .root_certs(RootCerts::new_with_certs(&certs))
+        .build())
+}
+
+#[cfg(not(feature = "https"))]
+fn tls(ca_file: Option<&Path>) -> Result<(), ChainError> {
+    match ca_file {
+        None => Ok(()),
+        Some(path) => Err(ChainError::Unsupported(format!(
+            "CA file {} given but qtum-chain was built without its `https` feature",
+            path.display()
+        ))),
+    }
 }
 
 /// Standard base64 (RFC 4648, padded) for the HTTP basic-auth header: eleven lines instead of a
@@ -181,9 +353,32 @@ pub(crate) fn base64(input: &[u8]) -> String {
 }
 
 /// Maps a transport error. The message never holds credentials: they travel in a header, and
-/// `minreq`'s errors name neither the URL nor the headers.
-pub(crate) fn transport_error(e: minreq::Error) -> ChainError {
-    ChainError::Unreachable(e.to_string())
+/// `ureq`'s errors name neither the URL nor the headers. A refused certificate (unknown issuer,
+/// a name that does not match, expired) says "TLS" so an operator sees it is not a dead server.
+fn transport_error(e: ureq::Error, url: &str) -> ChainError {
+    let https = url
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("https://");
+    let message = match &e {
+        // rustls reports handshake failures as `InvalidData` I/O errors wrapping its own error
+        // ("invalid peer certificate: UnknownIssuer", "... NotValidForName ...").
+        ureq::Error::Io(io)
+            if https && io.kind() == std::io::ErrorKind::InvalidData && io.get_ref().is_some() =>
+        {
+            let hint = if io.to_string().contains("UnknownIssuer") {
+                " (the certificate's issuer is not trusted: give the endpoint the CA's PEM file)"
+            } else {
+                ""
+            };
+            format!("TLS handshake with {} failed: {io}{hint}", redact_url(url))
+        }
+        ureq::Error::Tls(why) => format!("TLS: {why}"),
+        #[cfg(feature = "https")]
+        ureq::Error::Rustls(why) => format!("TLS: {why}"),
+        other => other.to_string(),
+    };
+    ChainError::Unreachable(message)
 }
 
 #[cfg(test)]
@@ -253,6 +448,40 @@ mod tests {
             },
         );
         assert!(matches!(r, Err(ChainError::Source { code: -5, .. })));
+    }
+
+    #[test]
+    fn urls_are_checked_against_the_build() {
+        assert!(HttpAgent::check_url("http://127.0.0.1:1").is_ok());
+        assert!(matches!(
+            HttpAgent::check_url("ftp://127.0.0.1:1"),
+            Err(ChainError::Unsupported(_))
+        ));
+        let https = HttpAgent::check_url("https://u:secret@example.org/api");
+        if cfg!(feature = "https") {
+            assert!(https.is_ok());
+        } else {
+            match https {
+                Err(ChainError::Unsupported(m)) => {
+                    assert!(
+                        m.contains("`https` feature") && !m.contains("secret"),
+                        "{m}"
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[cfg(not(feature = "https"))]
+    #[test]
+    fn a_ca_file_without_the_https_feature_is_a_config_error() {
+        let agent = HttpAgent::new(Duration::from_secs(1), Some(Path::new("/ca.pem")));
+        assert!(matches!(
+            agent.config_error(),
+            Some(ChainError::Unsupported(m)) if m.contains("`https` feature")
+        ));
+        assert!(agent.get("http://127.0.0.1:1/").is_err());
     }
 
     #[test]

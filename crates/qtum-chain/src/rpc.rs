@@ -17,7 +17,7 @@
 
 use core::fmt;
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
@@ -33,7 +33,7 @@ use qtum_primitives::header::QtumHeader;
 use qtum_primitives::network::Network;
 use qtum_primitives::policy::sat_per_kvb_to_sat_per_kw;
 
-use crate::http::{self, Counter, EndpointHealth, Failover};
+use crate::http::{self, Counter, EndpointHealth, Failover, HttpAgent};
 use crate::verify;
 use crate::{BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, Spend, TxStatus};
 
@@ -72,15 +72,26 @@ pub struct RpcEndpoint {
     pub url: String,
     /// Credentials.
     pub auth: RpcAuth,
+    /// With the `https` feature: a PEM file whose certificates are the only roots this
+    /// endpoint's certificate is checked against (an RPC proxy with a private CA). `None` trusts
+    /// the webpki roots (Mozilla's list, compiled in).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl RpcEndpoint {
-    /// An endpoint at `url` with `auth`.
+    /// An endpoint at `url` with `auth`, trusting the webpki roots if it is `https://`.
     pub fn new(url: impl Into<String>, auth: RpcAuth) -> RpcEndpoint {
         RpcEndpoint {
             url: url.into(),
             auth,
+            ca_file: None,
         }
+    }
+
+    /// Trust `ca_file` (PEM) instead of the webpki roots.
+    pub fn with_ca_file(mut self, ca_file: impl Into<PathBuf>) -> RpcEndpoint {
+        self.ca_file = Some(ca_file.into());
+        self
     }
 }
 
@@ -88,7 +99,7 @@ impl RpcEndpoint {
 ///
 /// | field | default | note |
 /// |---|---|---|
-/// | `timeout` | 10 s | per HTTP request (rounded up to whole seconds) |
+/// | `timeout` | 10 s | per HTTP request |
 /// | `retry_after` | 5 s | back-off of a failed endpoint, doubling per consecutive failure up to 32× |
 /// | `max_scan_blocks` | 20,000 (≈ 7.4 days of 32-s blocks) | longest block scan without `-addrindex` |
 /// | `batch_size` | 500 | calls per JSON-RPC batch for header ranges (25 for whole blocks) |
@@ -128,6 +139,7 @@ pub struct RpcClient {
     url: String,
     auth: RpcAuth,
     timeout: Duration,
+    http: HttpAgent,
     counter: Counter,
     next_id: AtomicU64,
 }
@@ -143,13 +155,37 @@ impl fmt::Debug for RpcClient {
 }
 
 impl RpcClient {
-    /// A client for `url`.
+    /// A client for `url` (`https://` trusting the webpki roots).
     pub fn new(url: impl Into<String>, auth: RpcAuth, timeout: Duration) -> RpcClient {
-        RpcClient::with_counter(url.into(), auth, timeout, Counter::default())
+        RpcClient::with_counter(url.into(), auth, timeout, None, Counter::default())
     }
 
-    fn with_counter(url: String, auth: RpcAuth, timeout: Duration, counter: Counter) -> RpcClient {
+    /// A client for `endpoint`, with its TLS trust. A configuration error (an unreadable CA
+    /// file, `https://` without the `https` feature) comes back here rather than on each call.
+    pub fn for_endpoint(endpoint: RpcEndpoint, timeout: Duration) -> Result<RpcClient, ChainError> {
+        HttpAgent::check_url(&endpoint.url)?;
+        let client = RpcClient::with_counter(
+            endpoint.url,
+            endpoint.auth,
+            timeout,
+            endpoint.ca_file.as_deref(),
+            Counter::default(),
+        );
+        match client.http.config_error() {
+            Some(e) => Err(e.clone()),
+            None => Ok(client),
+        }
+    }
+
+    fn with_counter(
+        url: String,
+        auth: RpcAuth,
+        timeout: Duration,
+        ca_file: Option<&Path>,
+        counter: Counter,
+    ) -> RpcClient {
         RpcClient {
+            http: HttpAgent::new(timeout, ca_file),
             url,
             auth,
             timeout,
@@ -245,21 +281,19 @@ impl RpcClient {
         Ok(Some(format!("Basic {}", http::base64(pair.as_bytes()))))
     }
 
-    fn post(&self, body: Vec<u8>) -> Result<(i32, Vec<u8>), ChainError> {
-        let mut request = minreq::post(&self.url)
-            .with_header("Content-Type", "application/json")
-            .with_timeout(http::timeout_secs(self.timeout))
-            .with_body(body);
-        if let Some(auth) = self.authorization()? {
-            request = request.with_header("Authorization", auth);
+    fn post(&self, body: Vec<u8>) -> Result<(u16, Vec<u8>), ChainError> {
+        let authorization = self.authorization()?;
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(auth) = &authorization {
+            headers.push(("Authorization", auth.as_str()));
         }
         self.counter.bump();
-        let response = request.send().map_err(http::transport_error)?;
-        Ok((response.status_code, response.into_bytes()))
+        let response = self.http.post(&self.url, &headers, &body)?;
+        Ok((response.status, response.body))
     }
 }
 
-fn http_error(status: i32, body: &[u8]) -> ChainError {
+fn http_error(status: u16, body: &[u8]) -> ChainError {
     let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
     match status {
         200 => ChainError::InvalidResponse(format!("not JSON: {text}")),
@@ -370,11 +404,21 @@ impl RpcSource {
             ));
         }
         let counter = Counter::default();
-        let clients = config
-            .endpoints
-            .into_iter()
-            .map(|e| RpcClient::with_counter(e.url, e.auth, config.timeout, counter.clone()))
-            .collect();
+        let mut clients = Vec::with_capacity(config.endpoints.len());
+        for e in config.endpoints {
+            HttpAgent::check_url(&e.url)?;
+            let client = RpcClient::with_counter(
+                e.url,
+                e.auth,
+                config.timeout,
+                e.ca_file.as_deref(),
+                counter.clone(),
+            );
+            if let Some(err) = client.http.config_error() {
+                return Err(err.clone());
+            }
+            clients.push(client);
+        }
         Ok(RpcSource {
             endpoints: Failover::new(clients, config.retry_after),
             network: config.network,
