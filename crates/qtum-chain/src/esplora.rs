@@ -2,7 +2,7 @@
 //!
 //! `esplora-client` supplies Esplora's JSON shapes (tx status, merkle proof, outspends,
 //! script-hash history); the requests go through the crate's own HTTP transport
-//! ([`HttpAgent`](crate::http::HttpAgent)), whose TLS trust is configured per source
+//! (`http::HttpAgent`, crate-private), whose TLS trust is configured per source
 //! ([`EsploraConfig::ca_file`]): `esplora-client`'s blocking client (minreq 2) only knows one
 //! process-wide set of roots. Headers and blocks are fetched raw (`/block/:hash/header` as hex,
 //! `/block/:hash/raw` as bytes) and decoded by the Qtum codec, then checked against the hash
