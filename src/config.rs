@@ -24,6 +24,7 @@
 //! | fallback feerates (1 / 6 / 72 blocks) | 300,000 / 200,000 / 102,500 | sat/kW | Qtum Eclair's table |
 //! | `sync_interval_secs` | 30 | seconds | about one block |
 //! | `wallet_birthday_height` | none (scan from genesis) | height | |
+//! | `batch_htlc_processing` | off (HTLCs handled at once) | | LDK's ~50 ms privacy delay when on |
 //! | anchors, zero-fee commitments | off | | a 330-sat anchor is dust on Qtum |
 
 use std::path::PathBuf;
@@ -107,6 +108,10 @@ pub struct Config {
     /// Height before which the wallet has no history (restores scan from here); `None` scans
     /// from the genesis block.
     pub wallet_birthday_height: Option<u32>,
+    /// Hold received and forwarded HTLCs for LDK's random ~50 ms batching delay before acting on
+    /// them, which makes timing analysis of payments routed through this node harder. Off by
+    /// default: a wallet mostly sends and receives, and the delay is most of a payment's latency.
+    pub batch_htlc_processing: bool,
 }
 
 impl Config {
@@ -141,6 +146,7 @@ impl Config {
             max_route_hops: 6,
             sync_interval_secs: 30,
             wallet_birthday_height: None,
+            batch_htlc_processing: false,
         }
     }
 

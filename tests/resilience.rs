@@ -14,11 +14,24 @@ use qtum_lightning::{
     BuildError, ChainSourceConfig, PaymentDirection, PaymentFilter, PaymentStatus,
 };
 
-/// A TCP forwarder to the harness that can be switched off (connections refused-ish: accepted
-/// and closed at once) and on again.
+/// A TCP forwarder to the harness that can be switched off (open connections are cut, new
+/// ones accepted and closed at once) and on again.
 struct Switch {
     url: String,
     up: Arc<AtomicBool>,
+    open: Arc<std::sync::Mutex<Vec<TcpStream>>>,
+}
+
+impl Switch {
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::Release);
+        if !up {
+            // Pooled keep-alive connections must die too, as they would with a dead server.
+            for stream in self.open.lock().expect("lock").drain(..) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
 }
 
 fn pipe(mut from: TcpStream, mut to: TcpStream) {
@@ -42,11 +55,13 @@ fn switch_to(target: &str) -> Switch {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let up = Arc::new(AtomicBool::new(true));
+    let open = Arc::new(std::sync::Mutex::new(Vec::new()));
     let target = target
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
     let flag = up.clone();
+    let tracked = open.clone();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             if !flag.load(Ordering::Acquire) {
@@ -54,6 +69,9 @@ fn switch_to(target: &str) -> Switch {
                 continue;
             }
             if let Ok(server) = TcpStream::connect(&target) {
+                if let Ok(c) = client.try_clone() {
+                    tracked.lock().expect("lock").push(c);
+                }
                 let (c2, s2) = match (client.try_clone(), server.try_clone()) {
                     (Ok(c), Ok(s)) => (c, s),
                     _ => continue,
@@ -66,6 +84,7 @@ fn switch_to(target: &str) -> Switch {
     Switch {
         url: format!("http://127.0.0.1:{port}"),
         up,
+        open,
     }
 }
 
@@ -82,7 +101,7 @@ fn chain_source_down_degrades_and_recovers() {
     node.sync().expect("sync while up");
     let height = node.status().synced_height.expect("synced");
 
-    switch.up.store(false, Ordering::Release);
+    switch.set_up(false);
     mine(&harness, 2);
     assert!(
         node.sync().is_err(),
@@ -106,7 +125,7 @@ fn chain_source_down_degrades_and_recovers() {
     assert!(node.new_address().is_ok());
     assert!(node.receive_variable_amount("still here", None).is_ok());
 
-    switch.up.store(true, Ordering::Release);
+    switch.set_up(true);
     wait_until("sync recovers", || node.sync().is_ok());
     let status = node.status();
     assert_eq!(status.synced_height, Some(height + 2));

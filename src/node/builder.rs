@@ -16,13 +16,12 @@ use lightning::routing::scoring::{
 };
 use lightning::sign::{EntropySource, KeysManager, NodeSigner, Recipient};
 use lightning::util::persist::{
-    read_channel_monitors, KVStoreSync, CHANNEL_MANAGER_PERSISTENCE_KEY,
-    CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE, CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
-    NETWORK_GRAPH_PERSISTENCE_KEY, NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
-    NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE, OUTPUT_SWEEPER_PERSISTENCE_KEY,
-    OUTPUT_SWEEPER_PERSISTENCE_PRIMARY_NAMESPACE, OUTPUT_SWEEPER_PERSISTENCE_SECONDARY_NAMESPACE,
-    SCORER_PERSISTENCE_KEY, SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
-    SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
+    KVStoreSync, CHANNEL_MANAGER_PERSISTENCE_KEY, CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
+    CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE, NETWORK_GRAPH_PERSISTENCE_KEY,
+    NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE, NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE,
+    OUTPUT_SWEEPER_PERSISTENCE_KEY, OUTPUT_SWEEPER_PERSISTENCE_PRIMARY_NAMESPACE,
+    OUTPUT_SWEEPER_PERSISTENCE_SECONDARY_NAMESPACE, SCORER_PERSISTENCE_KEY,
+    SCORER_PERSISTENCE_PRIMARY_NAMESPACE, SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
 };
 use lightning::util::ser::{ReadableArgs, Writeable};
 use lightning::util::sweep::OutputSweeperSync;
@@ -38,6 +37,10 @@ use crate::node::onchain::Onchain;
 use crate::node::peers::PeerStore;
 use crate::node::types::{ChannelManager, DynChangeDestination, Sweeper};
 use crate::node::{user_config, Node, NodeInner, NodeStatus};
+
+/// How many monitor updates are stored as small records before the whole ChannelMonitor is
+/// written again (and the records dropped).
+pub(crate) const MONITOR_UPDATES_PER_FULL_WRITE: u64 = 100;
 
 /// The node's database file inside `storage_dir`.
 pub const DATABASE_FILE: &str = "node.sqlite";
@@ -136,12 +139,21 @@ impl Builder {
         let scripts: ScriptSource = Arc::new(move || scripts_onchain.fresh_script());
         let signer_provider = Arc::new(WalletSignerProvider::new(keys.clone(), scripts));
 
+        let persister = Arc::new(lightning::util::persist::MonitorUpdatingPersister::new(
+            store.clone(),
+            logger.clone(),
+            MONITOR_UPDATES_PER_FULL_WRITE,
+            keys.clone(),
+            signer_provider.clone(),
+            onchain.broadcaster(),
+            onchain.fee_estimator(),
+        ));
         let chain_monitor = Arc::new(lightning::chain::chainmonitor::ChainMonitor::new(
             Some(onchain.filter()),
             onchain.broadcaster(),
             logger.clone(),
             onchain.fee_estimator(),
-            store.clone(),
+            persister.clone(),
             keys.clone(),
             keys.get_peer_storage_key(),
         ));
@@ -191,8 +203,14 @@ impl Builder {
             keys.clone(),
         ));
 
-        let monitors = read_channel_monitors(store.clone(), keys.clone(), signer_provider.clone())
+        // Full monitors with their pending update records applied.
+        let monitors = persister
+            .read_all_channel_monitors_with_updates()
             .map_err(|e| read_failed("channel monitors", e))?;
+        // Update records already folded into a full monitor are garbage now.
+        persister
+            .cleanup_stale_updates(false)
+            .map_err(|e| BuildError::Storage(format!("monitor update cleanup: {e}")))?;
 
         let user_config = user_config(&config);
         let stored_manager = match store.read(

@@ -146,6 +146,7 @@ struct Running {
     background: BackgroundProcessor,
     stop: Arc<AtomicBool>,
     sync_thread: std::thread::JoinHandle<()>,
+    htlc_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A Lightning node on Qtum. Build one with [`Builder`], then [`Node::start`] it.
@@ -322,7 +323,8 @@ impl Node {
             runtime.spawn(async move {
                 let mut announced_at: Option<tokio::time::Instant> = None;
                 while !stop.load(Ordering::Acquire) {
-                    let due = announced_at.is_none_or(|t| t.elapsed() >= NODE_ANNOUNCEMENT_INTERVAL);
+                    let due =
+                        announced_at.is_none_or(|t| t.elapsed() >= NODE_ANNOUNCEMENT_INTERVAL);
                     let has_public = inner
                         .channel_manager
                         .list_channels()
@@ -336,6 +338,34 @@ impl Node {
                 }
             });
         }
+
+        // Act on committed HTLCs at once instead of after LDK's batching delay (see
+        // `Config::batch_htlc_processing`): the background processor would do the same call
+        // after ~50 ms.
+        let htlc_thread = if inner.config.batch_htlc_processing {
+            None
+        } else {
+            let inner = inner.clone();
+            let stop = stop.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("qtum-ln-htlcs".into())
+                    .spawn(move || {
+                        while !stop.load(Ordering::Acquire) {
+                            // Take the future first so a notification between the check and
+                            // the wait is not lost.
+                            let wake = inner
+                                .channel_manager
+                                .get_event_or_persistence_needed_future();
+                            if inner.channel_manager.needs_pending_htlc_processing() {
+                                inner.channel_manager.process_pending_htlc_forwards();
+                            }
+                            wake.wait_timeout(Duration::from_millis(100));
+                        }
+                    })
+                    .map_err(|e| crate::error::BuildError::Storage(format!("htlc thread: {e}")))?,
+            )
+        };
 
         // LDK's background processor: persistence, timers, events.
         let background =
@@ -367,6 +397,7 @@ impl Node {
             background,
             stop,
             sync_thread,
+            htlc_thread,
         });
         Ok(())
     }
@@ -382,6 +413,9 @@ impl Node {
             .stop()
             .map_err(|e| NodeError::Persistence(format!("final persistence failed: {e}")));
         let _ = running.sync_thread.join();
+        if let Some(thread) = running.htlc_thread {
+            let _ = thread.join();
+        }
         running.runtime.shutdown_timeout(Duration::from_secs(5));
         lock(&self.inner.status).is_running = false;
         self.inner.events.wake_all();
@@ -726,7 +760,9 @@ fn broadcast_node_announcement(inner: &NodeInner) {
             },
         })
         .collect();
-    inner.peer_manager.broadcast_node_announcement(inner.config.color, alias, addresses);
+    inner
+        .peer_manager
+        .broadcast_node_announcement(inner.config.color, alias, addresses);
 }
 
 /// One sync round: LDK's confirmables first (channel safety), then the wallet.

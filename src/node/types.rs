@@ -27,13 +27,25 @@ pub(crate) type DynFees = dyn FeeEstimator + Send + Sync;
 pub(crate) type DynUtxoLookup = dyn UtxoLookup + Send + Sync;
 pub(crate) type DynChangeDestination = dyn ChangeDestinationSourceSync + Send + Sync;
 
+/// Monitor persistence: small update records per change, the whole monitor every
+/// [`crate::node::builder::MONITOR_UPDATES_PER_FULL_WRITE`] updates (a busy channel's monitor
+/// grows to hundreds of kilobytes; rewriting it on every payment dominated the write volume).
+pub(crate) type Persister = lightning::util::persist::MonitorUpdatingPersister<
+    Arc<SqliteStore>,
+    Logger,
+    Arc<KeysManager>,
+    Arc<WalletSignerProvider>,
+    Arc<DynBroadcaster>,
+    Arc<DynFees>,
+>;
+
 pub(crate) type ChainMonitor = lightning::chain::chainmonitor::ChainMonitor<
     InMemorySigner,
     Arc<DynFilter>,
     Arc<DynBroadcaster>,
     Arc<DynFees>,
     Logger,
-    Arc<SqliteStore>,
+    Arc<Persister>,
     Arc<KeysManager>,
 >;
 
