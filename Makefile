@@ -42,8 +42,11 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
+# The benchmarks of BENCH.md (release builds; they report numbers, they assert no timings).
 bench: deps
-	$(CARGO) run --release -p qtum-regtest --example bench
+	$(CARGO) bench -p qtum-regtest --bench mine_and_reorg
+	$(CARGO) run --release -p qtum-esplora --example sync_bench
+	$(CARGO) run --release --example payments_bench -- 1000
 
 clean-deps:
 	rm -rf .deps
