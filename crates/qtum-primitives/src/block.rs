@@ -122,7 +122,7 @@ impl QtumBlock {
     /// Serialized size in bytes, witness data included (RPC `size`).
     pub fn total_size(&self) -> usize {
         self.header.serialized_size()
-            + compact_size_len(self.txdata.len())
+            + VarInt(self.txdata.len() as u64).size()
             + self
                 .txdata
                 .iter()
@@ -133,7 +133,7 @@ impl QtumBlock {
     /// Serialized size without witness data (RPC `strippedsize`).
     pub fn stripped_size(&self) -> usize {
         self.header.serialized_size()
-            + compact_size_len(self.txdata.len())
+            + VarInt(self.txdata.len() as u64).size()
             + self
                 .txdata
                 .iter()
@@ -179,10 +179,6 @@ impl QtumBlock {
     pub fn to_hex(&self) -> String {
         self.to_bytes().to_lower_hex_string()
     }
-}
-
-fn compact_size_len(n: usize) -> usize {
-    VarInt(n as u64).size()
 }
 
 impl Encodable for QtumBlock {

@@ -15,6 +15,7 @@
 //! | [`FEERATE_FLOOR_SAT_PER_KW`] | 101,000 (100,000 + margin for vsize rounding) |
 //! | [`DEFAULT_MAX_TX_FEE_SAT_PER_KVB`] | 100,000,000 (1 QTUM/kvB) |
 
+use bitcoin::consensus::encode::VarInt;
 use bitcoin::Script;
 
 use crate::address::witness_program_parts;
@@ -74,7 +75,7 @@ pub fn dust_threshold_at(script_pubkey: &Script, dust_relay_fee_sat_per_kvb: u64
         return 0;
     }
     let script_len = script_pubkey.len() as u64;
-    let output_size = 8 + compact_size_len(script_len) + script_len;
+    let output_size = 8 + VarInt(script_len).size() as u64 + script_len;
     let spend_size = if witness_program_parts(script_pubkey.as_bytes()).is_some() {
         SPEND_SIZE_WITNESS
     } else {
@@ -142,15 +143,6 @@ fn fee_at_rate(sat_per_kvb: u64, size: u64) -> u64 {
 /// Bitcoin Core's `CScript::IsUnspendable`.
 fn is_unspendable(script: &Script) -> bool {
     script.as_bytes().first() == Some(&0x6a) || script.len() > MAX_SCRIPT_SIZE
-}
-
-fn compact_size_len(n: u64) -> u64 {
-    match n {
-        0..=0xfc => 1,
-        0xfd..=0xffff => 3,
-        0x1_0000..=0xffff_ffff => 5,
-        _ => 9,
-    }
 }
 
 fn saturate_u32(v: u64) -> u32 {

@@ -13,6 +13,7 @@
 //! | [`FALLBACK_FEE_RATE_SAT_PER_KW`] | 200,000 (800 sat/vB; DESIGN §5, Qtum Eclair's 6-block rate) when the source has no estimate |
 //! | floor on estimates | [`qtum_primitives::policy::FEERATE_FLOOR_SAT_PER_KW`] = 101,000 sat/kW |
 
+use bitcoin::consensus::encode::VarInt;
 use qtum_chain::FeeEstimates;
 use qtum_primitives::policy::{
     fee_for_weight, min_relay_fee_for_weight, sat_per_vb_to_sat_per_kw, FEERATE_FLOOR_SAT_PER_KW,
@@ -75,19 +76,10 @@ pub(crate) fn fee_at(sat_per_kw: u32, weight: u64) -> u64 {
     fee_for_weight(sat_per_kw, weight).max(min_relay_fee_for_weight(weight))
 }
 
-fn compact_size_len(n: u64) -> u64 {
-    match n {
-        0..=0xfc => 1,
-        0xfd..=0xffff => 3,
-        0x1_0000..=0xffff_ffff => 5,
-        _ => 9,
-    }
-}
-
 /// Weight of an output paying to a script of `script_len` bytes.
 pub(crate) fn output_weight(script_len: usize) -> u64 {
     let len = script_len as u64;
-    (8 + compact_size_len(len) + len) * 4
+    (8 + VarInt(len).size() as u64 + len) * 4
 }
 
 /// Upper bound of the weight of a SegWit transaction spending `inputs` P2WPKH outputs to
@@ -96,7 +88,7 @@ pub(crate) fn tx_weight(inputs: usize, output_script_lens: &[usize]) -> u64 {
     let n_in = inputs as u64;
     let n_out = output_script_lens.len() as u64;
     // version + locktime + the two counts, ×4; marker and flag are witness bytes (1 WU each).
-    let base = (4 + 4 + compact_size_len(n_in) + compact_size_len(n_out)) * 4 + 2;
+    let base = (4 + 4 + VarInt(n_in).size() as u64 + VarInt(n_out).size() as u64) * 4 + 2;
     base + n_in * P2WPKH_INPUT_WEIGHT
         + output_script_lens
             .iter()
