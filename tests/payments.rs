@@ -78,11 +78,17 @@ fn one_satoshi_and_half_a_qtum_both_ways() {
     assert_eq!(outbound_msat(&alice), a0 - 1_000 - QTUM * 1_000 - 1);
     // Bob now holds 1 QTUM + 1 sat + 1 msat, of which he must keep 1 % of the channel
     // (0.1 QTUM) as reserve.
-    assert_eq!(outbound_msat(&bob), QTUM * 1_000 + 1_000 + 1 - QTUM * 1_000 / 10);
+    assert_eq!(
+        outbound_msat(&bob),
+        QTUM * 1_000 + 1_000 + 1 - QTUM * 1_000 / 10
+    );
     // Back the other way.
     pay(&bob, &alice, 1_000, "one satoshi back");
     pay(&bob, &alice, QTUM * 1_000 / 2, "half a QTUM back");
-    assert_eq!(outbound_msat(&bob), QTUM * 1_000 / 2 + 1 - QTUM * 1_000 / 10);
+    assert_eq!(
+        outbound_msat(&bob),
+        QTUM * 1_000 / 2 + 1 - QTUM * 1_000 / 10
+    );
     assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2 - 1);
     // More than Bob can send now: refused up front, nothing moves.
     let invoice = alice
