@@ -122,6 +122,14 @@ fn bad_input_is_typed_and_harmless() {
         alice.force_close_channel("nope", None),
         Err(NodeError::UnknownChannel(_))
     ));
+    // Called from inside an app's own async runtime, a blocking call must not panic.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    runtime
+        .block_on(async { alice.connect(&bob_uri, false) })
+        .expect("connect from an async context");
     // The node still works.
     alice.connect(&bob_uri, true).expect("connect");
     assert!(alice

@@ -455,7 +455,18 @@ impl Node {
             ));
         }
         let pm = self.inner.peer_manager.clone();
-        self.with_runtime(|rt| rt.block_on(peers::connect(pm, &uri, CONNECT_TIMEOUT)))??;
+        let handle = self.with_runtime(|rt| rt.handle().clone())?;
+        let target = uri.clone();
+        let connect = move || handle.block_on(peers::connect(pm, &target, CONNECT_TIMEOUT));
+        // `block_on` panics inside an async runtime (an app calling us from a tokio task):
+        // then wait on a thread of our own instead.
+        let connected = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|scope| scope.spawn(connect).join())
+                .map_err(|_| NodeError::ConnectionFailed("the connecting thread failed".into()))?
+        } else {
+            connect()
+        };
+        connected?;
         if persist {
             self.inner.peers.upsert(&uri)?;
         }
