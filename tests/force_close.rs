@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use qtum_lightning::qtum::policy::dust_threshold;
-use qtum_lightning::Event;
+use qtum_lightning::{Event, PaymentStatus};
 use qtum_regtest::node::RegtestNode;
 
 /// Every output of every non-coinbase transaction in blocks above `from_height` is standard on
@@ -189,4 +189,71 @@ fn funding_reorged_out_before_it_is_buried_gives_no_false_ready() {
     expect_event(&bob, "ready after the reorg", |e| {
         matches!(e, Event::ChannelReady { .. })
     });
+}
+
+#[test]
+fn force_close_with_an_htlc_in_flight_resolves_on_chain() {
+    let harness = harness();
+    let start_height = harness.height();
+    let alice = start_node(&harness, "htlc-alice", 63);
+    // Bob keeps LDK's HTLC batching delay (2 s for the first batch): the HTLC is committed on
+    // both sides but not yet claimed when Alice force-closes.
+    let mut bob_config = config(&harness, "htlc-bob");
+    bob_config.batch_htlc_processing = true;
+    let bob = build(bob_config, 64);
+    bob.start().expect("start");
+    fund(&harness, &alice, 20 * QTUM);
+    let channel = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+
+    let amount_msat = QTUM * 1_000 / 2;
+    let invoice = bob
+        .receive(amount_msat, "in flight at the close", None)
+        .expect("invoice");
+    let id = alice.send(&invoice, None).expect("send");
+    wait_until("the HTLC is committed on both sides", || {
+        alice.list_channels().iter().any(|c| c.htlcs_in_flight == 1)
+    });
+    alice
+        .force_close_channel(&channel, None)
+        .expect("force close with the HTLC in flight");
+
+    // Mine until the HTLC is settled on chain one way or the other (Bob claims it with the
+    // preimage, or it times out back to Alice after its CLTV), then past Alice's delay until
+    // everything is swept.
+    wait_until("the payment is resolved on chain", || {
+        mine(&harness, 20);
+        let _ = alice.sync();
+        let _ = bob.sync();
+        alice
+            .payment(&id)
+            .ok()
+            .flatten()
+            .is_some_and(|p| p.status != PaymentStatus::Pending)
+    });
+    let settled = alice.payment(&id).expect("read").expect("row");
+    mine(&harness, 5_400);
+    let alice_before_sweeps = alice.onchain_balance().total_sat;
+    wait_until("every output swept", || {
+        mine(&harness, 1);
+        let _ = alice.sync();
+        let _ = bob.sync();
+        let bob_ok = match settled.status {
+            // Bob claimed the HTLC with its preimage: the 0.5 QTUM (less the claim fee) is his.
+            PaymentStatus::Succeeded => bob.onchain_balance().total_sat > amount_msat / 1_000 / 2,
+            _ => true,
+        };
+        let alice_now = alice.onchain_balance();
+        // Swept and confirmed (nothing of hers left waiting in the mempool).
+        alice_now.total_sat > alice_before_sweeps
+            && alice_now.pending_incoming_sat == 0
+            && alice_now.unconfirmed_sat == 0
+            && bob_ok
+    });
+    let seen = assert_no_dust_since(&harness, start_height);
+    // Funding of Alice, channel funding, commitment (with the HTLC output), the HTLC's claim or
+    // timeout, and Alice's sweeps.
+    assert!(
+        seen >= 5,
+        "funding, commitment, HTLC and sweep transactions ({seen})"
+    );
 }

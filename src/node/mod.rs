@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bitcoin::secp256k1::PublicKey;
 use lightning::chain::Confirm;
-use lightning::ln::channel_state::ChannelDetails;
+use lightning::ln::channel_state::{
+    ChannelDetails, InboundHTLCStateDetails, OutboundHTLCStateDetails,
+};
 use lightning::util::config::UserConfig;
 use lightning_background_processor::BackgroundProcessor;
 
@@ -91,6 +93,9 @@ pub struct ChannelInfo {
     pub is_usable: bool,
     /// Whether it is announced to the network.
     pub is_announced: bool,
+    /// HTLCs (payments in flight) irrevocably committed in both sides' commitment
+    /// transactions: a force close now would put them on chain.
+    pub htlcs_in_flight: u32,
 }
 
 /// The size of the gossip graph.
@@ -741,6 +746,15 @@ fn channel_info(c: &ChannelDetails, balance_sat: u64) -> ChannelInfo {
         is_ready: c.is_channel_ready,
         is_usable: c.is_usable,
         is_announced: c.is_announced,
+        htlcs_in_flight: (c
+            .pending_inbound_htlcs
+            .iter()
+            .filter(|h| h.state == Some(InboundHTLCStateDetails::Committed))
+            .count()
+            + c.pending_outbound_htlcs
+                .iter()
+                .filter(|h| h.state == Some(OutboundHTLCStateDetails::Committed))
+                .count()) as u32,
     }
 }
 
