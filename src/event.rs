@@ -98,6 +98,7 @@ pub struct EventQueue {
     conn: Mutex<Connection>,
     signal: (Mutex<u64>, Condvar),
     listener: Mutex<Option<Arc<dyn EventListener>>>,
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -117,6 +118,7 @@ impl EventQueue {
             conn: Mutex::new(conn),
             signal: (Mutex::new(0), Condvar::new()),
             listener: Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -165,13 +167,17 @@ impl EventQueue {
         EventQueue::head(&lock(&self.conn)).map(|(_, event)| event)
     }
 
-    /// Block until an event is available (or `timeout` passes), then return it.
+    /// Block until an event is available (or `timeout` passes, or the node stops), then
+    /// return it.
     pub fn wait_next_event(&self, timeout: Option<Duration>) -> Option<Event> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         loop {
             let seen = *lock(&self.signal.0);
             if let Some(event) = self.next_event() {
                 return Some(event);
+            }
+            if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+                return None;
             }
             let guard = lock(&self.signal.0);
             if *guard != seen {
@@ -213,10 +219,19 @@ impl EventQueue {
         }
     }
 
-    /// Wake every waiter (used on shutdown).
+    /// The node stopped: every waiter returns (with `None` if the queue is empty), and waits
+    /// return at once until [`EventQueue::resume`].
     pub fn wake_all(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
         *lock(&self.signal.0) += 1;
         self.signal.1.notify_all();
+    }
+
+    /// The node (re)started: waits block again.
+    pub fn resume(&self) {
+        self.stopped
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -276,6 +291,15 @@ mod tests {
         q.push(ready(7)).expect("push");
         assert_eq!(waiter.join().expect("join"), Some(ready(7)));
         assert_eq!(lock(&listener.0).as_slice(), &[ready(7)]);
+        q.event_handled().expect("ack");
+        // A waiter blocked on an empty queue returns when the node stops.
+        let q3 = q.clone();
+        let waiter = std::thread::spawn(move || q3.wait_next_event(None));
+        std::thread::sleep(Duration::from_millis(20));
+        q.wake_all();
+        assert_eq!(waiter.join().expect("join"), None);
+        q.resume();
+        assert_eq!(q.wait_next_event(Some(Duration::from_millis(5))), None);
     }
 
     #[test]

@@ -396,6 +396,7 @@ impl Node {
                 .map_err(|e| crate::error::BuildError::Storage(format!("sync thread: {e}")))?
         };
 
+        inner.events.resume();
         lock(&inner.status).is_running = true;
         *running = Some(Running {
             runtime,
