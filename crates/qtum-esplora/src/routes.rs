@@ -134,6 +134,22 @@ impl Backend {
         self.rpc.call(method, params)
     }
 
+    /// The transactions `txids` that the node knows, in one batched request; unknown ones are
+    /// left out (a parent may be pruned or not indexed).
+    fn transactions(&self, txids: &[Txid]) -> Result<HashMap<Txid, Transaction>, ChainError> {
+        let calls: Vec<(&str, Value)> = txids
+            .iter()
+            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
+            .collect();
+        let mut found = HashMap::new();
+        for (txid, answer) in txids.iter().zip(self.batch(&calls)?) {
+            if let Ok(raw) = answer {
+                found.insert(*txid, tx_of(&raw)?);
+            }
+        }
+        Ok(found)
+    }
+
     fn batch(&self, calls: &[(&str, Value)]) -> Result<Vec<Result<Value, ChainError>>, ChainError> {
         let mut out = Vec::with_capacity(calls.len());
         // Keep each batch answer a reasonable size.
@@ -304,16 +320,7 @@ impl Backend {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let calls: Vec<(&str, Value)> = parents
-            .iter()
-            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
-            .collect();
-        let mut parent_txs: HashMap<Txid, Transaction> = HashMap::new();
-        for (txid, answer) in parents.iter().zip(self.batch(&calls)?) {
-            if let Ok(raw) = answer {
-                parent_txs.insert(*txid, tx_of(&raw)?);
-            }
-        }
+        let parent_txs = self.transactions(&parents)?;
         Ok(found
             .iter()
             .map(|(tx, block)| {
@@ -446,16 +453,7 @@ impl Backend {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let calls: Vec<(&str, Value)> = parents
-            .iter()
-            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
-            .collect();
-        let mut parent_txs: HashMap<Txid, Transaction> = HashMap::new();
-        for (txid, answer) in parents.iter().zip(self.batch(&calls)?) {
-            if let Ok(raw) = answer {
-                parent_txs.insert(*txid, tx_of(&raw)?);
-            }
-        }
+        let parent_txs = self.transactions(&parents)?;
         let pays = |tx: &Transaction| tx.output.iter().any(|o| o.script_pubkey == *script);
         let spends = |tx: &Transaction| {
             tx.input.iter().any(|i| {
