@@ -129,6 +129,12 @@ fn random_hex(bytes: usize) -> String {
     out
 }
 
+/// The `Authorization` header value HTTP basic auth sends for `user:password` (for clients
+/// of the harness, e.g. tests that talk to its RPC with a raw HTTP client).
+pub fn basic_auth_header(user: &str, password: &str) -> String {
+    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+}
+
 fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
@@ -173,7 +179,7 @@ impl RegtestNode {
             .map_err(|e| StartError::Http(e.to_string()))?;
         let user = config.user.unwrap_or_else(|| "qtum".to_string());
         let password = config.password.unwrap_or_else(|| random_hex(16));
-        let expected_auth = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
+        let expected_auth = basic_auth_header(&user, &password);
         let state = Arc::new(Mutex::new(node_state));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
