@@ -604,6 +604,21 @@ impl Wallet {
         Ok(QtumAddress::from_str_for(address.trim(), self.network)?)
     }
 
+    /// The checked recipient of a send and the fee rate to use (the caller's, after Qtum's
+    /// bounds, or the chain's estimate).
+    fn recipient_and_rate(
+        &self,
+        address: &str,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<(QtumAddress, u32), WalletError> {
+        let recipient = self.parse_recipient(address)?;
+        let rate = match fees::resolve_sat_per_vb(fee_rate_sat_per_vb)? {
+            Some(r) => r,
+            None => self.default_fee_rate(),
+        };
+        Ok((recipient, rate))
+    }
+
     /// Prepares a payment of `amount_sat` to `address` without broadcasting: the returned
     /// [`PreparedSend`] shows the fee; [`Wallet::send_prepared`] signs and broadcasts it.
     /// `fee_rate_sat_per_vb`: at least 400; `None` uses the chain's estimate (never below
@@ -614,11 +629,7 @@ impl Wallet {
         amount_sat: u64,
         fee_rate_sat_per_vb: Option<u64>,
     ) -> Result<PreparedSend, WalletError> {
-        let recipient = self.parse_recipient(address)?;
-        let rate = match fees::resolve_sat_per_vb(fee_rate_sat_per_vb)? {
-            Some(r) => r,
-            None => self.default_fee_rate(),
-        };
+        let (recipient, rate) = self.recipient_and_rate(address, fee_rate_sat_per_vb)?;
         let mut inner = self.lock();
         let built = self.build(
             &mut inner,
@@ -636,11 +647,7 @@ impl Wallet {
         address: &str,
         fee_rate_sat_per_vb: Option<u64>,
     ) -> Result<PreparedSend, WalletError> {
-        let recipient = self.parse_recipient(address)?;
-        let rate = match fees::resolve_sat_per_vb(fee_rate_sat_per_vb)? {
-            Some(r) => r,
-            None => self.default_fee_rate(),
-        };
+        let (recipient, rate) = self.recipient_and_rate(address, fee_rate_sat_per_vb)?;
         let mut inner = self.lock();
         let built = self.build(&mut inner, recipient.script_pubkey(), 0, rate, true)?;
         Ok(built.into_prepared(recipient))
