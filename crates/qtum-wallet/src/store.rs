@@ -8,18 +8,33 @@
 //! | `wallet_txs(txid, raw, height, block_hash, block_time, first_seen)` | every transaction paying to or spending from the wallet; `height`/`block_hash` (Qtum's real hash) NULL while unconfirmed |
 //! | `wallet_locks(txid, vout, locked_by, created_at)` | inputs reserved for a funding transaction until it confirms or is abandoned |
 //!
-//! The node opens the same file for its own tables, so: WAL (readers never block the writer),
-//! a busy timeout instead of immediate `SQLITE_BUSY`, and every multi-row change in one SQL
-//! transaction. Upgrades run `MIGRATIONS[v]` for each version above the stored one; a database
-//! from a newer build is refused, never reset.
+//! Ownership: the wallet works on a [`SharedConnection`], one `rusqlite::Connection` behind a
+//! mutex. In a node that connection belongs to the node (LDK data, payments, events, peers and
+//! the wallet share it and its one writer) and `Wallet::open_shared` only creates or migrates
+//! the wallet tables: the owner sets the pragmas (journal mode, `synchronous`, busy timeout),
+//! so the durability of wallet writes is the owner's setting. `Wallet::open` is the standalone
+//! case: it opens its own connection with [`open_file`] (WAL, `synchronous = FULL`, on Apple
+//! targets `fullfsync = ON`, a 10 s busy timeout), so a change the caller was told succeeded
+//! survives a crash or power loss, and then goes through the same code.
+//!
+//! Locking: every operation here locks the mutex for its SQL only (never across a chain-source
+//! call or other network I/O; the wallet's own lock is always taken first, so the order is
+//! wallet → connection). A poisoned mutex is recovered with `into_inner`: the panicking
+//! holder's SQL transaction was rolled back or never committed, so the file is consistent.
+//! Every multi-row change is one `BEGIN IMMEDIATE` transaction, taken with the lock held; a
+//! write finding the connection inside someone else's open transaction is refused rather than
+//! nested in it (its commit would then be theirs to make). Upgrades run `MIGRATIONS[v]` for
+//! each version above the stored one, each step in its own transaction; a database from a newer
+//! build is refused, never reset.
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::{BlockHash, OutPoint, Txid};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use qtum_primitives::network::Network;
 
@@ -27,10 +42,20 @@ use crate::error::WalletError;
 use crate::keys::Keychain;
 use crate::state::{Confirmation, State, WalletTx};
 
+/// One SQLite connection shared by everything that keeps state in a node's database file (LDK
+/// data, payments, events, peers and the wallet): whoever needs it locks the mutex for one
+/// operation (one SQL transaction) and releases it before any network I/O.
+///
+/// The wallet never changes the connection's pragmas; its owner chooses them. A poisoned mutex
+/// is usable (recover it with `into_inner`): SQLite rolls back what a panicking holder did not
+/// commit. Do not call into the wallet while holding the lock (the wallet takes its own lock
+/// first, then this one).
+pub type SharedConnection = Arc<Mutex<Connection>>;
+
 /// Newest schema this build writes.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
-/// How long a write waits for the node's own writers before failing.
+/// How long a standalone wallet's write waits for other connections to the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `MIGRATIONS[v]` upgrades a database from version `v` to `v + 1`.
@@ -57,95 +82,114 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
+/// Opens (creating if needed) the database at `path` for a standalone wallet, with durable
+/// settings: WAL (readers never block the writer), `synchronous = FULL` (every commit is on
+/// disk before it returns; WAL's usual `NORMAL` can lose the last commits on power loss),
+/// `fullfsync` on Apple targets (there a plain `fsync` does not reach the disk's platter or
+/// flash) and a busy timeout instead of an immediate `SQLITE_BUSY` when another connection to
+/// the file writes.
+pub(crate) fn open_file(path: &Path) -> Result<Connection, WalletError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // `journal_mode` answers with the mode in force.
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        log::warn!("wallet database: journal mode {mode}, not WAL");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    conn.pragma_update(None, "fullfsync", true)?;
+    Ok(conn)
+}
+
+/// The wallet's tables on a [`SharedConnection`].
 pub(crate) struct Store {
-    conn: Connection,
+    conn: SharedConnection,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings the wallet tables to
-    /// [`SCHEMA_VERSION`].
-    pub fn open(path: &Path) -> Result<Store, WalletError> {
-        let conn = Connection::open(path)?;
-        Self::from_connection(conn)
+    /// Brings the wallet tables on `conn` to [`SCHEMA_VERSION`] (creating them if needed),
+    /// without touching the connection's pragmas.
+    pub fn new(conn: SharedConnection) -> Result<Store, WalletError> {
+        let store = Store { conn };
+        store.migrate()?;
+        Ok(store)
     }
 
     /// An in-memory database (tests, throwaway wallets).
     #[cfg(test)]
     pub fn in_memory() -> Result<Store, WalletError> {
-        Self::from_connection(Connection::open_in_memory()?)
+        Self::new(Arc::new(Mutex::new(Connection::open_in_memory()?)))
     }
 
-    fn from_connection(conn: Connection) -> Result<Store, WalletError> {
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // `journal_mode` answers with the mode in force (`memory` for in-memory databases).
-        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut store = Store { conn };
-        store.migrate()?;
-        Ok(store)
+    /// The connection (tests).
+    #[cfg(test)]
+    pub fn connection(&self) -> &SharedConnection {
+        &self.conn
+    }
+
+    /// Locks the connection for one operation.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A holder that panicked left no half-written change: SQLite rolls back an uncommitted
+        // transaction (rusqlite's `Transaction` on drop), so the connection is usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`: the write lock is taken at the
+    /// start, so a read-then-write never fails on a snapshot another connection outdated) and
+    /// commits it, all under the connection's lock.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, WalletError>,
+    ) -> Result<T, WalletError> {
+        let mut conn = self.lock();
+        if !conn.is_autocommit() {
+            return Err(WalletError::Store(
+                "the shared database connection is inside a transaction someone else opened"
+                    .to_owned(),
+            ));
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
     }
 
     /// The schema version of the wallet tables (0 when there are none).
+    #[cfg(test)]
     pub fn schema_version(&self) -> Result<u32, WalletError> {
-        let has_meta: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wallet_meta')",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_meta {
-            return Ok(0);
-        }
-        match self.meta("schema_version")? {
-            None => Ok(0),
-            Some(v) => v
-                .parse()
-                .map_err(|_| WalletError::Store(format!("unreadable schema version {v:?}"))),
-        }
+        schema_version(&self.lock())
     }
 
-    fn migrate(&mut self) -> Result<(), WalletError> {
-        let found = self.schema_version()?;
-        if found > SCHEMA_VERSION {
-            return Err(WalletError::StoreTooNew {
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        for version in found..SCHEMA_VERSION {
-            let step = MIGRATIONS.get(version as usize).ok_or_else(|| {
-                WalletError::Store(format!("no migration from version {version}"))
+    fn migrate(&self) -> Result<(), WalletError> {
+        loop {
+            // One step per transaction, the version read inside it: two processes opening the
+            // same file never run a step twice.
+            let done = self.write(|tx| {
+                let found = schema_version(tx)?;
+                if found > SCHEMA_VERSION {
+                    return Err(WalletError::StoreTooNew {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                if found == SCHEMA_VERSION {
+                    return Ok(true);
+                }
+                let step = MIGRATIONS.get(found as usize).ok_or_else(|| {
+                    WalletError::Store(format!("no migration from version {found}"))
+                })?;
+                tx.execute_batch(step)?;
+                set_meta(tx, "schema_version", &(found + 1).to_string())?;
+                log::info!("wallet tables migrated to schema version {}", found + 1);
+                Ok(false)
             })?;
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(step)?;
-            tx.execute(
-                "INSERT INTO wallet_meta (key, value) VALUES ('schema_version', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![(version + 1).to_string()],
-            )?;
-            tx.commit()?;
-            log::info!("wallet tables migrated to schema version {}", version + 1);
+            if done {
+                return Ok(());
+            }
         }
-        Ok(())
-    }
-
-    pub fn meta(&self, key: &str) -> Result<Option<String>, WalletError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM wallet_meta WHERE key = ?1",
-                params![key],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), WalletError> {
-        self.conn.execute(
-            "INSERT INTO wallet_meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
     }
 
     /// Binds a fresh store to `network` and `account_id`, or checks that an existing one holds
@@ -156,12 +200,12 @@ impl Store {
         account_id: &str,
         birthday_height: Option<u32>,
     ) -> Result<(), WalletError> {
-        match (self.meta("network")?, self.meta("account_id")?) {
+        self.write(|tx| match (meta(tx, "network")?, meta(tx, "account_id")?) {
             (None, None) => {
-                self.set_meta("network", network.as_str())?;
-                self.set_meta("account_id", account_id)?;
+                set_meta(tx, "network", network.as_str())?;
+                set_meta(tx, "account_id", account_id)?;
                 if let Some(h) = birthday_height {
-                    self.set_meta("birthday_height", &h.to_string())?;
+                    set_meta(tx, "birthday_height", &h.to_string())?;
                 }
                 Ok(())
             }
@@ -175,163 +219,206 @@ impl Store {
             _ => Err(WalletError::StoreMismatch(
                 "the wallet database is incomplete".to_owned(),
             )),
-        }
+        })
     }
 
-    /// Reads everything into memory.
+    /// Reads everything into memory, from one consistent state: under the connection's lock
+    /// and in one read transaction (other connections to the file may write meanwhile).
     pub fn load(&self) -> Result<State, WalletError> {
-        let mut state = State::default();
-        let num = |key: &str| -> Result<Option<u32>, WalletError> {
-            match self.meta(key)? {
-                None => Ok(None),
-                Some(v) => v
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| WalletError::Store(format!("unreadable {key}: {v:?}"))),
-            }
+        let guard = self.lock();
+        let conn: &Connection = &guard;
+        // Inside a transaction someone else left open, its view is as consistent as it gets.
+        let snapshot = if conn.is_autocommit() {
+            Some(conn.unchecked_transaction()?)
+        } else {
+            None
         };
-        state.next_index = [
-            num("next_external")?.unwrap_or(0),
-            num("next_internal")?.unwrap_or(0),
-        ];
-        state.birthday_height = num("birthday_height")?;
-        if let (Some(h), Some(hash)) = (num("tip_height")?, self.meta("tip_hash")?) {
-            state.tip = Some((h, parse_hash::<BlockHash>(&hash)?));
-        }
-
-        let mut stmt = self.conn.prepare(
-            "SELECT txid, raw, height, block_hash, block_time, first_seen FROM wallet_txs",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, Option<u32>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<u32>>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        })?;
-        for row in rows {
-            let (txid, raw, height, hash, time, first_seen) = row?;
-            let txid: Txid = parse_hash(&txid)?;
-            let tx: bitcoin::Transaction = deserialize(&raw)
-                .map_err(|e| WalletError::Store(format!("unreadable transaction {txid}: {e}")))?;
-            let confirmation = match (height, hash) {
-                (Some(height), Some(hash)) => Some(Confirmation {
-                    height,
-                    block_hash: parse_hash(&hash)?,
-                    time: time.unwrap_or(0),
-                }),
-                _ => None,
-            };
-            let first_seen = u64::try_from(first_seen).unwrap_or(0);
-            state.txs.insert(
-                txid,
-                WalletTx {
-                    tx,
-                    confirmation,
-                    first_seen,
-                },
-            );
-        }
-
-        let mut stmt = self
-            .conn
-            .prepare("SELECT txid, vout, locked_by FROM wallet_locks")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (txid, vout, by) = row?;
-            state.locks.insert(
-                OutPoint {
-                    txid: parse_hash(&txid)?,
-                    vout,
-                },
-                parse_hash(&by)?,
-            );
+        let state = read_state(conn)?;
+        if let Some(tx) = snapshot {
+            tx.commit()?;
         }
         Ok(state)
     }
 
-    /// Writes a set of changes atomically.
-    pub fn apply(&mut self, changes: &Changes) -> Result<(), WalletError> {
-        let tx = self.conn.transaction()?;
-        for (txid, wtx) in &changes.upsert_txs {
-            let (height, hash, time) = match wtx.confirmation {
-                Some(c) => (Some(c.height), Some(c.block_hash.to_string()), Some(c.time)),
-                None => (None, None, None),
-            };
-            tx.execute(
-                "INSERT INTO wallet_txs (txid, raw, height, block_hash, block_time, first_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(txid) DO UPDATE SET height = excluded.height,
-                     block_hash = excluded.block_hash, block_time = excluded.block_time",
-                params![
-                    txid.to_string(),
-                    serialize(&wtx.tx),
-                    height,
-                    hash,
-                    time,
-                    i64::try_from(wtx.first_seen).unwrap_or(i64::MAX)
-                ],
-            )?;
+    /// Writes a set of changes atomically (one transaction; nothing when there are none).
+    pub fn apply(&self, changes: &Changes) -> Result<(), WalletError> {
+        if changes.is_empty() {
+            return Ok(());
         }
-        for txid in &changes.delete_txs {
-            tx.execute(
-                "DELETE FROM wallet_txs WHERE txid = ?1",
-                params![txid.to_string()],
-            )?;
-        }
-        for (outpoint, by) in &changes.add_locks {
-            tx.execute(
-                "INSERT OR REPLACE INTO wallet_locks (txid, vout, locked_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    outpoint.txid.to_string(),
-                    outpoint.vout,
-                    by.to_string(),
-                    unix_now_i64()
-                ],
-            )?;
-        }
-        for outpoint in &changes.remove_locks {
-            tx.execute(
-                "DELETE FROM wallet_locks WHERE txid = ?1 AND vout = ?2",
-                params![outpoint.txid.to_string(), outpoint.vout],
-            )?;
-        }
-        for (keychain, next) in &changes.next_index {
-            let key = match keychain {
-                Keychain::External => "next_external",
-                Keychain::Internal => "next_internal",
-            };
-            tx.execute(
-                "INSERT INTO wallet_meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![key, next.to_string()],
-            )?;
-        }
-        if let Some((height, hash)) = changes.tip {
-            for (key, value) in [
-                ("tip_height", height.to_string()),
-                ("tip_hash", hash.to_string()),
-            ] {
+        self.write(|tx| {
+            for (txid, wtx) in &changes.upsert_txs {
+                let (height, hash, time) = match wtx.confirmation {
+                    Some(c) => (Some(c.height), Some(c.block_hash.to_string()), Some(c.time)),
+                    None => (None, None, None),
+                };
                 tx.execute(
-                    "INSERT INTO wallet_meta (key, value) VALUES (?1, ?2)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    params![key, value],
+                    "INSERT INTO wallet_txs (txid, raw, height, block_hash, block_time, first_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(txid) DO UPDATE SET height = excluded.height,
+                         block_hash = excluded.block_hash, block_time = excluded.block_time",
+                    params![
+                        txid.to_string(),
+                        serialize(&wtx.tx),
+                        height,
+                        hash,
+                        time,
+                        i64::try_from(wtx.first_seen).unwrap_or(i64::MAX)
+                    ],
                 )?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            for txid in &changes.delete_txs {
+                tx.execute(
+                    "DELETE FROM wallet_txs WHERE txid = ?1",
+                    params![txid.to_string()],
+                )?;
+            }
+            for (outpoint, by) in &changes.add_locks {
+                tx.execute(
+                    "INSERT OR REPLACE INTO wallet_locks (txid, vout, locked_by, created_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        outpoint.txid.to_string(),
+                        outpoint.vout,
+                        by.to_string(),
+                        unix_now_i64()
+                    ],
+                )?;
+            }
+            for outpoint in &changes.remove_locks {
+                tx.execute(
+                    "DELETE FROM wallet_locks WHERE txid = ?1 AND vout = ?2",
+                    params![outpoint.txid.to_string(), outpoint.vout],
+                )?;
+            }
+            for (keychain, next) in &changes.next_index {
+                let key = match keychain {
+                    Keychain::External => "next_external",
+                    Keychain::Internal => "next_internal",
+                };
+                set_meta(tx, key, &next.to_string())?;
+            }
+            if let Some((height, hash)) = changes.tip {
+                set_meta(tx, "tip_height", &height.to_string())?;
+                set_meta(tx, "tip_hash", &hash.to_string())?;
+            }
+            Ok(())
+        })
     }
+}
+
+/// The wallet's rows, in memory.
+fn read_state(conn: &Connection) -> Result<State, WalletError> {
+    let mut state = State::default();
+    let num = |key: &str| -> Result<Option<u32>, WalletError> {
+        match meta(conn, key)? {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| WalletError::Store(format!("unreadable {key}: {v:?}"))),
+        }
+    };
+    state.next_index = [
+        num("next_external")?.unwrap_or(0),
+        num("next_internal")?.unwrap_or(0),
+    ];
+    state.birthday_height = num("birthday_height")?;
+    if let (Some(h), Some(hash)) = (num("tip_height")?, meta(conn, "tip_hash")?) {
+        state.tip = Some((h, parse_hash::<BlockHash>(&hash)?));
+    }
+
+    let mut stmt = conn
+        .prepare("SELECT txid, raw, height, block_hash, block_time, first_seen FROM wallet_txs")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, Option<u32>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<u32>>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    for row in rows {
+        let (txid, raw, height, hash, time, first_seen) = row?;
+        let txid: Txid = parse_hash(&txid)?;
+        let tx: bitcoin::Transaction = deserialize(&raw)
+            .map_err(|e| WalletError::Store(format!("unreadable transaction {txid}: {e}")))?;
+        let confirmation = match (height, hash) {
+            (Some(height), Some(hash)) => Some(Confirmation {
+                height,
+                block_hash: parse_hash(&hash)?,
+                time: time.unwrap_or(0),
+            }),
+            _ => None,
+        };
+        let first_seen = u64::try_from(first_seen).unwrap_or(0);
+        state.txs.insert(
+            txid,
+            WalletTx {
+                tx,
+                confirmation,
+                first_seen,
+            },
+        );
+    }
+
+    let mut stmt = conn.prepare("SELECT txid, vout, locked_by FROM wallet_locks")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (txid, vout, by) = row?;
+        state.locks.insert(
+            OutPoint {
+                txid: parse_hash(&txid)?,
+                vout,
+            },
+            parse_hash(&by)?,
+        );
+    }
+    Ok(state)
+}
+
+/// The schema version of the wallet tables (0 when there are none).
+fn schema_version(conn: &Connection) -> Result<u32, WalletError> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wallet_meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(0);
+    }
+    match meta(conn, "schema_version")? {
+        None => Ok(0),
+        Some(v) => v
+            .parse()
+            .map_err(|_| WalletError::Store(format!("unreadable schema version {v:?}"))),
+    }
+}
+
+fn meta(conn: &Connection, key: &str) -> Result<Option<String>, WalletError> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM wallet_meta WHERE key = ?1",
+            params![key],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), WalletError> {
+    conn.execute(
+        "INSERT INTO wallet_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
 }
 
 /// A batch of changes, applied to the database first and to memory after it succeeded.
@@ -346,6 +433,16 @@ pub(crate) struct Changes {
 }
 
 impl Changes {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.upsert_txs.is_empty()
+            && self.delete_txs.is_empty()
+            && self.add_locks.is_empty()
+            && self.remove_locks.is_empty()
+            && self.next_index.is_empty()
+            && self.tip.is_none()
+    }
+
     /// Applies the changes to the in-memory state (after the database took them).
     pub fn apply_to(&self, state: &mut State) {
         for (txid, wtx) in &self.upsert_txs {
@@ -399,31 +496,100 @@ fn unix_now_i64() -> i64 {
 mod tests {
     use super::*;
 
+    fn shared(conn: Connection) -> SharedConnection {
+        Arc::new(Mutex::new(conn))
+    }
+
     #[test]
     fn fresh_store_migrates_to_current_version() {
         let store = Store::in_memory().expect("open");
         assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
         // Reopening an up-to-date store is a no-op.
-        let mut store = store;
         store.migrate().expect("idempotent");
+        Store::new(store.connection().clone()).expect("reopen");
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     }
 
     #[test]
     fn newer_schema_is_refused_not_reset() {
-        let dir = std::env::temp_dir().join(format!("qtum-wallet-newer-{}", std::process::id()));
-        let _ = std::fs::remove_file(&dir);
+        let path =
+            std::env::temp_dir().join(format!("qtum-wallet-newer-{}.sqlite", std::process::id()));
+        let remove = || {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        };
+        remove();
         {
-            let store = Store::open(&dir).expect("open");
-            store.set_meta("schema_version", "99").expect("write");
+            let store = Store::new(shared(open_file(&path).expect("open"))).expect("store");
+            store.bind(Network::Regtest, "abc", None).expect("bind");
+            let conn = store.lock();
+            set_meta(&conn, "schema_version", "99").expect("write");
         }
-        match Store::open(&dir) {
+        match Store::new(shared(open_file(&path).expect("open"))) {
             Err(WalletError::StoreTooNew {
                 found: 99,
                 supported: SCHEMA_VERSION,
             }) => {}
             other => panic!("expected StoreTooNew, got {:?}", other.map(|_| ())),
         }
-        let _ = std::fs::remove_file(&dir);
+        let conn = open_file(&path).expect("open");
+        assert_eq!(schema_version(&conn).expect("version"), 99);
+        assert_eq!(
+            meta(&conn, "account_id").expect("read").as_deref(),
+            Some("abc"),
+            "nothing was reset"
+        );
+        drop(conn);
+        remove();
+    }
+
+    #[test]
+    fn writes_are_not_nested_in_someone_elses_transaction() {
+        let store = Store::in_memory().expect("open");
+        let conn = store.connection().clone();
+        let next = Changes {
+            next_index: vec![(Keychain::External, 3)],
+            ..Default::default()
+        };
+        conn.lock()
+            .expect("lock")
+            .execute_batch(
+                "CREATE TABLE node_rows (n INTEGER); BEGIN; INSERT INTO node_rows VALUES (1);",
+            )
+            .expect("owner's open transaction");
+        // Nested, the wallet's change would be committed (or rolled back) by someone else.
+        assert!(matches!(store.apply(&next), Err(WalletError::Store(_))));
+        conn.lock()
+            .expect("lock")
+            .execute_batch("COMMIT")
+            .expect("commit");
+        store.apply(&next).expect("apply");
+        assert_eq!(store.load().expect("load").next_index, [3, 0]);
+    }
+
+    #[test]
+    fn a_poisoned_connection_is_recovered_without_the_panickers_changes() {
+        let store = Store::in_memory().expect("open");
+        let conn = store.connection().clone();
+        let holder = conn.clone();
+        let panicked = std::thread::spawn(move || {
+            let mut conn = holder.lock().expect("lock");
+            let tx = conn.transaction().expect("begin");
+            set_meta(&tx, "next_external", "7").expect("write");
+            panic!("the holder dies before committing");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(conn.is_poisoned());
+        assert_eq!(store.load().expect("load").next_index, [0, 0]);
+        store
+            .apply(&Changes {
+                next_index: vec![(Keychain::Internal, 2)],
+                ..Default::default()
+            })
+            .expect("apply");
+        assert_eq!(store.load().expect("load").next_index, [0, 2]);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::error::WalletError;
 use crate::fees::{self, MAX_STANDARD_TX_WEIGHT};
 use crate::keys::{child_secret, AccountKeys, Keychain, WalletSeed};
 use crate::state::{Confirmation, OwnedOutput, ScriptIndex, State, WalletTx};
-use crate::store::{unix_now, Changes, Store};
+use crate::store::{self, unix_now, Changes, SharedConnection, Store};
 
 /// Wallet settings.
 ///
@@ -182,7 +182,9 @@ struct Inner {
     scripts: ScriptIndex,
 }
 
-/// The on-chain wallet (BIP84 P2WPKH at `m/84'/88'/0'`), persisted in the node's SQLite file.
+/// The on-chain wallet (BIP84 P2WPKH at `m/84'/88'/0'`), persisted in the node's SQLite file
+/// through the node's [`SharedConnection`] ([`Wallet::open_shared`]) or its own connection
+/// ([`Wallet::open`]).
 ///
 /// All methods take `&self`; the wallet is `Send + Sync` and can be shared in an `Arc` with LDK
 /// (funding, sweeps). Sends and funding hold the wallet's lock from coin selection to the
@@ -208,9 +210,9 @@ impl std::fmt::Debug for Wallet {
 }
 
 impl Wallet {
-    /// Opens the wallet tables in the SQLite file at `db_path` (created if missing), for `seed`
-    /// on `network`. A fresh store records `config.birthday_height`; a store of another seed or
-    /// network is refused ([`WalletError::StoreMismatch`]).
+    /// Opens a standalone wallet: its own SQLite connection to the file at `db_path` (created if
+    /// missing) with durable settings (WAL, `synchronous = FULL`, `fullfsync` on macOS and iOS,
+    /// a 10 s busy timeout), for `seed` on `network`; otherwise as [`Wallet::open_shared`].
     pub fn open(
         db_path: impl AsRef<Path>,
         seed: &WalletSeed,
@@ -218,7 +220,28 @@ impl Wallet {
         chain: Arc<dyn ChainSource>,
         config: WalletConfig,
     ) -> Result<Wallet, WalletError> {
-        let store = Store::open(db_path.as_ref())?;
+        let conn = store::open_file(db_path.as_ref())?;
+        Self::open_shared(Arc::new(Mutex::new(conn)), seed, network, chain, config)
+    }
+
+    /// Opens the wallet on `conn`, the connection the node keeps all its state through, for
+    /// `seed` on `network`. Every wallet read and write goes through `conn`, locking it for one
+    /// SQL transaction at a time (never across a chain-source call), so the wallet and the
+    /// connection's other users share one writer. The connection's pragmas are left as its
+    /// owner set them (the durability of wallet writes is theirs); only the `wallet_*` tables
+    /// are created or migrated. A fresh store records `config.birthday_height`; a store of
+    /// another seed or network is refused ([`WalletError::StoreMismatch`]), one written by a
+    /// newer build too ([`WalletError::StoreTooNew`]).
+    ///
+    /// Don't call the wallet while holding `conn`'s lock: it takes its own lock, then `conn`'s.
+    pub fn open_shared(
+        conn: SharedConnection,
+        seed: &WalletSeed,
+        network: Network,
+        chain: Arc<dyn ChainSource>,
+        config: WalletConfig,
+    ) -> Result<Wallet, WalletError> {
+        let store = Store::new(conn)?;
         let keys = AccountKeys::new(seed.account_xpub());
         store.bind(network, &keys.account_id(), config.birthday_height)?;
         let state = store.load()?;
@@ -242,6 +265,12 @@ impl Wallet {
                 scripts,
             }),
         })
+    }
+
+    /// The database connection (tests).
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> SharedConnection {
+        self.lock().store.connection().clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -952,6 +981,100 @@ mod tests {
     fn wallet_can_be_shared_with_ldk() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Wallet>();
+    }
+
+    /// A source for wallets that only derive addresses.
+    struct Offline;
+
+    fn offline<T>() -> Result<T, ChainError> {
+        Err(ChainError::Unreachable("offline".into()))
+    }
+
+    impl ChainSource for Offline {
+        fn describe(&self) -> String {
+            "offline".into()
+        }
+        fn tip(&self) -> Result<qtum_chain::BlockRef, ChainError> {
+            offline()
+        }
+        fn block_hash_at(&self, _: u32) -> Result<Option<BlockHash>, ChainError> {
+            offline()
+        }
+        fn header(&self, _: &BlockHash) -> Result<qtum_primitives::QtumHeader, ChainError> {
+            offline()
+        }
+        fn block(&self, _: &BlockHash) -> Result<qtum_primitives::QtumBlock, ChainError> {
+            offline()
+        }
+        fn transaction(&self, _: &Txid) -> Result<Option<Transaction>, ChainError> {
+            offline()
+        }
+        fn tx_status(&self, _: &Txid) -> Result<TxStatus, ChainError> {
+            offline()
+        }
+        fn script_history(&self, _: &Script) -> Result<Vec<qtum_chain::HistoryEntry>, ChainError> {
+            offline()
+        }
+        fn outspend(&self, _: &OutPoint) -> Result<Option<qtum_chain::Spend>, ChainError> {
+            offline()
+        }
+        fn broadcast(&self, _: &Transaction) -> Result<Txid, ChainError> {
+            offline()
+        }
+        fn fee_estimates(&self) -> Result<qtum_chain::FeeEstimates, ChainError> {
+            offline()
+        }
+    }
+
+    #[test]
+    fn standalone_open_is_durable() {
+        let path =
+            std::env::temp_dir().join(format!("qtum-wallet-durable-{}.sqlite", std::process::id()));
+        let remove = || {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        };
+        remove();
+        let seed = WalletSeed::from_seed_bytes(&[7; 64]).expect("seed");
+        let wallet = Wallet::open(
+            &path,
+            &seed,
+            Network::Regtest,
+            Arc::new(Offline),
+            WalletConfig::default(),
+        )
+        .expect("open");
+        {
+            let conn = wallet.connection();
+            let conn = conn.lock().expect("lock");
+            let pragma = |name: &str| -> i64 {
+                conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                    .expect("pragma")
+            };
+            // 2 = FULL: the WAL is synced at every commit, not only at checkpoints.
+            assert_eq!(pragma("synchronous"), 2);
+            assert_eq!(pragma("busy_timeout"), 10_000);
+            let fullfsync = i64::from(cfg!(any(target_os = "macos", target_os = "ios")));
+            assert_eq!(pragma("fullfsync"), fullfsync);
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .expect("mode");
+            assert_eq!(mode, "wal");
+        }
+        let first = wallet.new_address().expect("address");
+        drop(wallet);
+        let wallet = Wallet::open(
+            &path,
+            &seed,
+            Network::Regtest,
+            Arc::new(Offline),
+            WalletConfig::default(),
+        )
+        .expect("reopen");
+        assert_ne!(wallet.new_address().expect("address"), first);
+        drop(wallet);
+        remove();
     }
 
     #[test]

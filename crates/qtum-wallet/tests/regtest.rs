@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, TryLockError};
 
 use bitcoin::{OutPoint, ScriptBuf, Transaction, Txid};
 use qtum_chain::{
@@ -13,7 +13,7 @@ use qtum_chain::{
 use qtum_primitives::address::{AddressError, QtumAddress};
 use qtum_primitives::network::Network;
 use qtum_regtest::RegtestNode;
-use qtum_wallet::{Wallet, WalletConfig, WalletError, WalletSeed, WordCount};
+use qtum_wallet::{SharedConnection, Wallet, WalletConfig, WalletError, WalletSeed, WordCount};
 
 const COIN: u64 = 100_000_000;
 
@@ -815,4 +815,271 @@ fn reorg_moves_the_confirmation_to_the_new_block() {
     assert_eq!(second.block_hash, node.tip_hash());
     assert_ne!(second.block_hash, first.block_hash);
     assert_eq!(wallet.balance().confirmed_sat, 2 * COIN);
+}
+
+/// Forwards to a real source and counts the calls made while someone holds the shared
+/// connection: the wallet must never keep it locked across network I/O.
+struct ConnectionFreeSource {
+    chain: Arc<dyn ChainSource>,
+    conn: SharedConnection,
+    calls: AtomicU32,
+    calls_while_locked: AtomicU32,
+}
+
+impl ConnectionFreeSource {
+    fn check(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Err(TryLockError::WouldBlock) = self.conn.try_lock() {
+            self.calls_while_locked.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl ChainSource for ConnectionFreeSource {
+    fn describe(&self) -> String {
+        self.chain.describe()
+    }
+    fn tip(&self) -> Result<BlockRef, ChainError> {
+        self.check();
+        self.chain.tip()
+    }
+    fn block_hash_at(&self, height: u32) -> Result<Option<bitcoin::BlockHash>, ChainError> {
+        self.check();
+        self.chain.block_hash_at(height)
+    }
+    fn header(&self, hash: &bitcoin::BlockHash) -> Result<qtum_primitives::QtumHeader, ChainError> {
+        self.check();
+        self.chain.header(hash)
+    }
+    fn block(&self, hash: &bitcoin::BlockHash) -> Result<qtum_primitives::QtumBlock, ChainError> {
+        self.check();
+        self.chain.block(hash)
+    }
+    fn transaction(&self, txid: &Txid) -> Result<Option<Transaction>, ChainError> {
+        self.check();
+        self.chain.transaction(txid)
+    }
+    fn tx_status(&self, txid: &Txid) -> Result<TxStatus, ChainError> {
+        self.check();
+        self.chain.tx_status(txid)
+    }
+    fn script_history(&self, script: &bitcoin::Script) -> Result<Vec<HistoryEntry>, ChainError> {
+        self.check();
+        self.chain.script_history(script)
+    }
+    fn outspend(&self, outpoint: &OutPoint) -> Result<Option<Spend>, ChainError> {
+        self.check();
+        self.chain.outspend(outpoint)
+    }
+    fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
+        self.check();
+        self.chain.broadcast(tx)
+    }
+    fn fee_estimates(&self) -> Result<FeeEstimates, ChainError> {
+        self.check();
+        self.chain.fee_estimates()
+    }
+    fn header_at(
+        &self,
+        height: u32,
+    ) -> Result<Option<(BlockRef, qtum_primitives::QtumHeader)>, ChainError> {
+        self.check();
+        self.chain.header_at(height)
+    }
+    fn scripts_history(
+        &self,
+        scripts: &[ScriptBuf],
+        start_height: u32,
+    ) -> Result<Vec<Vec<HistoryEntry>>, ChainError> {
+        self.check();
+        self.chain.scripts_history(scripts, start_height)
+    }
+}
+
+/// The node's own use of the shared connection: one row in a table of its own, in one
+/// transaction, under the lock (as the node's LDK, payment and event stores do).
+fn node_writes(conn: &SharedConnection, what: &str) {
+    let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+    let tx = conn.transaction().expect("begin");
+    tx.execute("INSERT INTO node_events (what) VALUES (?1)", [what])
+        .expect("insert");
+    tx.commit().expect("commit");
+}
+
+fn pragma(conn: &SharedConnection, name: &str) -> i64 {
+    conn.lock()
+        .expect("lock")
+        .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+        .expect("pragma")
+}
+
+#[test]
+fn shared_connection_carries_the_wallet_and_the_node() {
+    let node = RegtestNode::start().expect("node");
+    let rpc = rpc_source(&node);
+    let db = TempDb::new("shared");
+    let seed = WalletSeed::generate(WordCount::Words12, None).expect("seed");
+    let config = WalletConfig {
+        birthday_height: Some(0),
+        ..WalletConfig::default()
+    };
+
+    // The node owns the connection and chooses its pragmas; values unlike `Wallet::open`'s
+    // show that `open_shared` leaves them alone.
+    let owned = rusqlite::Connection::open(&db.0).expect("sqlite");
+    owned
+        .busy_timeout(std::time::Duration::from_millis(2_500))
+        .expect("timeout");
+    let mode: String = owned
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .expect("wal");
+    assert_eq!(mode, "wal");
+    owned
+        .pragma_update(None, "synchronous", "EXTRA")
+        .expect("sync");
+    owned
+        .execute_batch("CREATE TABLE node_events (id INTEGER PRIMARY KEY, what TEXT NOT NULL);")
+        .expect("node table");
+    let conn: SharedConnection = Arc::new(Mutex::new(owned));
+    node_writes(&conn, "before the wallet");
+    let source = Arc::new(ConnectionFreeSource {
+        chain: rpc.clone(),
+        conn: conn.clone(),
+        calls: AtomicU32::new(0),
+        calls_while_locked: AtomicU32::new(0),
+    });
+    let chain: Arc<dyn ChainSource> = source.clone();
+    let to = harness_address(&node);
+    let funding_script = ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::all_zeros());
+
+    // The first wallet: receive, sync, send, lock coins for a funding transaction.
+    let (funding, change_scripts) = {
+        let wallet = Wallet::open_shared(
+            conn.clone(),
+            &seed,
+            Network::Regtest,
+            chain.clone(),
+            config.clone(),
+        )
+        .expect("open shared");
+        assert_eq!(pragma(&conn, "synchronous"), 3, "the owner's EXTRA is kept");
+        assert_eq!(
+            pragma(&conn, "busy_timeout"),
+            2_500,
+            "the owner's timeout is kept"
+        );
+        node_writes(&conn, "after open");
+        fund(&node, &wallet, 3 * COIN);
+        node_writes(&conn, "after an address");
+        fund(&node, &wallet, 4 * COIN);
+        mine(&node, 1);
+        wallet.sync().expect("sync");
+        node_writes(&conn, "after a sync");
+        assert_eq!(wallet.balance().confirmed_sat, 7 * COIN);
+        wallet.send_to_address(&to, COIN, None).expect("send");
+        node_writes(&conn, "after a send");
+        let funding = wallet
+            .create_funding_transaction(&funding_script, COIN, 101_000)
+            .expect("funding");
+        node_writes(&conn, "after a funding");
+        assert!(wallet.balance().locked_sat > 0);
+
+        // The node writes from its own thread while the wallet hands out scripts.
+        let writer = {
+            let conn = conn.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    node_writes(&conn, &format!("concurrent {i}"));
+                }
+            })
+        };
+        let change_scripts: Vec<ScriptBuf> = (0..20)
+            .map(|_| wallet.change_script().expect("change script"))
+            .collect();
+        writer.join().expect("writer");
+        (funding, change_scripts)
+    };
+
+    // A second wallet on the same connection continues where the first stopped.
+    let (balance, history, unspent, next_address) = {
+        let wallet = Wallet::open_shared(
+            conn.clone(),
+            &seed,
+            Network::Regtest,
+            chain.clone(),
+            config.clone(),
+        )
+        .expect("reopen shared");
+        node_writes(&conn, "after the second open");
+        assert!(wallet.is_mine(&change_scripts[19]));
+        let fresh = wallet.change_script().expect("change script");
+        assert!(
+            !change_scripts.contains(&fresh),
+            "no change script handed out twice"
+        );
+        assert_eq!(
+            wallet
+                .abandon_funding_transaction(&funding.compute_txid())
+                .expect("abandon"),
+            funding.input.len()
+        );
+        node_writes(&conn, "after an abandon");
+        assert_eq!(wallet.balance().locked_sat, 0);
+        mine(&node, 1);
+        wallet.sync().expect("sync");
+        wallet.send_to_address(&to, COIN, None).expect("send");
+        node_writes(&conn, "after the second send");
+        let funding = wallet
+            .create_funding_transaction(&funding_script, COIN, 101_000)
+            .expect("funding");
+        assert!(wallet.balance().locked_sat > 0);
+        assert!(!funding.input.is_empty());
+        // Another seed is refused on the shared connection too, and changes nothing.
+        let other = WalletSeed::generate(WordCount::Words12, None).expect("seed");
+        assert!(matches!(
+            Wallet::open_shared(
+                conn.clone(),
+                &other,
+                Network::Regtest,
+                chain.clone(),
+                config.clone(),
+            ),
+            Err(WalletError::StoreMismatch(_))
+        ));
+        (
+            wallet.balance(),
+            wallet.list_transactions(),
+            wallet.list_unspent(),
+            wallet.new_address().expect("address"),
+        )
+    };
+    assert_eq!(history.len(), 4, "two receives, two sends");
+    assert!(source.calls.load(Ordering::SeqCst) > 0);
+    assert_eq!(
+        source.calls_while_locked.load(Ordering::SeqCst),
+        0,
+        "the connection was locked during a chain call"
+    );
+
+    // Everything is in the file: the node's rows and the wallet's, after reopening.
+    drop(chain);
+    drop(source);
+    assert_eq!(
+        Arc::strong_count(&conn),
+        1,
+        "the wallets let go of the connection"
+    );
+    drop(conn);
+    let check = rusqlite::Connection::open(&db.0).expect("sqlite");
+    let rows: i64 = check
+        .query_row("SELECT COUNT(*) FROM node_events", [], |r| r.get(0))
+        .expect("node rows");
+    assert_eq!(rows, 9 + 100);
+    drop(check);
+    let wallet = Wallet::open(&db.0, &seed, Network::Regtest, rpc, config).expect("reopen");
+    assert_eq!(wallet.balance(), balance);
+    assert_eq!(wallet.list_transactions(), history);
+    assert_eq!(wallet.list_unspent(), unspent);
+    assert_ne!(wallet.new_address().expect("address"), next_address);
+    assert!(wallet.is_mine(&change_scripts[19]));
 }
