@@ -14,6 +14,13 @@ pub enum BuildError {
     InvalidConfig(String),
     /// The storage directory or database cannot be opened or created.
     Storage(String),
+    /// Another node (in this process or another) has the storage directory open.
+    StorageLocked(String),
+    /// The database is damaged: not a database, truncated, failing its integrity check, or its
+    /// write-ahead log is missing after an unclean stop. Nothing was modified.
+    StorageCorrupt(String),
+    /// The database was written by a newer version of the SDK. Nothing was modified.
+    StorageTooNew(String),
     /// Stored data cannot be read (corrupt, or written by a newer SDK). Nothing is overwritten.
     ReadFailed(String),
     /// The stored node was made with another seed or another network.
@@ -32,6 +39,11 @@ impl fmt::Display for BuildError {
             BuildError::InvalidEntropy(w) => write!(f, "invalid seed or mnemonic: {w}"),
             BuildError::InvalidConfig(w) => write!(f, "invalid configuration: {w}"),
             BuildError::Storage(w) => write!(f, "cannot open the node's storage: {w}"),
+            BuildError::StorageLocked(w) => write!(f, "the node's storage is locked: {w}"),
+            BuildError::StorageCorrupt(w) => write!(f, "the node's storage is damaged: {w}"),
+            BuildError::StorageTooNew(w) => {
+                write!(f, "the node's storage is from a newer SDK: {w}")
+            }
             BuildError::ReadFailed(w) => write!(f, "cannot read the node's stored state: {w}"),
             BuildError::WrongStore(w) => write!(f, "this storage belongs to another node: {w}"),
             BuildError::ChainSource(w) => write!(f, "chain source: {w}"),
@@ -89,6 +101,11 @@ pub enum NodeError {
     Wallet(String),
     /// Writing to the node's database failed.
     Persistence(String),
+    /// The disk is full: the write was not made (and nothing was lost).
+    StorageFull(String),
+    /// The node stopped itself after a failure it cannot continue from (a failed write of
+    /// channel state, a dead background task); `status` says why. Restart it.
+    Halted(String),
 }
 
 impl fmt::Display for NodeError {
@@ -119,6 +136,8 @@ impl fmt::Display for NodeError {
             NodeError::ChainSource(w) => write!(f, "chain source: {w}"),
             NodeError::Wallet(w) => write!(f, "wallet: {w}"),
             NodeError::Persistence(w) => write!(f, "storage: {w}"),
+            NodeError::StorageFull(w) => write!(f, "the disk is full: {w}"),
+            NodeError::Halted(w) => write!(f, "the node has halted: {w}"),
         }
     }
 }

@@ -8,6 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{params, Connection};
+
+use crate::io::db::SharedConnection;
 use serde::{Deserialize, Serialize};
 
 /// Something that happened that an app wants to know about.
@@ -86,6 +88,21 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// What identifies this event across LDK replays (`None`: no stable identity).
+    fn dedup_key(&self) -> Option<String> {
+        match self {
+            Event::ChannelPending { channel_id, .. } => Some(format!("pending:{channel_id}")),
+            Event::ChannelReady { channel_id, .. } => Some(format!("ready:{channel_id}")),
+            Event::ChannelClosed { channel_id, .. } => Some(format!("closed:{channel_id}")),
+            Event::PaymentReceived { payment_hash, .. } => Some(format!("received:{payment_hash}")),
+            Event::PaymentSuccessful { payment_id, .. } => Some(format!("sent:{payment_id}")),
+            Event::PaymentFailed { payment_id, .. } => Some(format!("failed:{payment_id}")),
+            Event::PaymentForwarded { .. } => None,
+        }
+    }
+}
+
 /// Receives every event as it is queued, on the node's own thread. Keep it short: hand the work
 /// to the app's own thread. Events still wait in the queue until acknowledged.
 pub trait EventListener: Send + Sync {
@@ -94,8 +111,20 @@ pub trait EventListener: Send + Sync {
 }
 
 /// The persisted event queue.
+///
+/// Delivery: every event is queued durably before LDK is told it was handled, and stays in the
+/// queue until the app acknowledges it, across crashes and restarts. [`EventQueue::event_handled`]
+/// removes exactly the event last handed out by [`EventQueue::next_event`] or
+/// [`EventQueue::wait_next_event`] (by its row id), never whatever is at the head now. An event
+/// LDK hands to the node twice (LDK replays events after a crash until the manager that saw
+/// them handled is on disk) is queued once: payment and channel events carry a key
+/// (`received:<hash>`, `sent:<payment id>`, `closed:<channel id>`, …) kept after the event is
+/// acknowledged. An app that crashes after acting on an event but before acknowledging it sees
+/// it again, so acting on one must be idempotent (the ids in each event make that easy).
 pub struct EventQueue {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
+    /// Row id of the event last handed out and not yet acknowledged.
+    handed_out: Mutex<Option<i64>>,
     signal: (Mutex<u64>, Condvar),
     listener: Mutex<Option<Arc<dyn EventListener>>>,
     stopped: std::sync::atomic::AtomicBool,
@@ -106,16 +135,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl EventQueue {
-    /// Open the queue in the node database (creating its table).
-    pub fn open(conn: Connection) -> rusqlite::Result<EventQueue> {
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS events (
-                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                 body TEXT NOT NULL
-             );",
-        )?;
+    /// The queue on the node's database (its tables come from the node's migrations).
+    pub fn open(conn: SharedConnection) -> rusqlite::Result<EventQueue> {
         Ok(EventQueue {
-            conn: Mutex::new(conn),
+            conn,
+            handed_out: Mutex::new(None),
             signal: (Mutex::new(0), Condvar::new()),
             listener: Mutex::new(None),
             stopped: std::sync::atomic::AtomicBool::new(false),
@@ -127,11 +151,27 @@ impl EventQueue {
         *lock(&self.listener) = listener;
     }
 
-    /// Queue an event durably, then tell the listener and any waiter.
+    /// Queue an event durably, then tell the listener and any waiter. An event whose key was
+    /// queued before (an LDK replay) is dropped.
     pub fn push(&self, event: Event) -> rusqlite::Result<()> {
         let body = serde_json::to_string(&event)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        lock(&self.conn).execute("INSERT INTO events (body) VALUES (?1)", params![body])?;
+        {
+            let mut conn = lock(&self.conn);
+            let tx = conn.transaction()?;
+            if let Some(key) = event.dedup_key() {
+                let fresh = tx.execute(
+                    "INSERT OR IGNORE INTO event_keys (key) VALUES (?1)",
+                    params![key],
+                )?;
+                if fresh == 0 {
+                    log::debug!("event {key} was queued before; not queued again");
+                    return Ok(());
+                }
+            }
+            tx.execute("INSERT INTO events (body) VALUES (?1)", params![body])?;
+            tx.commit()?;
+        }
         {
             let mut generation = lock(&self.signal.0);
             *generation += 1;
@@ -162,9 +202,12 @@ impl EventQueue {
         head
     }
 
-    /// The oldest unacknowledged event, if any.
+    /// The oldest unacknowledged event, if any; it is the one `event_handled` acknowledges.
     pub fn next_event(&self) -> Option<Event> {
-        EventQueue::head(&lock(&self.conn)).map(|(_, event)| event)
+        let mut handed_out = lock(&self.handed_out);
+        let (id, event) = EventQueue::head(&lock(&self.conn))?;
+        *handed_out = Some(id);
+        Some(event)
     }
 
     /// Block until an event is available (or `timeout` passes, or the node stops), then
@@ -206,17 +249,17 @@ impl EventQueue {
         }
     }
 
-    /// Acknowledge the event `next_event` returned: it will not be returned again.
-    /// Returns whether there was one.
+    /// Acknowledge the event last handed out by `next_event` / `wait_next_event`: it will not
+    /// be returned again. Returns whether there was one to acknowledge (a second call without a
+    /// new `next_event` acknowledges nothing).
     pub fn event_handled(&self) -> rusqlite::Result<bool> {
-        let conn = lock(&self.conn);
-        match EventQueue::head(&conn) {
-            Some((id, _)) => {
-                conn.execute("DELETE FROM events WHERE id = ?1", params![id])?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let mut handed_out = lock(&self.handed_out);
+        let Some(id) = *handed_out else {
+            return Ok(false);
+        };
+        let deleted = lock(&self.conn).execute("DELETE FROM events WHERE id = ?1", params![id])?;
+        *handed_out = None;
+        Ok(deleted > 0)
     }
 
     /// The node stopped: every waiter returns (with `None` if the queue is empty), and waits
@@ -240,11 +283,13 @@ mod tests {
     use super::*;
 
     fn db(name: &str) -> std::path::PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("qtum-ln-events-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        dir.join("node.sqlite")
+        crate::io::db::tests::temp_dir(&format!("events-{name}"))
+    }
+
+    fn open(dir: &std::path::Path) -> (crate::io::db::Db, EventQueue) {
+        let db = crate::io::db::Db::open(dir).expect("db");
+        let q = EventQueue::open(db.shared()).expect("queue");
+        (db, q)
     }
 
     fn ready(n: u32) -> Event {
@@ -259,19 +304,61 @@ mod tests {
     fn queue_persists_until_acknowledged() {
         let path = db("ack");
         {
-            let q = EventQueue::open(Connection::open(&path).expect("db")).expect("queue");
+            let (_db, q) = open(&path);
             assert_eq!(q.next_event(), None);
             q.push(ready(1)).expect("push");
             q.push(ready(2)).expect("push");
             assert_eq!(q.next_event(), Some(ready(1)));
             assert_eq!(q.next_event(), Some(ready(1)), "peeking does not consume");
         }
-        let q = EventQueue::open(Connection::open(&path).expect("db")).expect("reopen");
+        let (_db, q) = open(&path);
         assert_eq!(q.next_event(), Some(ready(1)), "survives a restart");
         assert!(q.event_handled().expect("ack"));
+        assert!(
+            !q.event_handled().expect("ack"),
+            "a second ack without a new next_event acknowledges nothing"
+        );
         assert_eq!(q.next_event(), Some(ready(2)));
         assert!(q.event_handled().expect("ack"));
+        assert_eq!(q.next_event(), None);
         assert!(!q.event_handled().expect("nothing left"));
+    }
+
+    #[test]
+    fn the_acknowledged_event_is_the_one_handed_out() {
+        let (_db, q) = open(&db("by-id"));
+        q.push(ready(1)).expect("push");
+        assert_eq!(q.next_event(), Some(ready(1)));
+        // Someone else acknowledges and the queue moves on before this consumer acks.
+        lock(&q.conn)
+            .execute(
+                "DELETE FROM events WHERE id = (SELECT MIN(id) FROM events)",
+                [],
+            )
+            .expect("delete");
+        q.push(ready(2)).expect("push");
+        assert!(!q.event_handled().expect("ack"), "event 1 was already gone");
+        assert_eq!(
+            q.next_event(),
+            Some(ready(2)),
+            "event 2 was not acknowledged by it"
+        );
+    }
+
+    #[test]
+    fn an_ldk_replay_is_queued_once() {
+        let (_db, q) = open(&db("replay"));
+        let received = Event::PaymentReceived {
+            payment_id: "aa".into(),
+            payment_hash: "bb".into(),
+            amount_msat: 1000,
+        };
+        q.push(received.clone()).expect("push");
+        assert_eq!(q.next_event(), Some(received.clone()));
+        assert!(q.event_handled().expect("ack"));
+        // LDK hands the same event again after a crash, even after the app acknowledged it.
+        q.push(received).expect("push again");
+        assert_eq!(q.next_event(), None);
     }
 
     #[test]
@@ -282,7 +369,8 @@ mod tests {
                 lock(&self.0).push(event);
             }
         }
-        let q = Arc::new(EventQueue::open(Connection::open(db("wait")).expect("db")).expect("q"));
+        let (_db, q) = open(&db("wait"));
+        let q = Arc::new(q);
         let listener = Arc::new(Count(Mutex::new(vec![])));
         q.set_listener(Some(listener.clone()));
         assert_eq!(q.wait_next_event(Some(Duration::from_millis(10))), None);
@@ -291,7 +379,7 @@ mod tests {
         q.push(ready(7)).expect("push");
         assert_eq!(waiter.join().expect("join"), Some(ready(7)));
         assert_eq!(lock(&listener.0).as_slice(), &[ready(7)]);
-        q.event_handled().expect("ack");
+        assert!(q.event_handled().expect("ack"));
         // A waiter blocked on an empty queue returns when the node stops.
         let q3 = q.clone();
         let waiter = std::thread::spawn(move || q3.wait_next_event(None));
@@ -304,8 +392,7 @@ mod tests {
 
     #[test]
     fn unknown_rows_are_skipped_not_lost() {
-        let path = db("unknown");
-        let q = EventQueue::open(Connection::open(&path).expect("db")).expect("q");
+        let (_db, q) = open(&db("unknown"));
         lock(&q.conn)
             .execute(
                 "INSERT INTO events (body) VALUES ('{\"type\":\"from_the_future\"}')",

@@ -1,26 +1,36 @@
-//! LDK's key-value store on SQLite: one database file per node, in WAL mode.
+//! LDK's key-value store on the node's SQLite database (the `ldk_kv` table).
 //!
-//! Every `write` is its own transaction, committed with `synchronous = FULL` before it returns:
-//! LDK's persistence contract says a ChannelMonitor update must be durable before the messages
-//! that depend on it go out, and LDK only sends them once `write` has returned `Ok`. The same file
-//! holds our own tables (payments, events, wallet), each module owning its own.
+//! Channel state (monitors, their update records and the manager) goes through the
+//! [`Journal`](crate::io::journal), which commits it in one transaction per batch and keeps the
+//! manager on disk never behind a monitor on disk. Everything else LDK stores (sweeper, gossip,
+//! scorer) is written directly, each `write` its own transaction, durable before it returns
+//! (`synchronous = FULL`). Before the writer starts (while a node is being built) and after it
+//! stops, channel state is written directly too.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 use lightning::io;
 use lightning::util::persist::{
-    KVStoreSync, KVSTORE_NAMESPACE_KEY_ALPHABET, KVSTORE_NAMESPACE_KEY_MAX_LEN,
+    KVStoreSync, CHANNEL_MANAGER_PERSISTENCE_KEY, CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
+    CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE, CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+    CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE, KVSTORE_NAMESPACE_KEY_ALPHABET,
+    KVSTORE_NAMESPACE_KEY_MAX_LEN,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Version of the `ldk_kv` table layout; a newer file is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+use crate::io::db::{classify, SharedConnection, StorageError};
+use crate::io::journal::{self, Journal, Op};
+
+/// The namespace of the SDK's own small records in the key-value table (the sync tip). They
+/// go through the writer so they commit in order with the monitors' chain data.
+pub(crate) const SDK_NAMESPACE: &str = "qtum_sdk";
 
 /// SQLite-backed [`KVStoreSync`].
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    conn: SharedConnection,
+    journal: Arc<Journal>,
     path: PathBuf,
 }
 
@@ -32,19 +42,16 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Open a connection to the node database with the settings every module relies on.
-pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    // WAL lets the wallet and the node's own connections read while LDK writes; FULL makes each
-    // commit durable before it returns (see the module docs).
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(conn)
+pub(crate) fn storage_to_io(e: StorageError) -> io::Error {
+    let kind = match e {
+        StorageError::Corrupt(_) | StorageError::TooNew { .. } => io::ErrorKind::InvalidData,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, format!("sqlite: {e}"))
 }
 
 fn to_io(e: rusqlite::Error) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, format!("sqlite: {e}"))
+    storage_to_io(classify(&e))
 }
 
 fn check_name(kind: &str, name: &str) -> Result<(), io::Error> {
@@ -79,58 +86,27 @@ fn check_names(primary: &str, secondary: &str, key: Option<&str>) -> Result<(), 
     Ok(())
 }
 
+/// Whether records of `primary` go through the writer.
+fn journaled(primary: &str) -> bool {
+    primary == CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE
+        || primary == CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE
+        || primary == SDK_NAMESPACE
+}
+
+fn is_manager(primary: &str, secondary: &str, key: &str) -> bool {
+    primary == CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE
+        && secondary == CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE
+        && key == CHANNEL_MANAGER_PERSISTENCE_KEY
+}
+
 impl SqliteStore {
-    /// Open (or create) the store in the database file at `path`.
-    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, io::Error> {
-        let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+    /// The store on the node's shared connection, writing channel state through `journal`.
+    pub(crate) fn new(conn: SharedConnection, journal: Arc<Journal>, path: &Path) -> SqliteStore {
+        SqliteStore {
+            conn,
+            journal,
+            path: path.to_path_buf(),
         }
-        let conn = open_connection(&path).map_err(to_io)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS ldk_kv_meta (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 schema_version INTEGER NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS ldk_kv (
-                 primary_namespace TEXT NOT NULL,
-                 secondary_namespace TEXT NOT NULL,
-                 key TEXT NOT NULL,
-                 value BLOB NOT NULL,
-                 PRIMARY KEY (primary_namespace, secondary_namespace, key)
-             ) WITHOUT ROWID;",
-        )
-        .map_err(to_io)?;
-        let version: Option<i64> = conn
-            .query_row(
-                "SELECT schema_version FROM ldk_kv_meta WHERE id = 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(to_io)?;
-        match version {
-            None => {
-                conn.execute(
-                    "INSERT INTO ldk_kv_meta (id, schema_version) VALUES (1, ?1)",
-                    params![SCHEMA_VERSION],
-                )
-                .map_err(to_io)?;
-            }
-            Some(v) if v == SCHEMA_VERSION => {}
-            Some(v) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "the node database has key-value schema {v}; this SDK understands up to {SCHEMA_VERSION}"
-                    ),
-                ))
-            }
-        }
-        Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-            path,
-        })
     }
 
     /// The database file.
@@ -138,13 +114,28 @@ impl SqliteStore {
         &self.path
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Connection>, io::Error> {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
         // A poisoned lock means a thread panicked mid-call; SQLite's own transaction kept the
         // file consistent, so the connection is still usable.
-        Ok(self
-            .conn
+        self.conn
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A direct write failed: the node must not go on as if it had succeeded.
+    fn failed(&self, e: rusqlite::Error) -> io::Error {
+        let e = classify(&e);
+        self.journal.fail(e.clone());
+        storage_to_io(e)
+    }
+
+    /// Reads of journaled records see everything queued before them. Only called outside LDK's
+    /// locks (at start-up): waiting for the writer under them could deadlock.
+    fn settle(&self, primary: &str) -> Result<(), io::Error> {
+        if journaled(primary) || primary.is_empty() {
+            self.journal.flush().map_err(storage_to_io)?;
+        }
+        Ok(())
     }
 }
 
@@ -156,7 +147,8 @@ impl KVStoreSync for SqliteStore {
         key: &str,
     ) -> Result<Vec<u8>, io::Error> {
         check_names(primary_namespace, secondary_namespace, Some(key))?;
-        let conn = self.lock()?;
+        self.settle(primary_namespace)?;
+        let conn = self.lock();
         conn.query_row(
             "SELECT value FROM ldk_kv WHERE primary_namespace = ?1 AND secondary_namespace = ?2 AND key = ?3",
             params![primary_namespace, secondary_namespace, key],
@@ -180,15 +172,37 @@ impl KVStoreSync for SqliteStore {
         buf: Vec<u8>,
     ) -> Result<(), io::Error> {
         check_names(primary_namespace, secondary_namespace, Some(key))?;
-        let conn = self.lock()?;
-        conn.execute(
-            "INSERT INTO ldk_kv (primary_namespace, secondary_namespace, key, value)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (primary_namespace, secondary_namespace, key) DO UPDATE SET value = excluded.value",
-            params![primary_namespace, secondary_namespace, key, buf],
-        )
-        .map_err(to_io)?;
-        Ok(())
+        if is_manager(primary_namespace, secondary_namespace, key) {
+            // `buf` was serialized before this call: possibly before the writer's last commit.
+            // Have the writer serialize a fresh one instead.
+            if self.journal.persist_manager().map_err(storage_to_io)? {
+                return Ok(());
+            }
+        } else if journaled(primary_namespace) {
+            let op = Op::Write {
+                primary: primary_namespace.to_string(),
+                secondary: secondary_namespace.to_string(),
+                key: key.to_string(),
+                value: buf,
+            };
+            match self.journal.enqueue(op).map_err(storage_to_io)? {
+                Ok(_) => return Ok(()),
+                Err(Op::Write {
+                    primary,
+                    secondary,
+                    key,
+                    value,
+                }) => {
+                    let conn = self.lock();
+                    return journal::put(&conn, &primary, &secondary, &key, &value)
+                        .map_err(|e| self.failed(e));
+                }
+                Err(_) => unreachable!("enqueue gives back the op it was given"),
+            }
+        }
+        let conn = self.lock();
+        journal::put(&conn, primary_namespace, secondary_namespace, key, &buf)
+            .map_err(|e| self.failed(e))
     }
 
     fn remove(
@@ -199,13 +213,19 @@ impl KVStoreSync for SqliteStore {
         _lazy: bool,
     ) -> Result<(), io::Error> {
         check_names(primary_namespace, secondary_namespace, Some(key))?;
-        let conn = self.lock()?;
-        conn.execute(
-            "DELETE FROM ldk_kv WHERE primary_namespace = ?1 AND secondary_namespace = ?2 AND key = ?3",
-            params![primary_namespace, secondary_namespace, key],
-        )
-        .map_err(to_io)?;
-        Ok(())
+        if journaled(primary_namespace) {
+            let op = Op::Remove {
+                primary: primary_namespace.to_string(),
+                secondary: secondary_namespace.to_string(),
+                key: key.to_string(),
+            };
+            if self.journal.enqueue(op).map_err(storage_to_io)?.is_ok() {
+                return Ok(());
+            }
+        }
+        let conn = self.lock();
+        journal::delete(&conn, primary_namespace, secondary_namespace, key)
+            .map_err(|e| self.failed(e))
     }
 
     fn list(
@@ -214,7 +234,8 @@ impl KVStoreSync for SqliteStore {
         secondary_namespace: &str,
     ) -> Result<Vec<String>, io::Error> {
         check_names(primary_namespace, secondary_namespace, None)?;
-        let conn = self.lock()?;
+        self.settle(primary_namespace)?;
+        let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT key FROM ldk_kv WHERE primary_namespace = ?1 AND secondary_namespace = ?2",
@@ -234,25 +255,21 @@ impl KVStoreSync for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::db::tests::temp_dir;
+    use crate::io::db::Db;
+    use crate::io::journal::Hooks;
+    use std::sync::Mutex;
 
-    fn temp_db(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "qtum-ln-store-{}-{}-{}",
-            name,
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        dir.join("node.sqlite")
+    fn store(db: &Db) -> SqliteStore {
+        SqliteStore::new(db.shared(), Journal::new(db.shared()), db.path())
     }
 
     #[test]
     fn write_read_list_remove_and_reopen() {
-        let path = temp_db("kv");
+        let dir = temp_dir("kv");
         {
-            let store = SqliteStore::open(&path).expect("open");
+            let db = Db::open(&dir).expect("open");
+            let store = store(&db);
             store
                 .write("monitors", "", "abc_1", vec![1, 2, 3])
                 .expect("write");
@@ -277,7 +294,8 @@ mod tests {
                 .expect("remove is idempotent");
         }
         // A new process opening the same file sees exactly what was committed.
-        let store = SqliteStore::open(&path).expect("reopen");
+        let db = Db::open(&dir).expect("reopen");
+        let store = store(&db);
         assert_eq!(store.read("monitors", "", "abc_1").expect("read"), vec![7]);
         assert_eq!(store.read("", "", "manager").expect("read").len(), 1000);
         let err = store.read("monitors", "", "abc_2").expect_err("removed");
@@ -287,7 +305,8 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused() {
-        let store = SqliteStore::open(temp_db("names")).expect("open");
+        let db = Db::open(&temp_dir("names")).expect("open");
+        let store = store(&db);
         assert!(store.write("mon/itors", "", "k", vec![]).is_err());
         assert!(store.write("", "sub", "k", vec![]).is_err());
         assert!(store.write("p", "", "", vec![]).is_err());
@@ -295,25 +314,92 @@ mod tests {
         assert!(store.read("p", "", "k\0").is_err());
     }
 
+    /// The writer's contract, without LDK: queued monitor records and the manager serialized
+    /// after them land in one commit; completions are reported only after it.
     #[test]
-    fn a_newer_schema_is_refused_not_reset() {
-        let path = temp_db("schema");
-        SqliteStore::open(&path)
-            .expect("create")
-            .write("p", "", "k", vec![1])
-            .expect("write");
-        {
-            let conn = Connection::open(&path).expect("raw open");
-            conn.execute("UPDATE ldk_kv_meta SET schema_version = 99", [])
-                .expect("bump");
+    fn journaled_records_commit_with_a_fresh_manager() {
+        let db = Db::open(&temp_dir("journal")).expect("open");
+        let journal = Journal::new(db.shared());
+        let store = SqliteStore::new(db.shared(), journal.clone(), db.path());
+        // The "manager" is a counter of the records queued when it was serialized.
+        let queued = Arc::new(Mutex::new(0u32));
+        let completed = Arc::new(Mutex::new(Vec::new()));
+        let q = queued.clone();
+        let c = completed.clone();
+        journal
+            .start(Hooks {
+                manager: Box::new(move || Some(q.lock().expect("lock").to_be_bytes().to_vec())),
+                completed: Box::new(move |_, id| c.lock().expect("lock").push(id)),
+            })
+            .expect("start");
+        for i in 1..=50u64 {
+            store
+                .write("monitor_updates", "chan", &i.to_string(), vec![i as u8])
+                .expect("queue");
+            *queued.lock().expect("lock") += 1;
+            assert!(journal.complete_after_commit(lightning::ln::types::ChannelId([1; 32]), i));
         }
-        let err = SqliteStore::open(&path).expect_err("newer schema");
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        // The data is still there for a newer SDK.
-        let conn = Connection::open(&path).expect("raw open");
-        let n: i64 = conn
-            .query_row("SELECT COUNT(*) FROM ldk_kv", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(n, 1);
+        // A stale manager handed in by the background processor is not written: a fresh one is.
+        store
+            .write("", "", "manager", b"stale".to_vec())
+            .expect("manager");
+        journal.flush().expect("flush");
+        let manager = store.read("", "", "manager").expect("manager");
+        assert_eq!(manager, 50u32.to_be_bytes().to_vec());
+        assert_eq!(
+            store.list("monitor_updates", "chan").expect("list").len(),
+            50
+        );
+        journal.shutdown();
+        let done = completed.lock().expect("lock").clone();
+        assert_eq!(done, (1..=50).collect::<Vec<u64>>());
+        assert!(journal.stats().commits >= 1);
+    }
+
+    #[test]
+    fn a_full_disk_stops_the_writer_and_loses_nothing_committed() {
+        let dir = temp_dir("full");
+        let db = Db::open(&dir).expect("open");
+        let journal = Journal::new(db.shared());
+        let store = SqliteStore::new(db.shared(), journal.clone(), db.path());
+        journal
+            .start(Hooks {
+                manager: Box::new(|| Some(vec![1; 64])),
+                completed: Box::new(|_, _| {}),
+            })
+            .expect("start");
+        store
+            .write("monitors", "", "before", vec![1; 100])
+            .expect("queue");
+        journal.flush().expect("first commit");
+        // The database may not grow any more: the next big commit fails with SQLITE_FULL.
+        let pages: i64 = db
+            .conn()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .expect("pages");
+        db.conn()
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .expect("limit");
+        store
+            .write("monitors", "", "big", vec![7; 1 << 20])
+            .expect("queued");
+        let err = journal.flush().expect_err("disk full");
+        assert!(matches!(err, StorageError::Full(_)), "{err}");
+        assert!(matches!(journal.failure(), Some(StorageError::Full(_))));
+        // Nothing is accepted after the failure, and the last commit is intact.
+        assert!(store.write("monitors", "", "after", vec![1]).is_err());
+        assert!(store.write("", "", "manager", vec![1]).is_err());
+        journal.shutdown();
+        drop(store);
+        drop(db);
+        let db = Db::open(&dir).expect("reopen");
+        let store = SqliteStore::new(db.shared(), Journal::new(db.shared()), db.path());
+        assert_eq!(
+            store.read("monitors", "", "before").expect("read"),
+            vec![1; 100]
+        );
+        assert!(store.read("monitors", "", "big").is_err());
     }
 }

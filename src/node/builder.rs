@@ -30,7 +30,9 @@ use rusqlite::{params, OptionalExtension};
 use crate::config::Config;
 use crate::error::BuildError;
 use crate::event::EventQueue;
-use crate::io::sqlite_store::{open_connection, SqliteStore};
+use crate::io::db::{Db, StorageError};
+use crate::io::journal::{AtomicPersister, Hooks, Journal};
+use crate::io::sqlite_store::SqliteStore;
 use crate::logger::LdkLogger;
 use crate::node::keys::{ScriptSource, WalletSignerProvider};
 use crate::node::onchain::Onchain;
@@ -42,8 +44,17 @@ use crate::node::{user_config, Node, NodeInner, NodeStatus};
 /// written again (and the records dropped).
 pub(crate) const MONITOR_UPDATES_PER_FULL_WRITE: u64 = 100;
 
-/// The node's database file inside `storage_dir`.
-pub const DATABASE_FILE: &str = "node.sqlite";
+/// How a [`StorageError`] met while opening reads to the app.
+pub(crate) fn storage_build_error(e: StorageError) -> BuildError {
+    match e {
+        StorageError::Locked(w) => BuildError::StorageLocked(w),
+        e @ (StorageError::Corrupt(_) | StorageError::WalMissing(_)) => {
+            BuildError::StorageCorrupt(e.to_string())
+        }
+        e @ StorageError::TooNew { .. } => BuildError::StorageTooNew(e.to_string()),
+        e => BuildError::Storage(e.to_string()),
+    }
+}
 
 /// Where the node's keys come from.
 #[derive(Clone)]
@@ -112,12 +123,10 @@ impl Builder {
         }
         .map_err(|e| BuildError::InvalidEntropy(e.to_string()))?;
 
-        std::fs::create_dir_all(&config.storage_dir)
-            .map_err(|e| BuildError::Storage(format!("{}: {e}", config.storage_dir.display())))?;
-        let db_path = config.storage_dir.join(DATABASE_FILE);
-        let store =
-            Arc::new(SqliteStore::open(&db_path).map_err(|e| BuildError::Storage(e.to_string()))?);
-        let conn = || open_connection(&db_path).map_err(|e| BuildError::Storage(e.to_string()));
+        let db = Arc::new(Db::open(&config.storage_dir).map_err(storage_build_error)?);
+        let db_path = db.path().to_path_buf();
+        let journal = Journal::new(db.shared());
+        let store = Arc::new(SqliteStore::new(db.shared(), journal.clone(), &db_path));
 
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -131,22 +140,25 @@ impl Builder {
         let node_id = keys
             .get_node_id(Recipient::Node)
             .map_err(|()| BuildError::InvalidEntropy("cannot derive the node id".into()))?;
-        check_identity(&conn()?, &config, &node_id.to_string())?;
+        check_identity(&db.conn(), &config, &node_id.to_string())?;
 
         let logger = Arc::new(LdkLogger);
-        let onchain = Arc::new(Onchain::build(&config, &seed, &db_path)?);
+        let onchain = Arc::new(Onchain::build(&config, &seed, store.clone(), &db)?);
         let scripts_onchain = onchain.clone();
         let scripts: ScriptSource = Arc::new(move || scripts_onchain.fresh_script());
         let signer_provider = Arc::new(WalletSignerProvider::new(keys.clone(), scripts));
 
-        let persister = Arc::new(lightning::util::persist::MonitorUpdatingPersister::new(
-            store.clone(),
-            logger.clone(),
-            MONITOR_UPDATES_PER_FULL_WRITE,
-            keys.clone(),
-            signer_provider.clone(),
-            onchain.broadcaster(),
-            onchain.fee_estimator(),
+        let persister = Arc::new(AtomicPersister::new(
+            lightning::util::persist::MonitorUpdatingPersister::new(
+                store.clone(),
+                logger.clone(),
+                MONITOR_UPDATES_PER_FULL_WRITE,
+                keys.clone(),
+                signer_provider.clone(),
+                onchain.broadcaster(),
+                onchain.fee_estimator(),
+            ),
+            journal.clone(),
         ));
         let chain_monitor = Arc::new(lightning::chain::chainmonitor::ChainMonitor::new(
             Some(onchain.filter()),
@@ -205,10 +217,12 @@ impl Builder {
 
         // Full monitors with their pending update records applied.
         let monitors = persister
+            .inner()
             .read_all_channel_monitors_with_updates()
             .map_err(|e| read_failed("channel monitors", e))?;
         // Update records already folded into a full monitor are garbage now.
         persister
+            .inner()
             .cleanup_stale_updates(false)
             .map_err(|e| BuildError::Storage(format!("monitor update cleanup: {e}")))?;
 
@@ -289,6 +303,28 @@ impl Builder {
                 .watch_channel(channel_id, monitor)
                 .map_err(|()| read_failed("channel monitor", channel_id))?;
         }
+        // From here on channel state goes through the single writer (see `crate::io::journal`).
+        journal
+            .start(Hooks {
+                manager: {
+                    let manager = Arc::downgrade(&channel_manager);
+                    Box::new(move || manager.upgrade().map(|m| m.encode()))
+                },
+                completed: {
+                    let monitor = Arc::downgrade(&chain_monitor);
+                    Box::new(move |channel_id, update_id| {
+                        if let Some(monitor) = monitor.upgrade() {
+                            if let Err(e) = monitor.channel_monitor_updated(channel_id, update_id)
+                            {
+                                log::error!(
+                                    "channel {channel_id}: completing monitor update {update_id}: {e:?}"
+                                );
+                            }
+                        }
+                    })
+                },
+            })
+            .map_err(storage_build_error)?;
 
         let change_destination: Arc<DynChangeDestination> = onchain.change_destination();
         let sweeper_args = (
@@ -346,10 +382,11 @@ impl Builder {
             keys.clone(),
         ));
 
-        let events =
-            Arc::new(EventQueue::open(conn()?).map_err(|e| BuildError::Storage(e.to_string()))?);
-        let peers = PeerStore::open(conn()?).map_err(|e| BuildError::Storage(e.to_string()))?;
-        let payments = crate::payment::store::PaymentStore::open(conn()?)
+        let events = Arc::new(
+            EventQueue::open(db.shared()).map_err(|e| BuildError::Storage(e.to_string()))?,
+        );
+        let peers = PeerStore::open(db.shared());
+        let payments = crate::payment::store::PaymentStore::open(db.shared())
             .map_err(|e| BuildError::Storage(e.to_string()))?;
         for address in &config.listening_addresses {
             address.parse::<std::net::SocketAddr>().map_err(|e| {
@@ -359,6 +396,8 @@ impl Builder {
 
         let inner = Arc::new(NodeInner {
             config,
+            db,
+            journal,
             store,
             keys,
             onchain,
@@ -381,11 +420,16 @@ impl Builder {
                 synced_block_hash: None,
                 last_sync_timestamp: None,
                 degraded_reasons: Vec::new(),
+                halted_reason: None,
             }),
+            handler_failure: Mutex::new(None),
+            injected_failure: Mutex::new(None),
         });
+        // A crash can leave our records ahead of or behind LDK's: line them up first.
+        super::reconcile::on_build(&inner).map_err(|e| BuildError::Storage(e.to_string()))?;
         Ok(Node {
             inner,
-            running: Mutex::new(None),
+            running: Arc::new(Mutex::new(None)),
         })
     }
 }
@@ -398,14 +442,6 @@ fn check_identity(
     node_id: &str,
 ) -> Result<(), BuildError> {
     let storage = |e: rusqlite::Error| BuildError::Storage(e.to_string());
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS node_meta (
-             id INTEGER PRIMARY KEY CHECK (id = 1),
-             network TEXT NOT NULL,
-             node_id TEXT NOT NULL
-         );",
-    )
-    .map_err(storage)?;
     let stored: Option<(String, String)> = conn
         .query_row(
             "SELECT network, node_id FROM node_meta WHERE id = 1",

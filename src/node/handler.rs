@@ -19,13 +19,33 @@ use crate::node::NodeInner;
 use crate::payment::store::{new_payment, PaymentDirection, PaymentKind};
 use crate::peer::NodeUri;
 
+/// Start LDK's background processor. The flag turns `false` when its thread ends, whether
+/// by `stop`, by an error or by a panic (the event handler, which owns the guard, is dropped).
 pub(crate) fn start_background_processor(
     inner: Arc<NodeInner>,
     runtime: tokio::runtime::Handle,
-) -> BackgroundProcessor {
+) -> (BackgroundProcessor, Arc<std::sync::atomic::AtomicBool>) {
     let handler_inner = inner.clone();
-    let event_handler = move |event: LdkEvent| handle_event(&handler_inner, &runtime, event);
-    BackgroundProcessor::start(
+    let (guard, alive) = super::AliveGuard::new();
+    let event_handler = move |event: LdkEvent| {
+        let _owned = &guard;
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if super::take_injected_failure(&handler_inner, "events") {
+                panic!("injected failure of the event handler");
+            }
+            handle_event(&handler_inner, &runtime, event)
+        }));
+        handled.unwrap_or_else(|_| {
+            // A bug: keep the event for a later run and halt the node.
+            let mut failure = handler_inner
+                .handler_failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            failure.get_or_insert_with(|| "handling an LDK event panicked".into());
+            Err(ReplayEvent())
+        })
+    };
+    let processor = BackgroundProcessor::start(
         inner.store.clone(),
         event_handler,
         inner.chain_monitor.clone(),
@@ -37,7 +57,17 @@ pub(crate) fn start_background_processor(
         Some(inner.sweeper.clone()),
         inner.logger.clone(),
         Some(inner.scorer.clone()),
-    )
+    );
+    (processor, alive)
+}
+
+/// Why event handling failed, if it did.
+pub(crate) fn handler_failure(inner: &NodeInner) -> Option<String> {
+    inner
+        .handler_failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }
 
 fn push(inner: &NodeInner, event: Event) -> Result<(), ReplayEvent> {
@@ -65,10 +95,14 @@ fn handle_event(
                 .fee_estimator()
                 .get_est_sat_per_1000_weight(ConfirmationTarget::NonAnchorChannelFee)
                 .max(crate::qtum::policy::FEERATE_FLOOR_SAT_PER_KW);
+            let mut made = None;
             let funded = inner
                 .onchain
                 .funding_transaction(&output_script, channel_value_satoshis, feerate)
                 .and_then(|tx| {
+                    // Remembered first: broadcast again until the channel confirms.
+                    super::reconcile::remember_funding(inner, &tx)?;
+                    made = Some(tx.compute_txid());
                     inner
                         .channel_manager
                         .funding_transaction_generated(
@@ -80,6 +114,10 @@ fn handle_event(
                 });
             if let Err(e) = funded {
                 log::error!("funding channel {temporary_channel_id} failed: {e}");
+                if let Some(txid) = made {
+                    // LDK did not take it: its inputs are free again.
+                    let _ = inner.onchain.release_funding(&txid);
+                }
                 let _ = inner.channel_manager.force_close_broadcasting_latest_txn(
                     &temporary_channel_id,
                     &counterparty_node_id,

@@ -7,6 +7,7 @@ pub(crate) mod keys;
 mod onchain;
 mod payments;
 mod peers;
+mod reconcile;
 pub(crate) mod types;
 
 use std::net::SocketAddr;
@@ -40,6 +41,9 @@ use types::{ChainMonitor, ChannelManager, GossipSync, Graph, PeerManager, Scorer
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the node announcement is refreshed while we have public channels.
 const NODE_ANNOUNCEMENT_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often funding transactions waiting for their first confirmation are broadcast again
+/// (about 9 Qtum blocks).
+const FUNDING_REBROADCAST_INTERVAL: Duration = Duration::from_secs(300);
 /// How often persisted peers are reconnected.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -58,6 +62,10 @@ pub struct NodeStatus {
     /// What is not working right now (chain source down, fee estimates missing, …). The node
     /// keeps running and retries.
     pub degraded_reasons: Vec<String>,
+    /// Why the node stopped itself, if it did (a failed write of channel state, a background
+    /// task that died). It stays stopped until `start` is called again; nothing LDK sent to a
+    /// peer depended on the failed write.
+    pub halted_reason: Option<String>,
 }
 
 /// A channel as an app shows it.
@@ -126,6 +134,10 @@ pub struct PeerInfo {
 /// Everything the running node's tasks share.
 pub(crate) struct NodeInner {
     pub(crate) config: Config,
+    /// The database (its lock is held while the node exists).
+    pub(crate) db: Arc<crate::io::db::Db>,
+    /// The single writer of channel state.
+    pub(crate) journal: Arc<crate::io::journal::Journal>,
     pub(crate) store: Arc<SqliteStore>,
     pub(crate) keys: Arc<lightning::sign::KeysManager>,
     pub(crate) onchain: Arc<Onchain>,
@@ -144,15 +156,42 @@ pub(crate) struct NodeInner {
     pub(crate) node_id: PublicKey,
     pub(crate) sync_lock: Mutex<()>,
     pub(crate) status: Mutex<NodeStatus>,
+    /// Set when handling an LDK event panicked (a bug): the watchdog halts the node.
+    pub(crate) handler_failure: Mutex<Option<String>>,
+    /// Test hook: a task to make panic (see `Node::debug_fail_task`).
+    pub(crate) injected_failure: Mutex<Option<String>>,
 }
 
+/// What a started node runs. Torn down by [`shutdown`] (from `stop`, `Drop`, a failed `start`
+/// or the watchdog).
+#[derive(Default)]
 struct Running {
-    runtime: tokio::runtime::Runtime,
-    background: BackgroundProcessor,
+    runtime: Option<tokio::runtime::Runtime>,
+    background: Option<BackgroundProcessor>,
     stop: Arc<AtomicBool>,
-    sync_thread: std::thread::JoinHandle<()>,
+    sync_thread: Option<std::thread::JoinHandle<()>>,
     htlc_thread: Option<std::thread::JoinHandle<()>>,
+    watchdog: Option<std::thread::JoinHandle<()>>,
 }
+
+/// Set to `false` when dropped: a thread (or the background processor's event handler) that
+/// holds one and ends, by returning or by panicking, says so.
+pub(crate) struct AliveGuard(Arc<AtomicBool>);
+
+impl AliveGuard {
+    fn new() -> (AliveGuard, Arc<AtomicBool>) {
+        let flag = Arc::new(AtomicBool::new(true));
+        (AliveGuard(flag.clone()), flag)
+    }
+}
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+type SharedRunning = Arc<Mutex<Option<Running>>>;
 
 /// A Lightning node on Qtum. Build one with [`Builder`], then [`Node::start`] it.
 ///
@@ -160,7 +199,7 @@ struct Running {
 /// thread (or coroutine / async task), never the UI thread.
 pub struct Node {
     inner: Arc<NodeInner>,
-    running: Mutex<Option<Running>>,
+    running: SharedRunning,
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -209,9 +248,11 @@ impl Node {
 
     fn require_running(&self) -> Result<(), NodeError> {
         if lock(&self.running).is_some() {
-            Ok(())
-        } else {
-            Err(NodeError::NotRunning)
+            return Ok(());
+        }
+        match lock(&self.inner.status).halted_reason.clone() {
+            Some(reason) => Err(NodeError::Halted(reason)),
+            None => Err(NodeError::NotRunning),
         }
     }
 
@@ -219,9 +260,61 @@ impl Node {
         &self,
         f: impl FnOnce(&tokio::runtime::Runtime) -> T,
     ) -> Result<T, NodeError> {
+        self.require_running()?;
         let running = lock(&self.running);
-        let running = running.as_ref().ok_or(NodeError::NotRunning)?;
-        Ok(f(&running.runtime))
+        let runtime = running
+            .as_ref()
+            .and_then(|r| r.runtime.as_ref())
+            .ok_or(NodeError::NotRunning)?;
+        Ok(f(runtime))
+    }
+
+    /// Counters of the single writer of channel state (commits, updates made durable,
+    /// manager serializations written), for benchmarks and diagnostics.
+    pub fn storage_stats(&self) -> crate::io::JournalStats {
+        self.inner.journal.stats()
+    }
+
+    /// Make a task of the running node panic, so a test can watch the node halt: `"sync"` (the
+    /// chain sync thread, at its next pass) or `"events"` (the next LDK event handled). Not for
+    /// apps.
+    #[doc(hidden)]
+    pub fn debug_fail_task(&self, task: &str) {
+        *lock(&self.inner.injected_failure) = Some(task.to_string());
+    }
+
+    /// Make the disk "full" for this node's database: it may not grow any more (SQLite's
+    /// `max_page_count` at its current size) and its free pages are taken, so the next write
+    /// that needs a page fails with `SQLITE_FULL`. Not for apps: a test of full disks.
+    #[doc(hidden)]
+    pub fn debug_fill_disk(&self) -> Result<(), NodeError> {
+        let conn = self.inner.db.conn();
+        let err = |e: rusqlite::Error| crate::io::db::node_error("database", &e);
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS debug_filler (x BLOB NOT NULL)")
+            .map_err(err)?;
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(err)?;
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(err)?;
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(err)?;
+        for _ in 0..1_000_000 {
+            match conn.execute(
+                "INSERT INTO debug_filler (x) VALUES (zeroblob(?1))",
+                [page_size / 2],
+            ) {
+                Ok(_) => {}
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => {
+                    return Ok(())
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+        Ok(())
     }
 
     /// The node's id (hex public key).
@@ -258,180 +351,54 @@ impl Node {
         )
     }
 
-    /// Start networking, chain sync and the background processor.
+    /// Start networking, chain sync and the background processor. A failed start leaves
+    /// nothing running.
     pub fn start(&self) -> Result<(), crate::error::BuildError> {
         let mut running = lock(&self.running);
         if running.is_some() {
             return Err(crate::error::BuildError::AlreadyRunning);
         }
-        let inner = self.inner.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("qtum-ln")
-            .enable_all()
-            .build()
-            .map_err(|e| crate::error::BuildError::Storage(format!("runtime: {e}")))?;
-        let stop = Arc::new(AtomicBool::new(false));
-
-        // Peers: accept on every listening address.
-        for address in &inner.config.listening_addresses {
-            let listener = std::net::TcpListener::bind(address)
-                .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
-            listener
-                .set_nonblocking(true)
-                .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
-            let peer_manager = inner.peer_manager.clone();
-            let stop = stop.clone();
-            runtime.spawn(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                loop {
-                    if stop.load(Ordering::Acquire) {
-                        return;
-                    }
-                    let accepted =
-                        tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;
-                    if let Ok(Ok((stream, _))) = accepted {
-                        let peer_manager = peer_manager.clone();
-                        if let Ok(stream) = stream.into_std() {
-                            tokio::spawn(lightning_net_tokio::setup_inbound(peer_manager, stream));
-                        }
-                    }
-                }
-            });
+        if let Some(e) = self.inner.journal.failure() {
+            return Err(crate::error::BuildError::Storage(format!(
+                "an earlier write failed ({e}); build the node again from its storage"
+            )));
         }
-
-        // Reconnect persisted peers, now and after drops.
-        {
-            let inner = inner.clone();
-            let stop = stop.clone();
-            runtime.spawn(async move {
-                while !stop.load(Ordering::Acquire) {
-                    for uri in inner.peers.all() {
-                        if inner.peer_manager.peer_by_node_id(&uri.node_id).is_none() {
-                            let _ =
-                                peers::connect(inner.peer_manager.clone(), &uri, CONNECT_TIMEOUT)
-                                    .await;
-                        }
-                    }
-                    tokio::time::sleep(RECONNECT_INTERVAL).await;
-                }
-            });
+        let mut parts = Running::default();
+        match start_parts(&self.inner, &mut parts, self.running.clone()) {
+            Ok(()) => {
+                self.inner.events.resume();
+                let mut status = lock(&self.inner.status);
+                status.is_running = true;
+                status.halted_reason = None;
+                drop(status);
+                *running = Some(parts);
+                Ok(())
+            }
+            Err(e) => {
+                drop(running);
+                let _ = shutdown(&self.inner, parts);
+                Err(e)
+            }
         }
-
-        // Announce ourselves (alias, color, addresses) once we have an announced channel, and
-        // again every hour so the announcement stays fresh in the network's graphs.
-        {
-            let inner = inner.clone();
-            let stop = stop.clone();
-            runtime.spawn(async move {
-                let mut announced_at: Option<tokio::time::Instant> = None;
-                while !stop.load(Ordering::Acquire) {
-                    let due =
-                        announced_at.is_none_or(|t| t.elapsed() >= NODE_ANNOUNCEMENT_INTERVAL);
-                    let has_public = inner
-                        .channel_manager
-                        .list_channels()
-                        .iter()
-                        .any(|c| c.is_announced && c.is_channel_ready);
-                    if due && has_public {
-                        broadcast_node_announcement(&inner);
-                        announced_at = Some(tokio::time::Instant::now());
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            });
-        }
-
-        // Act on committed HTLCs at once instead of after LDK's batching delay (see
-        // `Config::batch_htlc_processing`): the background processor would do the same call
-        // after ~50 ms.
-        let htlc_thread = if inner.config.batch_htlc_processing {
-            None
-        } else {
-            let inner = inner.clone();
-            let stop = stop.clone();
-            Some(
-                std::thread::Builder::new()
-                    .name("qtum-ln-htlcs".into())
-                    .spawn(move || {
-                        while !stop.load(Ordering::Acquire) {
-                            // Take the future first so a notification between the check and
-                            // the wait is not lost.
-                            let wake = inner
-                                .channel_manager
-                                .get_event_or_persistence_needed_future();
-                            if inner.channel_manager.needs_pending_htlc_processing() {
-                                inner.channel_manager.process_pending_htlc_forwards();
-                            }
-                            wake.wait_timeout(Duration::from_millis(100));
-                        }
-                    })
-                    .map_err(|e| crate::error::BuildError::Storage(format!("htlc thread: {e}")))?,
-            )
-        };
-
-        // LDK's background processor: persistence, timers, events.
-        let background =
-            handler::start_background_processor(inner.clone(), runtime.handle().clone());
-
-        // Chain sync on its own thread (the chain layer is blocking).
-        let sync_thread = {
-            let inner = inner.clone();
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("qtum-ln-sync".into())
-                .spawn(move || {
-                    let interval = Duration::from_secs(inner.config.sync_interval_secs.max(1));
-                    while !stop.load(Ordering::Acquire) {
-                        let _ = sync_once(&inner);
-                        let mut waited = Duration::ZERO;
-                        while waited < interval && !stop.load(Ordering::Acquire) {
-                            std::thread::sleep(Duration::from_millis(100));
-                            waited += Duration::from_millis(100);
-                        }
-                    }
-                })
-                .map_err(|e| crate::error::BuildError::Storage(format!("sync thread: {e}")))?
-        };
-
-        inner.events.resume();
-        lock(&inner.status).is_running = true;
-        *running = Some(Running {
-            runtime,
-            background,
-            stop,
-            sync_thread,
-            htlc_thread,
-        });
-        Ok(())
     }
 
-    /// Stop the node: persist everything, close connections, stop the tasks. Safe with payments
-    /// in flight (LDK resumes them on the next start). Returns once everything has stopped.
+    /// Stop the node: networking and chain sync first, then the final write of channel state,
+    /// then the tasks. Safe with payments in flight (LDK resumes them on the next start), and
+    /// safe to call from inside an async runtime. Returns once everything has stopped.
     pub fn stop(&self) -> Result<(), NodeError> {
         let running = lock(&self.running).take().ok_or(NodeError::NotRunning)?;
-        running.stop.store(true, Ordering::Release);
-        self.inner.peer_manager.disconnect_all_peers();
-        let persisted = running
-            .background
-            .stop()
-            .map_err(|e| NodeError::Persistence(format!("final persistence failed: {e}")));
-        let _ = running.sync_thread.join();
-        if let Some(thread) = running.htlc_thread {
-            let _ = thread.join();
-        }
-        running.runtime.shutdown_timeout(Duration::from_secs(5));
-        lock(&self.inner.status).is_running = false;
-        self.inner.events.wake_all();
-        persisted
+        shutdown(&self.inner, running)
     }
 
     /// Where the node stands.
     pub fn status(&self) -> NodeStatus {
         let mut status = lock(&self.inner.status).clone();
         status.is_running = lock(&self.running).is_some();
+        if let Some(reason) = &status.halted_reason {
+            if !status.degraded_reasons.contains(reason) {
+                status.degraded_reasons.push(reason.clone());
+            }
+        }
         let mut reasons = status.degraded_reasons;
         for reason in self.inner.onchain.degraded_reasons() {
             if !reasons.contains(&reason) {
@@ -702,7 +669,278 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.stop();
+        // Commit what is queued, then release the database (and its directory lock).
+        self.inner.journal.shutdown();
+        self.inner.db.close();
     }
+}
+
+/// Whether a test asked `task` to fail (and forget the request).
+pub(crate) fn take_injected_failure(inner: &NodeInner, task: &str) -> bool {
+    let mut injected = lock(&inner.injected_failure);
+    if injected.as_deref() == Some(task) {
+        *injected = None;
+        return true;
+    }
+    false
+}
+
+/// How often the watchdog looks at the node's tasks.
+const WATCHDOG_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Spawn a named thread that holds an [`AliveGuard`].
+fn spawn_guarded(
+    name: &str,
+    body: impl FnOnce() + Send + 'static,
+) -> Result<(std::thread::JoinHandle<()>, Arc<AtomicBool>), crate::error::BuildError> {
+    let (guard, alive) = AliveGuard::new();
+    let handle = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _guard = guard;
+            body()
+        })
+        .map_err(|e| crate::error::BuildError::Storage(format!("cannot start {name}: {e}")))?;
+    Ok((handle, alive))
+}
+
+/// Everything `start` starts, filled into `parts` as it goes so a failure can tear down
+/// exactly what was started.
+fn start_parts(
+    inner: &Arc<NodeInner>,
+    parts: &mut Running,
+    shared: SharedRunning,
+) -> Result<(), crate::error::BuildError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("qtum-ln")
+        .enable_all()
+        .build()
+        .map_err(|e| crate::error::BuildError::Storage(format!("runtime: {e}")))?;
+    let handle = runtime.handle().clone();
+    parts.runtime = Some(runtime);
+    let stop = parts.stop.clone();
+
+    // Peers: accept on every listening address.
+    for address in &inner.config.listening_addresses {
+        let listener = std::net::TcpListener::bind(address)
+            .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
+        let peer_manager = inner.peer_manager.clone();
+        let stop = stop.clone();
+        handle.spawn(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            loop {
+                if stop.load(Ordering::Acquire) {
+                    return;
+                }
+                let accepted =
+                    tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;
+                if let Ok(Ok((stream, _))) = accepted {
+                    let peer_manager = peer_manager.clone();
+                    if let Ok(stream) = stream.into_std() {
+                        tokio::spawn(lightning_net_tokio::setup_inbound(peer_manager, stream));
+                    }
+                }
+            }
+        });
+    }
+
+    // Reconnect persisted peers, now and after drops.
+    {
+        let inner = inner.clone();
+        let stop = stop.clone();
+        handle.spawn(async move {
+            while !stop.load(Ordering::Acquire) {
+                for uri in inner.peers.all() {
+                    if inner.peer_manager.peer_by_node_id(&uri.node_id).is_none() {
+                        let _ =
+                            peers::connect(inner.peer_manager.clone(), &uri, CONNECT_TIMEOUT).await;
+                    }
+                }
+                tokio::time::sleep(RECONNECT_INTERVAL).await;
+            }
+        });
+    }
+
+    // Announce ourselves (alias, color, addresses) once we have an announced channel, and
+    // again every hour so the announcement stays fresh in the network's graphs.
+    {
+        let inner = inner.clone();
+        let stop = stop.clone();
+        handle.spawn(async move {
+            let mut announced_at: Option<tokio::time::Instant> = None;
+            while !stop.load(Ordering::Acquire) {
+                let due = announced_at.is_none_or(|t| t.elapsed() >= NODE_ANNOUNCEMENT_INTERVAL);
+                let has_public = inner
+                    .channel_manager
+                    .list_channels()
+                    .iter()
+                    .any(|c| c.is_announced && c.is_channel_ready);
+                if due && has_public {
+                    broadcast_node_announcement(&inner);
+                    announced_at = Some(tokio::time::Instant::now());
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    // Act on committed HTLCs at once instead of after LDK's batching delay (see
+    // `Config::batch_htlc_processing`): the background processor would do the same call
+    // after ~50 ms.
+    let mut watched: Vec<(&'static str, Arc<AtomicBool>)> = Vec::new();
+    if !inner.config.batch_htlc_processing {
+        let inner = inner.clone();
+        let stop = stop.clone();
+        let (thread, alive) = spawn_guarded("qtum-ln-htlcs", move || {
+            while !stop.load(Ordering::Acquire) {
+                // Take the future first so a notification between the check and the wait is
+                // not lost.
+                let wake = inner
+                    .channel_manager
+                    .get_event_or_persistence_needed_future();
+                if inner.channel_manager.needs_pending_htlc_processing() {
+                    inner.channel_manager.process_pending_htlc_forwards();
+                }
+                wake.wait_timeout(Duration::from_millis(100));
+            }
+        })?;
+        parts.htlc_thread = Some(thread);
+        watched.push(("the HTLC thread", alive));
+    }
+
+    // LDK's background processor: persistence, timers, events.
+    let (background, alive) = handler::start_background_processor(inner.clone(), handle.clone());
+    parts.background = Some(background);
+    watched.push(("the background processor", alive));
+
+    // Chain sync on its own thread (the chain layer is blocking).
+    {
+        let inner = inner.clone();
+        let stop = stop.clone();
+        let (thread, alive) = spawn_guarded("qtum-ln-sync", move || {
+            let interval = Duration::from_secs(inner.config.sync_interval_secs.max(1));
+            let mut last_rebroadcast: Option<std::time::Instant> = None;
+            while !stop.load(Ordering::Acquire) {
+                if take_injected_failure(&inner, "sync") {
+                    panic!("injected failure of the chain sync thread");
+                }
+                let _ = sync_once(&inner);
+                if last_rebroadcast.is_none_or(|t| t.elapsed() >= FUNDING_REBROADCAST_INTERVAL) {
+                    if let Err(e) = reconcile::rebroadcast_funding(&inner) {
+                        log::warn!("funding rebroadcast: {e}");
+                    }
+                    last_rebroadcast = Some(std::time::Instant::now());
+                }
+                let mut waited = Duration::ZERO;
+                while waited < interval && !stop.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    waited += Duration::from_millis(100);
+                }
+            }
+        })?;
+        parts.sync_thread = Some(thread);
+        watched.push(("the chain sync thread", alive));
+    }
+
+    // The watchdog: a node whose writer failed or one of whose tasks died stops itself,
+    // instead of running half-dead.
+    {
+        let inner = inner.clone();
+        let stop = stop.clone();
+        let (thread, _alive) = spawn_guarded("qtum-ln-watchdog", move || {
+            while !stop.load(Ordering::Acquire) {
+                std::thread::sleep(WATCHDOG_INTERVAL);
+                if stop.load(Ordering::Acquire) {
+                    return;
+                }
+                let reason = if let Some(e) = inner.journal.failure() {
+                    Some(format!("writing the node's state failed: {e}"))
+                } else if let Some(reason) = handler::handler_failure(&inner) {
+                    Some(reason)
+                } else {
+                    watched
+                        .iter()
+                        .find(|(_, alive)| !alive.load(Ordering::Acquire))
+                        .map(|(what, _)| format!("{what} stopped unexpectedly"))
+                };
+                if let Some(reason) = reason {
+                    log::error!("the node halts: {reason}");
+                    lock(&inner.status).halted_reason = Some(reason);
+                    if let Some(running) = lock(&shared).take() {
+                        let _ = shutdown(&inner, running);
+                    }
+                    return;
+                }
+            }
+        })?;
+        parts.watchdog = Some(thread);
+    }
+    Ok(())
+}
+
+/// Tear down what `start` started: networking and chain sync first, then the background
+/// processor's final write, then the writer's queue. Runs on a thread of its own when called
+/// from inside an async runtime (blocking there would panic).
+fn shutdown(inner: &Arc<NodeInner>, running: Running) -> Result<(), NodeError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let inner = inner.clone();
+        return std::thread::Builder::new()
+            .name("qtum-ln-stop".into())
+            .spawn(move || shutdown_blocking(&inner, running))
+            .map_err(|e| NodeError::Persistence(format!("cannot start the stop thread: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(NodeError::Persistence("stopping the node panicked".into())));
+    }
+    shutdown_blocking(inner, running)
+}
+
+fn shutdown_blocking(inner: &Arc<NodeInner>, mut running: Running) -> Result<(), NodeError> {
+    running.stop.store(true, Ordering::Release);
+    // No new messages in or out: peers, listeners and reconnections go first.
+    inner.peer_manager.disconnect_all_peers();
+    if let Some(runtime) = running.runtime.take() {
+        runtime.shutdown_timeout(Duration::from_secs(5));
+    }
+    // The chain sync finishes its pass (a pass never stops half-way through LDK's calls).
+    if let Some(thread) = running.sync_thread.take() {
+        let _ = thread.join();
+    }
+    if let Some(thread) = running.htlc_thread.take() {
+        let _ = thread.join();
+    }
+    // The final write of the manager, through the writer.
+    let mut result = Ok(());
+    if let Some(background) = running.background.take() {
+        let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| background.stop()));
+        result = match stopped {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(NodeError::Persistence(format!(
+                "final persistence failed: {e}"
+            ))),
+            Err(_) => Err(NodeError::Persistence(
+                "the background processor had panicked".into(),
+            )),
+        };
+    }
+    if let Err(e) = inner.journal.flush() {
+        if result.is_ok() {
+            result = Err(NodeError::Persistence(format!("final write failed: {e}")));
+        }
+    }
+    if let Some(thread) = running.watchdog.take() {
+        if thread.thread().id() != std::thread::current().id() {
+            let _ = thread.join();
+        }
+    }
+    lock(&inner.status).is_running = false;
+    inner.events.wake_all();
+    result
 }
 
 fn random_bytes16(keys: &lightning::sign::KeysManager) -> [u8; 16] {

@@ -1,7 +1,6 @@
 //! The node's on-chain stack: the chain source, the sync engine LDK is fed from, fee estimation,
 //! broadcasting and the wallet, built from the configuration and shared by the node's tasks.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,11 +20,11 @@ use qtum_wallet::{Wallet, WalletConfig};
 
 use crate::config::{ChainSourceConfig, Config};
 use crate::error::{BuildError, NodeError};
-use crate::io::sqlite_store::SqliteStore;
+use crate::io::sqlite_store::{SqliteStore, SDK_NAMESPACE};
 use crate::node::types::{DynBroadcaster, DynChangeDestination, DynFees, DynFilter};
 
-/// Where the sync engine's last tip is kept in the node's key-value store.
-const SYNC_NAMESPACE: &str = "qtum_sdk";
+/// Where the sync engine's last tip is kept in the node's key-value store (namespace
+/// [`SDK_NAMESPACE`]: it commits in order with the monitors' chain data).
 const SYNC_TIP_KEY: &str = "sync_tip";
 /// How often fee estimates are refreshed in the background.
 const FEE_REFRESH: Duration = Duration::from_secs(60);
@@ -86,7 +85,8 @@ impl Onchain {
     pub(crate) fn build(
         config: &Config,
         seed: &WalletSeed,
-        db_path: &Path,
+        store: Arc<SqliteStore>,
+        db: &crate::io::db::Db,
     ) -> Result<Onchain, BuildError> {
         let source: Arc<dyn ChainSource> = match &config.chain_source {
             ChainSourceConfig::Rpc { endpoints, auth } => {
@@ -104,9 +104,7 @@ impl Onchain {
                     .map_err(|e| BuildError::ChainSource(e.to_string()))?,
             ),
         };
-        let store =
-            Arc::new(SqliteStore::open(db_path).map_err(|e| BuildError::Storage(e.to_string()))?);
-        let tip = match store.read(SYNC_NAMESPACE, "", SYNC_TIP_KEY) {
+        let tip = match store.read(SDK_NAMESPACE, "", SYNC_TIP_KEY) {
             Ok(bytes) => Some(SyncTip::decode(&bytes).ok_or_else(|| {
                 BuildError::ReadFailed("the stored sync tip is not readable".into())
             })?),
@@ -124,8 +122,14 @@ impl Onchain {
             ..WalletConfig::default()
         };
         let wallet = Arc::new(
-            Wallet::open(db_path, seed, config.network, source.clone(), wallet_config)
-                .map_err(|e| BuildError::Storage(format!("wallet: {e}")))?,
+            Wallet::open_shared(
+                db.shared(),
+                seed,
+                config.network,
+                source.clone(),
+                wallet_config,
+            )
+            .map_err(|e| BuildError::Storage(format!("wallet: {e}")))?,
         );
         Ok(Onchain {
             source,
@@ -173,7 +177,7 @@ impl Onchain {
             .map_err(|e| NodeError::ChainSource(e.to_string()))?;
         if let Some(tip) = self.sync.synced_tip() {
             self.store
-                .write(SYNC_NAMESPACE, "", SYNC_TIP_KEY, tip.encode())
+                .write(SDK_NAMESPACE, "", SYNC_TIP_KEY, tip.encode())
                 .map_err(|e| NodeError::Persistence(e.to_string()))?;
         }
         self.wallet.sync().map_err(wallet_error)?;
@@ -198,6 +202,18 @@ impl Onchain {
     ) -> Result<Transaction, NodeError> {
         self.wallet
             .create_funding_transaction(script, amount_sat, feerate_sat_per_kw)
+            .map_err(wallet_error)
+    }
+
+    /// Funding transactions whose inputs the wallet keeps locked.
+    pub(crate) fn funding_lock_txids(&self) -> Vec<bitcoin::Txid> {
+        self.wallet.funding_locks()
+    }
+
+    /// Release the inputs locked for funding transaction `txid`.
+    pub(crate) fn release_funding(&self, txid: &bitcoin::Txid) -> Result<usize, NodeError> {
+        self.wallet
+            .abandon_funding_transaction(txid)
             .map_err(wallet_error)
     }
 

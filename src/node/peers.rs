@@ -9,12 +9,13 @@ use bitcoin::secp256k1::PublicKey;
 use rusqlite::{params, Connection};
 
 use crate::error::NodeError;
+use crate::io::db::SharedConnection;
 use crate::node::types::PeerManager;
 use crate::peer::NodeUri;
 
 /// The `peers` table: node id → last known address.
 pub(crate) struct PeerStore {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
 }
 
 fn lock(m: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
@@ -22,16 +23,9 @@ fn lock(m: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
 }
 
 impl PeerStore {
-    pub(crate) fn open(conn: Connection) -> rusqlite::Result<PeerStore> {
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS peers (
-                 node_id TEXT PRIMARY KEY NOT NULL,
-                 uri TEXT NOT NULL
-             );",
-        )?;
-        Ok(PeerStore {
-            conn: Mutex::new(conn),
-        })
+    /// The store on the node's database (its table comes from the node's migrations).
+    pub(crate) fn open(conn: SharedConnection) -> PeerStore {
+        PeerStore { conn }
     }
 
     pub(crate) fn upsert(&self, uri: &NodeUri) -> Result<(), NodeError> {
@@ -42,7 +36,7 @@ impl PeerStore {
                 params![uri.node_id.to_string(), uri.to_string()],
             )
             .map(|_| ())
-            .map_err(|e| NodeError::Persistence(e.to_string()))
+            .map_err(|e| crate::io::db::node_error("peers", &e))
     }
 
     pub(crate) fn remove(&self, node_id: &PublicKey) -> Result<(), NodeError> {
@@ -52,7 +46,7 @@ impl PeerStore {
                 params![node_id.to_string()],
             )
             .map(|_| ())
-            .map_err(|e| NodeError::Persistence(e.to_string()))
+            .map_err(|e| crate::io::db::node_error("peers", &e))
     }
 
     /// Every stored peer whose URI still parses.

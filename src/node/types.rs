@@ -27,10 +27,10 @@ pub(crate) type DynFees = dyn FeeEstimator + Send + Sync;
 pub(crate) type DynUtxoLookup = dyn UtxoLookup + Send + Sync;
 pub(crate) type DynChangeDestination = dyn ChangeDestinationSourceSync + Send + Sync;
 
-/// Monitor persistence: small update records per change, the whole monitor every
+/// Monitor records: small update records per change, the whole monitor every
 /// [`crate::node::builder::MONITOR_UPDATES_PER_FULL_WRITE`] updates (a busy channel's monitor
 /// grows to hundreds of kilobytes; rewriting it on every payment dominated the write volume).
-pub(crate) type Persister = lightning::util::persist::MonitorUpdatingPersister<
+pub(crate) type MonitorRecords = lightning::util::persist::MonitorUpdatingPersister<
     Arc<SqliteStore>,
     Logger,
     Arc<KeysManager>,
@@ -38,6 +38,10 @@ pub(crate) type Persister = lightning::util::persist::MonitorUpdatingPersister<
     Arc<DynBroadcaster>,
     Arc<DynFees>,
 >;
+
+/// Monitor persistence: LDK's record layout, committed by the node's single writer together
+/// with the manager (see `crate::io::journal`).
+pub(crate) type Persister = crate::io::journal::AtomicPersister<MonitorRecords>;
 
 pub(crate) type ChainMonitor = lightning::chain::chainmonitor::ChainMonitor<
     InMemorySigner,

@@ -4,11 +4,10 @@
 //! from LDK's events; a restart keeps them. Columns are explicit and the table is versioned in
 //! `payments_meta`, so later versions add columns with migrations, never a reset.
 
-use std::sync::Mutex;
-
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::NodeError;
+use crate::io::db::SharedConnection;
 
 /// Direction of a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,7 +122,7 @@ fn now_secs() -> u64 {
 }
 
 fn to_err(e: rusqlite::Error) -> NodeError {
-    NodeError::Persistence(format!("payments: {e}"))
+    crate::io::db::node_error("payments", &e)
 }
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
@@ -164,38 +163,16 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
 
 /// The `payments` table.
 pub struct PaymentStore {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
 }
 
 impl PaymentStore {
-    /// Open the store in the node database (creating or migrating its table).
-    pub fn open(conn: Connection) -> Result<PaymentStore, NodeError> {
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS payments_meta (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 schema_version INTEGER NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS payments (
-                 id TEXT PRIMARY KEY NOT NULL,
-                 direction TEXT NOT NULL,
-                 kind TEXT NOT NULL,
-                 status TEXT NOT NULL,
-                 amount_msat INTEGER,
-                 fee_paid_msat INTEGER,
-                 payment_hash TEXT NOT NULL,
-                 preimage TEXT,
-                 description TEXT,
-                 invoice TEXT,
-                 failure_reason TEXT,
-                 counterparty_node_id TEXT,
-                 created_at INTEGER NOT NULL,
-                 updated_at INTEGER NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS payments_by_hash ON payments (payment_hash);
-             CREATE INDEX IF NOT EXISTS payments_by_time ON payments (created_at);",
-        )
-        .map_err(to_err)?;
+    /// The store on the node's database (its table comes from the node's migrations; the
+    /// old per-table version row is still checked so a newer layout is never misread).
+    pub fn open(conn: SharedConnection) -> Result<PaymentStore, NodeError> {
         let version: Option<i64> = conn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .query_row(
                 "SELECT schema_version FROM payments_meta WHERE id = 1",
                 [],
@@ -204,23 +181,14 @@ impl PaymentStore {
             .optional()
             .map_err(to_err)?;
         match version {
-            None => {
-                conn.execute(
-                    "INSERT INTO payments_meta (id, schema_version) VALUES (1, ?1)",
-                    params![SCHEMA_VERSION],
-                )
-                .map_err(to_err)?;
-            }
-            Some(SCHEMA_VERSION) => {}
+            None | Some(SCHEMA_VERSION) => {}
             Some(v) => {
                 return Err(NodeError::Persistence(format!(
                     "the payment table has schema {v}; this SDK understands {SCHEMA_VERSION}"
                 )))
             }
         }
-        Ok(PaymentStore {
-            conn: Mutex::new(conn),
-        })
+        Ok(PaymentStore { conn })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -402,20 +370,15 @@ pub(crate) fn new_payment(
 mod tests {
     use super::*;
 
-    fn store(name: &str) -> (PaymentStore, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("qtum-ln-pay-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("node.sqlite");
-        (
-            PaymentStore::open(Connection::open(&path).expect("db")).expect("store"),
-            path,
-        )
+    fn store(name: &str) -> (PaymentStore, crate::io::db::Db, std::path::PathBuf) {
+        let dir = crate::io::db::tests::temp_dir(&format!("pay-{name}"));
+        let db = crate::io::db::Db::open(&dir).expect("db");
+        (PaymentStore::open(db.shared()).expect("store"), db, dir)
     }
 
     #[test]
     fn lifecycle_filters_and_reopen() {
-        let (s, path) = store("life");
+        let (s, db, dir) = store("life");
         let mut out = new_payment(
             "aa".into(),
             PaymentDirection::Outbound,
@@ -467,7 +430,9 @@ mod tests {
         assert_eq!(s.list(&page).expect("list").len(), 1);
 
         drop(s);
-        let s = PaymentStore::open(Connection::open(&path).expect("db")).expect("reopen");
+        drop(db);
+        let db = crate::io::db::Db::open(&dir).expect("reopen");
+        let s = PaymentStore::open(db.shared()).expect("reopen");
         assert_eq!(s.list(&PaymentFilter::default()).expect("list").len(), 2);
         // A failed payment can be tried again under the same id.
         s.insert_or_replace_failed(&inbound)

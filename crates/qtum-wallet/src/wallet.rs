@@ -789,6 +789,15 @@ impl Wallet {
         Ok(tx)
     }
 
+    /// The funding transactions whose inputs are locked (each txid once, in no order).
+    pub fn funding_locks(&self) -> Vec<Txid> {
+        let inner = self.lock();
+        let mut txids: Vec<Txid> = inner.state.locks.values().copied().collect();
+        txids.sort();
+        txids.dedup();
+        txids
+    }
+
     /// Releases the inputs locked for funding transaction `txid` (the channel was never
     /// opened, or LDK discarded the funding). Returns how many inputs were released.
     pub fn abandon_funding_transaction(&self, txid: &Txid) -> Result<usize, WalletError> {

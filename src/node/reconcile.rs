@@ -1,0 +1,175 @@
+//! Putting the SDK's own records back in line with LDK after a crash.
+//!
+//! The SDK's tables and LDK's state are written at different moments, so a process killed in
+//! between leaves records that LDK contradicts. On every build, before anything runs:
+//!
+//! - an outbound payment our table shows pending but LDK does not know was never handed to LDK
+//!   (the process died between the insert and `send_payment`, or before a manager that knew it
+//!   reached the disk, which also means no HTLC of it was ever committed): it becomes failed
+//!   with that reason, so the invoice can be paid again instead of being refused as a
+//!   duplicate for ever;
+//! - funding inputs the wallet locked for a channel LDK no longer has (the process died
+//!   between building the funding transaction and handing it to LDK, and LDK does not persist
+//!   channels that were never funded) are released;
+//!
+//! and while the node runs, a funding transaction we made is broadcast again until it
+//! confirms or its channel is gone (LDK broadcasts it once; a mempool that dropped it, or a
+//! crash right after the broadcast, would otherwise leave the channel pending until LDK's
+//! funding deadline closes it).
+
+use std::collections::HashSet;
+
+use bitcoin::consensus::encode::{deserialize, serialize};
+use bitcoin::{Transaction, Txid};
+use lightning::ln::channelmanager::RecentPaymentDetails;
+use rusqlite::params;
+
+use crate::error::NodeError;
+use crate::node::NodeInner;
+use crate::payment::store::{PaymentDirection, PaymentFilter, PaymentStatus};
+
+/// Why a reconciled payment failed, as the app reads it.
+pub(crate) const NEVER_SENT: &str =
+    "the node stopped before the payment was handed to Lightning; nothing was sent, it can be paid again";
+
+fn db_err(e: rusqlite::Error) -> NodeError {
+    crate::io::db::node_error("funding transactions", &e)
+}
+
+/// Funding transactions of channels LDK still has (open or closing) and of monitors it keeps.
+fn live_funding_txids(inner: &NodeInner) -> HashSet<Txid> {
+    let mut live: HashSet<Txid> = inner
+        .channel_manager
+        .list_channels()
+        .iter()
+        .filter_map(|c| c.funding_txo.map(|o| o.txid))
+        .collect();
+    for channel_id in inner.chain_monitor.list_monitors() {
+        if let Ok(monitor) = inner.chain_monitor.get_monitor(channel_id) {
+            live.insert(monitor.get_funding_txo().txid);
+        }
+    }
+    live
+}
+
+/// Run once when the node is built, before it starts.
+pub(crate) fn on_build(inner: &NodeInner) -> Result<(), NodeError> {
+    // Payments LDK never got.
+    let known: HashSet<String> = inner
+        .channel_manager
+        .list_recent_payments()
+        .into_iter()
+        .map(|p| {
+            let id = match p {
+                RecentPaymentDetails::AwaitingInvoice { payment_id }
+                | RecentPaymentDetails::Pending { payment_id, .. }
+                | RecentPaymentDetails::Fulfilled { payment_id, .. }
+                | RecentPaymentDetails::Abandoned { payment_id, .. } => payment_id,
+            };
+            bitcoin::hex::DisplayHex::to_lower_hex_string(&id.0[..])
+        })
+        .collect();
+    let pending = inner.payments.list(&PaymentFilter {
+        direction: Some(PaymentDirection::Outbound),
+        status: Some(PaymentStatus::Pending),
+        ..Default::default()
+    })?;
+    for payment in pending {
+        if !known.contains(&payment.id) {
+            log::warn!(
+                "payment {} was never handed to LDK before the node stopped: marked failed",
+                payment.id
+            );
+            inner.payments.fail(&payment.id, NEVER_SENT)?;
+        }
+    }
+
+    // Funding inputs of channels that do not exist.
+    let live = live_funding_txids(inner);
+    for txid in inner.onchain.funding_lock_txids() {
+        if !live.contains(&txid) {
+            match inner.onchain.release_funding(&txid) {
+                Ok(n) => log::warn!(
+                    "released {n} input(s) locked for funding transaction {txid}, whose channel \
+                     does not exist"
+                ),
+                Err(e) => log::error!("could not release the inputs of {txid}: {e}"),
+            }
+            forget_funding(inner, &txid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Keep a funding transaction we made until its channel confirms or goes away.
+pub(crate) fn remember_funding(inner: &NodeInner, tx: &Transaction) -> Result<(), NodeError> {
+    inner
+        .db
+        .conn()
+        .execute(
+            "INSERT OR REPLACE INTO funding_txs (txid, raw, created_at) VALUES (?1, ?2, ?3)",
+            params![
+                tx.compute_txid().to_string(),
+                serialize(tx),
+                super::now_secs() as i64
+            ],
+        )
+        .map_err(db_err)?;
+    Ok(())
+}
+
+fn forget_funding(inner: &NodeInner, txid: &Txid) -> Result<(), NodeError> {
+    inner
+        .db
+        .conn()
+        .execute(
+            "DELETE FROM funding_txs WHERE txid = ?1",
+            params![txid.to_string()],
+        )
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Broadcast again every remembered funding transaction whose channel is still waiting for
+/// its first confirmation; forget the ones whose channel confirmed or is gone.
+pub(crate) fn rebroadcast_funding(inner: &NodeInner) -> Result<(), NodeError> {
+    let rows: Vec<(String, Vec<u8>)> = {
+        let conn = inner.db.conn();
+        let mut stmt = conn
+            .prepare("SELECT txid, raw FROM funding_txs")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        rows
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let channels = inner.channel_manager.list_channels();
+    let live = live_funding_txids(inner);
+    for (txid_text, raw) in rows {
+        let Ok(txid) = txid_text.parse::<Txid>() else {
+            continue;
+        };
+        let channel = channels
+            .iter()
+            .find(|c| c.funding_txo.map(|o| o.txid) == Some(txid));
+        match channel {
+            Some(c) if c.confirmations.unwrap_or(0) == 0 => {
+                if let Ok(tx) = deserialize::<Transaction>(&raw) {
+                    log::debug!("broadcasting funding transaction {txid} again");
+                    inner.onchain.broadcaster().broadcast_transactions(&[&tx]);
+                }
+            }
+            // Confirmed: the chain has it.
+            Some(_) => forget_funding(inner, &txid)?,
+            // Closed before confirming, but LDK still watches it: keep quiet, keep the row.
+            None if live.contains(&txid) => {}
+            None => forget_funding(inner, &txid)?,
+        }
+    }
+    Ok(())
+}
