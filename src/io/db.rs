@@ -206,6 +206,13 @@ pub fn configure(conn: &Connection) -> Result<(), StorageError> {
         )));
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Every commit of channel state carries the ChannelManager (tens to hundreds of kB, the
+    // same pages again and again): a longer log between checkpoints copies each page once
+    // instead of once per 4 MB. The log file is cut back to this size after a checkpoint.
+    conn.query_row("PRAGMA wal_autocheckpoint = 8192", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    conn.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
     #[cfg(any(target_os = "macos", target_os = "ios"))]
     conn.pragma_update(None, "fullfsync", "ON")?;
     conn.busy_timeout(Duration::from_secs(10))?;

@@ -29,8 +29,9 @@
 //! never broadcast).
 //!
 //! The manager is written only through the journal: the background processor's write of the
-//! manager key becomes a request that the writer serializes the manager anew, so a stale copy
-//! serialized before a commit can never overwrite a newer one.
+//! manager key becomes a request that the writer serialize the manager anew (soon, without
+//! waiting for it: requests made while the writer is busy share one serialization), so a stale
+//! copy serialized before a commit can never overwrite a newer one.
 //!
 //! Other state (sweeper, gossip, scorer, payments, events, wallet) is written directly through
 //! the shared connection, in its own transaction: it has no ordering constraint with channel
@@ -44,6 +45,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a manager write that no monitor update asked for may wait to share a commit with
+/// the next monitor update (every such commit carries a fresh manager anyway).
+const MANAGER_LAG: Duration = Duration::from_millis(200);
 
 use lightning::chain::chainmonitor::Persist;
 use lightning::chain::channelmonitor::{ChannelMonitor, ChannelMonitorUpdate};
@@ -111,6 +117,10 @@ struct State {
     /// answered by a manager serialized after it was made.
     manager_wanted: u64,
     manager_done: u64,
+    /// When the oldest manager request not yet served was made.
+    manager_since: Option<Instant>,
+    /// Callers waiting in `flush` (a pending manager request is then served at once).
+    flushing: usize,
     running: bool,
     shutdown: bool,
     failed: Option<StorageError>,
@@ -125,6 +135,12 @@ pub struct JournalStats {
     pub updates: u64,
     /// Manager serializations written.
     pub managers: u64,
+    /// Time spent serializing the manager, microseconds.
+    pub serialize_micros: u64,
+    /// Time spent in commits (SQL and fsync), microseconds.
+    pub commit_micros: u64,
+    /// Size of the last manager written, bytes.
+    pub last_manager_bytes: u64,
 }
 
 /// The queue and its writer thread.
@@ -140,6 +156,9 @@ pub(crate) struct Journal {
     commits: AtomicU64,
     updates: AtomicU64,
     managers: AtomicU64,
+    serialize_micros: AtomicU64,
+    commit_micros: AtomicU64,
+    last_manager_bytes: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -158,6 +177,9 @@ impl Journal {
             commits: AtomicU64::new(0),
             updates: AtomicU64::new(0),
             managers: AtomicU64::new(0),
+            serialize_micros: AtomicU64::new(0),
+            commit_micros: AtomicU64::new(0),
+            last_manager_bytes: AtomicU64::new(0),
         })
     }
 
@@ -206,6 +228,9 @@ impl Journal {
             commits: self.commits.load(Ordering::Relaxed),
             updates: self.updates.load(Ordering::Relaxed),
             managers: self.managers.load(Ordering::Relaxed),
+            serialize_micros: self.serialize_micros.load(Ordering::Relaxed),
+            commit_micros: self.commit_micros.load(Ordering::Relaxed),
+            last_manager_bytes: self.last_manager_bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -253,24 +278,31 @@ impl Journal {
         true
     }
 
-    /// Wait until everything queued so far is committed.
+    /// Wait until everything queued and every manager requested so far is committed.
     pub(crate) fn flush(&self) -> Result<(), StorageError> {
         let mut st = lock(&self.state);
         let ticket = st.queued;
-        loop {
+        let manager_ticket = st.manager_wanted;
+        st.flushing += 1;
+        self.work.notify_one();
+        let result = loop {
             if let Some(e) = &st.failed {
-                return Err(e.clone());
+                break Err(e.clone());
             }
-            if st.committed >= ticket || !st.running {
-                return Ok(());
+            if (st.committed >= ticket && st.manager_done >= manager_ticket) || !st.running {
+                break Ok(());
             }
             st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
+        };
+        st.flushing -= 1;
+        result
     }
 
-    /// Have the writer serialize the manager now and commit it with everything queued; wait
-    /// for the commit. `Ok(false)` when the writer is not running.
-    pub(crate) fn persist_manager(&self) -> Result<bool, StorageError> {
+    /// Have the writer serialize the manager anew and commit it with everything queued, soon.
+    /// Does not wait: the manager may lag the monitors (LDK replays what it lacks), only never
+    /// fall behind them, which the writer guarantees by itself. `Ok(false)` when the writer is
+    /// not running.
+    pub(crate) fn request_manager(&self) -> Result<bool, StorageError> {
         let mut st = lock(&self.state);
         if let Some(e) = &st.failed {
             return Err(e.clone());
@@ -279,20 +311,10 @@ impl Journal {
             return Ok(false);
         }
         st.manager_wanted += 1;
-        let ticket = st.manager_wanted;
+        st.manager_since.get_or_insert_with(Instant::now);
+        drop(st);
         self.work.notify_one();
-        loop {
-            if let Some(e) = &st.failed {
-                return Err(e.clone());
-            }
-            if st.manager_done >= ticket {
-                return Ok(true);
-            }
-            if !st.running {
-                return Ok(false);
-            }
-            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
+        Ok(true)
     }
 
     fn run(&self) {
@@ -300,13 +322,25 @@ impl Journal {
             let (ops, completions, manager_wanted, manager_ticket, ticket) = {
                 let mut st = lock(&self.state);
                 loop {
-                    let idle = st.ops.is_empty()
-                        && st.completions.is_empty()
-                        && st.manager_wanted == st.manager_done;
-                    if !idle || st.shutdown || st.failed.is_some() {
+                    let records = !st.ops.is_empty() || !st.completions.is_empty();
+                    let manager_pending = st.manager_wanted > st.manager_done;
+                    let manager_wait = st
+                        .manager_since
+                        .map(|t| MANAGER_LAG.saturating_sub(t.elapsed()))
+                        .unwrap_or(MANAGER_LAG);
+                    let manager_due =
+                        manager_pending && (st.flushing > 0 || manager_wait.is_zero());
+                    if records || manager_due || st.shutdown || st.failed.is_some() {
                         break;
                     }
-                    st = self.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st = if manager_pending {
+                        self.work
+                            .wait_timeout(st, manager_wait)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0
+                    } else {
+                        self.work.wait(st).unwrap_or_else(|p| p.into_inner())
+                    };
                 }
                 let idle = st.ops.is_empty()
                     && st.completions.is_empty()
@@ -328,12 +362,22 @@ impl Journal {
             // The order that makes the invariant: records taken above, manager serialized now.
             let wants_manager =
                 manager_wanted || !completions.is_empty() || ops.iter().any(Op::is_channel_state);
+            let started = Instant::now();
             let manager = if wants_manager {
                 self.hooks.get().and_then(|h| (h.manager)())
             } else {
                 None
             };
+            let serialized = Instant::now();
             let result = self.commit(&ops, manager.as_deref());
+            self.serialize_micros
+                .fetch_add((serialized - started).as_micros() as u64, Ordering::Relaxed);
+            self.commit_micros
+                .fetch_add(serialized.elapsed().as_micros() as u64, Ordering::Relaxed);
+            if let Some(bytes) = &manager {
+                self.last_manager_bytes
+                    .store(bytes.len() as u64, Ordering::Relaxed);
+            }
             let mut st = lock(&self.state);
             match result {
                 Ok(()) => {
@@ -341,6 +385,12 @@ impl Journal {
                     // Requests made before the drain are answered by the manager serialized
                     // after it (or cannot be, once the manager is gone).
                     st.manager_done = st.manager_done.max(manager_ticket);
+                    if st.manager_done >= st.manager_wanted {
+                        st.manager_since = None;
+                    } else if wants_manager {
+                        // Requests made while this commit ran wait their own turn.
+                        st.manager_since = Some(Instant::now());
+                    }
                     drop(st);
                     self.done.notify_all();
                     self.commits.fetch_add(1, Ordering::Relaxed);

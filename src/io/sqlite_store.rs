@@ -175,7 +175,7 @@ impl KVStoreSync for SqliteStore {
         if is_manager(primary_namespace, secondary_namespace, key) {
             // `buf` was serialized before this call: possibly before the writer's last commit.
             // Have the writer serialize a fresh one instead.
-            if self.journal.persist_manager().map_err(storage_to_io)? {
+            if self.journal.request_manager().map_err(storage_to_io)? {
                 return Ok(());
             }
         } else if journaled(primary_namespace) {

@@ -70,6 +70,7 @@ enum Entropy {
 pub struct Builder {
     config: Config,
     entropy: Option<Entropy>,
+    synchronous_persistence: bool,
 }
 
 impl std::fmt::Debug for Builder {
@@ -91,6 +92,7 @@ impl Builder {
         Builder {
             config,
             entropy: None,
+            synchronous_persistence: false,
         }
     }
 
@@ -100,6 +102,15 @@ impl Builder {
             phrase: phrase.to_string(),
             passphrase: passphrase.map(str::to_string),
         });
+        self
+    }
+
+    /// The persistence of the first release, kept only to measure the writer against: each
+    /// monitor update written synchronously, the manager written later by the background
+    /// processor. **A crash between the two force-closes channels**; never use it in an app.
+    #[doc(hidden)]
+    pub fn set_unsafe_synchronous_persistence_for_benchmarks(&mut self, on: bool) -> &mut Builder {
+        self.synchronous_persistence = on;
         self
     }
 
@@ -304,8 +315,8 @@ impl Builder {
                 .map_err(|()| read_failed("channel monitor", channel_id))?;
         }
         // From here on channel state goes through the single writer (see `crate::io::journal`).
-        journal
-            .start(Hooks {
+        if !self.synchronous_persistence {
+            journal.start(Hooks {
                 manager: {
                     let manager = Arc::downgrade(&channel_manager);
                     Box::new(move || manager.upgrade().map(|m| m.encode()))
@@ -325,6 +336,7 @@ impl Builder {
                 },
             })
             .map_err(storage_build_error)?;
+        }
 
         let change_destination: Arc<DynChangeDestination> = onchain.change_destination();
         let sweeper_args = (
