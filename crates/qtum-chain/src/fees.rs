@@ -1,22 +1,31 @@
 //! Fee estimation for LDK: [`LdkFeeEstimator`] answers `FeeEstimator` from a cache that a
 //! background thread refreshes from the [`ChainSource`], so LDK's calls never wait on the network.
 //!
-//! | LDK target | blocks asked | fallback sat/kW |
-//! |---|---|---|
-//! | `MaximumFeeEstimate` | 1 | 300,000 |
-//! | `UrgentOnChainSweep` | 6 | 200,000 |
-//! | `NonAnchorChannelFee` | 12 | 200,000 |
-//! | `OutputSpendingFee` | 12 | 200,000 |
-//! | `ChannelCloseMinimum` | 144 | 102,500 |
-//! | `MinAllowedNonAnchorChannelRemoteFee` | 144 | 102,500 |
-//! | `AnchorChannelFee` | 1008 | 102,500 |
-//! | `MinAllowedAnchorChannelRemoteFee` | 1008 | 102,500 |
+//! E(n) is the source's estimate for n blocks (the nearest target at or below n: faster is
+//! never cheaper; the closest one above when there is none), or the fallback table when the
+//! source has no data. F is [`FEERATE_FLOOR_SAT_PER_KW`] (101,000 sat/kW: Qtum's 400 sat/vB
+//! minimum relay fee plus rounding room), C is [`COMMITMENT_FEERATE_CAP_SAT_PER_KW`].
 //!
-//! A target takes the source's estimate for the nearest target at or below it (faster is never
-//! cheaper), or the closest one above when there is none. Every answer is at least
-//! [`FEERATE_FLOOR_SAT_PER_KW`] (101,000 sat/kW: Qtum's 400 sat/vB minimum relay fee plus
-//! rounding room). The fallback table (DESIGN §5: 1/6/72 blocks = 300,000/200,000/102,500) is
-//! used when the source has no data (a fresh regtest never does) or has not answered yet.
+//! | LDK target | answer | with no fee data |
+//! |---|---|---|
+//! | `MinAllowedNonAnchorChannelRemoteFee`, `MinAllowedAnchorChannelRemoteFee` | F | F |
+//! | `ChannelCloseMinimum` | F | F |
+//! | `AnchorChannelFee` (anchors are off) | F | F |
+//! | `NonAnchorChannelFee` (commitment and funding rate) | min(E(12), C), rounded up to 2,500 | 200,000 |
+//! | `MaximumFeeEstimate` | max(E(1), C) | 300,000 |
+//! | `UrgentOnChainSweep` | E(6) | 200,000 |
+//! | `OutputSpendingFee` | E(144) | F |
+//!
+//! Every answer is at least F. Why these, and not one estimate per target: two nodes with
+//! different fee sources (none, live at the floor, high) must never disagree about a channel.
+//! The lowest rate we accept from a peer and our closing minimum are the floor itself, and every
+//! commitment rate we set is at least the floor, so an `open_channel` or `update_fee` from a
+//! node running this SDK is never too low, LDK's tracker of low inbound feerates never closes
+//! a channel, and the cooperative-close ranges of the two sides always overlap. The commitment
+//! rate is capped at C, which is at most any node's `MaximumFeeEstimate`, so it never counts as
+//! "excess" fee against the peer's dust exposure. Rounding it up to 2,500 turns the floor into
+//! 102,500, what the first release of this SDK demanded of a peer when it had no fee data.
+//! The derivation, with LDK's code references, is in the repository's `docs/qtum-time.md`.
 
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -29,16 +38,22 @@ use crate::{ChainError, ChainSource, FeeEstimates};
 /// The lowest rate ever returned, sat/kW.
 pub const FEERATE_FLOOR_SAT_PER_KW: u32 = qtum_primitives::policy::FEERATE_FLOOR_SAT_PER_KW;
 
-/// DESIGN §5's fallback rates: `(target_blocks, sat_per_kw)`.
+/// The highest commitment rate we set and the lowest `MaximumFeeEstimate` we answer, sat/kW
+/// (about 1,190 sat/vB, three times the floor).
+pub const COMMITMENT_FEERATE_CAP_SAT_PER_KW: u32 = 300_000;
+
+/// Fallback rates when the source has no data: `(target_blocks, sat_per_kw)`.
 pub const FALLBACK_SAT_PER_KW: [(u16, u32); 3] = [(1, 300_000), (6, 200_000), (72, 102_500)];
 
-/// The block target each LDK [`ConfirmationTarget`] is estimated for (table in module docs).
+/// The block target each LDK [`ConfirmationTarget`] would be estimated for (the module docs say
+/// which targets use an estimate at all).
 pub fn target_blocks(target: ConfirmationTarget) -> u16 {
     match target {
         ConfirmationTarget::MaximumFeeEstimate => 1,
         ConfirmationTarget::UrgentOnChainSweep => 6,
-        ConfirmationTarget::NonAnchorChannelFee | ConfirmationTarget::OutputSpendingFee => 12,
-        ConfirmationTarget::ChannelCloseMinimum
+        ConfirmationTarget::NonAnchorChannelFee => 12,
+        ConfirmationTarget::OutputSpendingFee
+        | ConfirmationTarget::ChannelCloseMinimum
         | ConfirmationTarget::MinAllowedNonAnchorChannelRemoteFee => 144,
         ConfirmationTarget::AnchorChannelFee
         | ConfirmationTarget::MinAllowedAnchorChannelRemoteFee => 1008,
@@ -187,9 +202,47 @@ impl LdkFeeEstimator {
     }
 }
 
+impl LdkFeeEstimator {
+    /// Whether the source gave estimates (else the fallback table answers).
+    fn has_data(&self) -> bool {
+        !self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .table
+            .is_empty()
+    }
+}
+
+/// The answer for `target` given `rate(blocks)` (E in the module docs) and whether the source
+/// has data.
+pub fn answer(target: ConfirmationTarget, rate: impl Fn(u16) -> u32, has_data: bool) -> u32 {
+    let floor = FEERATE_FLOOR_SAT_PER_KW;
+    let cap = COMMITMENT_FEERATE_CAP_SAT_PER_KW;
+    let answer = match target {
+        ConfirmationTarget::MinAllowedNonAnchorChannelRemoteFee
+        | ConfirmationTarget::MinAllowedAnchorChannelRemoteFee
+        | ConfirmationTarget::ChannelCloseMinimum
+        | ConfirmationTarget::AnchorChannelFee => floor,
+        ConfirmationTarget::NonAnchorChannelFee => {
+            let r = rate(target_blocks(target)).min(cap);
+            r.div_ceil(2_500).saturating_mul(2_500)
+        }
+        ConfirmationTarget::MaximumFeeEstimate => rate(target_blocks(target)).max(cap),
+        ConfirmationTarget::UrgentOnChainSweep => rate(target_blocks(target)),
+        ConfirmationTarget::OutputSpendingFee if has_data => rate(target_blocks(target)),
+        ConfirmationTarget::OutputSpendingFee => floor,
+    };
+    answer.max(floor)
+}
+
 impl FeeEstimator for LdkFeeEstimator {
     fn get_est_sat_per_1000_weight(&self, confirmation_target: ConfirmationTarget) -> u32 {
-        self.rate_for_blocks(target_blocks(confirmation_target))
+        answer(
+            confirmation_target,
+            |blocks| self.rate_for_blocks(blocks),
+            self.has_data(),
+        )
     }
 }
 
@@ -213,6 +266,80 @@ impl Drop for FeeRefresher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two SDK nodes with any of three fee sources can never refuse each other's open or
+    /// `update_fee`, never close a channel for its feerate, and always find a cooperative-close
+    /// fee both accept (LDK 0.2.7's rules, `docs/qtum-time.md` §2).
+    #[test]
+    fn two_nodes_on_different_sources_always_agree() {
+        let none: Vec<(u16, u32)> = Vec::new();
+        let floor = vec![(1, 101_000), (6, 101_000), (144, 101_000), (1008, 101_000)];
+        let high = vec![
+            (1, 1_500_000),
+            (6, 1_000_000),
+            (144, 600_000),
+            (1008, 400_000),
+        ];
+        let sources = [none, floor, high];
+        let node = |table: &Vec<(u16, u32)>| {
+            let table = table.clone();
+            move |target| {
+                let has_data = !table.is_empty();
+                answer(
+                    target,
+                    |blocks| {
+                        lookup(&table, blocks)
+                            .or_else(|| lookup(&FALLBACK_SAT_PER_KW, blocks))
+                            .unwrap_or(FEERATE_FLOOR_SAT_PER_KW)
+                            .max(FEERATE_FLOOR_SAT_PER_KW)
+                    },
+                    has_data,
+                )
+            }
+        };
+        // Closing transaction weight with two P2WPKH outputs, and LDK's default
+        // force_close_avoidance_max_fee_satoshis.
+        let weight = 674u64;
+        let avoidance = 1_000u64;
+        for funder in &sources {
+            for fundee in &sources {
+                let f = node(funder);
+                let g = node(fundee);
+                use ConfirmationTarget::*;
+                let commitment = f(NonAnchorChannelFee);
+                // Open and update_fee (check_remote_fee refuses a rate below this) and LDK's
+                // tracker (it closes inbound channels below the minimum of these samples).
+                assert!(commitment >= g(MinAllowedNonAnchorChannelRemoteFee));
+                // No "excess" fee against the fundee's dust exposure.
+                assert!(commitment <= g(MaximumFeeEstimate));
+                // Cooperative close: the funder offers [min, max], the fundee needs >= its min.
+                let funder_min = f(ChannelCloseMinimum) as u64 * weight / 1000;
+                let funder_max = f(NonAnchorChannelFee) as u64 * weight / 1000 + avoidance;
+                let fundee_min = g(ChannelCloseMinimum) as u64 * weight / 1000;
+                assert!(funder_min <= funder_max);
+                assert!(fundee_min <= funder_max, "{fundee_min} > {funder_max}");
+                // Everything relays.
+                for target in [
+                    MaximumFeeEstimate,
+                    UrgentOnChainSweep,
+                    NonAnchorChannelFee,
+                    OutputSpendingFee,
+                    ChannelCloseMinimum,
+                ] {
+                    assert!(f(target) >= FEERATE_FLOOR_SAT_PER_KW);
+                }
+            }
+        }
+        // The floor becomes the 102,500 the first release asked of a peer with no fee data.
+        assert_eq!(
+            node(&sources[1])(ConfirmationTarget::NonAnchorChannelFee),
+            102_500
+        );
+        assert_eq!(
+            node(&sources[2])(ConfirmationTarget::NonAnchorChannelFee),
+            COMMITMENT_FEERATE_CAP_SAT_PER_KW
+        );
+    }
 
     #[test]
     fn lookup_prefers_the_faster_target() {
