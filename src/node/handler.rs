@@ -174,9 +174,12 @@ fn handle_event(
             channel_id,
         } => {
             // Swept into the wallet by LDK's sweeper once spendable; persisted by it first.
+            // Outputs that already pay a wallet address (cooperative closes, HTLC and justice
+            // claims: `StaticOutput`) are the wallet's: its sync finds them. Handing them to
+            // the sweeper would break every sweep, since LDK's keys cannot sign for them.
             inner
                 .sweeper
-                .track_spendable_outputs(outputs, channel_id, false, None)
+                .track_spendable_outputs(outputs, channel_id, true, None)
                 .map_err(|()| ReplayEvent())
         }
         LdkEvent::PaymentClaimable {
