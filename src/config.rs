@@ -7,10 +7,10 @@
 //! |---|---|---|---|
 //! | `listening_addresses` | `0.0.0.0:9735` | | |
 //! | `funding_confirmations` | 6 | blocks | ≈ 3.2 minutes |
-//! | `our_to_self_delay_blocks` (asked of the peer) | 5,400 | blocks | ≈ 48 hours |
+//! | `our_to_self_delay_blocks` (asked of the peer) | 18,900 | blocks | ≈ 7 days |
 //! | `max_to_self_delay_blocks` (accepted from the peer) | 20,160 | blocks | ≈ 7.5 days |
 //! | `cltv_expiry_delta` (forwarding) | 288 | blocks | ≈ 2.6 hours |
-//! | `min_final_cltv_expiry_delta` (invoices) | 144 | blocks | ≈ 77 minutes |
+//! | `min_final_cltv_expiry_delta` (invoices) | 576 | blocks | ≈ 5.1 hours |
 //! | `dust_limit_sat` (ours; accepted from peers) | 72,800 (72,800 – 364,000) | sat | P2PKH dust at 400 sat/vB |
 //! | channel reserve | max(1 % of capacity, 72,800) | sat | |
 //! | `min_channel_size_sat` / `max_channel_size_sat` | 1,000,000 / 10,000,000,000 | sat | 0.01 / 100 QTUM |
@@ -22,6 +22,16 @@
 //! | `max_route_hops` | 6 | hops | |
 //! | feerate floor | 101,000 | sat/kW | 404 sat/vB |
 //! | fallback feerates (1 / 6 / 72 blocks) | 300,000 / 200,000 / 102,500 | sat/kW | Qtum Eclair's table |
+//! | route CLTV budget (paying) | 2,000 | blocks | ≈ 17.8 hours (LDK: 1,008) |
+//!
+//! What a phone app must do for its funds to be safe: come online (start the node and let it
+//! sync) at least once every `our_to_self_delay_blocks` (7 days by default) while it has
+//! channels: that is how long the peer must wait for its own funds after broadcasting a
+//! commitment, so it is our window to answer a revoked one with a justice transaction. While
+//! receiving, a payment that was claimed but not yet settled with the peer must be finished
+//! within the invoice's `min_final_cltv_expiry_delta` (about 5 hours) of its arrival, or
+//! claimed on chain. The fee rules the node answers LDK with are in `qtum_chain::fees`; every
+//! block count LDK uses, in Qtum time, is in the repository's `docs/qtum-time.md`.
 //! | `sync_interval_secs` | 30 | seconds | about one block |
 //! | `wallet_birthday_height` | none (scan from genesis) | height | |
 //! | `batch_htlc_processing` | off (HTLCs handled at once) | | LDK's ~50 ms privacy delay when on |
@@ -130,10 +140,10 @@ impl Config {
             color: [0x2e, 0x9a, 0xd0],
             chain_source,
             funding_confirmations: 6,
-            our_to_self_delay_blocks: 5_400,
+            our_to_self_delay_blocks: 18_900,
             max_to_self_delay_blocks: 20_160,
             cltv_expiry_delta: 288,
-            min_final_cltv_expiry_delta: 144,
+            min_final_cltv_expiry_delta: 576,
             min_channel_size_sat: 1_000_000,
             max_channel_size_sat: 100 * 100_000_000,
             htlc_minimum_msat: 1,
@@ -172,7 +182,14 @@ mod tests {
                 base_urls: vec!["http://127.0.0.1:1".into()],
             },
         );
-        assert_eq!(c.our_to_self_delay_blocks, 5_400);
+        assert_eq!(c.our_to_self_delay_blocks, 18_900);
+        assert!(c.our_to_self_delay_blocks <= c.max_to_self_delay_blocks);
+        // An invoice plus one forwarding hop fits LDK's default route budget of 1,008 blocks
+        // (a payer on another LDK can pay through an LSP), with room for LDK's random shadow
+        // offset; this SDK's payers allow 2,000.
+        assert!(
+            c.min_final_cltv_expiry_delta as u32 + 3 + c.cltv_expiry_delta as u32 + 100 <= 1_008
+        );
         assert_eq!(c.max_to_self_delay_blocks, 20_160);
         assert_eq!(c.listening_addresses, vec!["0.0.0.0:9735".to_string()]);
         assert_eq!(c.max_channel_size_sat, 10_000_000_000);

@@ -67,6 +67,9 @@ pub struct SendOptions {
     pub max_route_hops: Option<u8>,
 }
 
+/// The most blocks a payment we send may lock funds along its route (about 17.8 hours).
+pub(crate) const ROUTE_CLTV_BUDGET_BLOCKS: u32 = 2_000;
+
 fn invoice_error(e: InvoiceError) -> NodeError {
     match e {
         InvoiceError::WrongNetwork { .. } | InvoiceError::NotQtum { .. } => {
@@ -218,6 +221,10 @@ impl Node {
         let mut payment_params = payment_params;
         let hops = options.max_route_hops.unwrap_or(config.max_route_hops);
         payment_params.max_path_length = payment_params.max_path_length.min(hops);
+        // LDK's 1,008 blocks are a week on Bitcoin but 9 hours on Qtum: a 5-hour invoice window
+        // plus a few 2.6-hour hops would not fit. Stay below the 2,016 blocks beyond which a
+        // receiving LDK node refuses an HTLC.
+        payment_params.max_total_cltv_expiry_delta = ROUTE_CLTV_BUDGET_BLOCKS;
         let max_fee = options
             .max_fee_msat
             .unwrap_or_else(|| Config::route_fee_limit_msat(amount_msat));

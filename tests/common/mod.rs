@@ -63,8 +63,14 @@ pub fn config(harness: &RegtestNode, name: &str) -> Config {
     config.listening_addresses = vec![format!("127.0.0.1:{}", free_port())];
     config.alias = name.to_string();
     config.sync_interval_secs = 1;
+    // The tests mine through force-close delays: they keep the first release's 5,400 blocks
+    // (48 hours on Qtum) instead of the 7-day default, to mine less.
+    config.our_to_self_delay_blocks = TEST_TO_SELF_DELAY;
     config
 }
+
+/// The `our_to_self_delay_blocks` of the end-to-end tests' nodes.
+pub const TEST_TO_SELF_DELAY: u16 = 5_400;
 
 pub fn build(config: Config, seed: u8) -> Node {
     let mut builder = Builder::new(config);

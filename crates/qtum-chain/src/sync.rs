@@ -9,12 +9,15 @@
 //!
 //! 1. `transaction_unconfirmed` for every `(txid, height, Some(id))` of `get_relevant_txids()`
 //!    whose `id` is no longer the synthetic id of the best chain's header at `height` (rule 2);
-//! 2. `best_block_updated(synthetic tip header, height)` when the tip changed (rule 3);
-//! 3. `transactions_confirmed(synthetic header, [(position, tx)], height)` block by block, in
+//! 2. `transactions_confirmed(synthetic header, [(position, tx)], height)` block by block, in
 //!    height order, for watched transactions and for spends of watched outputs. A confirmation
 //!    comes from [`ChainSource::tx_status`], which proves the transaction against a header whose
 //!    real Qtum hash was checked (merkle branch or whole block, rule 5); outputs registered while
-//!    LDK handles a block are looked up in the same sync.
+//!    LDK handles a block are looked up in the same sync;
+//! 3. `best_block_updated(synthetic tip header, height)` when the tip changed (rule 3). After
+//!    the confirmations, as in LDK's own per-block order (`Listen::block_connected`): a node
+//!    that was away for hours must learn that a funding transaction confirmed before LDK sees
+//!    the new height, or LDK's funding deadline closes the channel first.
 //!
 //! LDK only ever sees synthetic headers and ids (rule 1); everything kept here (the tip, the
 //! confirmations) carries real Qtum hashes in [`BlockRef`]s (rule 4). `Listen` is never used
@@ -293,15 +296,10 @@ impl ChainSync {
             state.spent.retain(|_, spender| spender != txid);
         }
 
-        // 2. The new tip.
-        if tip_changed {
-            let synthetic = tip_header.synthetic_header();
-            for c in confirmables {
-                c.best_block_updated(&synthetic, tip.height);
-            }
-        }
-
-        // 3. Confirmations, until LDK stops registering new things to watch.
+        // 2. Confirmations, until LDK stops registering new things to watch. They come before
+        // the new tip, as LDK's own per-block order does: a node back after a day must learn
+        // that its channel's funding confirmed before LDK sees the new height, or LDK's funding
+        // deadline closes the channel first.
         let mut confirmed_count = 0;
         loop {
             let found = self.find_confirmed(&mut state, &tip)?;
@@ -320,6 +318,14 @@ impl ChainSync {
             }
             if !self.take_registrations(&mut state) {
                 break;
+            }
+        }
+
+        // 3. The new tip.
+        if tip_changed {
+            let synthetic = tip_header.synthetic_header();
+            for c in confirmables {
+                c.best_block_updated(&synthetic, tip.height);
             }
         }
 
