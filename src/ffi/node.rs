@@ -331,7 +331,10 @@ impl Node {
         self.inner.wait_next_event(millis(timeout_ms))
     }
 
-    /// Acknowledge the event `next_event` returned.
+    /// Acknowledge the event last returned by `next_event` / `wait_next_event` (that event, by
+    /// its id, not whatever is at the head now); a second call acknowledges nothing. Events are
+    /// delivered until acknowledged, across restarts, and an event LDK replays after a crash is
+    /// queued once: act on an event idempotently, then acknowledge it.
     pub fn event_handled(&self) -> Result<(), NodeError> {
         self.inner.event_handled()
     }

@@ -651,7 +651,10 @@ impl Node {
         self.inner.events.wait_next_event(timeout)
     }
 
-    /// Acknowledge the event `next_event` returned.
+    /// Acknowledge the event last returned by `next_event` / `wait_next_event` (that event, by
+    /// its id, not whatever is at the head now); a second call acknowledges nothing. Events are
+    /// delivered until acknowledged, across restarts, and an event LDK replays after a crash is
+    /// queued once: act on an event idempotently, then acknowledge it.
     pub fn event_handled(&self) -> Result<(), NodeError> {
         self.inner
             .events
