@@ -2,7 +2,7 @@
 # Qtum-patched LDK sources (scripts/patch-deps.sh: instant once done).
 CARGO ?= cargo
 
-.PHONY: all deps build test demo lint fmt clean-deps bench bindings test-bindings
+.PHONY: all deps build test demo lint fmt clean-deps bench bindings test-bindings soak
 
 all: build
 
@@ -41,6 +41,12 @@ lint: deps
 
 fmt:
 	$(CARGO) fmt --all
+
+# The long crash soak of docs/reliability.md: 1,000 SIGKILLs of node processes during payments
+# in both directions (about 25 minutes on 2 cores). `make test` runs the crash suite with 56.
+SOAK_KILLS ?= 1000
+soak: deps
+	KILLS=$(SOAK_KILLS) $(CARGO) test -p qtum-ln-crash-suite --test crash a_payments -- --nocapture
 
 # The benchmarks of BENCH.md (release builds; they report numbers, they assert no timings).
 bench: deps

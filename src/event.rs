@@ -202,6 +202,16 @@ impl EventQueue {
         head
     }
 
+    /// A failed payment is being tried again under the same id: its outcome events of the new
+    /// attempt must be queued, not taken for replays of the old one.
+    pub(crate) fn forget_payment_outcome(&self, payment_id: &str) -> rusqlite::Result<()> {
+        lock(&self.conn).execute(
+            "DELETE FROM event_keys WHERE key IN (?1, ?2)",
+            params![format!("sent:{payment_id}"), format!("failed:{payment_id}")],
+        )?;
+        Ok(())
+    }
+
     /// The oldest unacknowledged event, if any; it is the one `event_handled` acknowledges.
     pub fn next_event(&self) -> Option<Event> {
         let mut handed_out = lock(&self.handed_out);

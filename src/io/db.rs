@@ -259,19 +259,31 @@ impl Db {
             )));
         }
 
-        let conn = Connection::open(&path).map_err(|e| classify(&e))?;
-        configure(&conn)?;
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| classify(&e))?;
-        if check != "ok" {
-            return Err(StorageError::Corrupt(format!(
-                "{}: integrity check failed: {check}",
-                path.display()
-            )));
+        let mut conn = Connection::open(&path).map_err(|e| classify(&e))?;
+        let prepared = configure(&conn)
+            .and_then(|()| {
+                let check: String = conn
+                    .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                    .map_err(|e| classify(&e))?;
+                if check != "ok" {
+                    return Err(StorageError::Corrupt(format!(
+                        "{}: integrity check failed: {check}",
+                        path.display()
+                    )));
+                }
+                Ok(())
+            })
+            .and_then(|()| migrate(&mut conn));
+        if let Err(e) = prepared {
+            // Closing this connection may fold the log into the main file and delete it (it
+            // is SQLite's last one). If it does, the main file is complete: record that, or
+            // the next open would take the missing log for a lost one.
+            drop(conn);
+            if state == STATE_OPEN && !wal.exists() {
+                let _ = write_state(&mut lock, STATE_CLOSED);
+            }
+            return Err(e);
         }
-        let mut conn = conn;
-        migrate(&mut conn)?;
 
         // From here on the log exists; an unclean stop now leaves "open" behind.
         write_state(&mut lock, STATE_OPEN).map_err(|e| io_err("cannot write", &lock_path, e))?;
@@ -534,6 +546,33 @@ pub(crate) mod tests {
             .query_row("SELECT COUNT(*) FROM peers", [], |r| r.get(0))
             .expect("count");
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn a_refused_open_after_a_crash_does_not_look_like_a_lost_log_later() {
+        let dir = temp_dir("refused");
+        let db = Db::open(&dir).expect("open");
+        db.conn()
+            .execute("UPDATE schema_version SET version = 99", [])
+            .expect("bump");
+        // An unclean stop, seen through a copy (the forgotten connection keeps its lock).
+        std::mem::forget(db);
+        let copy = temp_dir("refused-copy");
+        std::fs::create_dir_all(&copy).expect("dir");
+        for name in [
+            DATABASE_FILE.to_string(),
+            LOCK_FILE.to_string(),
+            format!("{DATABASE_FILE}-wal"),
+        ] {
+            std::fs::copy(dir.join(&name), copy.join(&name)).expect("copy");
+        }
+        for _ in 0..2 {
+            let err = Db::open(&copy).expect_err("newer schema");
+            assert!(
+                matches!(err, StorageError::TooNew { found: 99, .. }),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -17,8 +17,9 @@
 //!    which releases the held messages.
 //!
 //! Why it holds: every record in a commit was queued before the manager in that commit was
-//! serialized, and serializing takes the manager's consistency lock, so the manager already
-//! counts that update (its `latest_monitor_update_id` is at least the update's id). Updates
+//! serialized. LDK records an update as in flight and hands it to the chain monitor in one step
+//! under the peer's state mutex, and serializing takes every peer's state lock, so the manager
+//! already counts that update (its `latest_monitor_update_id` is at least the update's id). Updates
 //! queued after the records were taken but before the manager was serialized are in the
 //! manager's in-flight list without their records on disk; on load LDK replays every in-flight
 //! update above the stored monitor's id. A crash before a commit leaves the previous commit,
@@ -126,6 +127,17 @@ struct State {
     failed: Option<StorageError>,
 }
 
+/// What becomes of a monitor update handed to [`Journal::complete_after_commit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completion {
+    /// Reported to the chain monitor after the next commit.
+    AfterCommit,
+    /// Already durable (the writer is not running).
+    Durable,
+    /// Never (the writer failed): the update stays in progress.
+    Never,
+}
+
 /// Counters for benchmarks and the status screen.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct JournalStats {
@@ -191,12 +203,30 @@ impl Journal {
         }
         lock(&self.state).running = true;
         let journal = self.clone();
-        let handle = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("qtum-ln-writer".into())
-            .spawn(move || journal.run())
-            .map_err(|e| StorageError::Io(format!("cannot start the writer thread: {e}")))?;
-        *lock(&self.thread) = Some(handle);
-        Ok(())
+            .spawn(move || {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| journal.run()));
+                if ran.is_err() {
+                    // A writer that died must not look alive: nothing it had taken was
+                    // committed, so nothing may be reported complete, and the node halts.
+                    journal.fail(StorageError::Io("the writer thread panicked".into()));
+                    lock(&journal.state).running = false;
+                    journal.done.notify_all();
+                }
+            });
+        match spawned {
+            Ok(handle) => {
+                *lock(&self.thread) = Some(handle);
+                Ok(())
+            }
+            Err(e) => {
+                lock(&self.state).running = false;
+                Err(StorageError::Io(format!(
+                    "cannot start the writer thread: {e}"
+                )))
+            }
+        }
     }
 
     /// Commit everything queued, then stop the writer. Later writes go directly to the
@@ -241,7 +271,9 @@ impl Journal {
         if let Some(e) = &st.failed {
             return Err(e.clone());
         }
-        if !st.running || st.shutdown {
+        // Accepted until the writer has exited (it drains the queue before it does), so the
+        // records of one channel are never split between the queue and a direct write.
+        if !st.running {
             return Ok(Err(op));
         }
         st.ops.push(op);
@@ -267,15 +299,24 @@ impl Journal {
 
     /// Report `update_id` of `channel_id` to the chain monitor once everything queued so far is
     /// committed. `false` when the writer is not running.
-    pub(crate) fn complete_after_commit(&self, channel_id: ChannelId, update_id: u64) -> bool {
+    pub(crate) fn complete_after_commit(
+        &self,
+        channel_id: ChannelId,
+        update_id: u64,
+    ) -> Completion {
         let mut st = lock(&self.state);
-        if !st.running || st.shutdown || st.failed.is_some() {
-            return false;
+        if st.failed.is_some() {
+            return Completion::Never;
+        }
+        if !st.running {
+            // Not started yet, or exited after committing everything queued: what was just
+            // written went directly to the database, or was committed before the exit.
+            return Completion::Durable;
         }
         st.completions.push((channel_id, update_id));
         drop(st);
         self.work.notify_one();
-        true
+        Completion::AfterCommit
     }
 
     /// Wait until everything queued and every manager requested so far is committed.
@@ -360,8 +401,9 @@ impl Journal {
                 )
             };
             // The order that makes the invariant: records taken above, manager serialized now.
-            let wants_manager =
-                manager_wanted || !completions.is_empty() || ops.iter().any(Op::is_channel_state);
+            // Completions alone need no commit: their records were queued before them, so they
+            // are in this batch or in an earlier, committed one.
+            let wants_manager = manager_wanted || ops.iter().any(Op::is_channel_state);
             let started = Instant::now();
             let manager = if wants_manager {
                 self.hooks.get().and_then(|h| (h.manager)())
@@ -596,11 +638,12 @@ impl<P> AtomicPersister<P> {
     ) -> ChannelMonitorUpdateStatus {
         match status {
             ChannelMonitorUpdateStatus::Completed => {
-                if self.journal.complete_after_commit(channel_id, update_id) {
-                    ChannelMonitorUpdateStatus::InProgress
-                } else {
+                match self.journal.complete_after_commit(channel_id, update_id) {
+                    Completion::AfterCommit | Completion::Never => {
+                        ChannelMonitorUpdateStatus::InProgress
+                    }
                     // Written directly (the node is being built): durable already.
-                    ChannelMonitorUpdateStatus::Completed
+                    Completion::Durable => ChannelMonitorUpdateStatus::Completed,
                 }
             }
             // The records could not be queued (the writer failed): the update stays in

@@ -337,7 +337,10 @@ mod tests {
                 .write("monitor_updates", "chan", &i.to_string(), vec![i as u8])
                 .expect("queue");
             *queued.lock().expect("lock") += 1;
-            assert!(journal.complete_after_commit(lightning::ln::types::ChannelId([1; 32]), i));
+            assert_eq!(
+                journal.complete_after_commit(lightning::ln::types::ChannelId([1; 32]), i),
+                crate::io::journal::Completion::AfterCommit
+            );
         }
         // A stale manager handed in by the background processor is not written: a fresh one is.
         store

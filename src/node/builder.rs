@@ -314,30 +314,6 @@ impl Builder {
                 .watch_channel(channel_id, monitor)
                 .map_err(|()| read_failed("channel monitor", channel_id))?;
         }
-        // From here on channel state goes through the single writer (see `crate::io::journal`).
-        if !self.synchronous_persistence {
-            journal.start(Hooks {
-                manager: {
-                    let manager = Arc::downgrade(&channel_manager);
-                    Box::new(move || manager.upgrade().map(|m| m.encode()))
-                },
-                completed: {
-                    let monitor = Arc::downgrade(&chain_monitor);
-                    Box::new(move |channel_id, update_id| {
-                        if let Some(monitor) = monitor.upgrade() {
-                            if let Err(e) = monitor.channel_monitor_updated(channel_id, update_id)
-                            {
-                                log::error!(
-                                    "channel {channel_id}: completing monitor update {update_id}: {e:?}"
-                                );
-                            }
-                        }
-                    })
-                },
-            })
-            .map_err(storage_build_error)?;
-        }
-
         let change_destination: Arc<DynChangeDestination> = onchain.change_destination();
         let sweeper_args = (
             onchain.broadcaster(),
@@ -439,6 +415,30 @@ impl Builder {
         });
         // A crash can leave our records ahead of or behind LDK's: line them up first.
         super::reconcile::on_build(&inner).map_err(|e| BuildError::Storage(e.to_string()))?;
+        // From here on channel state goes through the single writer (see `crate::io::journal`).
+        if !self.synchronous_persistence {
+            inner.journal.start(Hooks {
+                manager: {
+                    let manager = Arc::downgrade(&inner.channel_manager);
+                    Box::new(move || manager.upgrade().map(|m| m.encode()))
+                },
+                completed: {
+                    let monitor = Arc::downgrade(&inner.chain_monitor);
+                    Box::new(move |channel_id, update_id| {
+                        if let Some(monitor) = monitor.upgrade() {
+                            if let Err(e) = monitor.channel_monitor_updated(channel_id, update_id)
+                            {
+                                log::error!(
+                                    "channel {channel_id}: completing monitor update {update_id}: {e:?}"
+                                );
+                            }
+                        }
+                    })
+                },
+            })
+            .map_err(storage_build_error)?;
+        }
+
         Ok(Node {
             inner,
             running: Arc::new(Mutex::new(None)),

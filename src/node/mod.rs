@@ -363,6 +363,9 @@ impl Node {
                 "an earlier write failed ({e}); build the node again from its storage"
             )));
         }
+        // A failure that halted the last run was reported; this run starts clean.
+        *lock(&self.inner.handler_failure) = None;
+        *lock(&self.inner.injected_failure) = None;
         let mut parts = Running::default();
         match start_parts(&self.inner, &mut parts, self.running.clone()) {
             Ok(()) => {
@@ -875,7 +878,10 @@ fn start_parts(
                 if let Some(reason) = reason {
                     log::error!("the node halts: {reason}");
                     lock(&inner.status).halted_reason = Some(reason);
-                    if let Some(running) = lock(&shared).take() {
+                    // Taken out first: the lock must not be held while shutting down (an app's
+                    // listener on the threads being joined may call into the node).
+                    let taken = lock(&shared).take();
+                    if let Some(running) = taken {
                         let _ = shutdown(&inner, running);
                     }
                     return;

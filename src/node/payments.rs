@@ -326,6 +326,10 @@ impl Node {
         };
         row.counterparty_node_id = Some(decoded.payee_pubkey.to_string());
         inner.payments.insert_or_replace_failed(&row)?;
+        inner
+            .events
+            .forget_payment_outcome(&hash_hex)
+            .map_err(|e| crate::io::db::node_error("events", &e))?;
 
         let retries = options.retries.unwrap_or(inner.config.payment_retries);
         match inner.channel_manager.send_payment(

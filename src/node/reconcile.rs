@@ -12,10 +12,12 @@
 //!   between building the funding transaction and handing it to LDK, and LDK does not persist
 //!   channels that were never funded) are released;
 //!
-//! and while the node runs, a funding transaction we made is broadcast again until it
+//! and while the node runs, a funding transaction LDK has broadcast is broadcast again until it
 //! confirms or its channel is gone (LDK broadcasts it once; a mempool that dropped it, or a
 //! crash right after the broadcast, would otherwise leave the channel pending until LDK's
-//! funding deadline closes it).
+//! funding deadline closes it). Never before LDK broadcast it: only once the channel's first
+//! monitor is durable, which LDK waits for (with the peer's signature on our first commitment)
+//! before it broadcasts.
 
 use std::collections::HashSet;
 
@@ -52,8 +54,33 @@ fn live_funding_txids(inner: &NodeInner) -> HashSet<Txid> {
     live
 }
 
+/// Tell LDK that every stored monitor is durable up to its own latest update.
+///
+/// A manager can be committed while a channel's *first* monitor was still queued in the same
+/// or an earlier batch; if the process dies before the writer reported that monitor complete,
+/// the stored manager still waits for it, and LDK only reconciles in-flight *updates* on load,
+/// not a first persistence. The monitor is on disk (LDK drops the channel when it is not), and
+/// a stored monitor with no update in flight is exactly what the manager expects, so reporting
+/// it complete is true and lets the channel go on. For channels with updates to replay it
+/// changes nothing: LDK waits for those.
+pub(crate) fn complete_stored_monitors(inner: &NodeInner) {
+    for channel_id in inner.chain_monitor.list_monitors() {
+        let latest = match inner.chain_monitor.get_monitor(channel_id) {
+            Ok(monitor) => monitor.get_latest_update_id(),
+            Err(()) => continue,
+        };
+        if let Err(e) = inner
+            .chain_monitor
+            .channel_monitor_updated(channel_id, latest)
+        {
+            log::warn!("channel {channel_id}: reporting its stored monitor: {e:?}");
+        }
+    }
+}
+
 /// Run once when the node is built, before it starts.
 pub(crate) fn on_build(inner: &NodeInner) -> Result<(), NodeError> {
+    complete_stored_monitors(inner);
     // Payments LDK never got.
     let known: HashSet<String> = inner
         .channel_manager
@@ -150,6 +177,16 @@ pub(crate) fn rebroadcast_funding(inner: &NodeInner) -> Result<(), NodeError> {
     }
     let channels = inner.channel_manager.list_channels();
     let live = live_funding_txids(inner);
+    // Channels whose first monitor is not yet durable: LDK has not broadcast their funding
+    // (it waits for the peer's signature on our first commitment and for that monitor), and
+    // neither may we: without them the funds would be locked in a 2-of-2 we cannot spend.
+    let unsettled: HashSet<lightning::ln::types::ChannelId> = inner
+        .chain_monitor
+        .list_pending_monitor_updates()
+        .into_iter()
+        .filter(|(_, pending)| !pending.is_empty())
+        .map(|(channel_id, _)| channel_id)
+        .collect();
     for (txid_text, raw) in rows {
         let Ok(txid) = txid_text.parse::<Txid>() else {
             continue;
@@ -158,6 +195,12 @@ pub(crate) fn rebroadcast_funding(inner: &NodeInner) -> Result<(), NodeError> {
             .iter()
             .find(|c| c.funding_txo.map(|o| o.txid) == Some(txid));
         match channel {
+            Some(c)
+                if inner.chain_monitor.get_monitor(c.channel_id).is_err()
+                    || unsettled.contains(&c.channel_id) =>
+            {
+                // Not broadcast by LDK yet (see above): wait.
+            }
             Some(c) if c.confirmations.unwrap_or(0) == 0 => {
                 if let Ok(tx) = deserialize::<Transaction>(&raw) {
                     log::debug!("broadcasting funding transaction {txid} again");
