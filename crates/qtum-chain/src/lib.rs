@@ -2,7 +2,7 @@
 //! implementations (Qtum RPC and Esplora-style REST), the sync engine that feeds LDK's `Confirm`
 //! and the wallet, and fee estimation.
 //!
-//! Two hash namespaces exist (DESIGN §3): Qtum's real block hash (sha256d of the whole header)
+//! Two hash namespaces exist: Qtum's real block hash (sha256d of the whole header)
 //! identifies blocks everywhere in this module and in the wallet; LDK only ever sees the
 //! "synthetic" id, sha256d of the first 80 header bytes. [`BlockRef`] carries both so nobody has
 //! to recompute or, worse, mix them.

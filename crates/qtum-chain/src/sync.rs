@@ -1,7 +1,7 @@
 //! The sync engine: [`ChainSync`] feeds LDK's `Confirm` from any [`ChainSource`];
 //! [`ScriptSync`] gives the on-chain wallet its transactions.
 //!
-//! # LDK side (DESIGN §3)
+//! # LDK side
 //!
 //! [`ChainSync`] implements `lightning::chain::Filter`: hand it to the `ChainMonitor` and LDK
 //! registers the transactions and outputs it cares about. Each [`ChainSync::sync`] then calls

@@ -2,7 +2,7 @@
 //!
 //! A source is an untrusted party: a buggy proxy, a lying Esplora or a corrupted cache must
 //! produce an error, never a false confirmation. Headers are identified by Qtum's real hash
-//! (sha256d of the whole header, DESIGN §3 rule 5); transactions are tied to a header by a
+//! (sha256d of the whole header, rule 5 in the `sync` module docs); transactions are tied to a header by a
 //! merkle branch or by recomputing the whole block's merkle root.
 
 use bitcoin::hashes::{sha256d, Hash, HashEngine};

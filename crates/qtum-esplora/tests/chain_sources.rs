@@ -245,9 +245,17 @@ fn fresh_regtest_fees_use_the_fallback_table_above_the_floor() {
             FALLBACK_SAT_PER_KW[1].1
         );
         assert_eq!(
-            estimator.get_est_sat_per_1000_weight(T::ChannelCloseMinimum),
-            FALLBACK_SAT_PER_KW[2].1
+            estimator.get_est_sat_per_1000_weight(T::NonAnchorChannelFee),
+            FALLBACK_SAT_PER_KW[1].1
         );
+        // What we accept from a peer and our closing minimum are the floor, data or not: two
+        // nodes on different fee sources must never disagree (qtum_chain::fees).
+        for target in [
+            T::ChannelCloseMinimum,
+            T::MinAllowedNonAnchorChannelRemoteFee,
+        ] {
+            assert_eq!(estimator.get_est_sat_per_1000_weight(target), 101_000);
+        }
 
         // A dead source: degraded, still answering, never blocking on the network.
         let dead = env.source_over(&[common::dead_url()], Duration::from_secs(1));

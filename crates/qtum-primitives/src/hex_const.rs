@@ -1,7 +1,7 @@
 //! Compile-time hex literals.
 //!
 //! Chain constants are written in the same hex the Qtum sources and RPCs print, so a reviewer can
-//! compare them with QTUM.md character by character. Decoding happens in `const` context: a typo
+//! compare them with Qtum Core's sources character by character. Decoding happens in `const` context: a typo
 //! is a compile error, never a runtime panic.
 
 /// Decodes `s` (exactly `2 * N` hex digits) into bytes in the order written.

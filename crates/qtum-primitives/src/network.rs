@@ -1,6 +1,6 @@
 //! Qtum networks and their chain parameters.
 //!
-//! Values come from Qtum Core 27.1's `chainparams.cpp` (via QTUM.md §1) and were checked against a
+//! Values come from Qtum Core 27.1's `chainparams.cpp` and were checked against a
 //! running `qtumd -regtest` where the fixtures allow. Hashes are stored as compile-time constants
 //! for speed; the tests rebuild every genesis block and prove the constants right.
 

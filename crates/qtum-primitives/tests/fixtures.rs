@@ -1,5 +1,5 @@
 //! Checks against real data captured from `qtumd -regtest` (Qtum Core 27.1) and Qtum's Eclair
-//! fork. Where QTUM.md and these fixtures disagree, the fixtures are right.
+//! fork. Where written-down Qtum facts and these fixtures disagree, the fixtures are right.
 
 use std::fs;
 

@@ -1,4 +1,4 @@
-//! Qtum regtest consensus and policy constants (QTUM.md, checked against the qtumd fixtures).
+//! Qtum regtest consensus and policy constants (Qtum Core's values, checked against data captured from qtumd).
 
 use bitcoin::CompactTarget;
 

@@ -10,7 +10,7 @@
 //! | [`MIN_FEE_RATE_SAT_PER_VB`] | 400 (Qtum's `-minrelaytxfee`) |
 //! | [`MAX_FEE_RATE_SAT_PER_VB`] | 100,000 (1 QTUM/kvB: `sendrawtransaction`'s default ceiling) |
 //! | [`DEFAULT_TARGET_BLOCKS`] | 6 blocks ≈ 3 min at 32 s |
-//! | [`FALLBACK_FEE_RATE_SAT_PER_KW`] | 200,000 (800 sat/vB; DESIGN §5, Qtum Eclair's 6-block rate) when the source has no estimate |
+//! | [`FALLBACK_FEE_RATE_SAT_PER_KW`] | 200,000 (800 sat/vB; Qtum Eclair's 6-block rate) when the source has no estimate |
 //! | floor on estimates | [`qtum_primitives::policy::FEERATE_FLOOR_SAT_PER_KW`] = 101,000 sat/kW |
 
 use bitcoin::consensus::encode::VarInt;
