@@ -233,6 +233,14 @@ fn a_dead_task_halts_the_node_and_start_brings_it_back() {
     assert!(node.status().is_running);
     assert_eq!(halted_reason(&node), None);
     node.receive(1_000, "x", None).expect("works again");
+
+    // The HTLC thread too.
+    node.debug_fail_task("htlcs");
+    wait_until("the node halts again", || halted_reason(&node).is_some());
+    let reason = halted_reason(&node).expect("halted");
+    assert!(reason.contains("HTLC thread"), "{reason}");
+    node.start().expect("start again");
+    node.receive(1_000, "y", None).expect("works again");
 }
 
 /// A panic while handling an LDK event (a bug) halts the node; the event is not lost: after a

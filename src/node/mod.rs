@@ -213,7 +213,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// LDK's configuration from ours (DESIGN §5).
+/// LDK's configuration from ours (the defaults table in `crate::config`).
 pub(crate) fn user_config(config: &Config) -> UserConfig {
     let mut c = UserConfig::default();
     let handshake = &mut c.channel_handshake_config;
@@ -276,8 +276,8 @@ impl Node {
     }
 
     /// Make a task of the running node panic, so a test can watch the node halt: `"sync"` (the
-    /// chain sync thread, at its next pass) or `"events"` (the next LDK event handled). Not for
-    /// apps.
+    /// chain sync thread, at its next pass), `"htlcs"` (the HTLC thread, within 100 ms) or
+    /// `"events"` (the next LDK event handled). Not for apps.
     #[doc(hidden)]
     pub fn debug_fail_task(&self, task: &str) {
         *lock(&self.inner.injected_failure) = Some(task.to_string());
@@ -805,6 +805,9 @@ fn start_parts(
         let stop = stop.clone();
         let (thread, alive) = spawn_guarded("qtum-ln-htlcs", move || {
             while !stop.load(Ordering::Acquire) {
+                if take_injected_failure(&inner, "htlcs") {
+                    panic!("injected failure of the HTLC thread");
+                }
                 // Take the future first so a notification between the check and the wait is
                 // not lost.
                 let wake = inner
