@@ -16,6 +16,16 @@ fn halted_reason(node: &Node) -> Option<String> {
     node.status().halted_reason
 }
 
+/// The error a build of `config` must give.
+fn refused(config: Config, seed: u8, what: &str) -> BuildError {
+    let mut builder = qtum_lightning::Builder::new(config);
+    builder.set_entropy_seed_bytes(&[seed; 32]);
+    match builder.build() {
+        Ok(_) => panic!("{what} was opened"),
+        Err(e) => e,
+    }
+}
+
 /// A started node and the configuration to build it again.
 fn started(harness: &qtum_regtest::node::RegtestNode, name: &str, seed: u8) -> (Node, Config) {
     let config = config(harness, name);
@@ -29,12 +39,7 @@ fn a_second_node_on_the_same_directory_is_refused() {
     let harness = harness();
     let config = config(&harness, "locked");
     let first = build(config.clone(), 31);
-    let Err(err) = qtum_lightning::Builder::new(config.clone())
-        .set_entropy_seed_bytes(&[31; 32])
-        .build()
-    else {
-        panic!("a second node on the same directory was built");
-    };
+    let err = refused(config.clone(), 31, "a directory in use");
     assert!(matches!(err, BuildError::StorageLocked(_)), "{err}");
     drop(first);
     let again = build(config, 31);
@@ -60,11 +65,7 @@ fn damaged_newer_and_log_less_databases_are_refused_untouched() {
         }
         let mut log_less = config.clone();
         log_less.storage_dir = copy;
-        let err = qtum_lightning::Builder::new(log_less)
-            .set_entropy_seed_bytes(&[32; 32])
-            .build()
-            .err()
-            .expect("a database without its log was opened");
+        let err = refused(log_less, 32, "a database without its log");
         assert!(matches!(err, BuildError::StorageCorrupt(_)), "{err}");
         assert!(err.to_string().contains("write-ahead log"), "{err}");
         node.stop().expect("stop");
@@ -76,11 +77,7 @@ fn damaged_newer_and_log_less_databases_are_refused_untouched() {
         conn.execute("UPDATE schema_version SET version = version + 100", [])
             .expect("bump");
     }
-    let err = qtum_lightning::Builder::new(config.clone())
-        .set_entropy_seed_bytes(&[32; 32])
-        .build()
-        .err()
-        .expect("a newer database was opened");
+    let err = refused(config.clone(), 32, "a newer database");
     assert!(matches!(err, BuildError::StorageTooNew(_)), "{err}");
     {
         let conn = rusqlite::Connection::open(&db).expect("raw");
@@ -102,21 +99,13 @@ fn damaged_newer_and_log_less_databases_are_refused_untouched() {
     let half = &bytes[..bytes.len() / 2];
     std::fs::write(&db, half).expect("truncate");
     let _ = std::fs::remove_file(dir.join("node.sqlite-wal"));
-    let err = qtum_lightning::Builder::new(config.clone())
-        .set_entropy_seed_bytes(&[32; 32])
-        .build()
-        .err()
-        .expect("a truncated database was opened");
+    let err = refused(config.clone(), 32, "a truncated database");
     assert!(matches!(err, BuildError::StorageCorrupt(_)), "{err}");
     assert_eq!(std::fs::read(&db).expect("read"), half);
 
     // Not a database at all.
     std::fs::write(&db, vec![0xa5u8; 64 * 1024]).expect("garbage");
-    let err = qtum_lightning::Builder::new(config)
-        .set_entropy_seed_bytes(&[32; 32])
-        .build()
-        .err()
-        .expect("garbage was opened");
+    let err = refused(config, 32, "garbage");
     assert!(matches!(err, BuildError::StorageCorrupt(_)), "{err}");
 }
 
