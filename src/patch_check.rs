@@ -7,9 +7,11 @@
 
 /// The patch level this SDK is written against.
 const EXPECTED: u32 = 1;
+/// LDK's patch level: 2 adds the funding deadline and HTLC expiry cap in 32-second blocks.
+const EXPECTED_LDK: u32 = 2;
 
 const _: () = assert!(
-    lightning::QTUM_PATCH_LEVEL == EXPECTED
+    lightning::QTUM_PATCH_LEVEL == EXPECTED_LDK
         && lightning_invoice::QTUM_PATCH_LEVEL == EXPECTED
         && bitcoin::constants::QTUM_PATCH_LEVEL == EXPECTED,
     "LDK, lightning-invoice and bitcoin must carry this SDK's Qtum patches (run `make deps`)"
