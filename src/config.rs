@@ -10,7 +10,7 @@
 //! | `our_to_self_delay_blocks` (asked of the peer) | 18,900 | blocks | ≈ 7 days |
 //! | `max_to_self_delay_blocks` (accepted from the peer) | 20,160 | blocks | ≈ 7.5 days |
 //! | `cltv_expiry_delta` (forwarding) | 288 | blocks | ≈ 2.6 hours |
-//! | `min_final_cltv_expiry_delta` (invoices) | 576 | blocks | ≈ 5.1 hours |
+//! | `min_final_cltv_expiry_delta` (invoices: `c` is 3 more) | 2,697 | blocks | ≈ 1 day |
 //! | `dust_limit_sat` (ours; accepted from peers) | 72,800 (72,800 – 364,000) | sat | P2PKH dust at 400 sat/vB |
 //! | channel reserve | max(1 % of capacity, 72,800) | sat | |
 //! | `min_channel_size_sat` / `max_channel_size_sat` | 1,000,000 / 10,000,000,000 | sat | 0.01 / 100 QTUM |
@@ -22,20 +22,21 @@
 //! | `max_route_hops` | 6 | hops | |
 //! | feerate floor | 101,000 | sat/kW | 404 sat/vB |
 //! | fallback feerates (1 / 6 / 72 blocks) | 300,000 / 200,000 / 102,500 | sat/kW | Qtum Eclair's table |
-//! | route CLTV budget (paying) | 2,000 | blocks | ≈ 17.8 hours (LDK: 1,008) |
+//! | route CLTV budget (paying) | 5,400 | blocks | ≈ 2 days (LDK: 1,008) |
+//! | `force_close_avoidance_max_fee_satoshis` | 10,000 | sat | headroom of a cooperative close's fee range |
+//! | `sync_interval_secs` | 30 | seconds | about one block |
+//! | `wallet_birthday_height` | none (scan from genesis) | height | |
+//! | `batch_htlc_processing` | off (HTLCs handled at once) | | LDK's ~50 ms privacy delay when on |
+//! | anchors, zero-fee commitments | off | | a 330-sat anchor is dust on Qtum |
 //!
 //! What a phone app must do for its funds to be safe: come online (start the node and let it
 //! sync) at least once every `our_to_self_delay_blocks` (7 days by default) while it has
 //! channels: that is how long the peer must wait for its own funds after broadcasting a
 //! commitment, so it is our window to answer a revoked one with a justice transaction. While
 //! receiving, a payment that was claimed but not yet settled with the peer must be finished
-//! within the invoice's `min_final_cltv_expiry_delta` (about 5 hours) of its arrival, or
+//! within the invoice's `min_final_cltv_expiry_delta` (about one day) of its arrival, or
 //! claimed on chain. The fee rules the node answers LDK with are in `qtum_chain::fees`; every
 //! block count LDK uses, in Qtum time, is in the repository's `docs/qtum-time.md`.
-//! | `sync_interval_secs` | 30 | seconds | about one block |
-//! | `wallet_birthday_height` | none (scan from genesis) | height | |
-//! | `batch_htlc_processing` | off (HTLCs handled at once) | | LDK's ~50 ms privacy delay when on |
-//! | anchors, zero-fee commitments | off | | a 330-sat anchor is dust on Qtum |
 
 use std::path::PathBuf;
 
@@ -43,6 +44,16 @@ use crate::qtum::network::Network;
 
 /// The default Lightning port.
 pub const DEFAULT_LISTEN_PORT: u16 = 9735;
+
+/// The most blocks a payment we send may lock funds along its route (about two days): the sum
+/// of the forwarding deltas, the invoice's `c` and LDK's shadow offset. Under the 8,064 blocks
+/// a forwarder running this SDK accepts (LDK's `CLTV_FAR_FAR_AWAY`, patched).
+pub const ROUTE_CLTV_BUDGET_BLOCKS: u32 = 5_400;
+
+/// LDK's lowest `to_self_delay` (its `BREAKDOWN_TIMEOUT`, 77 minutes on Qtum).
+const MIN_TO_SELF_DELAY_BLOCKS: u16 = 144;
+/// The highest `to_self_delay` a node running this SDK accepts from a peer (7.5 days).
+const MAX_TO_SELF_DELAY_BLOCKS: u16 = 20_160;
 
 /// Where the node reads the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +154,7 @@ impl Config {
             our_to_self_delay_blocks: 18_900,
             max_to_self_delay_blocks: 20_160,
             cltv_expiry_delta: 288,
-            min_final_cltv_expiry_delta: 576,
+            min_final_cltv_expiry_delta: 2_697,
             min_channel_size_sat: 1_000_000,
             max_channel_size_sat: 100 * 100_000_000,
             htlc_minimum_msat: 1,
@@ -158,6 +169,66 @@ impl Config {
             wallet_birthday_height: None,
             batch_htlc_processing: false,
         }
+    }
+
+    /// Checks the block counts against what LDK and peers running this SDK accept, so a bad
+    /// value is refused when the node is built, not when the first channel opens.
+    pub fn validate(&self) -> Result<(), String> {
+        let in_range = |name: &str, value: u64, low: u64, high: u64, why: &str| {
+            if value < low || value > high {
+                Err(format!("{name} = {value}: must be {low} to {high} ({why})"))
+            } else {
+                Ok(())
+            }
+        };
+        in_range(
+            "our_to_self_delay_blocks",
+            self.our_to_self_delay_blocks.into(),
+            u64::from(MIN_TO_SELF_DELAY_BLOCKS),
+            u64::from(MAX_TO_SELF_DELAY_BLOCKS),
+            "LDK refuses less; peers running this SDK refuse more",
+        )?;
+        in_range(
+            "max_to_self_delay_blocks",
+            self.max_to_self_delay_blocks.into(),
+            u64::from(MIN_TO_SELF_DELAY_BLOCKS),
+            u64::from(MAX_TO_SELF_DELAY_BLOCKS),
+            "LDK caps what it accepts at 20,160",
+        )?;
+        in_range(
+            "funding_confirmations",
+            self.funding_confirmations.into(),
+            1,
+            144,
+            "a funder running LDK refuses to wait longer",
+        )?;
+        in_range(
+            "cltv_expiry_delta",
+            self.cltv_expiry_delta.into(),
+            48,
+            u64::from(ROUTE_CLTV_BUDGET_BLOCKS / 4),
+            "LDK's minimum; above a quarter of a payer's budget few routes would fit",
+        )?;
+        // A payer running this SDK must reach us through one forwarding hop: our `c`, the
+        // hop's delta and the 80 blocks LDK's router keeps for its random shadow offset.
+        let through_one_hop = u32::from(self.cltv_expiry_delta) + 80 + 3;
+        in_range(
+            "min_final_cltv_expiry_delta",
+            self.min_final_cltv_expiry_delta.into(),
+            42,
+            u64::from(ROUTE_CLTV_BUDGET_BLOCKS.saturating_sub(through_one_hop)),
+            "LDK's minimum; above it, no payer could reach us through a forwarding node",
+        )?;
+        if self.min_channel_size_sat > self.max_channel_size_sat {
+            return Err(format!(
+                "min_channel_size_sat {} is above max_channel_size_sat {}",
+                self.min_channel_size_sat, self.max_channel_size_sat
+            ));
+        }
+        if self.sync_interval_secs == 0 {
+            return Err("sync_interval_secs must be at least 1".into());
+        }
+        Ok(())
     }
 
     /// The route fee limit for a payment of `amount_msat`: max(8,400 sat, 3 %), in msat.
@@ -184,15 +255,45 @@ mod tests {
         );
         assert_eq!(c.our_to_self_delay_blocks, 18_900);
         assert!(c.our_to_self_delay_blocks <= c.max_to_self_delay_blocks);
-        // An invoice plus one forwarding hop fits LDK's default route budget of 1,008 blocks
-        // (a payer on another LDK can pay through an LSP), with room for LDK's random shadow
-        // offset; this SDK's payers allow 2,000.
+        // An invoice plus several forwarding hops fit a payer's budget, with LDK's 80 blocks of
+        // shadow offset; and the defaults pass their own validation.
         assert!(
-            c.min_final_cltv_expiry_delta as u32 + 3 + c.cltv_expiry_delta as u32 + 100 <= 1_008
+            c.min_final_cltv_expiry_delta as u32 + 3 + 6 * c.cltv_expiry_delta as u32 + 80
+                <= ROUTE_CLTV_BUDGET_BLOCKS
         );
+        assert_eq!(c.validate(), Ok(()));
         assert_eq!(c.max_to_self_delay_blocks, 20_160);
         assert_eq!(c.listening_addresses, vec!["0.0.0.0:9735".to_string()]);
         assert_eq!(c.max_channel_size_sat, 10_000_000_000);
+    }
+
+    #[test]
+    fn out_of_range_block_counts_are_refused() {
+        let base = Config::new(
+            Network::Regtest,
+            "/tmp/x",
+            ChainSourceConfig::Esplora {
+                base_urls: vec!["http://127.0.0.1:1".into()],
+            },
+        );
+        let refused = |f: &dyn Fn(&mut Config)| {
+            let mut c = base.clone();
+            f(&mut c);
+            c.validate().expect_err("refused")
+        };
+        assert!(refused(&|c| c.our_to_self_delay_blocks = 143).contains("our_to_self_delay"));
+        assert!(refused(&|c| c.our_to_self_delay_blocks = 20_161).contains("20160"));
+        assert!(refused(&|c| c.funding_confirmations = 0).contains("funding"));
+        assert!(refused(&|c| c.cltv_expiry_delta = 47).contains("cltv_expiry_delta"));
+        assert!(refused(&|c| c.min_final_cltv_expiry_delta = 41).contains("min_final"));
+        // The largest `c` that a payer can still reach through one hop is accepted, one more
+        // block is not.
+        let mut c = base.clone();
+        c.min_final_cltv_expiry_delta = (ROUTE_CLTV_BUDGET_BLOCKS - 288 - 83) as u16;
+        assert_eq!(c.validate(), Ok(()));
+        c.min_final_cltv_expiry_delta += 1;
+        assert!(c.validate().is_err());
+        assert!(refused(&|c| c.sync_interval_secs = 0).contains("sync_interval"));
     }
 
     #[test]

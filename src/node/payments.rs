@@ -67,8 +67,7 @@ pub struct SendOptions {
     pub max_route_hops: Option<u8>,
 }
 
-/// The most blocks a payment we send may lock funds along its route (about 17.8 hours).
-pub(crate) const ROUTE_CLTV_BUDGET_BLOCKS: u32 = 2_000;
+use crate::config::ROUTE_CLTV_BUDGET_BLOCKS;
 
 fn invoice_error(e: InvoiceError) -> NodeError {
     match e {
