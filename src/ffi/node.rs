@@ -16,7 +16,9 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
-use crate::node::{ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, PeerInfo, SendOptions};
+use crate::node::{
+    ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, PeerInfo, PendingSweep, SendOptions,
+};
 use crate::payment::store::{PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
 
@@ -217,6 +219,12 @@ impl Node {
         reason: Option<String>,
     ) -> Result<(), NodeError> {
         self.inner.force_close_channel(&channel_id, reason)
+    }
+
+    /// Outputs of closed channels on their way to the wallet, with where each stands (an
+    /// output too small to pay for its own sweep on Qtum waits as `WaitingForFees`).
+    pub fn pending_sweeps(&self) -> Vec<PendingSweep> {
+        self.inner.pending_sweeps()
     }
 
     /// A fresh on-chain address.

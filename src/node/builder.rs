@@ -37,6 +37,7 @@ use crate::logger::LdkLogger;
 use crate::node::keys::{ScriptSource, WalletSignerProvider};
 use crate::node::onchain::Onchain;
 use crate::node::peers::PeerStore;
+use crate::node::sweep::QtumOutputSpender;
 use crate::node::types::{ChannelManager, DynChangeDestination, Sweeper};
 use crate::node::{user_config, Node, NodeInner, NodeStatus};
 
@@ -124,6 +125,7 @@ impl Builder {
     /// chain source. Does not start networking; call [`Node::start`].
     pub fn build(&self) -> Result<Node, BuildError> {
         let config = self.config.clone();
+        config.validate().map_err(BuildError::InvalidConfig)?;
         let seed = match self.entropy.as_ref().ok_or_else(|| {
             BuildError::InvalidEntropy("no entropy given: set a mnemonic or seed bytes".into())
         })? {
@@ -315,11 +317,12 @@ impl Builder {
                 .map_err(|()| read_failed("channel monitor", channel_id))?;
         }
         let change_destination: Arc<DynChangeDestination> = onchain.change_destination();
+        let spender = Arc::new(QtumOutputSpender::new(keys.clone()));
         let sweeper_args = (
             onchain.broadcaster(),
             onchain.fee_estimator(),
             Some(onchain.filter()),
-            keys.clone(),
+            spender.clone(),
             change_destination.clone(),
             store.clone(),
             logger.clone(),
@@ -341,7 +344,7 @@ impl Builder {
                     onchain.broadcaster(),
                     onchain.fee_estimator(),
                     Some(onchain.filter()),
-                    keys.clone(),
+                    spender.clone(),
                     change_destination,
                     store.clone(),
                     logger.clone(),
@@ -396,6 +399,7 @@ impl Builder {
             gossip_sync,
             scorer,
             sweeper,
+            spender,
             events,
             payments,
             peers,

@@ -8,6 +8,7 @@ mod onchain;
 mod payments;
 mod peers;
 mod reconcile;
+mod sweep;
 pub(crate) mod types;
 
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use lightning_background_processor::BackgroundProcessor;
 pub use builder::Builder;
 pub use onchain::OnchainBalance;
 pub use payments::{InvoicePreview, SendOptions};
+pub use sweep::{PendingSweep, SweepStatus};
 
 use crate::config::Config;
 use crate::error::NodeError;
@@ -149,6 +151,7 @@ pub(crate) struct NodeInner {
     pub(crate) gossip_sync: Arc<GossipSync>,
     pub(crate) scorer: Arc<RwLock<Scorer>>,
     pub(crate) sweeper: Arc<Sweeper>,
+    pub(crate) spender: Arc<sweep::QtumOutputSpender>,
     pub(crate) events: Arc<EventQueue>,
     pub(crate) payments: crate::payment::store::PaymentStore,
     pub(crate) peers: PeerStore,
@@ -232,6 +235,10 @@ pub(crate) fn user_config(config: &Config) -> UserConfig {
     limits.their_to_self_delay = config.max_to_self_delay_blocks;
     limits.force_announced_channel_preference = false;
     c.channel_config.cltv_expiry_delta = config.cltv_expiry_delta;
+    // What a funder may pay above its own commitment rate to end a cooperative close rather
+    // than force-close: enough that a peer demanding up to 14,800 sat/kW more than our
+    // commitment rate (an older node's fee table) still finds the ranges overlapping.
+    c.channel_config.force_close_avoidance_max_fee_satoshis = 10_000;
     c.channel_config.forwarding_fee_base_msat = config.forwarding_fee_base_msat;
     c.channel_config.forwarding_fee_proportional_millionths =
         config.forwarding_fee_proportional_millionths;
@@ -593,6 +600,18 @@ impl Node {
                 reason.unwrap_or_else(|| "closed by the user".into()),
             )
             .map_err(|e| NodeError::ChannelFailed(format!("{e:?}")))
+    }
+
+    /// Outputs of closed channels on their way to the on-chain wallet (our side of a force
+    /// close once its delay has passed, HTLCs claimed on chain), with where each stands. An
+    /// output too small to pay for its own sweep on Qtum stays here as
+    /// [`SweepStatus::WaitingForFees`] until it can leave with another one; it is in no
+    /// balance until then.
+    pub fn pending_sweeps(&self) -> Vec<PendingSweep> {
+        let inner = self.inner();
+        inner
+            .spender
+            .describe(inner.sweeper.tracked_spendable_outputs())
     }
 
     /// How much of the Lightning network this node knows from gossip.

@@ -49,13 +49,29 @@ pub struct OnchainBalance {
     pub total_sat: u64,
 }
 
-struct WalletChange(Arc<Wallet>);
+/// The sweeper's change destination. LDK asks for one before every sweep attempt (every 30
+/// seconds while an output waits for fees), so the same unused change script is handed out
+/// until a transaction paying it is seen: a fresh one each time would reveal thousands of
+/// addresses a day, slowing every sync and putting later change beyond a restore's gap limit.
+struct WalletChange {
+    wallet: Arc<Wallet>,
+    last: Mutex<Option<ScriptBuf>>,
+}
 
 impl ChangeDestinationSourceSync for WalletChange {
     fn get_change_destination_script(&self) -> Result<ScriptBuf, ()> {
-        self.0
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(script) = last.as_ref() {
+            if !self.wallet.is_used(script) {
+                return Ok(script.clone());
+            }
+        }
+        let script = self
+            .wallet
             .change_script()
-            .map_err(|e| log::error!("no change script from the wallet: {e}"))
+            .map_err(|e| log::error!("no change script from the wallet: {e}"))?;
+        *last = Some(script.clone());
+        Ok(script)
     }
 }
 
@@ -155,7 +171,10 @@ impl Onchain {
     }
 
     pub(crate) fn change_destination(&self) -> Arc<DynChangeDestination> {
-        Arc::new(WalletChange(self.wallet.clone()))
+        Arc::new(WalletChange {
+            wallet: self.wallet.clone(),
+            last: Mutex::new(None),
+        })
     }
 
     pub(crate) fn tip(&self) -> Result<BlockRef, ChainError> {

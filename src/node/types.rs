@@ -16,6 +16,8 @@ use lightning::routing::utxo::UtxoLookup;
 use lightning::sign::{ChangeDestinationSourceSync, InMemorySigner, KeysManager};
 use lightning::util::sweep::OutputSweeperSync;
 
+use crate::node::sweep::QtumOutputSpender;
+
 use crate::io::sqlite_store::SqliteStore;
 use crate::logger::LdkLogger;
 use crate::node::keys::WalletSignerProvider;
@@ -97,5 +99,5 @@ pub(crate) type Sweeper = OutputSweeperSync<
     Arc<DynFilter>,
     Arc<SqliteStore>,
     Logger,
-    Arc<KeysManager>,
+    Arc<QtumOutputSpender>,
 >;

@@ -326,6 +326,15 @@ impl Wallet {
         Ok((keychain, index))
     }
 
+    /// Whether any transaction the wallet knows pays to `script`.
+    pub fn is_used(&self, script: &Script) -> bool {
+        self.lock()
+            .state
+            .txs
+            .values()
+            .any(|w| w.tx.output.iter().any(|o| o.script_pubkey == *script))
+    }
+
     /// Whether `script` is one of the wallet's (within the scanned window).
     pub fn is_mine(&self, script: &Script) -> bool {
         self.lock().scripts.lookup(script).is_some()
