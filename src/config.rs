@@ -55,8 +55,9 @@ const MIN_TO_SELF_DELAY_BLOCKS: u16 = 144;
 /// The highest `to_self_delay` a node running this SDK accepts from a peer (7.5 days).
 const MAX_TO_SELF_DELAY_BLOCKS: u16 = 20_160;
 
-/// Where the node reads the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the node reads the chain. Its `Debug` redacts the URLs (credentials, query values)
+/// and the RPC password.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ChainSourceConfig {
     /// Qtum Core JSON-RPC (qtumd, or an RPC proxy in front of it). Several endpoints are tried in
@@ -74,6 +75,25 @@ pub enum ChainSourceConfig {
     },
 }
 
+impl std::fmt::Debug for ChainSourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted =
+            |urls: &[String]| -> Vec<String> { urls.iter().map(|u| redact_url(u)).collect() };
+        match self {
+            ChainSourceConfig::Rpc { endpoints, auth } => f
+                .debug_struct("Rpc")
+                .field("endpoints", &redacted(endpoints))
+                .field("auth", auth)
+                .finish(),
+            ChainSourceConfig::Esplora { base_urls } => f
+                .debug_struct("Esplora")
+                .field("base_urls", &redacted(base_urls))
+                .finish(),
+        }
+    }
+}
+
+use qtum_chain::redact_url;
 pub use qtum_chain::rpc::RpcAuth;
 
 /// Everything a node needs to start. See the module docs for the defaults and what they mean
@@ -294,6 +314,31 @@ mod tests {
         c.min_final_cltv_expiry_delta += 1;
         assert!(c.validate().is_err());
         assert!(refused(&|c| c.sync_interval_secs = 0).contains("sync_interval"));
+    }
+
+    #[test]
+    fn debug_shows_no_credentials() {
+        let mut c = Config::new(
+            Network::Regtest,
+            "/tmp/x",
+            ChainSourceConfig::Rpc {
+                endpoints: vec!["https://rpcuser:hunter2@node.example:443/?apikey=topsecret".into()],
+                auth: RpcAuth::UserPass {
+                    user: "alice".into(),
+                    password: "correct horse".into(),
+                },
+            },
+        );
+        let shown = format!("{c:?}");
+        for secret in ["hunter2", "topsecret", "correct horse"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("node.example:443"), "{shown}");
+        c.chain_source = ChainSourceConfig::Esplora {
+            base_urls: vec!["https://esplora.example/api?key=topsecret".into()],
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("topsecret") && shown.contains("esplora.example"));
     }
 
     #[test]

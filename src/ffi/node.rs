@@ -102,11 +102,16 @@ impl Builder {
     /// Use a BIP39 recovery phrase (12 to 24 words) and an optional passphrase. Checked by
     /// `build` (or beforehand with `validate_mnemonic`).
     pub fn set_entropy_mnemonic(&self, mnemonic: String, passphrase: Option<String>) {
-        lock(&self.inner).set_entropy_mnemonic(&mnemonic, passphrase.as_deref());
+        // The foreign side's copies are its own to wipe; ours are wiped here.
+        let mnemonic = zeroize::Zeroizing::new(mnemonic);
+        let passphrase = passphrase.map(zeroize::Zeroizing::new);
+        lock(&self.inner)
+            .set_entropy_mnemonic(&mnemonic, passphrase.as_deref().map(|p| p.as_str()));
     }
 
     /// Use raw seed bytes (16 to 64). Checked by `build`.
     pub fn set_entropy_seed_bytes(&self, seed: Vec<u8>) {
+        let seed = zeroize::Zeroizing::new(seed);
         lock(&self.inner).set_entropy_seed_bytes(&seed);
     }
 

@@ -37,6 +37,8 @@ use crate::logger::LdkLogger;
 use crate::node::keys::{ScriptSource, WalletSignerProvider};
 use crate::node::onchain::Onchain;
 use crate::node::peers::PeerStore;
+use zeroize::Zeroizing;
+
 use crate::node::sweep::QtumOutputSpender;
 use crate::node::types::{ChannelManager, DynChangeDestination, Sweeper};
 use crate::node::{user_config, Node, NodeInner, NodeStatus};
@@ -57,14 +59,14 @@ pub(crate) fn storage_build_error(e: StorageError) -> BuildError {
     }
 }
 
-/// Where the node's keys come from.
+/// Where the node's keys come from. Every copy is wiped from memory when dropped.
 #[derive(Clone)]
 enum Entropy {
     Mnemonic {
-        phrase: String,
-        passphrase: Option<String>,
+        phrase: Zeroizing<String>,
+        passphrase: Option<Zeroizing<String>>,
     },
-    SeedBytes(Vec<u8>),
+    SeedBytes(Zeroizing<Vec<u8>>),
 }
 
 /// Builds a [`Node`].
@@ -100,8 +102,8 @@ impl Builder {
     /// Use a BIP39 mnemonic (12 or 24 words) and an optional passphrase.
     pub fn set_entropy_mnemonic(&mut self, phrase: &str, passphrase: Option<&str>) -> &mut Builder {
         self.entropy = Some(Entropy::Mnemonic {
-            phrase: phrase.to_string(),
-            passphrase: passphrase.map(str::to_string),
+            phrase: Zeroizing::new(phrase.to_string()),
+            passphrase: passphrase.map(|p| Zeroizing::new(p.to_string())),
         });
         self
     }
@@ -117,7 +119,7 @@ impl Builder {
 
     /// Use raw seed bytes (16 to 64 bytes).
     pub fn set_entropy_seed_bytes(&mut self, seed: &[u8]) -> &mut Builder {
-        self.entropy = Some(Entropy::SeedBytes(seed.to_vec()));
+        self.entropy = Some(Entropy::SeedBytes(Zeroizing::new(seed.to_vec())));
         self
     }
 
@@ -130,7 +132,10 @@ impl Builder {
             BuildError::InvalidEntropy("no entropy given: set a mnemonic or seed bytes".into())
         })? {
             Entropy::Mnemonic { phrase, passphrase } => {
-                qtum_wallet::keys::WalletSeed::from_mnemonic(phrase, passphrase.as_deref())
+                qtum_wallet::keys::WalletSeed::from_mnemonic(
+                    phrase,
+                    passphrase.as_ref().map(|p| p.as_str()),
+                )
             }
             Entropy::SeedBytes(bytes) => qtum_wallet::keys::WalletSeed::from_seed_bytes(bytes),
         }

@@ -37,7 +37,7 @@ use crate::{BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, Spend
 /// | `timeout` | 10 s | per HTTP request |
 /// | `retry_after` | 5 s | back-off of a failed base URL, doubling per consecutive failure up to 32× |
 /// | `ca_file` | none: the webpki roots | PEM file of the CA(s) `https://` base URLs are trusted by |
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EsploraConfig {
     /// Base URLs (e.g. `http://127.0.0.1:3002`, or `https://host/api` with the crate's `https`
     /// feature), in order of preference.
@@ -50,6 +50,19 @@ pub struct EsploraConfig {
     /// `https://` base URLs are trusted by (a private CA). `None` trusts the webpki roots
     /// (Mozilla's list, compiled in).
     pub ca_file: Option<PathBuf>,
+}
+
+/// The base URLs are shown redacted (an API key in a query string stays out of logs).
+impl std::fmt::Debug for EsploraConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let urls: Vec<String> = self.base_urls.iter().map(|u| http::redact_url(u)).collect();
+        f.debug_struct("EsploraConfig")
+            .field("base_urls", &urls)
+            .field("timeout", &self.timeout)
+            .field("retry_after", &self.retry_after)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
 }
 
 impl EsploraConfig {

@@ -149,14 +149,47 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A URL without any `user:password@` part, for logs and `describe()`.
-pub(crate) fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])
+/// `url` fit for logs, errors and `Debug`: credentials in the authority (`user:password@`, the
+/// password may itself contain `@`) are dropped, and every query value and the fragment are
+/// replaced by `***` (an API key often travels as `?key=...`). The scheme, host, port, path
+/// and query keys stay, so a log still says which endpoint it is.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => (&url[..i + 3], &url[i + 3..]),
+        None => ("", url),
+    };
+    // The authority ends at the first '/', '?' or '#'; its userinfo ends at its last '@'.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = match authority.rfind('@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let (path_and_query, fragment) = match tail.find('#') {
+        Some(i) => (&tail[..i], Some(())),
+        None => (tail, None),
+    };
+    let mut out = format!("{scheme}{host}");
+    match path_and_query.find('?') {
+        Some(q) => {
+            out.push_str(&path_and_query[..q]);
+            out.push('?');
+            let pairs: Vec<String> = path_and_query[q + 1..]
+                .split('&')
+                .map(|pair| match pair.find('=') {
+                    Some(eq) => format!("{}=***", &pair[..eq]),
+                    None if pair.is_empty() => String::new(),
+                    None => "***".to_string(),
+                })
+                .collect();
+            out.push_str(&pairs.join("&"));
         }
-        _ => url.to_string(),
+        None => out.push_str(path_and_query),
     }
+    if fragment.is_some() {
+        out.push_str("#***");
+    }
+    out
 }
 
 /// The largest response body read (a raw block, a page of script history): far above anything a
@@ -408,6 +441,33 @@ mod tests {
             "http://127.0.0.1:1/"
         );
         assert_eq!(redact_url("http://127.0.0.1:1/"), "http://127.0.0.1:1/");
+        // A password containing '@' (and '/' would end the authority, so it must be encoded).
+        assert_eq!(
+            redact_url("https://user:p@ss@w0rd@node.example:443/api"),
+            "https://node.example:443/api"
+        );
+        assert_eq!(redact_url("http://u:pw@h"), "http://h");
+        // '@' in the path or the query is not userinfo.
+        assert_eq!(redact_url("http://h:1/a@b?x=1"), "http://h:1/a@b?x=***");
+    }
+
+    #[test]
+    fn redacts_query_values_and_fragments() {
+        assert_eq!(
+            redact_url("https://esplora.example/api?key=SECRETKEY&v=2"),
+            "https://esplora.example/api?key=***&v=***"
+        );
+        assert_eq!(
+            redact_url("https://h/api?SECRETTOKEN#frag"),
+            "https://h/api?***#***"
+        );
+        for url in [
+            "https://a:SECRET@h/p?k=SECRET#SECRET",
+            "http://SECRET@h?SECRET",
+            "SECRET@h/x?t=SECRET",
+        ] {
+            assert!(!redact_url(url).contains("SECRET"), "{url}");
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub mod verify;
 pub use broadcast::ChainBroadcaster;
 pub use esplora::{EsploraConfig, EsploraSource};
 pub use fees::{FeeStatus, LdkFeeEstimator};
-pub use http::EndpointHealth;
+pub use http::{redact_url, EndpointHealth};
 pub use rpc::{RpcAuth, RpcClient, RpcConfig, RpcEndpoint, RpcSource};
 pub use sync::{
     ChainSync, ScriptSync, ScriptSyncResult, SyncConfig, SyncReport, SyncTip, TxConfirmation,

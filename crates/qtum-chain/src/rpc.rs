@@ -65,8 +65,8 @@ impl fmt::Debug for RpcAuth {
     }
 }
 
-/// One qtumd (or RPC proxy) endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One qtumd (or RPC proxy) endpoint. Its `Debug` shows the URL redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RpcEndpoint {
     /// `http://host:port` (`https://` with the crate's `https` feature).
     pub url: String,
@@ -76,6 +76,16 @@ pub struct RpcEndpoint {
     /// endpoint's certificate is checked against (an RPC proxy with a private CA). `None` trusts
     /// the webpki roots (Mozilla's list, compiled in).
     pub ca_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for RpcEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RpcEndpoint")
+            .field("url", &http::redact_url(&self.url))
+            .field("auth", &self.auth)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
 }
 
 impl RpcEndpoint {
