@@ -1,5 +1,9 @@
-//! `qtum-esplora --rpc-url http://HOST:PORT (--rpc-user U --rpc-password P | --rpc-cookie FILE)
-//! --listen 127.0.0.1:PORT`: an Esplora-style REST server over qtumd with `-addrindex`.
+//! `qtum-esplora --rpc-url http://HOST:PORT (--rpc-user U --rpc-password-file F | --rpc-cookie
+//! FILE) --listen 127.0.0.1:PORT`: an Esplora-style REST server over qtumd with `-addrindex`.
+//!
+//! The RPC password never travels on the command line, where every user of the machine can
+//! read it (`ps`, `/proc/*/cmdline`): it comes from a file (`--rpc-password-file`, first line)
+//! or from the environment variable `QTUM_ESPLORA_RPC_PASSWORD`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,11 +13,33 @@ use qtum_chain::RpcAuth;
 use qtum_esplora::{EsploraServer, ServerConfig};
 
 const USAGE: &str = "usage: qtum-esplora --rpc-url http://HOST:PORT \
-(--rpc-user USER --rpc-password PASSWORD | --rpc-cookie FILE) [--listen 127.0.0.1:3002] [--threads N]";
+(--rpc-user USER [--rpc-password-file FILE] | --rpc-cookie FILE) [--listen 127.0.0.1:3002] \
+[--threads N]\n  with --rpc-user, the password is the first line of --rpc-password-file, or \
+the environment variable QTUM_ESPLORA_RPC_PASSWORD";
+
+/// The environment variable the RPC password can come from.
+const PASSWORD_ENV: &str = "QTUM_ESPLORA_RPC_PASSWORD";
+
+/// The password: the first line of `file`, else the environment. Never from argv.
+fn read_password(file: Option<PathBuf>) -> Result<String, String> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let line = text.lines().next().unwrap_or("").to_string();
+            if line.is_empty() {
+                return Err(format!("{} is empty", path.display()));
+            }
+            Ok(line)
+        }
+        None => std::env::var(PASSWORD_ENV)
+            .map_err(|_| format!("--rpc-user needs --rpc-password-file or {PASSWORD_ENV}")),
+    }
+}
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut url, mut user, mut password, mut cookie) = (None, None, None, None);
+    let (mut url, mut user, mut password_file, mut cookie) = (None, None, None, None);
     let mut listen = String::from("127.0.0.1:3002");
     let mut threads = 4usize;
     while let Some(flag) = args.next() {
@@ -21,7 +47,11 @@ fn main() -> ExitCode {
         let result = match flag.as_str() {
             "--rpc-url" => value().map(|v| url = Some(v)),
             "--rpc-user" => value().map(|v| user = Some(v)),
-            "--rpc-password" => value().map(|v| password = Some(v)),
+            "--rpc-password-file" => value().map(|v| password_file = Some(PathBuf::from(v))),
+            "--rpc-password" => Err(format!(
+                "--rpc-password is not accepted (other users can read the command line): \
+                 use --rpc-password-file or {PASSWORD_ENV}"
+            )),
             "--rpc-cookie" => value().map(|v| cookie = Some(PathBuf::from(v))),
             "--listen" => value().map(|v| listen = v),
             "--threads" => value().and_then(|v| {
@@ -44,12 +74,18 @@ fn main() -> ExitCode {
         eprintln!("--rpc-url is required\n{USAGE}");
         return ExitCode::from(2);
     };
-    let auth = match (user, password, cookie) {
-        (Some(user), Some(password), None) => RpcAuth::UserPass { user, password },
+    let auth = match (user, password_file, cookie) {
+        (Some(user), file, None) => match read_password(file) {
+            Ok(password) => RpcAuth::UserPass { user, password },
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         (None, None, Some(path)) => RpcAuth::CookieFile(path),
         (None, None, None) => RpcAuth::None,
         _ => {
-            eprintln!("give either --rpc-user and --rpc-password, or --rpc-cookie\n{USAGE}");
+            eprintln!("give either --rpc-user (password from a file or the environment), or --rpc-cookie\n{USAGE}");
             return ExitCode::from(2);
         }
     };
