@@ -223,7 +223,7 @@ impl EventQueue {
     /// Block until an event is available (or `timeout` passes, or the node stops), then
     /// return it.
     pub fn wait_next_event(&self, timeout: Option<Duration>) -> Option<Event> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = timeout.map(crate::deadline_after);
         loop {
             let seen = *lock(&self.signal.0);
             if let Some(event) = self.next_event() {

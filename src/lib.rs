@@ -45,3 +45,23 @@ pub use node::{
 pub use payment::store::{
     PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,
 };
+
+/// `now + timeout`, or about a century from now when that does not fit an `Instant` (an app
+/// passing `Duration::MAX` or `u64::MAX` milliseconds means "no limit", not a panic).
+pub(crate) fn deadline_after(timeout: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    #[test]
+    fn huge_timeouts_do_not_overflow() {
+        let far = super::deadline_after(std::time::Duration::MAX);
+        assert!(far > std::time::Instant::now() + std::time::Duration::from_secs(3600));
+        let soon = super::deadline_after(std::time::Duration::from_millis(5));
+        assert!(soon <= std::time::Instant::now() + std::time::Duration::from_millis(5));
+    }
+}

@@ -490,7 +490,7 @@ impl Node {
     pub async fn next_event_async(self: Arc<Self>, timeout_ms: Option<u64>) -> Option<Event> {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let _cancel_on_drop = tx;
-        let deadline = millis(timeout_ms).map(|t| std::time::Instant::now() + t);
+        let deadline = millis(timeout_ms).map(crate::deadline_after);
         let mut rx = rx;
         off_thread(move || loop {
             let step = match deadline {

@@ -418,7 +418,7 @@ impl Node {
 
     /// Wait until the payment `id` is no longer pending (or `timeout` passes); returns it.
     pub fn wait_payment(&self, id: &str, timeout: Duration) -> Result<PaymentDetails, NodeError> {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = crate::deadline_after(timeout);
         // Most payments over a direct channel settle in a few milliseconds: poll fast first,
         // then back off.
         let mut pause = Duration::from_millis(1);

@@ -69,11 +69,16 @@ pub fn check_txid(tx: &Transaction, expected: &Txid) -> Result<(), ChainError> {
     Ok(())
 }
 
+/// The deepest merkle branch accepted: a block of Qtum's 8 MB weight limit holds well under
+/// 2^17 transactions, so 32 levels is far beyond any real block and keeps every shift in range.
+pub const MAX_MERKLE_DEPTH: usize = 32;
+
 /// The merkle root an Esplora-style branch leads to: `branch` lists the sibling hashes from the
 /// leaf up, `pos` is the transaction's index in the block. `None` when `pos` does not fit the
-/// branch (a position beyond the tree the branch describes).
+/// branch (a position beyond the tree the branch describes) or when the branch is deeper than
+/// any block can be ([`MAX_MERKLE_DEPTH`]).
 pub fn merkle_root_from_branch(txid: &Txid, branch: &[Txid], pos: usize) -> Option<TxMerkleNode> {
-    if branch.len() < usize::BITS as usize && pos >> branch.len() != 0 {
+    if branch.len() > MAX_MERKLE_DEPTH || (pos as u64) >> branch.len() != 0 {
         return None;
     }
     let mut current = txid.to_raw_hash();
@@ -139,6 +144,20 @@ pub fn merkle_branch(txids: &[Txid], pos: usize) -> Vec<Txid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_branches_are_refused_not_panicking() {
+        let txid = Txid::from_raw_hash(sha256d::Hash::hash(b"tx"));
+        for depth in [33, 64, 65, 200] {
+            let branch = vec![txid; depth];
+            assert_eq!(merkle_root_from_branch(&txid, &branch, 0), None, "{depth}");
+            assert_eq!(merkle_root_from_branch(&txid, &branch, usize::MAX), None);
+        }
+        let branch = vec![txid; 32];
+        assert!(merkle_root_from_branch(&txid, &branch, (1 << 32) - 1).is_some());
+        assert_eq!(merkle_root_from_branch(&txid, &branch, 1 << 32), None);
+        assert_eq!(merkle_root_from_branch(&txid, &[], 1), None);
+    }
 
     fn fixture(path: &str) -> String {
         let root = concat!(

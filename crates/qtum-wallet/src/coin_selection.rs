@@ -130,7 +130,10 @@ fn branch_and_bound(values: &[u64], target: &Target) -> Option<Selection> {
             continue;
         }
         if sum.saturating_add(BNB_SLACK_SAT) >= lower {
-            let total: u64 = chosen.iter().map(|&c| values[pool[c].0]).sum();
+            let total: u64 = chosen
+                .iter()
+                .map(|&c| values[pool[c].0])
+                .fold(0u64, |sum, v| sum.saturating_add(v));
             let fee = target.fee(chosen.len(), false);
             if let Some(excess) = total
                 .checked_sub(target.amount_sat)
@@ -160,7 +163,10 @@ fn branch_and_bound(values: &[u64], target: &Target) -> Option<Selection> {
     }
     let (_, picks) = best?;
     let inputs: Vec<usize> = picks.iter().map(|&c| pool[c].0).collect();
-    let total: u64 = inputs.iter().map(|&i| values[i]).sum();
+    let total: u64 = inputs
+        .iter()
+        .map(|&i| values[i])
+        .fold(0u64, |sum, v| sum.saturating_add(v));
     Some(Selection {
         fee_sat: total - target.amount_sat,
         inputs,
@@ -172,7 +178,7 @@ fn largest_first(values: &[u64], target: &Target) -> Result<Selection, Insuffici
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|a, b| values[*b].cmp(&values[*a]));
     let mut total = 0u64;
-    let available: u64 = values.iter().sum();
+    let available = values.iter().fold(0u64, |sum, v| sum.saturating_add(*v));
     for (n, &i) in order.iter().enumerate() {
         total = total.saturating_add(values[i]);
         let count = n + 1;
@@ -214,7 +220,7 @@ pub(crate) fn send_all_amount(
     recipient_script_len: usize,
     sat_per_kw: u32,
 ) -> (u64, u64) {
-    let total: u64 = values.iter().sum();
+    let total = values.iter().fold(0u64, |sum, v| sum.saturating_add(*v));
     let fee = fee_at(sat_per_kw, tx_weight(values.len(), &[recipient_script_len]));
     (total.saturating_sub(fee), fee)
 }
@@ -269,7 +275,11 @@ mod tests {
                 if let Some(c) = s.change_sat {
                     assert!(c >= 39_200, "change {c}");
                 }
-                let total: u64 = s.inputs.iter().map(|&i| values[i]).sum();
+                let total: u64 = s
+                    .inputs
+                    .iter()
+                    .map(|&i| values[i])
+                    .fold(0u64, |sum, v| sum.saturating_add(v));
                 assert_eq!(total, t.amount_sat + s.fee_sat + s.change_sat.unwrap_or(0));
                 let outputs = if s.change_sat.is_some() { 2 } else { 1 };
                 let lens = vec![22; outputs];

@@ -73,12 +73,17 @@ pub struct Balance {
 impl Balance {
     /// What sends can use now: confirmed and own change, minus locked coins.
     pub fn spendable_sat(&self) -> u64 {
-        (self.confirmed_sat + self.unconfirmed_sat).saturating_sub(self.locked_sat)
+        self.confirmed_sat
+            .saturating_add(self.unconfirmed_sat)
+            .saturating_sub(self.locked_sat)
     }
 
     /// Everything the wallet holds, mature or not.
     pub fn total_sat(&self) -> u64 {
-        self.confirmed_sat + self.unconfirmed_sat + self.untrusted_pending_sat + self.immature_sat
+        self.confirmed_sat
+            .saturating_add(self.unconfirmed_sat)
+            .saturating_add(self.untrusted_pending_sat)
+            .saturating_add(self.immature_sat)
     }
 }
 
@@ -349,16 +354,16 @@ impl Wallet {
         for o in inner.state.unspent(&inner.scripts) {
             let value = o.txout.value.to_sat();
             if o.needs_maturity && !o.is_mature(tip, maturity) {
-                b.immature_sat += value;
+                b.immature_sat = b.immature_sat.saturating_add(value);
             } else if o.confirmation.is_some() {
-                b.confirmed_sat += value;
+                b.confirmed_sat = b.confirmed_sat.saturating_add(value);
             } else if o.trusted {
-                b.unconfirmed_sat += value;
+                b.unconfirmed_sat = b.unconfirmed_sat.saturating_add(value);
             } else {
-                b.untrusted_pending_sat += value;
+                b.untrusted_pending_sat = b.untrusted_pending_sat.saturating_add(value);
             }
             if inner.state.locks.contains_key(&o.outpoint) {
-                b.locked_sat += value;
+                b.locked_sat = b.locked_sat.saturating_add(value);
             }
         }
         b
@@ -397,8 +402,7 @@ impl Wallet {
                     .output
                     .iter()
                     .filter(|o| inner.scripts.lookup(&o.script_pubkey).is_some())
-                    .map(|o| o.value.to_sat())
-                    .sum();
+                    .fold(0u64, |sum, o| sum.saturating_add(o.value.to_sat()));
                 let mut sent_sat = 0u64;
                 let mut inputs_known = !wtx.tx.is_coinbase();
                 let mut input_sum = 0u64;
@@ -409,15 +413,20 @@ impl Wallet {
                         .and_then(|p| p.tx.output.get(input.previous_output.vout as usize));
                     match prev {
                         Some(out) => {
-                            input_sum += out.value.to_sat();
+                            input_sum = input_sum.saturating_add(out.value.to_sat());
                             if inner.scripts.lookup(&out.script_pubkey).is_some() {
-                                sent_sat += out.value.to_sat();
+                                sent_sat = sent_sat.saturating_add(out.value.to_sat());
                             }
                         }
                         None => inputs_known = false,
                     }
                 }
-                let output_sum: u64 = wtx.tx.output.iter().map(|o| o.value.to_sat()).sum();
+                // Saturating: the transactions come from an untrusted chain source.
+                let output_sum = wtx
+                    .tx
+                    .output
+                    .iter()
+                    .fold(0u64, |sum, o| sum.saturating_add(o.value.to_sat()));
                 let fee_sat = if inputs_known {
                     input_sum.checked_sub(output_sum)
                 } else {
@@ -840,7 +849,7 @@ impl Wallet {
         let dust = dust_threshold(&script);
         let spendable = spendable_outputs(inner, self.network);
         let values: Vec<u64> = spendable.iter().map(|o| o.txout.value.to_sat()).collect();
-        let available_sat: u64 = values.iter().sum();
+        let available_sat = values.iter().fold(0u64, |sum, v| sum.saturating_add(*v));
 
         let change_index = inner.state.next(Keychain::Internal);
         let change_script = inner
