@@ -5,7 +5,8 @@
 //!
 //! | setting | default | unit | on Qtum that is |
 //! |---|---|---|---|
-//! | `listening_addresses` | `0.0.0.0:9735` | | |
+//! | `listening_addresses` | none: the node does not listen (a phone dials its peers) | | |
+//! | `announced_addresses` | none | | where peers can reach a listening node |
 //! | `funding_confirmations` | 6 | blocks | ≈ 3.2 minutes |
 //! | `our_to_self_delay_blocks` (asked of the peer) | 18,900 | blocks | ≈ 7 days |
 //! | `max_to_self_delay_blocks` (accepted from the peer) | 20,160 | blocks | ≈ 7.5 days |
@@ -105,8 +106,14 @@ pub struct Config {
     pub network: Network,
     /// Directory for the node's database (created if missing).
     pub storage_dir: PathBuf,
-    /// Addresses to accept peers on (`host:port`); empty to accept none.
+    /// Addresses to accept peers on (`host:port`, e.g. `0.0.0.0:9735` for a server); empty
+    /// (the default) to accept none: a phone dials its peers and needs no open port.
     pub listening_addresses: Vec<String>,
+    /// Where peers can reach this node (`host:port`), when that differs from where it listens
+    /// (a server behind NAT or a proxy listens on `0.0.0.0:9735` and is reached at its public
+    /// address). Used by `node_uri` and in the node announcement; when empty, the listening
+    /// addresses with a specific IP are used.
+    pub announced_addresses: Vec<String>,
     /// Node alias announced in gossip (at most 32 bytes).
     pub alias: String,
     /// Node color announced in gossip, RGB.
@@ -166,7 +173,8 @@ impl Config {
         Config {
             network,
             storage_dir: storage_dir.into(),
-            listening_addresses: vec![format!("0.0.0.0:{DEFAULT_LISTEN_PORT}")],
+            listening_addresses: Vec::new(),
+            announced_addresses: Vec::new(),
             alias: String::new(),
             color: [0x2e, 0x9a, 0xd0],
             chain_source,
@@ -245,6 +253,23 @@ impl Config {
                 self.min_channel_size_sat, self.max_channel_size_sat
             ));
         }
+        for address in self
+            .listening_addresses
+            .iter()
+            .chain(&self.announced_addresses)
+        {
+            address
+                .parse::<std::net::SocketAddr>()
+                .map_err(|e| format!("address {address}: {e} (expected IP:port)"))?;
+        }
+        if let Some(a) = self.announced_addresses.iter().find(|a| {
+            a.parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_unspecified())
+        }) {
+            return Err(format!(
+                "announced address {a}: peers cannot dial an unspecified IP"
+            ));
+        }
         if self.sync_interval_secs == 0 {
             return Err("sync_interval_secs must be at least 1".into());
         }
@@ -283,7 +308,7 @@ mod tests {
         );
         assert_eq!(c.validate(), Ok(()));
         assert_eq!(c.max_to_self_delay_blocks, 20_160);
-        assert_eq!(c.listening_addresses, vec!["0.0.0.0:9735".to_string()]);
+        assert!(c.listening_addresses.is_empty(), "a phone does not listen");
         assert_eq!(c.max_channel_size_sat, 10_000_000_000);
     }
 

@@ -81,3 +81,86 @@ fn inbound_channels_outside_our_limits_are_refused() {
         .iter()
         .any(|c| c.channel_id == id && !c.is_outbound));
 }
+
+/// One host cannot hold more than a few inbound connections: idle sockets from 127.0.0.1 fill
+/// its share, a real peer from the same host is then refused, and gets in once they close.
+#[test]
+fn inbound_connections_are_limited_per_address() {
+    use std::io::Read;
+    use std::net::TcpStream;
+
+    let harness = harness();
+    let alice = start_node(&harness, "limits-alice", 103);
+    let bob = start_node(&harness, "limits-bob", 104);
+    let uri = alice.node_uri().expect("alice listens");
+    let address = uri.split('@').nth(1).expect("host:port").to_string();
+
+    // Fill 127.0.0.1's share with sockets that never handshake.
+    let mut idle = Vec::new();
+    loop {
+        let mut socket = TcpStream::connect(&address).expect("tcp connect");
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+            .expect("timeout");
+        // A refused connection is closed at once (EOF); an admitted one waits for our act one.
+        let mut byte = [0u8; 1];
+        match socket.read(&mut byte) {
+            Ok(0) => break,
+            _ => idle.push(socket),
+        }
+        assert!(idle.len() <= 64, "no limit per address");
+    }
+    eprintln!("{} idle connections admitted from 127.0.0.1", idle.len());
+    assert!(!idle.is_empty());
+    assert!(
+        bob.connect(&uri, false).is_err(),
+        "a peer from the same host is refused while its share is full"
+    );
+
+    drop(idle);
+    wait_until("bob connects once the idle sockets are gone", || {
+        bob.connect(&uri, false).is_ok()
+    });
+    assert!(alice
+        .list_peers()
+        .iter()
+        .any(|p| p.node_id == bob.node_id()));
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
+
+/// `node_uri` never invents an address: none without listening, the announced address over
+/// the listening one, nothing for an unspecified listening address alone.
+#[test]
+fn node_uri_tells_the_truth() {
+    let harness = harness();
+    let mut quiet = config(&harness, "uri-quiet");
+    quiet.listening_addresses.clear();
+    let node = build(quiet, 105);
+    assert_eq!(node.node_uri(), None, "a node that does not listen");
+    drop(node);
+
+    let port = free_port();
+    let mut wildcard = config(&harness, "uri-wildcard");
+    wildcard.listening_addresses = vec![format!("0.0.0.0:{port}")];
+    let node = build(wildcard.clone(), 106);
+    assert_eq!(
+        node.node_uri(),
+        None,
+        "0.0.0.0 is not an address anyone can dial"
+    );
+    drop(node);
+
+    wildcard.announced_addresses = vec![format!("203.0.113.7:{port}")];
+    let node = build(wildcard.clone(), 106);
+    let uri = node.node_uri().expect("announced");
+    assert!(uri.ends_with(&format!("@203.0.113.7:{port}")), "{uri}");
+    drop(node);
+
+    wildcard.announced_addresses = vec![format!("0.0.0.0:{port}")];
+    let refused = qtum_lightning::Builder::new(wildcard).build();
+    assert!(
+        matches!(refused, Err(qtum_lightning::BuildError::InvalidConfig(_))),
+        "an unspecified announced address is refused"
+    );
+}

@@ -384,11 +384,6 @@ impl Builder {
         let peers = PeerStore::open(db.shared());
         let payments = crate::payment::store::PaymentStore::open(db.shared())
             .map_err(|e| BuildError::Storage(e.to_string()))?;
-        for address in &config.listening_addresses {
-            address.parse::<std::net::SocketAddr>().map_err(|e| {
-                BuildError::InvalidConfig(format!("listening address {address}: {e}"))
-            })?;
-        }
 
         let inner = Arc::new(NodeInner {
             config,

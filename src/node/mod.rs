@@ -188,6 +188,73 @@ impl AliveGuard {
     }
 }
 
+/// The most inbound connections open at once.
+const MAX_INBOUND_CONNECTIONS: usize = 128;
+/// The most inbound connections open at once from one IP address: a peer needs one, a few
+/// more allow for reconnects racing a dying connection.
+const MAX_INBOUND_PER_IP: usize = 8;
+
+/// Counts of open inbound connections, in total and per IP address, so that one host (or a
+/// crowd) cannot exhaust the node's sockets, memory and handshake work. LDK itself bounds what
+/// a connected peer can make the node hold (peers without channels, unfunded inbound channels
+/// per peer and in total).
+#[derive(Default)]
+struct InboundLimits {
+    open: Mutex<(usize, std::collections::HashMap<std::net::IpAddr, usize>)>,
+}
+
+/// One admitted inbound connection; its slot is released when dropped.
+struct InboundSlot {
+    limits: Arc<InboundLimits>,
+    ip: std::net::IpAddr,
+}
+
+impl InboundLimits {
+    fn admit(limits: &Arc<InboundLimits>, ip: std::net::IpAddr) -> Option<InboundSlot> {
+        let mut open = lock(&limits.open);
+        let from_ip = open.1.get(&ip).copied().unwrap_or(0);
+        if open.0 >= MAX_INBOUND_CONNECTIONS || from_ip >= MAX_INBOUND_PER_IP {
+            return None;
+        }
+        open.0 += 1;
+        open.1.insert(ip, from_ip + 1);
+        Some(InboundSlot {
+            limits: limits.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for InboundSlot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.limits.open);
+        open.0 = open.0.saturating_sub(1);
+        if let Some(n) = open.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Where peers can reach the node: the announced addresses, else the listening ones with a
+/// specific IP (both checked by `Config::validate`).
+fn reachable_addresses(config: &Config) -> Vec<SocketAddr> {
+    let parse = |list: &[String]| -> Vec<SocketAddr> {
+        list.iter()
+            .filter_map(|a| a.parse::<SocketAddr>().ok())
+            .filter(|a| !a.ip().is_unspecified())
+            .collect()
+    };
+    let announced = parse(&config.announced_addresses);
+    if announced.is_empty() {
+        parse(&config.listening_addresses)
+    } else {
+        announced
+    }
+}
+
 impl Drop for AliveGuard {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
@@ -334,25 +401,19 @@ impl Node {
         self.inner().config.network
     }
 
-    /// `pubkey@host:port` others use to connect to us: the first listening address, with an
-    /// unspecified address (`0.0.0.0`, `::`) shown as the loopback address.
+    /// `pubkey@host:port` others use to connect to us: the first announced address, else the
+    /// first listening address with a specific IP. `None` when the node does not listen, or
+    /// listens only on an unspecified address (`0.0.0.0`, `::`) with no announced address:
+    /// then nobody knows where it can be reached, and a made-up address would be a lie.
     pub fn node_uri(&self) -> Option<String> {
-        let first = self.inner().config.listening_addresses.first()?;
-        let addr: SocketAddr = first.parse().ok()?;
-        let ip = if addr.ip().is_unspecified() {
-            if addr.is_ipv4() {
-                "127.0.0.1".parse().ok()?
-            } else {
-                "::1".parse().ok()?
-            }
-        } else {
-            addr.ip()
-        };
+        let address = reachable_addresses(&self.inner().config)
+            .into_iter()
+            .next()?;
         Some(
             NodeUri {
                 node_id: self.inner().node_id,
-                host: ip.to_string(),
-                port: addr.port(),
+                host: address.ip().to_string(),
+                port: address.port(),
             }
             .to_string(),
         )
@@ -746,7 +807,8 @@ fn start_parts(
     parts.runtime = Some(runtime);
     let stop = parts.stop.clone();
 
-    // Peers: accept on every listening address.
+    // Peers: accept on every listening address, within the connection limits.
+    let inbound = Arc::new(InboundLimits::default());
     for address in &inner.config.listening_addresses {
         let listener = std::net::TcpListener::bind(address)
             .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
@@ -755,6 +817,7 @@ fn start_parts(
             .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
         let peer_manager = inner.peer_manager.clone();
         let stop = stop.clone();
+        let inbound = inbound.clone();
         handle.spawn(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                 return;
@@ -765,10 +828,17 @@ fn start_parts(
                 }
                 let accepted =
                     tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;
-                if let Ok(Ok((stream, _))) = accepted {
+                if let Ok(Ok((stream, from))) = accepted {
+                    let Some(slot) = InboundLimits::admit(&inbound, from.ip()) else {
+                        log::debug!("inbound connection from {from} refused: too many");
+                        continue;
+                    };
                     let peer_manager = peer_manager.clone();
                     if let Ok(stream) = stream.into_std() {
-                        tokio::spawn(lightning_net_tokio::setup_inbound(peer_manager, stream));
+                        tokio::spawn(async move {
+                            lightning_net_tokio::setup_inbound(peer_manager, stream).await;
+                            drop(slot);
+                        });
                     }
                 }
             }
@@ -1038,12 +1108,8 @@ fn broadcast_node_announcement(inner: &NodeInner) {
         len -= 1;
     }
     alias[..len].copy_from_slice(&bytes[..len]);
-    let addresses = inner
-        .config
-        .listening_addresses
-        .iter()
-        .filter_map(|a| a.parse::<SocketAddr>().ok())
-        .filter(|a| !a.ip().is_unspecified())
+    let addresses = reachable_addresses(&inner.config)
+        .into_iter()
         .map(|a| match a {
             SocketAddr::V4(v4) => lightning::ln::msgs::SocketAddress::TcpIpV4 {
                 addr: v4.ip().octets(),
