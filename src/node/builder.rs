@@ -163,7 +163,7 @@ impl Builder {
         let logger = Arc::new(LdkLogger);
         let onchain = Arc::new(Onchain::build(&config, &seed, store.clone(), &db)?);
         let scripts_onchain = onchain.clone();
-        let scripts: ScriptSource = Arc::new(move || scripts_onchain.fresh_script());
+        let scripts: ScriptSource = Arc::new(move || scripts_onchain.close_script());
         let signer_provider = Arc::new(WalletSignerProvider::new(keys.clone(), scripts));
 
         let persister = Arc::new(AtomicPersister::new(

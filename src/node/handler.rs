@@ -132,15 +132,21 @@ fn handle_event(
             counterparty_node_id,
             funding_txo,
             ..
-        } => push(
-            inner,
-            Event::ChannelPending {
-                channel_id: channel_id.to_string(),
-                user_channel_id: user_channel_id.to_string(),
-                counterparty_node_id: counterparty_node_id.to_string(),
-                funding_txo: format!("{}:{}", funding_txo.txid, funding_txo.vout),
-            },
-        ),
+        } => {
+            // The channel holds the current close script now; the next one gets its own.
+            if let Err(e) = inner.onchain.close_script_funded() {
+                log::error!("no new close script after channel {channel_id}: {e}");
+            }
+            push(
+                inner,
+                Event::ChannelPending {
+                    channel_id: channel_id.to_string(),
+                    user_channel_id: user_channel_id.to_string(),
+                    counterparty_node_id: counterparty_node_id.to_string(),
+                    funding_txo: format!("{}:{}", funding_txo.txid, funding_txo.vout),
+                },
+            )
+        }
         LdkEvent::ChannelReady {
             channel_id,
             user_channel_id,

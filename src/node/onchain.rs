@@ -28,6 +28,9 @@ use crate::node::types::{DynBroadcaster, DynChangeDestination, DynFees, DynFilte
 const SYNC_TIP_KEY: &str = "sync_tip";
 /// How often fee estimates are refreshed in the background.
 const FEE_REFRESH: Duration = Duration::from_secs(60);
+/// Where the script handed to new channels for their closes and claims is kept (namespace
+/// [`SDK_NAMESPACE`]).
+const CLOSE_SCRIPT_KEY: &str = "close_script";
 
 /// On-chain balances, in satoshi.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -83,6 +86,9 @@ pub(crate) struct Onchain {
     broadcaster: Arc<ChainBroadcaster>,
     wallet: Arc<Wallet>,
     store: Arc<SqliteStore>,
+    /// The wallet script every new channel gets for its cooperative close and on-chain claims,
+    /// until a channel is funded with it (see [`Onchain::close_script`]).
+    close_script: Mutex<ScriptBuf>,
 }
 
 fn wallet_error(e: qtum_wallet::WalletError) -> NodeError {
@@ -147,6 +153,26 @@ impl Onchain {
             )
             .map_err(|e| BuildError::Storage(format!("wallet: {e}")))?,
         );
+        let close_script = match store.read(SDK_NAMESPACE, "", CLOSE_SCRIPT_KEY) {
+            Ok(bytes) if !wallet.is_used(&ScriptBuf::from_bytes(bytes.clone())) => {
+                Some(ScriptBuf::from_bytes(bytes))
+            }
+            Ok(_) => None,
+            Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(BuildError::Storage(e.to_string())),
+        };
+        let close_script = match close_script {
+            Some(script) => script,
+            None => {
+                let script = wallet
+                    .change_script()
+                    .map_err(|e| BuildError::Storage(format!("wallet: {e}")))?;
+                store
+                    .write(SDK_NAMESPACE, "", CLOSE_SCRIPT_KEY, script.to_bytes())
+                    .map_err(|e| BuildError::Storage(e.to_string()))?;
+                script
+            }
+        };
         Ok(Onchain {
             source,
             sync,
@@ -155,6 +181,7 @@ impl Onchain {
             broadcaster,
             wallet,
             store,
+            close_script: Mutex::new(close_script),
         })
     }
 
@@ -181,11 +208,30 @@ impl Onchain {
         self.source.tip()
     }
 
-    /// A fresh wallet script for closes and claims.
-    pub(crate) fn fresh_script(&self) -> Result<ScriptBuf, ()> {
-        self.wallet
-            .change_script()
-            .map_err(|e| log::error!("no wallet script: {e}"))
+    /// The wallet script for a new channel's cooperative close and on-chain claims. LDK asks
+    /// for it (twice) whenever a channel is created, also for an inbound `open_channel` that a
+    /// peer never funds: revealing a new address each time would let any peer push the wallet's
+    /// later addresses beyond a restore's gap limit by opening and dropping channels in a loop.
+    /// So every new channel gets the same script until one is funded with it
+    /// ([`Onchain::close_script_funded`]); funded channels get one each (two channels created
+    /// in the same moment may share one). Never touches the store: LDK calls it under its locks.
+    pub(crate) fn close_script(&self) -> Result<ScriptBuf, ()> {
+        Ok(self
+            .close_script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone())
+    }
+
+    /// A channel was funded (its funding transaction exists) with the current close script:
+    /// the next channel gets a new one. Called outside LDK's locks (event handling).
+    pub(crate) fn close_script_funded(&self) -> Result<(), NodeError> {
+        let script = self.wallet.change_script().map_err(wallet_error)?;
+        self.store
+            .write(SDK_NAMESPACE, "", CLOSE_SCRIPT_KEY, script.to_bytes())
+            .map_err(|e| NodeError::Persistence(e.to_string()))?;
+        *self.close_script.lock().unwrap_or_else(|p| p.into_inner()) = script;
+        Ok(())
     }
 
     /// Feed LDK, then the wallet. The tip is persisted only after LDK has seen it.
