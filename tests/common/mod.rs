@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fee_proxy;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -169,4 +171,96 @@ pub fn open_ready_channel(
                 .any(|c| c.channel_id == channel_id && c.is_usable)
     });
     channel_id
+}
+
+/// Reasons for which qtumd refuses a transaction whatever its mempool and chain hold when it
+/// arrives: the transaction itself breaks relay policy (or is malformed), so every node refuses
+/// it every time it is sent, and the channel close, claim or payment it carries never confirms.
+/// Matched against the reject reason (the text before the first `, `); a reason ending in `(`
+/// matches every reason it starts with.
+///
+/// - what the SDK (or LDK) pays: `min relay fee not met` and `mempool min fee not met` (under
+///   Qtum's 400 sat/vB), `max-fee-exceeded` (over `sendrawtransaction`'s cap of 1 QTUM/kvB);
+/// - its outputs: `dust` (under Qtum's 400 sat/vB dust threshold: LDK's unpatched limits),
+///   `bad-txns-vout-empty` (Qtum reserves an empty output for coinbases and coinstakes),
+///   `scriptpubkey`, `multi-op-return`, `bare-multisig`;
+/// - its shape: `version`, `tx-size`, `tx-size-small`, `scriptsig-size`,
+///   `scriptsig-not-pushonly`, `bad-txns-nonstandard-inputs`, `bad-witness-nonstandard`,
+///   `bad-txns-too-many-sigops`, and the standard-only script flags
+///   (`non-mandatory-script-verify-flag (…)`).
+///
+/// Not counted: refusals that depend on the moment, which LDK's blind rebroadcasts (every
+/// block, every 30 s, after restarts) and the wallet meet all the time and which are harmless:
+/// `txn-already-in-mempool`, `txn-same-nonwitness-data-in-mempool`, `txn-already-known` (sent
+/// again after it confirmed), `txn-mempool-conflict` (the other side's version is in the
+/// mempool), `bad-txns-inputs-missingorspent` (a spent output: e.g. a commitment rebroadcast
+/// after the closing transaction confirmed), the BIP 125 replacement rules (`insufficient
+/// fee` — in qtumd and the harness it is only ever a replacement's reason —, `too many
+/// potential replacements`, `replacement-adds-unconfirmed`, `bad-txns-spends-conflicting-tx`),
+/// `too-long-mempool-chain`, and the time locks (`non-final`, `non-BIP68-final`,
+/// `bad-txns-premature-spend-of-coinbase`), which a transaction meets once the chain is far
+/// enough.
+pub const POLICY_REFUSALS: &[&str] = &[
+    "min relay fee not met",
+    "mempool min fee not met",
+    "max-fee-exceeded",
+    "dust",
+    "bad-txns-vout-empty",
+    "scriptpubkey",
+    "multi-op-return",
+    "bare-multisig",
+    "version",
+    "tx-size",
+    "tx-size-small",
+    "scriptsig-size",
+    "scriptsig-not-pushonly",
+    "bad-txns-nonstandard-inputs",
+    "bad-witness-nonstandard",
+    "bad-txns-too-many-sigops",
+    "non-mandatory-script-verify-flag (",
+];
+
+/// Whether a refusal message (as `RegtestNode::refused_transactions` gives it) has one of the
+/// [`POLICY_REFUSALS`] reasons.
+pub fn is_policy_refusal(message: &str) -> bool {
+    let reason = message.split(", ").next().unwrap_or(message);
+    POLICY_REFUSALS.iter().any(|p| {
+        if p.ends_with('(') {
+            reason.starts_with(p)
+        } else {
+            reason == *p
+        }
+    })
+}
+
+/// Panic, listing them, if the harness refused any submitted transaction for a policy reason
+/// ([`POLICY_REFUSALS`]); prints a count of the other refusals (rebroadcast noise).
+pub fn assert_no_policy_refusals(harness: &RegtestNode) {
+    let refused = harness.refused_transactions();
+    let (policy, other): (Vec<_>, Vec<_>) = refused
+        .iter()
+        .partition(|(_, reason)| is_policy_refusal(reason));
+    if !other.is_empty() {
+        let mut reasons: Vec<&str> = other
+            .iter()
+            .map(|(_, r)| r.split(", ").next().unwrap_or(r))
+            .collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        eprintln!(
+            "harness: {} refusal(s) of other kinds (not counted): {}",
+            other.len(),
+            reasons.join("; ")
+        );
+    }
+    assert!(
+        policy.is_empty(),
+        "the harness refused {} transaction(s) for a policy reason:\n{}",
+        policy.len(),
+        policy
+            .iter()
+            .map(|(txid, reason)| format!("  {txid}: {reason}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

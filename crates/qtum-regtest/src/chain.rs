@@ -126,6 +126,7 @@ pub struct ChainState {
     left_ibd: bool,
     size_on_disk: u64,
     store: Option<Store>,
+    refused: Vec<(Txid, String)>,
 }
 
 impl Default for ChainState {
@@ -170,6 +171,7 @@ impl ChainState {
             left_ibd: false,
             size_on_disk: size + 8,
             store: None,
+            refused: Vec::new(),
         }
     }
 
@@ -1151,6 +1153,38 @@ impl ChainState {
             seq: 0,
         });
         Ok(accepted)
+    }
+
+    /// Submit a transaction as a client does (`sendrawtransaction`, [`crate::RegtestNode`]'s
+    /// methods, the harness wallet): [`ChainState::accept_to_mempool`], recording a refusal in
+    /// [`ChainState::refused_transactions`] (unless `test_only`). Transactions re-validated
+    /// after a reorganisation or a restart go to `accept_to_mempool` directly: not recorded.
+    pub fn submit_to_mempool(
+        &mut self,
+        tx: &Transaction,
+        opts: AcceptOptions,
+    ) -> Result<Accepted, TxReject> {
+        let r = self.accept_to_mempool(tx, opts);
+        if let (Err(e), false) = (&r, opts.test_only) {
+            self.record_refusal(tx.compute_txid(), e.to_string());
+        }
+        r
+    }
+
+    /// Record that a submitted transaction was refused with qtumd's message `reason`. A
+    /// transaction refused again for the same reason (a client rebroadcasting) is kept once.
+    pub fn record_refusal(&mut self, txid: Txid, reason: String) {
+        if !self.refused.iter().any(|(t, r)| *t == txid && *r == reason) {
+            self.refused.push((txid, reason));
+        }
+    }
+
+    /// Every submitted transaction refused so far, in order, each (txid, reason) once. The
+    /// reason is qtumd's `sendrawtransaction` message: the reject reason (`dust`,
+    /// `min relay fee not met`, `txn-mempool-conflict`, …), then `, ` and debug text when
+    /// qtumd adds some. Kept in memory only (not in a data directory).
+    pub fn refused_transactions(&self) -> &[(Txid, String)] {
+        &self.refused
     }
 
     /// BIP 125 replacement rules as Core 27 applies them.

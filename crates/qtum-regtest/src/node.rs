@@ -284,7 +284,7 @@ impl RegtestNode {
         let mut g = self.lock();
         let r = g
             .chain
-            .accept_to_mempool(tx, AcceptOptions::default())
+            .submit_to_mempool(tx, AcceptOptions::default())
             .map(|a| a.txid)
             .map_err(NodeError::Rejected);
         synced(&mut g, r)
@@ -301,6 +301,20 @@ impl RegtestNode {
             .accept_to_mempool(tx, opts)
             .map(|a| a.txid)
             .map_err(NodeError::Rejected)
+    }
+
+    /// Every transaction this node refused when it was submitted (`sendrawtransaction`,
+    /// [`RegtestNode::send_transaction`], [`RegtestNode::fund_address`]), in order of first
+    /// refusal, each (txid, reason) pair once however often it was sent again: the txid and
+    /// qtumd's message, i.e. the reject reason (`dust`, `min relay fee not met`,
+    /// `txn-mempool-conflict`, `bad-txns-inputs-missingorspent`, …) followed by `, ` and debug
+    /// text when qtumd adds some (`min relay fee not met, 56399 < 56400`). A transaction
+    /// already confirmed is recorded as `txn-already-known`. `testmempoolaccept`,
+    /// [`RegtestNode::test_transaction`] and the re-validation of transactions after a
+    /// reorganisation record nothing. In memory only: a restart with a data directory starts
+    /// an empty record.
+    pub fn refused_transactions(&self) -> Vec<(Txid, String)> {
+        self.lock().chain.refused_transactions().to_vec()
     }
 
     /// `invalidateblock`.

@@ -764,6 +764,7 @@ fn send_raw_transaction(chain: &mut ChainState, p: &Params) -> RpcResult {
         return Ok(json!(txid.to_string()));
     }
     if (0..tx.output.len() as u32).any(|n| chain.utxo(&OutPoint { txid, vout: n }).is_some()) {
+        chain.record_refusal(txid, "txn-already-known".into());
         return Err(RpcError::new(
             code::VERIFY_ALREADY_IN_CHAIN,
             "Transaction outputs already in utxo set",
@@ -773,7 +774,7 @@ fn send_raw_transaction(chain: &mut ChainState, p: &Params) -> RpcResult {
         max_fee_rate: Some(max_rate),
         ..Default::default()
     };
-    match chain.accept_to_mempool(&tx, opts) {
+    match chain.submit_to_mempool(&tx, opts) {
         Ok(a) => Ok(json!(a.txid.to_string())),
         Err(r) if r.reason == "max-fee-exceeded" => Err(RpcError::new(
             code::VERIFY_ERROR,

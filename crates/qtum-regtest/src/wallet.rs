@@ -179,7 +179,7 @@ impl Wallet {
         self.sign(&mut tx, &selected);
         let txid = tx.compute_txid();
         chain
-            .accept_to_mempool(&tx, AcceptOptions::default())
+            .submit_to_mempool(&tx, AcceptOptions::default())
             .map_err(FundError::Rejected)?;
         Ok(OutPoint { txid, vout: 0 })
     }
