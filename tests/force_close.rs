@@ -110,6 +110,105 @@ fn dust_balances_force_closed_from_each_side() {
     bob.stop().expect("stop");
 }
 
+/// Bob's side of a force close is worth 80,000 sat: above the 72,800-sat dust limit of the
+/// commitment, so it is an output, but below the 83,438 sat a lone `to_remote` needs to pay for
+/// its sweep with a change output above dust at Qtum's floor. Unchecked, LDK would broadcast a
+/// transaction with no outputs at every block. It must instead be reported, kept across a
+/// restart, and swept together with the next output of a closed channel.
+#[test]
+fn balance_just_above_dust_waits_then_leaves_with_the_next_output() {
+    use qtum_lightning::SweepStatus;
+
+    let harness = harness();
+    let start_height = harness.height();
+    let alice = start_node(&harness, "small-alice", 53);
+    let bob_config = config(&harness, "small-bob");
+    let bob = build(bob_config.clone(), 54);
+    bob.start().expect("start");
+    fund(&harness, &alice, 30 * QTUM);
+    let bob_start = bob.onchain_balance().total_sat;
+
+    let small_sat = 80_000;
+    let first = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, Some(small_sat * 1_000));
+    force_close_and_settle(&harness, &alice, &bob, &first);
+    let waiting = |node: &qtum_lightning::Node| {
+        node.pending_sweeps()
+            .into_iter()
+            .find(|p| matches!(p.status, SweepStatus::WaitingForFees { .. }))
+    };
+    wait_until("bob's small output reported as waiting", || {
+        mine(&harness, 1);
+        let _ = bob.sync();
+        waiting(&bob).is_some()
+    });
+    let report = waiting(&bob).expect("reported");
+    eprintln!("reported: {report:?}");
+    assert_eq!(report.value_sat, small_sat);
+    assert_eq!(report.channel_id.as_deref(), Some(first.as_str()));
+    let SweepStatus::WaitingForFees {
+        batch_sat,
+        needed_sat,
+        fee_rate_sat_per_kw,
+    } = report.status
+    else {
+        unreachable!()
+    };
+    assert_eq!(batch_sat, small_sat);
+    assert!(needed_sat > small_sat, "a sweep needs {needed_sat}");
+    assert!(fee_rate_sat_per_kw >= 101_000);
+
+    // Still waiting after more blocks and a restart (the sweeper keeps it; the report comes
+    // back at the next attempt), and nothing reached the wallet.
+    mine(&harness, 20);
+    bob.stop().expect("stop");
+    drop(bob);
+    let bob = build(bob_config, 54);
+    bob.start().expect("restart");
+    wait_until("still reported after the restart", || {
+        mine(&harness, 1);
+        let _ = bob.sync();
+        waiting(&bob).is_some_and(|p| p.outpoint == report.outpoint)
+    });
+    assert_eq!(bob.pending_sweeps().len(), 1);
+    assert_eq!(bob.onchain_balance().total_sat, bob_start);
+
+    // A second channel closes with 1 QTUM on Bob's side: one sweep takes both outputs.
+    let second = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, Some(QTUM * 1_000));
+    force_close_and_settle(&harness, &alice, &bob, &second);
+    wait_until("both outputs swept in one confirmed transaction", || {
+        mine(&harness, 1);
+        let _ = bob.sync();
+        let sweeps = bob.pending_sweeps();
+        sweeps.len() == 2
+            && sweeps
+                .iter()
+                .all(|p| matches!(p.status, SweepStatus::Confirmed { .. }))
+    });
+    let sweeps = bob.pending_sweeps();
+    let txids: Vec<String> = sweeps
+        .iter()
+        .map(|p| match &p.status {
+            SweepStatus::Confirmed { txid, .. } => txid.clone(),
+            other => panic!("not confirmed: {other:?}"),
+        })
+        .collect();
+    assert_eq!(txids[0], txids[1], "one transaction spends both");
+    wait_until("the wallet has both", || {
+        let _ = bob.sync();
+        bob.onchain_balance().total_sat > bob_start
+    });
+    let gained = bob.onchain_balance().total_sat - bob_start;
+    // Two inputs and one output at a rate of at most 300,000 sat/kW cost under 200,000 sat.
+    assert!(
+        gained > small_sat + QTUM - 200_000 && gained < small_sat + QTUM,
+        "bob gained {gained}"
+    );
+    assert_no_dust_since(&harness, start_height);
+    assert_no_policy_refusals(&harness);
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
+
 /// Mine `n` empty blocks (qtumd's `generateblock` with no transactions): the mempool waits.
 fn mine_empty(harness: &RegtestNode, n: u32) {
     use qtum_lightning::qtum::address::QtumAddress;
