@@ -41,8 +41,9 @@ pub enum PaymentKind {
     Spontaneous,
 }
 
-/// One payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One payment. Its `Debug` hides the preimage (the proof of payment, and for a payment not
+/// yet settled upstream, what claims it).
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PaymentDetails {
     /// Payment id (hex): the payment hash for invoices, random for keysend.
@@ -74,6 +75,27 @@ pub struct PaymentDetails {
     pub created_at: u64,
     /// Last change, seconds since the Unix epoch.
     pub updated_at: u64,
+}
+
+impl std::fmt::Debug for PaymentDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentDetails")
+            .field("id", &self.id)
+            .field("direction", &self.direction)
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .field("amount_msat", &self.amount_msat)
+            .field("fee_paid_msat", &self.fee_paid_msat)
+            .field("payment_hash", &self.payment_hash)
+            .field("preimage", &self.preimage.as_ref().map(|_| "<redacted>"))
+            .field("description", &self.description)
+            .field("invoice", &self.invoice)
+            .field("failure_reason", &self.failure_reason)
+            .field("counterparty_node_id", &self.counterparty_node_id)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 /// Which payments to list.
