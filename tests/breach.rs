@@ -34,47 +34,6 @@ const CHUNK: u32 = 100;
 /// 101,000 sat/kW floor the same three transactions cost about 166,500 sat.
 const FEE_BOUND_SAT: u64 = 1_700 * 375;
 
-// ----- logs -----
-
-struct StderrLog(log::LevelFilter);
-
-impl log::Log for StderrLog {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        // The HTTP client's own debug lines would drown the node's.
-        metadata.level() <= self.0
-            && (metadata.level() <= log::Level::Info || !metadata.target().starts_with("ureq"))
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let thread = std::thread::current();
-            eprintln!(
-                "[{} {} {}] {}",
-                record.level(),
-                thread.name().unwrap_or("?"),
-                record.target(),
-                record.args()
-            );
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-/// Node logs on stderr when `E2E_LOG` names a level (`info`, `debug`, `trace`).
-fn init_logs() {
-    let Some(level) = std::env::var("E2E_LOG")
-        .ok()
-        .and_then(|l| l.parse::<log::LevelFilter>().ok())
-    else {
-        return;
-    };
-    let logger: &'static StderrLog = Box::leak(Box::new(StderrLog(level)));
-    if log::set_logger(logger).is_ok() {
-        log::set_max_level(level);
-    }
-}
-
 // ----- helpers -----
 
 /// Every event of a node, acknowledged as read and printed.

@@ -4,22 +4,13 @@
 mod common;
 
 use common::*;
-use qtum_esplora::{EsploraServer, ServerConfig};
 use qtum_lightning::qtum::network::Network;
-use qtum_lightning::{ChainSourceConfig, Event, PaymentStatus, RpcAuth};
+use qtum_lightning::{ChainSourceConfig, Event, PaymentStatus};
 
 #[test]
 fn channel_payment_and_close_over_esplora() {
     let harness = harness();
-    let server = EsploraServer::start(ServerConfig::new(
-        harness.url(),
-        RpcAuth::UserPass {
-            user: harness.rpc_user().into(),
-            password: harness.rpc_password().into(),
-        },
-        "127.0.0.1:0".parse().expect("addr"),
-    ))
-    .expect("qtum-esplora starts");
+    let server = esplora_server(&harness);
     let esplora = |name: &str| {
         let mut c = config(&harness, name);
         c.chain_source = ChainSourceConfig::Esplora {

@@ -24,10 +24,9 @@ use std::time::{Duration, Instant};
 
 use common::fee_proxy::{FeeAnswer, FeeProxy};
 use common::*;
-use qtum_esplora::{EsploraServer, ServerConfig};
 use qtum_lightning::ffi::{set_log_writer, LogLevel, LogRecord, LogWriter};
 use qtum_lightning::qtum::policy::FEERATE_FLOOR_SAT_PER_KW;
-use qtum_lightning::{ChainSourceConfig, ChannelInfo, Event, Node, PaymentStatus, RpcAuth};
+use qtum_lightning::{ChainSourceConfig, ChannelInfo, Event, Node, PaymentStatus};
 use qtum_regtest::node::RegtestNode;
 
 /// Blocks per step: every node syncs to every step's tip.
@@ -415,15 +414,7 @@ fn nodes_on_different_fee_sources_never_disagree() {
     install_log();
 
     let harness = harness();
-    let server = EsploraServer::start(ServerConfig::new(
-        harness.url(),
-        RpcAuth::UserPass {
-            user: harness.rpc_user().into(),
-            password: harness.rpc_password().into(),
-        },
-        "127.0.0.1:0".parse().expect("addr"),
-    ))
-    .expect("qtum-esplora starts");
+    let server = esplora_server(&harness);
     let none_proxy = FeeProxy::start(&server.url());
     let high_proxy = FeeProxy::start(&server.url());
     high_proxy.set(high_rates(100));

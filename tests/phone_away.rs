@@ -30,48 +30,6 @@ const AWAY_BLOCKS: u32 = 2_100;
 /// engine's 144-block header-linking window: the server follows the chain block by block).
 const CHUNK: u32 = 100;
 
-// ----- logs -----
-
-struct StderrLog(log::LevelFilter);
-
-impl log::Log for StderrLog {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        // The HTTP client's own debug lines would drown the node's.
-        metadata.level() <= self.0
-            && (metadata.level() <= log::Level::Info || !metadata.target().starts_with("ureq"))
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let thread = std::thread::current();
-            eprintln!(
-                "[{} {} {}] {}",
-                record.level(),
-                thread.name().unwrap_or("?"),
-                record.target(),
-                record.args()
-            );
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-/// Node logs on stderr when `E2E_LOG` names a level (`info`, `debug`, `trace`). Installed
-/// before the first node is built, so the SDK's own dispatcher stays out of the way.
-fn init_logs() {
-    let Some(level) = std::env::var("E2E_LOG")
-        .ok()
-        .and_then(|l| l.parse::<log::LevelFilter>().ok())
-    else {
-        return;
-    };
-    let logger: &'static StderrLog = Box::leak(Box::new(StderrLog(level)));
-    if log::set_logger(logger).is_ok() {
-        log::set_max_level(level);
-    }
-}
-
 // ----- events -----
 
 /// Every event a node emitted during the test (across its restarts), acknowledged as read.

@@ -264,3 +264,57 @@ pub fn assert_no_policy_refusals(harness: &RegtestNode) {
             .join("\n")
     );
 }
+
+/// Node logs on stderr for a test being debugged.
+struct StderrLog(log::LevelFilter);
+
+impl log::Log for StderrLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        // The HTTP client's own debug lines would drown the node's.
+        metadata.level() <= self.0
+            && (metadata.level() <= log::Level::Info || !metadata.target().starts_with("ureq"))
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let thread = std::thread::current();
+            eprintln!(
+                "[{} {} {}] {}",
+                record.level(),
+                thread.name().unwrap_or("?"),
+                record.target(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Node logs on stderr when `E2E_LOG` names a level (`info`, `debug`, `trace`). Call it before
+/// the first node is built, so the SDK's own dispatcher stays out of the way.
+pub fn init_logs() {
+    let Some(level) = std::env::var("E2E_LOG")
+        .ok()
+        .and_then(|l| l.parse::<log::LevelFilter>().ok())
+    else {
+        return;
+    };
+    let logger: &'static StderrLog = Box::leak(Box::new(StderrLog(level)));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+/// A `qtum-esplora` server in front of `harness`, on a free loopback port.
+pub fn esplora_server(harness: &RegtestNode) -> qtum_esplora::EsploraServer {
+    qtum_esplora::EsploraServer::start(qtum_esplora::ServerConfig::new(
+        harness.url(),
+        qtum_lightning::RpcAuth::UserPass {
+            user: harness.rpc_user().into(),
+            password: harness.rpc_password().into(),
+        },
+        "127.0.0.1:0".parse().expect("addr"),
+    ))
+    .expect("qtum-esplora starts")
+}
