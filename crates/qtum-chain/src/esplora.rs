@@ -1,7 +1,7 @@
 //! An Esplora-style REST source ([`EsploraSource`]) over one or more base URLs with failover.
 //!
-//! `esplora-client` supplies Esplora's JSON shapes (tx status, merkle proof, outspends,
-//! script-hash history); the requests go through the crate's own HTTP transport
+//! `esplora-client` supplies Esplora's JSON shapes (tx status, block status, outspends; history
+//! pages and merkle proofs are read into this module's bounded shapes); the requests go through the crate's own HTTP transport
 //! (`http::HttpAgent`, crate-private), whose TLS trust is configured per source
 //! ([`EsploraConfig::ca_file`]): `esplora-client`'s blocking client (minreq 2) only knows one
 //! process-wide set of roots. Headers and blocks are fetched raw (`/block/:hash/header` as hex,
@@ -10,8 +10,25 @@
 //!
 //! A confirmation is only reported after the merkle proof checks against a header whose real
 //! hash was verified and that header is the one the server places at the proof's height.
+//!
+//! Everything a server sends is bounded, so a broken or lying server costs an error and a
+//! failover to the next base URL, never a hang, a panic or unbounded memory:
+//!
+//! | what | bound | |
+//! |---|---|---|
+//! | any response body | 64 MiB (the transport's cap) and [`EsploraConfig::timeout`] end to end | a slow trickle times out |
+//! | script history pages | every page after the first must bring only new confirmed transactions (a server ignoring `last_seen` repeats itself and is caught on the second page); at most [`EsploraConfig::max_history_txs`] confirmed transactions (10,000: 400 pages) | |
+//! | entries in one history page | 100 (Esplora sends at most 50 mempool + 25 confirmed) | checked while parsing |
+//! | merkle proof depth | 32 levels ([`verify::MAX_MERKLE_DEPTH`]) | checked while parsing |
+//! | a header | 2,048 hex digits (a Qtum header is 181 bytes plus a block signature) | checked before decoding |
+//!
+//! A violation is [`ChainError::InvalidResponse`], an endpoint fault: the call moves on to the
+//! next base URL (see [`ChainError::is_endpoint_fault`]). History pages and proofs are read into
+//! small shapes of this module (txid and status; height, branch and position): the rest of each
+//! transaction's JSON is skipped, never held.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,8 +37,9 @@ use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::hex::FromHex;
 use bitcoin::{BlockHash, OutPoint, Script, Transaction, Txid};
-use esplora_client::{BlockStatus, MerkleProof, OutputStatus, Tx};
-use serde::de::DeserializeOwned;
+use esplora_client::{BlockStatus, OutputStatus};
+use serde::de::{DeserializeOwned, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use qtum_primitives::block::QtumBlock;
 use qtum_primitives::header::QtumHeader;
@@ -37,6 +55,7 @@ use crate::{BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, Spend
 /// | `timeout` | 10 s | per HTTP request |
 /// | `retry_after` | 5 s | back-off of a failed base URL, doubling per consecutive failure up to 32× |
 /// | `ca_file` | none: the webpki roots | PEM file of the CA(s) `https://` base URLs are trusted by |
+/// | `max_history_txs` | 10,000 | confirmed transactions read for one script (400 pages of 25); a server listing more fails over |
 #[derive(Clone)]
 pub struct EsploraConfig {
     /// Base URLs (e.g. `http://127.0.0.1:3002`, or `https://host/api` with the crate's `https`
@@ -50,6 +69,10 @@ pub struct EsploraConfig {
     /// `https://` base URLs are trusted by (a private CA). `None` trusts the webpki roots
     /// (Mozilla's list, compiled in).
     pub ca_file: Option<PathBuf>,
+    /// Most confirmed transactions read for one script's history. A history that goes on
+    /// beyond is treated as a lying server ([`ChainError::InvalidResponse`]): it bounds the
+    /// number of pages a server can make a sync read.
+    pub max_history_txs: usize,
 }
 
 /// The base URLs are shown redacted (an API key in a query string stays out of logs).
@@ -61,6 +84,7 @@ impl std::fmt::Debug for EsploraConfig {
             .field("timeout", &self.timeout)
             .field("retry_after", &self.retry_after)
             .field("ca_file", &self.ca_file)
+            .field("max_history_txs", &self.max_history_txs)
             .finish()
     }
 }
@@ -73,6 +97,7 @@ impl EsploraConfig {
             timeout: Duration::from_secs(10),
             retry_after: Duration::from_secs(5),
             ca_file: None,
+            max_history_txs: 10_000,
         }
     }
 
@@ -97,6 +122,153 @@ impl Endpoint {
 /// Headers kept by hash; a hash names exactly one header, so the cache never goes stale.
 const HEADER_CACHE_LIMIT: usize = 20_000;
 
+/// Confirmed transactions per history page, as Esplora pages them; a shorter page is the last.
+const CHAIN_PAGE: usize = 25;
+/// Most entries accepted in one history page: Esplora sends at most 75 (50 mempool + 25
+/// confirmed).
+const MAX_PAGE_ENTRIES: usize = 100;
+/// Longest header accepted, in hex digits: 181 bytes and a block signature (72 bytes, two with
+/// a delegation) are under 400 bytes.
+const MAX_HEADER_HEX: usize = 2_048;
+
+/// A JSON array of at most `MAX` entries, refused while parsing as soon as it has more.
+struct Bounded<T, const MAX: usize>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Bounded<T, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<T, const MAX: usize>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for Entries<T, MAX> {
+            type Value = Bounded<T, MAX>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "an array of at most {MAX} entries")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = seq.next_element()? {
+                    if out.len() == MAX {
+                        return Err(serde::de::Error::custom(format!("more than {MAX} entries")));
+                    }
+                    out.push(entry);
+                }
+                Ok(Bounded(out))
+            }
+        }
+        deserializer.deserialize_seq(Entries(PhantomData))
+    }
+}
+
+/// What a history page says of a transaction; the rest of its JSON is skipped.
+#[derive(Debug, Deserialize)]
+struct PageTx {
+    txid: Txid,
+    status: PageStatus,
+}
+
+#[derive(Debug, Deserialize)]
+struct PageStatus {
+    confirmed: bool,
+    block_height: Option<u32>,
+}
+
+/// Esplora's merkle proof, with the branch bounded.
+#[derive(Deserialize)]
+struct Proof {
+    block_height: u32,
+    merkle: Bounded<Txid, { verify::MAX_MERKLE_DEPTH }>,
+    pos: usize,
+}
+
+/// A script's history read page by page, refusing a server that does not page honestly.
+struct HistoryPages {
+    entries: Vec<HistoryEntry>,
+    at: HashMap<Txid, usize>,
+    confirmed: HashSet<Txid>,
+    last_seen: Option<Txid>,
+    max_confirmed: usize,
+}
+
+impl HistoryPages {
+    fn new(max_confirmed: usize) -> HistoryPages {
+        HistoryPages {
+            entries: Vec::new(),
+            at: HashMap::new(),
+            confirmed: HashSet::new(),
+            last_seen: None,
+            max_confirmed,
+        }
+    }
+
+    /// The path of the next page of the script `script_hash` (hex).
+    fn next_path(&self, script_hash: &str) -> String {
+        match self.last_seen {
+            Some(last) => format!("/scripthash/{script_hash}/txs/chain/{last}"),
+            None => format!("/scripthash/{script_hash}/txs"),
+        }
+    }
+
+    /// Takes one page; `Ok(true)` when another one follows.
+    ///
+    /// The first page lists mempool transactions, then the newest confirmed ones; each later
+    /// page the confirmed transactions after the last one seen. A later page with an
+    /// unconfirmed transaction or a confirmed one seen before (a server ignoring `last_seen`
+    /// sends the same page again), a confirmed transaction without its height, or more than
+    /// `max_confirmed` confirmed transactions in all, is an invalid answer.
+    fn take(&mut self, page: Vec<PageTx>) -> Result<bool, ChainError> {
+        let later = self.last_seen.is_some();
+        let mut confirmed_in_page = 0;
+        for tx in page {
+            let height = match (tx.status.confirmed, tx.status.block_height) {
+                (true, Some(height)) => Some(height),
+                (true, None) => {
+                    return Err(ChainError::InvalidResponse(format!(
+                        "history lists {} as confirmed without its height",
+                        tx.txid
+                    )))
+                }
+                (false, _) if later => {
+                    return Err(ChainError::InvalidResponse(format!(
+                        "a confirmed-history page lists the unconfirmed {}",
+                        tx.txid
+                    )))
+                }
+                (false, _) => None,
+            };
+            if height.is_some() {
+                if !self.confirmed.insert(tx.txid) {
+                    return Err(ChainError::InvalidResponse(format!(
+                        "history page repeats {}: the server does not page by last_seen",
+                        tx.txid
+                    )));
+                }
+                if self.confirmed.len() > self.max_confirmed {
+                    return Err(ChainError::InvalidResponse(format!(
+                        "history of more than {} confirmed transactions",
+                        self.max_confirmed
+                    )));
+                }
+                confirmed_in_page += 1;
+                self.last_seen = Some(tx.txid);
+            }
+            match self.at.get(&tx.txid) {
+                // Listed as unconfirmed, then as confirmed (mined meanwhile): keep the latter.
+                Some(&i) => {
+                    if height.is_some() {
+                        self.entries[i].height = height;
+                    }
+                }
+                None => {
+                    self.at.insert(tx.txid, self.entries.len());
+                    self.entries.push(HistoryEntry {
+                        txid: tx.txid,
+                        height,
+                    });
+                }
+            }
+        }
+        Ok(confirmed_in_page >= CHAIN_PAGE)
+    }
+}
+
 /// A [`ChainSource`] over Esplora-style REST servers (such as `qtum-esplora`).
 #[derive(Debug)]
 pub struct EsploraSource {
@@ -104,6 +276,7 @@ pub struct EsploraSource {
     http: HttpAgent,
     counter: Counter,
     headers: Mutex<HashMap<BlockHash, QtumHeader>>,
+    max_history_txs: usize,
 }
 
 /// A non-2xx answer as an error: the status and (the start of) the body.
@@ -177,6 +350,7 @@ impl EsploraSource {
             http,
             counter: Counter::default(),
             headers: Mutex::new(HashMap::new()),
+            max_history_txs: config.max_history_txs,
         })
     }
 
@@ -253,8 +427,15 @@ impl EsploraSource {
                 message: format!("block {hash} not found"),
             })?;
         let text = std::str::from_utf8(&body)
-            .map_err(|_| ChainError::InvalidResponse("header is not hex text".into()))?;
-        let bytes = Vec::from_hex(text.trim())
+            .map_err(|_| ChainError::InvalidResponse("header is not hex text".into()))?
+            .trim();
+        if text.len() > MAX_HEADER_HEX {
+            return Err(ChainError::InvalidResponse(format!(
+                "header of {} hex digits (at most {MAX_HEADER_HEX})",
+                text.len()
+            )));
+        }
+        let bytes = Vec::from_hex(text)
             .map_err(|_| ChainError::InvalidResponse("header is not hex".into()))?;
         let header = verify::header_from_bytes(&bytes, hash)?;
         let mut cache = self.headers.lock().unwrap_or_else(|p| p.into_inner());
@@ -311,8 +492,7 @@ impl EsploraSource {
                 "confirmed status of {txid} without its block"
             )));
         };
-        let Some(proof) = self.get_json::<MerkleProof>(ep, &format!("/tx/{txid}/merkle-proof"))?
-        else {
+        let Some(proof) = self.get_json::<Proof>(ep, &format!("/tx/{txid}/merkle-proof"))? else {
             // Unconfirmed again between two calls (a reorg); the next sync sees the new state.
             return Ok(TxStatus::Unconfirmed);
         };
@@ -323,7 +503,7 @@ impl EsploraSource {
             )));
         }
         let header = self.header_on(ep, &hash)?;
-        verify::check_merkle_branch(&header, txid, &proof.merkle, proof.pos)?;
+        verify::check_merkle_branch(&header, txid, &proof.merkle.0, proof.pos)?;
         // The proven block must be the best chain's block at that height.
         if self.block_hash_on(ep, height)? != Some(hash) {
             return Ok(TxStatus::Unconfirmed);
@@ -394,40 +574,16 @@ impl ChainSource for EsploraSource {
     }
 
     fn script_history(&self, script: &Script) -> Result<Vec<HistoryEntry>, ChainError> {
+        let script_hash = format!("{:x}", sha256::Hash::hash(script.as_bytes()));
         self.run(|ep| {
-            let mut entries = Vec::new();
-            let mut last_seen: Option<Txid> = None;
-            let script_hash = sha256::Hash::hash(script.as_bytes());
+            let mut pages = HistoryPages::new(self.max_history_txs);
             loop {
-                let path = match last_seen {
-                    Some(last) => format!("/scripthash/{script_hash:x}/txs/chain/{last}"),
-                    None => format!("/scripthash/{script_hash:x}/txs"),
-                };
-                let page: Vec<Tx> = self.get_json(ep, &path)?.unwrap_or_default();
-                let mut confirmed_in_page = 0;
-                for tx in &page {
-                    let height = if tx.status.confirmed {
-                        tx.status.block_height
-                    } else {
-                        None
-                    };
-                    if tx.status.confirmed {
-                        confirmed_in_page += 1;
-                        last_seen = Some(tx.txid);
-                    }
-                    if !entries.iter().any(|e: &HistoryEntry| e.txid == tx.txid) {
-                        entries.push(HistoryEntry {
-                            txid: tx.txid,
-                            height,
-                        });
-                    }
-                }
-                // Esplora pages confirmed history 25 at a time; a short page is the last.
-                if confirmed_in_page < 25 {
-                    break;
+                let path = pages.next_path(&script_hash);
+                let page: Option<Bounded<PageTx, MAX_PAGE_ENTRIES>> = self.get_json(ep, &path)?;
+                if !pages.take(page.map(|p| p.0).unwrap_or_default())? {
+                    return Ok(pages.entries);
                 }
             }
-            Ok(entries)
         })
     }
 
@@ -502,6 +658,138 @@ impl ChainSource for EsploraSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn txid(n: u32) -> Txid {
+        Txid::from_byte_array(sha256::Hash::hash(&n.to_le_bytes()).to_byte_array())
+    }
+
+    /// A page of `n` confirmed transactions numbered from `first`, at descending heights.
+    fn page(first: u32, n: u32) -> Vec<PageTx> {
+        (first..first + n)
+            .map(|i| PageTx {
+                txid: txid(i),
+                status: PageStatus {
+                    confirmed: true,
+                    block_height: Some(100_000 - i),
+                },
+            })
+            .collect()
+    }
+
+    fn unconfirmed(i: u32) -> PageTx {
+        PageTx {
+            txid: txid(i),
+            status: PageStatus {
+                confirmed: false,
+                block_height: None,
+            },
+        }
+    }
+
+    #[test]
+    fn honest_pages_are_read_to_the_short_one() {
+        let mut pages = HistoryPages::new(10_000);
+        assert_eq!(pages.next_path("ab"), "/scripthash/ab/txs");
+        let mut first = vec![unconfirmed(1_000)];
+        first.extend(page(0, 25));
+        assert_eq!(pages.take(first), Ok(true));
+        assert_eq!(
+            pages.next_path("ab"),
+            format!("/scripthash/ab/txs/chain/{}", txid(24))
+        );
+        assert_eq!(pages.take(page(25, 25)), Ok(true));
+        assert_eq!(pages.take(page(50, 3)), Ok(false));
+        assert_eq!(pages.entries.len(), 54);
+        assert_eq!(pages.entries[0].height, None);
+        assert_eq!(pages.entries[53].height, Some(100_000 - 52));
+    }
+
+    #[test]
+    fn a_mempool_entry_mined_meanwhile_is_kept_once_as_confirmed() {
+        let mut pages = HistoryPages::new(10_000);
+        let mut first = vec![unconfirmed(3)];
+        first.extend(page(0, 5));
+        assert_eq!(pages.take(first), Ok(false));
+        assert_eq!(pages.entries.len(), 5);
+        assert_eq!(pages.entries[0].txid, txid(3));
+        assert_eq!(pages.entries[0].height, Some(100_000 - 3));
+    }
+
+    #[test]
+    fn dishonest_paging_is_an_endpoint_fault() {
+        // The same page again (last_seen ignored).
+        let mut pages = HistoryPages::new(10_000);
+        assert_eq!(pages.take(page(0, 25)), Ok(true));
+        let e = pages.take(page(0, 25)).expect_err("repeat");
+        assert!(
+            e.is_endpoint_fault() && e.to_string().contains("last_seen"),
+            "{e}"
+        );
+        // A later page that overlaps the previous one.
+        let mut pages = HistoryPages::new(10_000);
+        assert_eq!(pages.take(page(0, 25)), Ok(true));
+        assert!(pages.take(page(20, 25)).is_err());
+        // Mempool entries where only confirmed ones belong.
+        let mut pages = HistoryPages::new(10_000);
+        assert_eq!(pages.take(page(0, 25)), Ok(true));
+        assert!(pages.take(vec![unconfirmed(99)]).is_err());
+        // Confirmed without a height.
+        let mut pages = HistoryPages::new(10_000);
+        let mut bad = page(0, 1);
+        bad[0].status.block_height = None;
+        assert!(pages.take(bad).is_err());
+        // Fresh pages forever stop at the cap: 100 transactions are 4 full pages.
+        let mut pages = HistoryPages::new(100);
+        let mut taken = 0;
+        let end = loop {
+            match pages.take(page(taken * 25, 25)) {
+                Ok(true) => taken += 1,
+                other => break other,
+            }
+        };
+        assert_eq!(taken, 4);
+        assert!(matches!(end, Err(ChainError::InvalidResponse(m)) if m.contains("more than 100")));
+    }
+
+    #[test]
+    fn bounded_arrays_are_refused_while_parsing() {
+        let entries = |n: usize| {
+            let list: Vec<String> = (0..n)
+                .map(|i| {
+                    format!(
+                        r#"{{"txid":"{}","status":{{"confirmed":false}},"vin":[]}}"#,
+                        txid(i as u32)
+                    )
+                })
+                .collect();
+            format!("[{}]", list.join(","))
+        };
+        let ok: Bounded<PageTx, MAX_PAGE_ENTRIES> =
+            serde_json::from_str(&entries(MAX_PAGE_ENTRIES)).expect("at the bound");
+        assert_eq!(ok.0.len(), MAX_PAGE_ENTRIES);
+        let too_many = serde_json::from_str::<Bounded<PageTx, MAX_PAGE_ENTRIES>>(&entries(
+            MAX_PAGE_ENTRIES + 1,
+        ));
+        assert!(too_many.is_err());
+        let branch: Vec<String> = (0..33).map(|i| format!("\"{}\"", txid(i))).collect();
+        let proof = format!(
+            r#"{{"block_height":5,"merkle":[{}],"pos":0}}"#,
+            branch.join(",")
+        );
+        assert!(serde_json::from_str::<Proof>(&proof).is_err());
+        let proof = format!(
+            r#"{{"block_height":5,"merkle":[{}],"pos":0}}"#,
+            branch[..32].join(",")
+        );
+        assert_eq!(
+            serde_json::from_str::<Proof>(&proof)
+                .expect("32 levels")
+                .merkle
+                .0
+                .len(),
+            32
+        );
+    }
 
     #[test]
     fn rejection_reason_survives_the_rest_layer() {

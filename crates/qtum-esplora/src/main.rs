@@ -1,5 +1,9 @@
 //! `qtum-esplora --rpc-url http://HOST:PORT (--rpc-user U --rpc-password-file F | --rpc-cookie
-//! FILE) --listen 127.0.0.1:PORT`: an Esplora-style REST server over qtumd with `-addrindex`.
+//! FILE) --listen 127.0.0.1:PORT [--data-dir DIR]`: an Esplora-style REST server over qtumd with
+//! `-addrindex`.
+//!
+//! The script index is kept under `--data-dir` (default `~/.qtum-esplora`), so a restart resumes
+//! where the last run stopped instead of reading the chain again from genesis.
 //!
 //! The RPC password never travels on the command line, where every user of the machine can
 //! read it (`ps`, `/proc/*/cmdline`): it comes from a file (`--rpc-password-file`, first line)
@@ -14,8 +18,9 @@ use qtum_esplora::{EsploraServer, ServerConfig};
 
 const USAGE: &str = "usage: qtum-esplora --rpc-url http://HOST:PORT \
 (--rpc-user USER [--rpc-password-file FILE] | --rpc-cookie FILE) [--listen 127.0.0.1:3002] \
-[--threads N]\n  with --rpc-user, the password is the first line of --rpc-password-file, or \
-the environment variable QTUM_ESPLORA_RPC_PASSWORD";
+[--data-dir DIR] [--threads N] [--queue N] [--max-utxos N]\n  with --rpc-user, the password is the first \
+line of --rpc-password-file, or the environment variable QTUM_ESPLORA_RPC_PASSWORD\n  the script \
+index is kept in --data-dir (default ~/.qtum-esplora)";
 
 /// The environment variable the RPC password can come from.
 const PASSWORD_ENV: &str = "QTUM_ESPLORA_RPC_PASSWORD";
@@ -37,11 +42,26 @@ fn read_password(file: Option<PathBuf>) -> Result<String, String> {
     }
 }
 
+/// `~/.qtum-esplora`.
+fn default_data_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".qtum-esplora"))
+}
+
+/// A positive count given to `flag`.
+fn count(flag: &str, v: &str) -> Result<usize, String> {
+    v.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{flag} wants a positive number"))
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let (mut url, mut user, mut password_file, mut cookie) = (None, None, None, None);
     let mut listen = String::from("127.0.0.1:3002");
-    let mut threads = 4usize;
+    let (mut data_dir, mut threads, mut queue, mut max_utxos) = (None, None, None, None);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         let result = match flag.as_str() {
@@ -54,11 +74,16 @@ fn main() -> ExitCode {
             )),
             "--rpc-cookie" => value().map(|v| cookie = Some(PathBuf::from(v))),
             "--listen" => value().map(|v| listen = v),
-            "--threads" => value().and_then(|v| {
-                v.parse()
-                    .map(|n| threads = n)
-                    .map_err(|_| "bad --threads".into())
-            }),
+            "--data-dir" => value().map(|v| data_dir = Some(PathBuf::from(v))),
+            "--threads" => value()
+                .and_then(|v| count(&flag, &v))
+                .map(|n| threads = Some(n)),
+            "--queue" => value()
+                .and_then(|v| count(&flag, &v))
+                .map(|n| queue = Some(n)),
+            "--max-utxos" => value()
+                .and_then(|v| count(&flag, &v))
+                .map(|n| max_utxos = Some(n)),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -96,8 +121,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let Some(data_dir) = data_dir.or_else(default_data_dir) else {
+        eprintln!("no home directory to keep the index in: give --data-dir\n{USAGE}");
+        return ExitCode::from(2);
+    };
     let mut config = ServerConfig::new(url, auth, listen);
-    config.threads = threads;
+    config.data_dir = Some(data_dir);
+    config.threads = threads.unwrap_or(config.threads);
+    config.queue = queue.unwrap_or(config.queue);
+    config.max_utxos = max_utxos.unwrap_or(config.max_utxos);
     match EsploraServer::start(config) {
         Ok(server) => {
             println!("qtum-esplora listening on {}", server.url());

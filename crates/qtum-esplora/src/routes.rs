@@ -1,9 +1,11 @@
 //! Request routing and the qtumd backend behind each route.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::hashes::Hash;
@@ -15,33 +17,63 @@ use qtum_chain::{verify, ChainError, RpcClient};
 use qtum_primitives::address::QtumAddress;
 use qtum_primitives::network::Network;
 
-use crate::index::ScriptIndex;
+use crate::http::{Request, Response};
+use crate::index::{IndexError, IndexedBlock, ScriptIndex};
+use crate::mempool::{Delta, MempoolView};
 
-/// Largest `POST /tx` body read (a 400 kWU transaction is 800 kB of hex).
-const MAX_TX_BODY: u64 = 2_000_000;
 /// Confirmed transactions per `/scripthash/:hash/txs` page, as Esplora.
 const CHAIN_PAGE: usize = 25;
 /// Mempool transactions listed before the first confirmed page, as Esplora.
 const MEMPOOL_PAGE: usize = 50;
+/// Blocks read per batch while catching up (and stored per SQLite transaction).
+const INDEX_BATCH: u32 = 25;
 /// Targets answered by `/fee-estimates`.
 const FEE_TARGETS: [u16; 15] = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 144, 504, 1008];
+/// qtumd's codes for a transaction it refuses (verify error, policy rejection, already in the
+/// chain, undecodable): their reason goes back to the client, as Esplora does. Any other
+/// `sendrawtransaction` failure is a server error whose text stays in the log.
+const REJECTION_CODES: [i64; 4] = [-25, -26, -27, -22];
+/// Longest rejection reason passed on (qtumd's are short: `dust`, `min relay fee not met, …`).
+const MAX_REASON: usize = 200;
 
-/// Why a route failed, as the HTTP answer it becomes.
-enum Fail {
+/// Why a route failed, as the HTTP answer it becomes. Only our own texts reach the client:
+/// whatever qtumd or the database said is logged and answered with a generic message.
+pub(crate) enum Fail {
     BadRequest(String),
-    NotFound(String),
+    NotFound(&'static str),
+    /// A transaction qtumd refused, with its (sanitised) reason.
+    Rejected {
+        code: i64,
+        reason: String,
+    },
     Backend(ChainError),
+    Index(IndexError),
 }
 
 impl From<ChainError> for Fail {
     fn from(e: ChainError) -> Fail {
         match e {
             // -5 no such block/transaction, -8 height out of range.
-            ChainError::Source {
-                code: -5 | -8,
-                message,
-            } => Fail::NotFound(message),
+            ChainError::Source { code: -5 | -8, .. } => Fail::NotFound("Not found"),
             e => Fail::Backend(e),
+        }
+    }
+}
+
+impl From<IndexError> for Fail {
+    fn from(e: IndexError) -> Fail {
+        Fail::Index(e)
+    }
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::BadRequest(m) => write!(f, "bad request: {m}"),
+            Fail::NotFound(m) => write!(f, "{m}"),
+            Fail::Rejected { code, reason } => write!(f, "rejected ({code}): {reason}"),
+            Fail::Backend(e) => write!(f, "{e}"),
+            Fail::Index(e) => write!(f, "{e}"),
         }
     }
 }
@@ -54,13 +86,25 @@ enum Body {
 
 type Answer = Result<Body, Fail>;
 
+/// What the backend needs from the server's configuration.
+pub(crate) struct BackendConfig {
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) mempool_refresh: Duration,
+    pub(crate) max_utxos: usize,
+}
+
 /// The qtumd side of the server.
-pub struct Backend {
+pub(crate) struct Backend {
     rpc: RpcClient,
     network: Network,
     index: Mutex<ScriptIndex>,
     // Serialises catch-ups (one reader of new blocks at a time) without blocking look-ups.
     catching_up: Mutex<()>,
+    mempool: Mutex<MempoolView>,
+    mempool_refresh: Duration,
+    max_utxos: usize,
+    blocks_indexed: AtomicU64,
+    mempool_reads: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -107,27 +151,84 @@ fn script_type(script: &Script) -> &'static str {
     }
 }
 
+/// qtumd's rejection reason fit to pass on: printable ASCII, at most [`MAX_REASON`] characters.
+fn sanitise_reason(reason: &str) -> String {
+    reason
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(MAX_REASON)
+        .collect()
+}
+
+/// One row of `getaddressutxos`.
+struct AddressUtxo {
+    outpoint: OutPoint,
+    value: Value,
+    height: u64,
+}
+
 impl Backend {
-    /// A backend over `rpc`; asks qtumd which network it runs.
-    pub fn new(rpc: RpcClient) -> Result<Backend, ChainError> {
-        let info = rpc.call("getblockchaininfo", json!([]))?;
-        let network = match info.get("chain").and_then(Value::as_str) {
-            Some("main") => Network::Mainnet,
-            Some("test") => Network::Testnet,
-            Some("regtest") => Network::Regtest,
-            other => return Err(ChainError::Unsupported(format!("unknown chain {other:?}"))),
+    /// A backend over `rpc`: asks qtumd which chain it runs and opens the script index (in
+    /// `config.data_dir/<chain>/index.sqlite`, or in memory).
+    pub(crate) fn new(rpc: RpcClient, config: &BackendConfig) -> Result<Backend, String> {
+        let info = rpc
+            .call("getblockchaininfo", json!([]))
+            .map_err(|e| format!("qtumd backend: {e}"))?;
+        let chain = info.get("chain").and_then(Value::as_str).unwrap_or("");
+        let network = match chain {
+            "main" => Network::Mainnet,
+            "test" => Network::Testnet,
+            "regtest" => Network::Regtest,
+            other => return Err(format!("qtumd backend: unknown chain {other:?}")),
         };
+        let genesis: BlockHash = rpc
+            .call("getblockhash", json!([0]))
+            .and_then(|v| parse(&v, "genesis hash"))
+            .map_err(|e| format!("qtumd backend: {e}"))?;
+        let index = match &config.data_dir {
+            None => ScriptIndex::in_memory(&genesis).map_err(|e| format!("script index: {e}"))?,
+            Some(dir) => {
+                let dir = dir.join(chain);
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                let path = dir.join("index.sqlite");
+                ScriptIndex::open(&path, &genesis)
+                    .map_err(|e| format!("script index {}: {e}", path.display()))?
+            }
+        };
+        if let Some(tip) = index.tip().map_err(|e| format!("script index: {e}"))? {
+            log::info!(
+                "script index resumes after block {} at height {}",
+                tip.hash,
+                tip.height
+            );
+        }
         Ok(Backend {
             rpc,
             network,
-            index: Mutex::new(ScriptIndex::default()),
+            index: Mutex::new(index),
             catching_up: Mutex::new(()),
+            mempool: Mutex::new(MempoolView::default()),
+            mempool_refresh: config.mempool_refresh,
+            max_utxos: config.max_utxos,
+            blocks_indexed: AtomicU64::new(0),
+            mempool_reads: AtomicU64::new(0),
         })
     }
 
     /// RPC requests made so far.
-    pub fn requests_made(&self) -> u64 {
+    pub(crate) fn requests_made(&self) -> u64 {
         self.rpc.requests_made()
+    }
+
+    /// Blocks this process read into the script index.
+    pub(crate) fn blocks_indexed(&self) -> u64 {
+        self.blocks_indexed.load(Ordering::Relaxed)
+    }
+
+    /// Times this process read the mempool.
+    pub(crate) fn mempool_reads(&self) -> u64 {
+        self.mempool_reads.load(Ordering::Relaxed)
     }
 
     fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
@@ -144,7 +245,9 @@ impl Backend {
         let mut found = HashMap::new();
         for (txid, answer) in txids.iter().zip(self.batch(&calls)?) {
             if let Ok(raw) = answer {
-                found.insert(*txid, tx_of(&raw)?);
+                let tx = tx_of(&raw)?;
+                verify::check_txid(&tx, txid)?;
+                found.insert(*txid, tx);
             }
         }
         Ok(found)
@@ -159,35 +262,54 @@ impl Backend {
         Ok(out)
     }
 
-    /// Reads new best-chain blocks into the script index (and drops blocks a reorg removed).
-    pub(crate) fn catch_up(&self) -> Result<(), ChainError> {
+    /// Reads new best-chain blocks into the script index, first dropping blocks a
+    /// reorganisation removed (including one that happened while the server was stopped).
+    /// Returns the best block it caught up to.
+    pub(crate) fn catch_up(&self) -> Result<BlockHash, Fail> {
         let _one_at_a_time = lock(&self.catching_up);
-        let tip: u32 = self
+        let best: BlockHash = parse(&self.call("getbestblockhash", json!([]))?, "hash")?;
+        if lock(&self.index).tip()?.map(|t| t.hash) == Some(best) {
+            return Ok(best);
+        }
+        let height: u32 = self
             .call("getblockcount", json!([]))?
             .as_u64()
             .and_then(|h| u32::try_from(h).ok())
             .ok_or_else(|| bad("getblockcount"))?;
-        // Drop blocks that left the best chain; their scripts stay known, which is harmless.
+        // Rounds in a row whose first block did not link to the tip although the tip is still
+        // qtumd's block at its height: a chain changing under us, or a broken backend.
+        let mut unlinked = 0;
         loop {
-            let last = { lock(&self.index).chain.last().copied() };
-            let Some(last) = last else { break };
-            let height = lock(&self.index).chain.len() as u32 - 1;
-            let now = if height <= tip {
-                Some(parse::<BlockHash>(
-                    &self.call("getblockhash", json!([height]))?,
-                    "hash",
-                )?)
-            } else {
-                None
-            };
-            if now == Some(last) {
-                break;
+            let tip = lock(&self.index).tip()?;
+            // Drop the tip while it is not the best chain's block at its height; the scripts
+            // of dropped blocks stay known, which is harmless.
+            if let Some(t) = tip {
+                let still_best = t.height <= height
+                    && parse::<BlockHash>(&self.call("getblockhash", json!([t.height]))?, "hash")?
+                        == t.hash;
+                if !still_best {
+                    log::info!(
+                        "script index: block {} at {} left the best chain",
+                        t.hash,
+                        t.height
+                    );
+                    let mut index = lock(&self.index);
+                    index.pop_tip()?;
+                    if index.tip()?.is_none() && t.height > 0 {
+                        log::warn!(
+                            "script index: reorganisation deeper than the {} blocks kept; \
+                             reading the chain again from genesis",
+                            crate::index::RECENT_BLOCKS
+                        );
+                    }
+                    continue;
+                }
             }
-            lock(&self.index).chain.pop();
-        }
-        let mut from = lock(&self.index).chain.len() as u32;
-        while from <= tip {
-            let to = tip.min(from + 24);
+            let from = tip.map_or(0, |t| t.height + 1);
+            if from > height {
+                return Ok(best);
+            }
+            let to = height.min(from + INDEX_BATCH - 1);
             let calls: Vec<(&str, Value)> =
                 (from..=to).map(|h| ("getblockhash", json!([h]))).collect();
             let hashes: Vec<BlockHash> = self
@@ -200,56 +322,95 @@ impl Backend {
                 .iter()
                 .map(|h| ("getblock", json!([h.to_string(), 0])))
                 .collect();
-            let blocks = self.rpc.call_batch(&calls)?;
-            let mut index = lock(&self.index);
-            for (answer, hash) in blocks.into_iter().zip(&hashes) {
+            let mut previous = tip.map(|t| t.hash);
+            let mut read = Vec::new();
+            for ((answer, hash), height) in self
+                .rpc
+                .call_batch(&calls)?
+                .into_iter()
+                .zip(&hashes)
+                .zip(from..)
+            {
                 let block = verify::block_from_bytes(&hex_of(&answer?, "block")?, hash)?;
-                for tx in &block.txdata {
-                    index.add_tx(tx);
+                // A reorganisation between two batches: stop here, the next round drops the
+                // stale tip.
+                if previous.is_some_and(|p| p != block.header.prev_blockhash) {
+                    break;
                 }
-                index.chain.push(*hash);
+                previous = Some(*hash);
+                let scripts = block
+                    .txdata
+                    .iter()
+                    .flat_map(|tx| tx.output.iter().map(|o| o.script_pubkey.clone()))
+                    .collect();
+                read.push((
+                    IndexedBlock {
+                        height,
+                        hash: *hash,
+                    },
+                    scripts,
+                ));
             }
-            from = to + 1;
+            let n = read.len() as u64;
+            lock(&self.index).add_blocks(&read)?;
+            self.blocks_indexed.fetch_add(n, Ordering::Relaxed);
+            if n == 0 {
+                // The first block did not link to the tip: check the tip again, a few times.
+                unlinked += 1;
+                if unlinked > 3 {
+                    return Err(Fail::Backend(bad(
+                        "blocks that do not link to the index's tip",
+                    )));
+                }
+                continue;
+            }
+            unlinked = 0;
         }
-        Ok(())
     }
 
-    fn mempool_txs(&self) -> Result<Vec<Transaction>, ChainError> {
-        let ids: Vec<Txid> = self
-            .call("getrawmempool", json!([]))?
-            .as_array()
-            .ok_or_else(|| bad("getrawmempool"))?
-            .iter()
-            .map(|t| parse(t, "txid"))
-            .collect::<Result<_, _>>()?;
-        let calls: Vec<(&str, Value)> = ids
-            .iter()
-            .map(|t| ("getrawtransaction", json!([t.to_string(), false])))
-            .collect();
-        let mut txs = Vec::new();
-        for (txid, answer) in ids.iter().zip(self.batch(&calls)?) {
-            // Gone between the two calls: mined or evicted.
-            let Ok(raw) = answer else { continue };
-            let tx = tx_of(&raw)?;
-            verify::check_txid(&tx, txid)?;
-            txs.push(tx);
-        }
-        Ok(txs)
-    }
-
-    fn script_for(
+    /// Runs `f` on the mempool view, reading the mempool again first if the view is older than
+    /// the refresh interval or from before `best`.
+    fn with_mempool<R>(
         &self,
-        hash: &[u8; 32],
-        mempool: &[Transaction],
-    ) -> Result<Option<ScriptBuf>, ChainError> {
-        self.catch_up()?;
-        let mut index = lock(&self.index);
-        for tx in mempool {
-            if index.mempool_unseen(&tx.compute_txid()) {
-                index.add_tx(tx);
-            }
+        best: &BlockHash,
+        f: impl FnOnce(&MempoolView) -> R,
+    ) -> Result<R, ChainError> {
+        let mut view = lock(&self.mempool);
+        if view.is_stale(best, self.mempool_refresh) {
+            self.mempool_reads.fetch_add(1, Ordering::Relaxed);
+            let txids: Vec<Txid> = self
+                .call("getrawmempool", json!([]))?
+                .as_array()
+                .ok_or_else(|| bad("getrawmempool"))?
+                .iter()
+                .map(|t| parse(t, "txid"))
+                .collect::<Result<_, _>>()?;
+            let unseen: Vec<Txid> = txids
+                .iter()
+                .filter(|t| !view.contains(t))
+                .copied()
+                .collect();
+            // Gone between the two calls (mined or evicted) are left out.
+            let new = self.transactions(&unseen)?;
+            let parents = self.transactions(&view.missing_parents(&new))?;
+            view.apply(
+                Delta {
+                    txids,
+                    new,
+                    parents,
+                },
+                *best,
+            );
         }
-        Ok(index.lookup(hash))
+        Ok(f(&view))
+    }
+
+    /// The script whose hash is `hash`: from the index, else from the mempool.
+    fn script_for(&self, hash: &[u8; 32], best: &BlockHash) -> Result<Option<ScriptBuf>, Fail> {
+        if let Some(script) = lock(&self.index).lookup(hash)? {
+            return Ok(Some(script));
+        }
+        Ok(self.with_mempool(best, |view| view.script(hash))?)
     }
 
     fn address(&self, script: &Script) -> Option<String> {
@@ -394,84 +555,108 @@ impl Backend {
         })
     }
 
+    /// Esplora status JSON of each of `txids` (unconfirmed when qtumd has no block for it).
+    fn tx_statuses(&self, txids: &[Txid]) -> Result<HashMap<Txid, Value>, ChainError> {
+        let calls: Vec<(&str, Value)> = txids
+            .iter()
+            .map(|t| ("getrawtransaction", json!([t.to_string(), true])))
+            .collect();
+        let mut blocks: HashMap<Txid, String> = HashMap::new();
+        for (txid, answer) in txids.iter().zip(self.batch(&calls)?) {
+            match answer {
+                Ok(verbose) => {
+                    if let Some(block) = verbose.get("blockhash").and_then(Value::as_str) {
+                        blocks.insert(*txid, block.to_string());
+                    }
+                }
+                Err(ChainError::Source { code: -5, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let hashes: Vec<String> = blocks.values().cloned().collect();
+        let statuses = self.statuses(&hashes)?;
+        Ok(txids
+            .iter()
+            .map(|t| {
+                let status = blocks
+                    .get(t)
+                    .and_then(|b| statuses.get(b).cloned())
+                    .unwrap_or_else(|| json!({"confirmed": false}));
+                (*t, status)
+            })
+            .collect())
+    }
+
     fn tx_status(&self, txid: &Txid) -> Result<Value, Fail> {
-        let verbose = self.call("getrawtransaction", json!([txid.to_string(), true]))?;
-        match verbose.get("blockhash").and_then(Value::as_str) {
-            None => Ok(json!({"confirmed": false})),
-            Some(block) => {
-                let block = block.to_string();
-                let statuses = self.statuses(std::slice::from_ref(&block))?;
-                Ok(statuses
-                    .get(&block)
-                    .cloned()
-                    .unwrap_or_else(|| json!({"confirmed": false})))
-            }
-        }
+        // An unknown transaction is a 404, not an unconfirmed one.
+        self.call("getrawtransaction", json!([txid.to_string(), false]))?;
+        Ok(self
+            .tx_statuses(std::slice::from_ref(txid))?
+            .remove(txid)
+            .unwrap_or_else(|| json!({"confirmed": false})))
     }
 
-    fn outspend(&self, outpoint: &OutPoint) -> Result<Value, Fail> {
-        match self.call(
-            "getspentinfo",
-            json!([{"txid": outpoint.txid.to_string(), "index": outpoint.vout}]),
-        ) {
-            Ok(info) => {
-                let spender: Txid = parse(info.get("txid").unwrap_or(&Value::Null), "spender")?;
-                let status = self.tx_status(&spender)?;
-                Ok(
-                    json!({"spent": true, "txid": spender.to_string(), "vin": info.get("index"), "status": status}),
+    /// Esplora outspend JSON for each of `outpoints`, in a fixed number of batched round trips
+    /// however many there are.
+    fn outspends(&self, outpoints: &[OutPoint]) -> Result<Vec<Value>, Fail> {
+        let calls: Vec<(&str, Value)> = outpoints
+            .iter()
+            .map(|o| {
+                (
+                    "getspentinfo",
+                    json!([{"txid": o.txid.to_string(), "index": o.vout}]),
                 )
+            })
+            .collect();
+        let mut spenders: Vec<Option<(Txid, Value)>> = Vec::with_capacity(outpoints.len());
+        for answer in self.batch(&calls)? {
+            match answer {
+                Ok(info) => {
+                    let spender: Txid = parse(info.get("txid").unwrap_or(&Value::Null), "spender")?;
+                    spenders.push(Some((
+                        spender,
+                        info.get("index").cloned().unwrap_or_default(),
+                    )));
+                }
+                Err(ChainError::Source { code: -5, .. }) => spenders.push(None),
+                Err(e) => return Err(e.into()),
             }
-            Err(ChainError::Source { code: -5, .. }) => Ok(json!({"spent": false})),
-            Err(e) => Err(e.into()),
         }
+        let unique: Vec<Txid> = spenders
+            .iter()
+            .flatten()
+            .map(|(t, _)| *t)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let statuses = self.tx_statuses(&unique)?;
+        Ok(spenders
+            .into_iter()
+            .map(|s| match s {
+                None => json!({"spent": false}),
+                Some((txid, vin)) => json!({
+                    "spent": true,
+                    "txid": txid.to_string(),
+                    "vin": vin,
+                    "status": statuses.get(&txid).cloned().unwrap_or_else(|| json!({"confirmed": false})),
+                }),
+            })
+            .collect())
     }
 
-    /// Confirmed txids of `script`, oldest first, and the mempool transactions touching it.
-    fn script_txids(
-        &self,
-        script: &Script,
-        mempool: &[Transaction],
-    ) -> Result<(Vec<Txid>, Vec<Txid>), ChainError> {
-        let confirmed: Vec<Txid> = match self.address(script) {
+    /// Confirmed txids of `script` (oldest first), from qtumd's address index.
+    fn confirmed_txids(&self, script: &Script) -> Result<Vec<Txid>, ChainError> {
+        match self.address(script) {
             Some(address) => self
                 .call("getaddresstxids", json!([{"addresses": [address]}]))?
                 .as_array()
                 .ok_or_else(|| bad("getaddresstxids"))?
                 .iter()
                 .map(|t| parse(t, "txid"))
-                .collect::<Result<_, _>>()?,
+                .collect(),
             // Scripts without an address are not in qtumd's index.
-            None => Vec::new(),
-        };
-        let in_mempool: HashMap<Txid, &Transaction> =
-            mempool.iter().map(|t| (t.compute_txid(), t)).collect();
-        // Parents of mempool inputs, to tell which inputs spend from the script.
-        let parents: Vec<Txid> = mempool
-            .iter()
-            .flat_map(|t| t.input.iter().map(|i| i.previous_output.txid))
-            .filter(|t| !in_mempool.contains_key(t))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let parent_txs = self.transactions(&parents)?;
-        let pays = |tx: &Transaction| tx.output.iter().any(|o| o.script_pubkey == *script);
-        let spends = |tx: &Transaction| {
-            tx.input.iter().any(|i| {
-                let parent = in_mempool
-                    .get(&i.previous_output.txid)
-                    .copied()
-                    .or_else(|| parent_txs.get(&i.previous_output.txid));
-                parent
-                    .and_then(|p| p.output.get(i.previous_output.vout as usize))
-                    .is_some_and(|o| o.script_pubkey == *script)
-            })
-        };
-        let unconfirmed = mempool
-            .iter()
-            .filter(|t| pays(t) || spends(t))
-            .map(Transaction::compute_txid)
-            .collect();
-        Ok((confirmed, unconfirmed))
+            None => Ok(Vec::new()),
+        }
     }
 
     fn scripthash_txs(
@@ -480,11 +665,15 @@ impl Backend {
         last_seen: Option<Txid>,
         mempool_only: bool,
     ) -> Answer {
-        let mempool = self.mempool_txs()?;
-        let Some(script) = self.script_for(hash, &mempool)? else {
+        let best = self.catch_up()?;
+        let Some(script) = self.script_for(hash, &best)? else {
             return Ok(Body::Json(json!([])));
         };
-        let (confirmed, unconfirmed) = self.script_txids(&script, &mempool)?;
+        let confirmed = if mempool_only {
+            Vec::new()
+        } else {
+            self.confirmed_txids(&script)?
+        };
         let mut newest_first: Vec<Txid> = confirmed.into_iter().rev().collect();
         let mut page: Vec<Txid> = Vec::new();
         match last_seen {
@@ -497,7 +686,15 @@ impl Backend {
                 page.extend(newest_first.drain(..).skip(at + 1).take(CHAIN_PAGE));
             }
             None => {
-                page.extend(unconfirmed.iter().take(MEMPOOL_PAGE));
+                // A transaction mined since the view was read is listed once, as confirmed.
+                let in_chain: HashSet<&Txid> = newest_first.iter().collect();
+                let unconfirmed = self.with_mempool(&best, |view| view.touching(hash))?;
+                page.extend(
+                    unconfirmed
+                        .into_iter()
+                        .filter(|t| !in_chain.contains(t))
+                        .take(MEMPOOL_PAGE),
+                );
                 if !mempool_only {
                     page.extend(newest_first.into_iter().take(CHAIN_PAGE));
                 }
@@ -506,60 +703,85 @@ impl Backend {
         Ok(Body::Json(Value::Array(self.txs_json(&page)?)))
     }
 
-    fn scripthash_utxo(&self, hash: &[u8; 32]) -> Answer {
-        let mempool = self.mempool_txs()?;
-        let Some(script) = self.script_for(hash, &mempool)? else {
-            return Ok(Body::Json(json!([])));
+    fn address_utxos(&self, script: &Script) -> Result<Vec<AddressUtxo>, ChainError> {
+        let Some(address) = self.address(script) else {
+            return Ok(Vec::new());
         };
-        let spent_in_mempool: HashSet<OutPoint> = mempool
+        let rows = self.call("getaddressutxos", json!([{"addresses": [address]}]))?;
+        rows.as_array()
+            .ok_or_else(|| bad("getaddressutxos"))?
             .iter()
-            .flat_map(|t| t.input.iter().map(|i| i.previous_output))
-            .collect();
-        let mut out = Vec::new();
-        if let Some(address) = self.address(&script) {
-            let rows = self.call("getaddressutxos", json!([{"addresses": [address]}]))?;
-            let rows = rows.as_array().ok_or_else(|| bad("getaddressutxos"))?;
-            let heights: Vec<u64> = rows
-                .iter()
-                .filter_map(|r| r.get("height").and_then(Value::as_u64))
-                .collect();
-            let calls: Vec<(&str, Value)> = heights
-                .iter()
-                .map(|h| ("getblockhash", json!([h])))
-                .collect();
-            let hashes: Vec<String> = self
-                .batch(&calls)?
-                .into_iter()
-                .map(|a| a.and_then(|v| v.as_str().map(str::to_string).ok_or_else(|| bad("hash"))))
-                .collect::<Result<_, _>>()?;
-            let statuses = self.statuses(&hashes)?;
-            for (row, block) in rows.iter().zip(&hashes) {
+            .map(|row| {
                 let txid: Txid = parse(row.get("txid").unwrap_or(&Value::Null), "txid")?;
                 let vout = row
                     .get("outputIndex")
                     .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok())
                     .ok_or_else(|| bad("outputIndex"))?;
-                if spent_in_mempool.contains(&OutPoint::new(txid, vout as u32)) {
-                    continue;
-                }
-                out.push(json!({
-                    "txid": txid.to_string(),
-                    "vout": vout,
-                    "value": row.get("satoshis"),
+                let height = row
+                    .get("height")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| bad("height"))?;
+                Ok(AddressUtxo {
+                    outpoint: OutPoint::new(txid, vout),
+                    value: row.get("satoshis").cloned().unwrap_or_default(),
+                    height,
+                })
+            })
+            .collect()
+    }
+
+    fn scripthash_utxo(&self, hash: &[u8; 32]) -> Answer {
+        let best = self.catch_up()?;
+        let Some(script) = self.script_for(hash, &best)? else {
+            return Ok(Body::Json(json!([])));
+        };
+        let rows = self.address_utxos(&script)?;
+        let (rows, in_mempool) = self.with_mempool(&best, |view| {
+            let rows: Vec<AddressUtxo> = rows
+                .into_iter()
+                .filter(|r| !view.is_spent(&r.outpoint))
+                .collect();
+            (rows, view.unspent_outputs(hash))
+        })?;
+        // Counted before anything is fetched for them.
+        if rows.len() + in_mempool.len() > self.max_utxos {
+            return Err(Fail::BadRequest(format!(
+                "Too many unspent outputs for this script (more than {}): this server lists at \
+                 most {} per script",
+                self.max_utxos, self.max_utxos
+            )));
+        }
+        let calls: Vec<(&str, Value)> = rows
+            .iter()
+            .map(|r| ("getblockhash", json!([r.height])))
+            .collect();
+        let hashes: Vec<String> = self
+            .batch(&calls)?
+            .into_iter()
+            .map(|a| a.and_then(|v| v.as_str().map(str::to_string).ok_or_else(|| bad("hash"))))
+            .collect::<Result<_, _>>()?;
+        let statuses = self.statuses(&hashes)?;
+        let mut out: Vec<Value> = rows
+            .iter()
+            .zip(&hashes)
+            .map(|(r, block)| {
+                json!({
+                    "txid": r.outpoint.txid.to_string(),
+                    "vout": r.outpoint.vout,
+                    "value": r.value,
                     "status": statuses.get(block),
-                }));
-            }
-        }
-        for tx in &mempool {
-            let txid = tx.compute_txid();
-            for (vout, o) in tx.output.iter().enumerate() {
-                if o.script_pubkey == script
-                    && !spent_in_mempool.contains(&OutPoint::new(txid, vout as u32))
-                {
-                    out.push(json!({"txid": txid.to_string(), "vout": vout, "value": o.value.to_sat(), "status": {"confirmed": false}}));
-                }
-            }
-        }
+                })
+            })
+            .collect();
+        out.extend(in_mempool.into_iter().map(|(outpoint, value)| {
+            json!({
+                "txid": outpoint.txid.to_string(),
+                "vout": outpoint.vout,
+                "value": value,
+                "status": {"confirmed": false},
+            })
+        }));
         Ok(Body::Json(Value::Array(out)))
     }
 
@@ -609,28 +831,29 @@ impl Backend {
         Ok(verify::block_from_bytes(&hex_of(&raw, "block")?, hash)?)
     }
 
-    fn route(&self, method: &tiny_http::Method, path: &[&str], body: &[u8]) -> Answer {
-        use tiny_http::Method::{Get, Post};
+    fn route(&self, method: &str, path: &[&str], body: &[u8]) -> Answer {
+        const GET: &str = "GET";
+        const POST: &str = "POST";
         match (method, path) {
-            (Get, ["blocks", "tip", "height"]) => Ok(Body::Text(
+            (GET, ["blocks", "tip", "height"]) => Ok(Body::Text(
                 self.call("getblockcount", json!([]))?.to_string(),
             )),
-            (Get, ["blocks", "tip", "hash"]) => Ok(Body::Text(
+            (GET, ["blocks", "tip", "hash"]) => Ok(Body::Text(
                 parse::<BlockHash>(&self.call("getbestblockhash", json!([]))?, "hash")?.to_string(),
             )),
-            (Get, ["block-height", h]) => {
+            (GET, ["block-height", h]) => {
                 let h: u32 = h
                     .parse()
                     .map_err(|_| Fail::BadRequest("invalid height".into()))?;
                 match self.call("getblockhash", json!([h])) {
                     Ok(v) => Ok(Body::Text(parse::<BlockHash>(&v, "hash")?.to_string())),
                     Err(ChainError::Source { code: -8, .. }) => {
-                        Err(Fail::NotFound("Block not found".into()))
+                        Err(Fail::NotFound("Block not found"))
                     }
                     Err(e) => Err(e.into()),
                 }
             }
-            (Get, ["block", hash, rest @ ..]) => {
+            (GET, ["block", hash, rest @ ..]) => {
                 let hash: BlockHash = hash
                     .parse()
                     .map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
@@ -667,18 +890,18 @@ impl Backend {
                         let ids = self.raw_block(&hash)?.txids();
                         ids.get(i)
                             .map(|t| Body::Text(t.to_string()))
-                            .ok_or_else(|| Fail::NotFound("Transaction not found".into()))
+                            .ok_or_else(|| Fail::NotFound("Transaction not found"))
                     }
-                    _ => Err(Fail::NotFound("Not found".into())),
+                    _ => Err(Fail::NotFound("Not found")),
                 }
             }
-            (Get, ["tx", txid, rest @ ..]) => {
+            (GET, ["tx", txid, rest @ ..]) => {
                 let txid: Txid = txid
                     .parse()
                     .map_err(|_| Fail::BadRequest("Invalid hex string".into()))?;
                 self.tx_route(&txid, rest)
             }
-            (Get, ["scripthash", hash, rest @ ..]) => {
+            (GET, ["scripthash", hash, rest @ ..]) => {
                 let bytes: [u8; 32] = <[u8; 32]>::from_hex(hash)
                     .map_err(|_| Fail::BadRequest("Invalid script hash".into()))?;
                 match rest {
@@ -692,11 +915,11 @@ impl Backend {
                         self.scripthash_txs(&bytes, Some(last), false)
                     }
                     ["utxo"] => self.scripthash_utxo(&bytes),
-                    _ => Err(Fail::NotFound("Not found".into())),
+                    _ => Err(Fail::NotFound("Not found")),
                 }
             }
-            (Get, ["fee-estimates"]) => self.fee_estimates(),
-            (Post, ["tx"]) => {
+            (GET, ["fee-estimates"]) => self.fee_estimates(),
+            (POST, ["tx"]) => {
                 let text = std::str::from_utf8(body)
                     .map_err(|_| Fail::BadRequest("body is not text".into()))?;
                 let bytes = Vec::from_hex(text.trim())
@@ -707,17 +930,22 @@ impl Backend {
                     "sendrawtransaction",
                     json!([serialize(&tx).to_lower_hex_string()]),
                 ) {
-                    Ok(v) => Ok(Body::Text(parse::<Txid>(&v, "txid")?.to_string())),
-                    Err(ChainError::Source { code, message }) if code < 0 => {
-                        Err(Fail::BadRequest(format!(
-                            "sendrawtransaction RPC error: {}",
-                            json!({"code": code, "message": message})
-                        )))
+                    Ok(v) => {
+                        lock(&self.mempool).invalidate();
+                        Ok(Body::Text(parse::<Txid>(&v, "txid")?.to_string()))
+                    }
+                    Err(ChainError::Source { code, message })
+                        if REJECTION_CODES.contains(&code) =>
+                    {
+                        Err(Fail::Rejected {
+                            code,
+                            reason: sanitise_reason(&message),
+                        })
                     }
                     Err(e) => Err(Fail::Backend(e)),
                 }
             }
-            _ => Err(Fail::NotFound("Not found".into())),
+            _ => Err(Fail::NotFound("Not found")),
         }
     }
 
@@ -730,7 +958,7 @@ impl Backend {
         match rest {
             [] => match self.txs_json(std::slice::from_ref(txid))?.pop() {
                 Some(v) => Ok(Body::Json(v)),
-                None => Err(Fail::NotFound("Transaction not found".into())),
+                None => Err(Fail::NotFound("Transaction not found")),
             },
             ["hex"] => Ok(Body::Text(serialize(&raw_tx()?).to_lower_hex_string())),
             ["raw"] => Ok(Body::Bytes(serialize(&raw_tx()?))),
@@ -738,9 +966,7 @@ impl Backend {
             ["merkle-proof"] => {
                 let verbose = self.call("getrawtransaction", json!([txid.to_string(), true]))?;
                 let Some(block) = verbose.get("blockhash") else {
-                    return Err(Fail::NotFound(
-                        "Transaction not found or is unconfirmed".into(),
-                    ));
+                    return Err(Fail::NotFound("Transaction not found or is unconfirmed"));
                 };
                 let hash: BlockHash = parse(block, "blockhash")?;
                 let header = self.call("getblockheader", json!([hash.to_string(), true]))?;
@@ -750,9 +976,7 @@ impl Backend {
                     .unwrap_or(0)
                     < 1
                 {
-                    return Err(Fail::NotFound(
-                        "Transaction not found or is unconfirmed".into(),
-                    ));
+                    return Err(Fail::NotFound("Transaction not found or is unconfirmed"));
                 }
                 let txids = self.raw_block(&hash)?.txids();
                 let pos = txids
@@ -771,65 +995,66 @@ impl Backend {
                 let vout: u32 = vout
                     .parse()
                     .map_err(|_| Fail::BadRequest("invalid vout".into()))?;
-                Ok(Body::Json(self.outspend(&OutPoint::new(*txid, vout))?))
+                let mut one = self.outspends(&[OutPoint::new(*txid, vout)])?;
+                Ok(Body::Json(
+                    one.pop().unwrap_or_else(|| json!({"spent": false})),
+                ))
             }
             ["outspends"] => {
                 let tx = raw_tx()?;
-                let all: Vec<Value> = (0..tx.output.len() as u32)
-                    .map(|vout| self.outspend(&OutPoint::new(*txid, vout)))
-                    .collect::<Result<_, _>>()?;
-                Ok(Body::Json(Value::Array(all)))
+                let outpoints: Vec<OutPoint> = (0..tx.output.len() as u32)
+                    .map(|vout| OutPoint::new(*txid, vout))
+                    .collect();
+                Ok(Body::Json(Value::Array(self.outspends(&outpoints)?)))
             }
-            _ => Err(Fail::NotFound("Not found".into())),
+            _ => Err(Fail::NotFound("Not found")),
         }
     }
 }
 
-fn respond(request: tiny_http::Request, status: u16, content_type: &str, data: Vec<u8>) {
-    let mut response = tiny_http::Response::from_data(data).with_status_code(status);
-    if let Ok(h) = tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes()) {
-        response = response.with_header(h);
-    }
-    if let Err(e) = request.respond(response) {
-        log::debug!("client went away: {e}");
-    }
-}
-
-/// Answers one HTTP request.
-pub(crate) fn handle(backend: &Backend, mut request: tiny_http::Request) {
-    let url = request.url().to_string();
-    let path: Vec<&str> = url
+/// The answer to `request`. Failures from qtumd or the index are logged here with their
+/// details; the client gets a generic message and the status that fits.
+pub(crate) fn answer(backend: &Backend, request: &Request) -> Response {
+    let path: Vec<&str> = request
+        .target
         .split('?')
         .next()
         .unwrap_or("")
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let mut body = Vec::new();
-    if *request.method() == tiny_http::Method::Post
-        && request
-            .as_reader()
-            .take(MAX_TX_BODY)
-            .read_to_end(&mut body)
-            .is_err()
-    {
-        respond(request, 400, "text/plain", b"unreadable body".to_vec());
-        return;
-    }
-    let method = request.method().clone();
-    match backend.route(&method, &path, &body) {
-        Ok(Body::Text(text)) => respond(request, 200, "text/plain", text.into_bytes()),
-        Ok(Body::Json(v)) => respond(request, 200, "application/json", v.to_string().into_bytes()),
-        Ok(Body::Bytes(b)) => respond(request, 200, "application/octet-stream", b),
-        Err(Fail::BadRequest(m)) => respond(request, 400, "text/plain", m.into_bytes()),
-        Err(Fail::NotFound(m)) => respond(request, 404, "text/plain", m.into_bytes()),
-        Err(Fail::Backend(e)) => {
-            log::warn!("{method} {url}: {e}");
-            let status = match e {
-                ChainError::Unreachable(_) => 503,
-                _ => 500,
-            };
-            respond(request, status, "text/plain", e.to_string().into_bytes())
+    match backend.route(&request.method, &path, &request.body) {
+        Ok(Body::Text(text)) => Response::text(200, text),
+        Ok(Body::Json(v)) => Response {
+            status: 200,
+            content_type: "application/json",
+            body: v.to_string().into_bytes(),
+        },
+        Ok(Body::Bytes(b)) => Response {
+            status: 200,
+            content_type: "application/octet-stream",
+            body: b,
+        },
+        Err(Fail::BadRequest(m)) => Response::text(400, m),
+        Err(Fail::NotFound(m)) => Response::text(404, m),
+        Err(Fail::Rejected { code, reason }) => Response::text(
+            400,
+            format!(
+                "sendrawtransaction RPC error: {}",
+                json!({"code": code, "message": reason})
+            ),
+        ),
+        Err(fail) => {
+            // The path is logged without the query string.
+            let shown = request.target.split('?').next().unwrap_or("");
+            log::warn!("{} {shown}: {fail}", request.method);
+            match fail {
+                Fail::Backend(e) if e.is_endpoint_fault() => match e {
+                    ChainError::InvalidResponse(_) => Response::text(502, "Bad gateway"),
+                    _ => Response::text(503, "Service unavailable"),
+                },
+                _ => Response::text(500, "Internal server error"),
+            }
         }
     }
 }

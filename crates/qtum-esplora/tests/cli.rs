@@ -36,9 +36,13 @@ fn a_password_on_the_command_line_is_refused() {
     assert_eq!(out.status.code(), Some(2), "no password anywhere");
 }
 
-/// Starts the server against the harness with the password from `how`, and reads the tip
-/// height through it (which needs the RPC login to work).
-fn serves_with(harness: &RegtestNode, how: impl FnOnce(&mut Command)) -> u32 {
+/// Starts the server against the harness with the password from `how` and its index in
+/// `data_dir`, and reads the tip height through it (which needs the RPC login to work).
+fn serves_with(
+    harness: &RegtestNode,
+    data_dir: &std::path::Path,
+    how: impl FnOnce(&mut Command),
+) -> u32 {
     let mut cmd = esplora();
     cmd.args([
         "--rpc-url",
@@ -48,6 +52,8 @@ fn serves_with(harness: &RegtestNode, how: impl FnOnce(&mut Command)) -> u32 {
         "--listen",
         "127.0.0.1:0",
     ])
+    .arg("--data-dir")
+    .arg(data_dir)
     .env_remove("QTUM_ESPLORA_RPC_PASSWORD")
     .stdout(Stdio::piped());
     how(&mut cmd);
@@ -78,13 +84,16 @@ fn the_password_comes_from_a_file_or_the_environment() {
     let file = dir.join("rpc-password");
     std::fs::write(&file, format!("{}\n", harness.rpc_password())).expect("write");
 
-    let from_file = serves_with(&harness, |c| {
+    let index_dir = dir.join("index");
+    let from_file = serves_with(&harness, &index_dir, |c| {
         c.arg("--rpc-password-file").arg(&file);
     });
     assert_eq!(from_file, harness.height());
-    let from_env = serves_with(&harness, |c| {
+    let from_env = serves_with(&harness, &index_dir, |c| {
         c.env("QTUM_ESPLORA_RPC_PASSWORD", harness.rpc_password());
     });
     assert_eq!(from_env, harness.height());
+    // The binary keeps its index on disk.
+    assert!(index_dir.join("regtest").join("index.sqlite").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -102,9 +102,67 @@ impl Env {
 }
 
 pub fn start_esplora(node: &RegtestNode) -> EsploraServer {
+    start_esplora_with(node, |_| {})
+}
+
+/// A server over `node` whose configuration `adjust` changes.
+pub fn start_esplora_with(
+    node: &RegtestNode,
+    adjust: impl FnOnce(&mut ServerConfig),
+) -> EsploraServer {
     let listen = "127.0.0.1:0".parse().expect("addr");
-    EsploraServer::start(ServerConfig::new(node.url(), rpc_auth(node), listen))
-        .expect("esplora server")
+    let mut config = ServerConfig::new(node.url(), rpc_auth(node), listen);
+    adjust(&mut config);
+    EsploraServer::start(config).expect("esplora server")
+}
+
+/// An Esplora source over `urls` (tried in order) with the tests' short back-off.
+pub fn esplora_source(urls: &[String]) -> EsploraSource {
+    let mut config = EsploraConfig::new(urls.to_vec());
+    config.timeout = Duration::from_secs(30);
+    config.retry_after = Duration::from_millis(50);
+    EsploraSource::new(config).expect("esplora source")
+}
+
+/// Esplora's script hash of `script`, as hex.
+pub fn script_hash_hex(script: &bitcoin::Script) -> String {
+    use bitcoin::hashes::{sha256, Hash};
+    format!("{:x}", sha256::Hash::hash(script.as_bytes()))
+}
+
+/// Spends `outpoint` (an OP_TRUE P2WSH output of `value` sat) to `outputs`, leaving the rest
+/// (at least 2,000,000 sat, far above Qtum's 400 sat/vB for any size used here) as fee.
+pub fn split_op_true(outpoint: OutPoint, value: u64, outputs: &[(ScriptBuf, u64)]) -> Transaction {
+    let paid: u64 = outputs.iter().map(|(_, v)| v).sum();
+    assert!(paid + 2_000_000 <= value, "fee");
+    let mut tx = spend_op_true(outpoint, value, op_true_p2wsh());
+    tx.output = outputs
+        .iter()
+        .map(|(script, v)| TxOut {
+            value: Amount::from_sat(*v),
+            script_pubkey: script.clone(),
+        })
+        .collect();
+    tx
+}
+
+/// Gives the OP_TRUE P2WSH script a confirmed history of `n + 2` transactions (a funding, a
+/// split into `n` outputs, and `n` spends of them back to the script), and returns the script.
+pub fn script_with_history(env: &Env, n: usize) -> ScriptBuf {
+    let script = op_true_p2wsh();
+    let value = 100 * 100_000_000;
+    let funding = env.node.fund_address(&script, value).expect("fund");
+    env.mine(1);
+    let each = 100_000_000;
+    let split = split_op_true(funding, value, &vec![(script.clone(), each); n]);
+    let split_txid = env.node.send_transaction(&split).expect("split");
+    env.mine(1);
+    for vout in 0..n as u32 {
+        let spend = spend_op_true(OutPoint::new(split_txid, vout), each, script.clone());
+        env.node.send_transaction(&spend).expect("spend");
+    }
+    env.mine(1);
+    script
 }
 
 /// A P2WSH output anyone can spend with the witness script `OP_TRUE`: lets the tests spend a
