@@ -506,6 +506,9 @@ impl ChainState {
         self.check_block(&block, height, prev_mtp)?;
 
         let mut overlay: HashMap<OutPoint, Option<Coin>> = HashMap::new();
+        // Every output this block creates, also those a later transaction of the block spends:
+        // the address index lists both the creating and the spending transaction for them.
+        let mut created: HashMap<OutPoint, Coin> = HashMap::new();
         let mut undo: Vec<Vec<Coin>> = Vec::with_capacity(block.txdata.len().saturating_sub(1));
         let mut fees: Vec<u64> = Vec::with_capacity(block.txdata.len());
         let mut total_fees = 0u64;
@@ -563,14 +566,13 @@ impl ChainState {
                 if exists {
                     return Err(BlockReject("bad-txns-BIP30".into()));
                 }
-                overlay.insert(
-                    op,
-                    Some(Coin {
-                        output: out.clone(),
-                        height,
-                        is_coinbase: idx == 0,
-                    }),
-                );
+                let coin = Coin {
+                    output: out.clone(),
+                    height,
+                    is_coinbase: idx == 0,
+                };
+                created.insert(op, coin.clone());
+                overlay.insert(op, Some(coin));
             }
         }
         if sigops > params::MAX_BLOCK_SIGOPS_COST {
@@ -596,6 +598,10 @@ impl ChainState {
                             set.remove(&op);
                         }
                         self.push_addr_tx(&coin.output.script_pubkey, height, txid);
+                    } else if let Some(coin) = created.get(&op) {
+                        // Created earlier in this block: never in the UTXO set.
+                        let script = coin.output.script_pubkey.clone();
+                        self.push_addr_tx(&script, height, txid);
                     }
                     self.spent_index.insert(
                         op,
@@ -612,13 +618,21 @@ impl ChainState {
                     txid,
                     vout: n as u32,
                 };
-                if let Some(Some(coin)) = overlay.get(&op) {
-                    self.utxo.insert(op, coin.clone());
-                    self.addr_utxos
-                        .entry(out.script_pubkey.clone())
-                        .or_default()
-                        .insert(op);
-                    self.push_addr_tx(&out.script_pubkey, height, txid);
+                match overlay.get(&op) {
+                    Some(Some(coin)) => {
+                        self.utxo.insert(op, coin.clone());
+                        self.addr_utxos
+                            .entry(out.script_pubkey.clone())
+                            .or_default()
+                            .insert(op);
+                        self.push_addr_tx(&out.script_pubkey, height, txid);
+                    }
+                    // Spent by a later transaction of the same block: not a UTXO, but the
+                    // transaction still paid the script.
+                    Some(None) if created.contains_key(&op) => {
+                        self.push_addr_tx(&out.script_pubkey, height, txid);
+                    }
+                    _ => {}
                 }
             }
         }
