@@ -2,7 +2,7 @@
 # Qtum-patched LDK sources (scripts/patch-deps.sh: instant once done).
 CARGO ?= cargo
 
-.PHONY: all deps build test demo lint fmt clean-deps bench bindings test-bindings soak
+.PHONY: all deps build test demo lint fmt clean-deps bench bindings test-bindings soak fuzz
 
 all: build
 
@@ -53,6 +53,12 @@ bench: deps
 	$(CARGO) bench -p qtum-regtest --bench mine_and_reorg
 	$(CARGO) run --release -p qtum-esplora --example sync_bench
 	$(CARGO) run --release --example payments_bench -- 1000
+
+# The cargo-fuzz targets of docs/fuzzing.md, FUZZ_SECS seconds each (nightly; installs cargo-fuzz
+# when missing). Crash inputs go to fuzz/artifacts/.
+FUZZ_SECS ?= 60
+fuzz: deps
+	FUZZ_SECS=$(FUZZ_SECS) bash scripts/fuzz.sh
 
 clean-deps:
 	rm -rf .deps

@@ -179,7 +179,12 @@ fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ReadError> {
     else {
         return Err(refuse(400, "Bad request line"));
     };
-    if !is_token(method) || !target.starts_with('/') {
+    // The target is visible ASCII only (RFC 9112): no control characters, and above all no bare
+    // CR or LF, which a proxy in front may take for a line end (found by fuzz/esplora_http_request).
+    if !is_token(method)
+        || !target.starts_with('/')
+        || !target.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(refuse(400, "Bad request line"));
     }
     let http10 = match version {
@@ -202,6 +207,11 @@ fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ReadError> {
         count += 1;
         if count > MAX_HEADERS {
             return Err(refuse(431, "Too many header fields"));
+        }
+        // Lines end with CRLF only: a bare CR or LF, or any other control character but a tab,
+        // would let a proxy and this server see different header fields (request smuggling).
+        if line.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(refuse(400, "Bad header line"));
         }
         // No folded lines, no whitespace before the colon (request smuggling material).
         let Some((name, value)) = line.split_once(':') else {
@@ -488,5 +498,44 @@ pub mod fuzzing {
             Err(ReadError::Answer(response)) => Err(response.status),
             Err(ReadError::Close) => Err(0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_head, Limits, ReadError};
+    use std::time::Duration;
+
+    fn status(head: &[u8]) -> u16 {
+        let limits = Limits {
+            max_head: crate::MAX_HEAD_BYTES,
+            max_body: 1000,
+            request_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+        };
+        match parse_head(head, &limits) {
+            Ok(_) => 200,
+            Err(ReadError::Answer(response)) => response.status,
+            Err(ReadError::Close) => 0,
+        }
+    }
+
+    #[test]
+    fn bare_cr_lf_and_control_characters_are_refused() {
+        assert_eq!(status(b"GET /blocks/tip/height HTTP/1.1\r\nHost: x"), 200);
+        assert_eq!(status(b"POST /tx HTTP/1.1\r\nHost: x\tY"), 200);
+        // The fuzzer's find: a bare LF and CR inside the target.
+        assert_eq!(status(b"GET /blocks/\x0e\n\rdtip/height HTTP/1.0"), 400);
+        assert_eq!(status(b"GET /a\x7f HTTP/1.1"), 400);
+        // A proxy that ends lines at a bare LF would see a body length this server does not.
+        assert_eq!(
+            status(b"POST /tx HTTP/1.1\r\nHost: x\nContent-Length: 5"),
+            400
+        );
+        assert_eq!(
+            status(b"POST /tx HTTP/1.1\r\nHost: x\rContent-Length: 5"),
+            400
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\nX-A: \x00"), 400);
     }
 }
