@@ -35,6 +35,8 @@ fn node(harness: &RegtestNode, name: &str, seed: u8, synchronous: bool) -> Node 
                 user: harness.rpc_user().into(),
                 password: harness.rpc_password().into(),
             },
+            ca_file: None,
+            allow_insecure_http: false,
         },
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0")

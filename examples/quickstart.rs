@@ -22,6 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 user: user.clone(),
                 password: password.clone(),
             },
+            ca_file: None,
+            allow_insecure_http: false,
         },
     );
     config.listening_addresses = vec!["127.0.0.1:9735".into()];

@@ -62,18 +62,115 @@ const MAX_TO_SELF_DELAY_BLOCKS: u16 = 20_160;
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ChainSourceConfig {
     /// Qtum Core JSON-RPC (qtumd, or an RPC proxy in front of it). Several endpoints are tried in
-    /// order, the next one taking over when one fails.
+    /// order, the next one taking over when one fails; with two or more, every tip and
+    /// confirmation is also compared between them (see the repository's `docs/chain-trust.md`).
     Rpc {
         /// Endpoints, each `http://host:port` (credentials in `auth`, never in the URL).
         endpoints: Vec<String>,
         /// How to authenticate.
         auth: RpcAuth,
+        /// A PEM file whose certificates are the only roots the `https://` endpoints are
+        /// trusted by (a private CA); `None` trusts the usual public roots.
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
+        ca_file: Option<String>,
+        /// On mainnet and testnet, `http://` is refused for anything but this machine
+        /// (loopback): on a network, a plain-text chain source can be read and changed by anyone
+        /// on the path. Set this to allow it anyway (a VPN, a private network).
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
+        allow_insecure_http: bool,
     },
-    /// Esplora-style REST servers (such as `qtum-esplora`), tried in order.
+    /// Esplora-style REST servers (such as `qtum-esplora`), tried in order, compared like RPC
+    /// endpoints.
     Esplora {
-        /// Base URLs, e.g. `http://127.0.0.1:3002`.
+        /// Base URLs, e.g. `https://esplora.example/api`.
         base_urls: Vec<String>,
+        /// As for `Rpc`.
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
+        ca_file: Option<String>,
+        /// As for `Rpc`.
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
+        allow_insecure_http: bool,
     },
+}
+
+impl ChainSourceConfig {
+    /// The endpoints' URLs.
+    pub fn urls(&self) -> &[String] {
+        match self {
+            ChainSourceConfig::Rpc { endpoints, .. } => endpoints,
+            ChainSourceConfig::Esplora { base_urls, .. } => base_urls,
+        }
+    }
+
+    /// Checks what the network allows: at least one endpoint, each `http://` or `https://`,
+    /// and on mainnet and testnet no plain `http://` beyond loopback unless allowed.
+    pub fn validate(&self, network: Network) -> Result<(), String> {
+        let (allow_insecure_http, ca_file) = match self {
+            ChainSourceConfig::Rpc {
+                allow_insecure_http,
+                ca_file,
+                ..
+            }
+            | ChainSourceConfig::Esplora {
+                allow_insecure_http,
+                ca_file,
+                ..
+            } => (*allow_insecure_http, ca_file),
+        };
+        if self.urls().is_empty() {
+            return Err("the chain source has no endpoint".into());
+        }
+        if ca_file.as_deref().is_some_and(|f| f.trim().is_empty()) {
+            return Err("the chain source's ca_file is empty".into());
+        }
+        for url in self.urls() {
+            let shown = redact_url(url);
+            let Some((scheme, rest)) = url.split_once("://") else {
+                return Err(format!(
+                    "chain source '{shown}' is not a URL (http:// or https://)"
+                ));
+            };
+            match scheme.to_ascii_lowercase().as_str() {
+                "https" => {}
+                "http" => {
+                    let plain_text_allowed = matches!(network, Network::Regtest)
+                        || allow_insecure_http
+                        || is_loopback_host(rest);
+                    if !plain_text_allowed {
+                        return Err(format!(
+                            "chain source '{shown}': plain http:// to another machine on {} \
+                             (anyone on the path could forge the chain the wallet sees); use \
+                             https://, or set allow_insecure_http for a private network",
+                            network.as_str()
+                        ));
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "chain source '{shown}': scheme '{other}' (http:// or https://)"
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether the authority part of a URL (after `scheme://`) names this machine.
+fn is_loopback_host(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
 }
 
 impl std::fmt::Debug for ChainSourceConfig {
@@ -81,14 +178,27 @@ impl std::fmt::Debug for ChainSourceConfig {
         let redacted =
             |urls: &[String]| -> Vec<String> { urls.iter().map(|u| redact_url(u)).collect() };
         match self {
-            ChainSourceConfig::Rpc { endpoints, auth } => f
+            ChainSourceConfig::Rpc {
+                endpoints,
+                auth,
+                ca_file,
+                allow_insecure_http,
+            } => f
                 .debug_struct("Rpc")
                 .field("endpoints", &redacted(endpoints))
                 .field("auth", auth)
+                .field("ca_file", ca_file)
+                .field("allow_insecure_http", allow_insecure_http)
                 .finish(),
-            ChainSourceConfig::Esplora { base_urls } => f
+            ChainSourceConfig::Esplora {
+                base_urls,
+                ca_file,
+                allow_insecure_http,
+            } => f
                 .debug_struct("Esplora")
                 .field("base_urls", &redacted(base_urls))
+                .field("ca_file", ca_file)
+                .field("allow_insecure_http", allow_insecure_http)
                 .finish(),
         }
     }
@@ -273,6 +383,7 @@ impl Config {
         if self.sync_interval_secs == 0 {
             return Err("sync_interval_secs must be at least 1".into());
         }
+        self.chain_source.validate(self.network)?;
         Ok(())
     }
 
@@ -296,6 +407,8 @@ mod tests {
             "/tmp/x",
             ChainSourceConfig::Esplora {
                 base_urls: vec!["http://127.0.0.1:1".into()],
+                ca_file: None,
+                allow_insecure_http: false,
             },
         );
         assert_eq!(c.our_to_self_delay_blocks, 18_900);
@@ -319,6 +432,8 @@ mod tests {
             "/tmp/x",
             ChainSourceConfig::Esplora {
                 base_urls: vec!["http://127.0.0.1:1".into()],
+                ca_file: None,
+                allow_insecure_http: false,
             },
         );
         let refused = |f: &dyn Fn(&mut Config)| {
@@ -352,6 +467,8 @@ mod tests {
                     user: "alice".into(),
                     password: "correct horse".into(),
                 },
+                ca_file: None,
+                allow_insecure_http: false,
             },
         );
         let shown = format!("{c:?}");
@@ -361,9 +478,53 @@ mod tests {
         assert!(shown.contains("node.example:443"), "{shown}");
         c.chain_source = ChainSourceConfig::Esplora {
             base_urls: vec!["https://esplora.example/api?key=topsecret".into()],
+            ca_file: None,
+            allow_insecure_http: false,
         };
         let shown = format!("{c:?}");
         assert!(!shown.contains("topsecret") && shown.contains("esplora.example"));
+    }
+
+    #[test]
+    fn plain_http_chain_sources_only_where_safe() {
+        let with = |network, url: &str, allow| {
+            ChainSourceConfig::Esplora {
+                base_urls: vec![url.to_string()],
+                ca_file: None,
+                allow_insecure_http: allow,
+            }
+            .validate(network)
+        };
+        use Network::*;
+        for net in [Mainnet, Testnet] {
+            let refused = with(net, "http://esplora.example:3002", false).expect_err("refused");
+            assert!(refused.contains("https://"), "{refused}");
+            assert!(with(net, "http://10.0.0.7:3002", false).is_err());
+            assert!(with(net, "http://127.0.0.1.evil.example", false).is_err());
+            assert!(with(net, "http://localhost.evil.example:80", false).is_err());
+            assert!(with(net, "http://esplora.example:3002", true).is_ok());
+            for ok in [
+                "https://esplora.example/api",
+                "http://127.0.0.1:3002",
+                "http://localhost:3889",
+                "http://[::1]:3889/",
+                "http://user:p%40ss@127.0.0.1:3889",
+            ] {
+                assert_eq!(with(net, ok, false), Ok(()), "{ok}");
+            }
+        }
+        assert!(with(Regtest, "http://10.0.0.7:3002", false).is_ok());
+        assert!(with(Mainnet, "ftp://esplora.example", false).is_err());
+        assert!(with(Mainnet, "esplora.example:3002", false).is_err());
+        let none = ChainSourceConfig::Esplora {
+            base_urls: vec![],
+            ca_file: None,
+            allow_insecure_http: false,
+        };
+        assert!(none.validate(Regtest).is_err());
+        // The error never shows credentials.
+        let shown = with(Mainnet, "http://alice:hunter2@node.example:3889", false).unwrap_err();
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

@@ -15,6 +15,8 @@ fn channel_payment_and_close_over_esplora() {
         let mut c = config(&harness, name);
         c.chain_source = ChainSourceConfig::Esplora {
             base_urls: vec![server.url()],
+            ca_file: None,
+            allow_insecure_http: false,
         };
         c
     };

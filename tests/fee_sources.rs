@@ -429,6 +429,8 @@ fn nodes_on_different_fee_sources_never_disagree() {
         let mut c = config(name);
         c.chain_source = ChainSourceConfig::Esplora {
             base_urls: vec![proxy.url()],
+            ca_file: None,
+            allow_insecure_http: false,
         };
         c
     };

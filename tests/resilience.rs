@@ -236,3 +236,75 @@ fn stopped_with_a_payment_in_flight_it_is_never_lost_nor_paid_twice() {
     alice.stop().expect("stop");
     bob.stop().expect("stop");
 }
+
+#[test]
+fn endpoints_on_different_chains_stop_the_sync_and_show_in_status() {
+    // Two harnesses share only the genesis block: the second endpoint is a witness on another
+    // chain, as a server feeding the wallet a chain of its own would be next to an honest one.
+    let honest = harness();
+    let other = harness();
+    let elsewhere = bitcoin::ScriptBuf::new_op_return([7u8; 4]);
+    other
+        .mine_blocks(12, &elsewhere)
+        .expect("mine the other chain");
+    // Esplora servers in front of each (RPC endpoints share one set of credentials, and the
+    // two harnesses have their own).
+    let (honest_server, other_server) = (esplora_server(&honest), esplora_server(&other));
+    let mut config = config(&honest, "two-chains");
+    config.chain_source = ChainSourceConfig::Esplora {
+        base_urls: vec![honest_server.url(), other_server.url()],
+        ca_file: None,
+        allow_insecure_http: false,
+    };
+    let before = honest.height();
+    let node = build(config, 83);
+    node.start().expect("start");
+    mine(&honest, 10);
+    assert!(
+        node.sync().is_err(),
+        "a tip the witness contradicts is not synced"
+    );
+    let status = node.status();
+    assert!(status.is_running, "{status:?}");
+    assert!(
+        status
+            .degraded_reasons
+            .iter()
+            .any(|r| r.contains("different chains")),
+        "{status:?}"
+    );
+    assert!(
+        status.synced_height.unwrap_or(0) <= before,
+        "nothing past the disagreement: {status:?}"
+    );
+    node.stop().expect("stop");
+}
+
+#[test]
+fn the_configured_ca_file_reaches_the_chain_source() {
+    let harness = qtum_regtest::RegtestNode::start().expect("harness");
+    let dir = temp_dir("ca-file");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let not_a_ca = dir.join("ca.pem");
+    std::fs::write(&not_a_ca, "not a certificate\n").expect("write");
+    let mut config = config(&harness, "ca-file");
+    config.chain_source = ChainSourceConfig::Rpc {
+        endpoints: vec![harness.url().to_string()],
+        auth: qtum_lightning::RpcAuth::UserPass {
+            user: harness.rpc_user().into(),
+            password: harness.rpc_password().into(),
+        },
+        ca_file: Some(not_a_ca.to_string_lossy().into_owned()),
+        allow_insecure_http: false,
+    };
+    let mut builder = qtum_lightning::Builder::new(config);
+    builder.set_entropy_seed_bytes(&[84; 32]);
+    let err = builder
+        .build()
+        .err()
+        .expect("a CA file without a certificate is refused");
+    assert!(
+        matches!(&err, BuildError::ChainSource(why) if why.contains("CA file")),
+        "{err}"
+    );
+}

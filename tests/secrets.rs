@@ -78,6 +78,8 @@ fn no_secret_reaches_a_log_line_a_debug_or_an_error() {
             user: harness.rpc_user().into(),
             password: format!("{}-wrong", harness.rpc_password()),
         },
+        ca_file: None,
+        allow_insecure_http: false,
     };
     shown.push(format!("{wrong_password:?}"));
     let mut builder = Builder::new(wrong_password);

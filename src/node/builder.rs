@@ -39,8 +39,9 @@ use crate::node::onchain::Onchain;
 use crate::node::peers::PeerStore;
 use zeroize::Zeroizing;
 
+use crate::node::gossip::GossipVerifier;
 use crate::node::sweep::QtumOutputSpender;
-use crate::node::types::{ChannelManager, DynChangeDestination, Sweeper};
+use crate::node::types::{ChannelManager, DynChangeDestination, DynUtxoLookup, Sweeper};
 use crate::node::{user_config, Node, NodeInner, NodeStatus};
 
 /// How many monitor updates are stored as small records before the whole ChannelMonitor is
@@ -358,9 +359,16 @@ impl Builder {
             },
         );
 
+        // Channel announcements are checked against the chain before they enter the graph
+        // (see `crate::node::gossip`).
+        let gossip_verifier = Arc::new(GossipVerifier::new(
+            network_graph.get_chain_hash(),
+            onchain.chain_source(),
+        ));
+        let utxo_lookup: Arc<DynUtxoLookup> = gossip_verifier.clone();
         let gossip_sync = Arc::new(P2PGossipSync::new(
             network_graph.clone(),
-            None,
+            Some(utxo_lookup),
             logger.clone(),
         ));
         let handlers = MessageHandler {
@@ -397,6 +405,7 @@ impl Builder {
             peer_manager,
             network_graph,
             gossip_sync,
+            gossip_verifier,
             scorer,
             sweeper,
             spender,

@@ -2,6 +2,7 @@
 //! background processor, wired to Qtum's chain layer and the on-chain wallet.
 
 mod builder;
+mod gossip;
 mod handler;
 pub(crate) mod keys;
 mod onchain;
@@ -149,6 +150,8 @@ pub(crate) struct NodeInner {
     /// The gossip graph (persisted by the background processor through `gossip_sync`).
     pub(crate) network_graph: Arc<Graph>,
     pub(crate) gossip_sync: Arc<GossipSync>,
+    /// Checks channel announcements against the chain (its worker runs while the node does).
+    pub(crate) gossip_verifier: Arc<gossip::GossipVerifier>,
     pub(crate) scorer: Arc<RwLock<Scorer>>,
     pub(crate) sweeper: Arc<Sweeper>,
     pub(crate) spender: Arc<sweep::QtumOutputSpender>,
@@ -844,6 +847,13 @@ fn start_parts(
             }
         });
     }
+
+    // Channel announcements checked against the chain, off the peers' threads.
+    inner.gossip_verifier.start(
+        &handle,
+        Arc::downgrade(&inner.gossip_sync),
+        Arc::downgrade(&inner.peer_manager),
+    );
 
     // Reconnect persisted peers, now and after drops.
     {

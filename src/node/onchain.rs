@@ -14,7 +14,7 @@ use qtum_chain::esplora::{EsploraConfig, EsploraSource};
 use qtum_chain::fees::{FeeRefresher, LdkFeeEstimator};
 use qtum_chain::rpc::{RpcConfig, RpcEndpoint, RpcSource};
 use qtum_chain::sync::{ChainSync, SyncConfig, SyncTip};
-use qtum_chain::{BlockRef, ChainError, ChainSource};
+use qtum_chain::{BlockRef, ChainError, ChainSource, GuardedSource, HeaderRules};
 use qtum_wallet::keys::WalletSeed;
 use qtum_wallet::{Wallet, WalletConfig};
 
@@ -79,6 +79,8 @@ impl ChangeDestinationSourceSync for WalletChange {
 }
 
 pub(crate) struct Onchain {
+    /// The guard in front of the chain source (its problems go to the node's status).
+    guard: Arc<GuardedSource>,
     source: Arc<dyn ChainSource>,
     sync: Arc<ChainSync>,
     fees: Arc<LdkFeeEstimator>,
@@ -89,6 +91,57 @@ pub(crate) struct Onchain {
     /// The wallet script every new channel gets for its cooperative close and on-chain claims,
     /// until a channel is funded with it (see [`Onchain::close_script`]).
     close_script: Mutex<ScriptBuf>,
+}
+
+/// The source the node syncs from (all endpoints, failing over) and one source per further
+/// endpoint to compare it with (the guard's witnesses).
+type Sources = (Arc<dyn ChainSource>, Vec<Arc<dyn ChainSource>>);
+
+fn chain_sources(config: &Config) -> Result<Sources, ChainError> {
+    match &config.chain_source {
+        ChainSourceConfig::Rpc {
+            endpoints,
+            auth,
+            ca_file,
+            ..
+        } => {
+            let endpoint = |url: &String| {
+                let e = RpcEndpoint::new(url.clone(), auth.clone());
+                match ca_file {
+                    Some(ca) => e.with_ca_file(ca),
+                    None => e,
+                }
+            };
+            let all = endpoints.iter().map(endpoint).collect();
+            let primary: Arc<dyn ChainSource> =
+                Arc::new(RpcSource::new(RpcConfig::new(config.network, all))?);
+            let mut witnesses: Vec<Arc<dyn ChainSource>> = Vec::new();
+            for url in endpoints.iter().skip(1) {
+                witnesses.push(Arc::new(RpcSource::new(RpcConfig::new(
+                    config.network,
+                    vec![endpoint(url)],
+                ))?));
+            }
+            Ok((primary, witnesses))
+        }
+        ChainSourceConfig::Esplora {
+            base_urls, ca_file, ..
+        } => {
+            let esplora = |urls: Vec<String>| {
+                let c = EsploraConfig::new(urls);
+                EsploraSource::new(match ca_file {
+                    Some(ca) => c.with_ca_file(ca),
+                    None => c,
+                })
+            };
+            let primary: Arc<dyn ChainSource> = Arc::new(esplora(base_urls.clone())?);
+            let mut witnesses: Vec<Arc<dyn ChainSource>> = Vec::new();
+            for url in base_urls.iter().skip(1) {
+                witnesses.push(Arc::new(esplora(vec![url.clone()])?));
+            }
+            Ok((primary, witnesses))
+        }
+    }
 }
 
 fn wallet_error(e: qtum_wallet::WalletError) -> NodeError {
@@ -104,28 +157,17 @@ fn wallet_error(e: qtum_wallet::WalletError) -> NodeError {
 }
 
 impl Onchain {
+    /// The node's chain source behind its guard (the gossip checks ask it too).
+    pub(crate) fn chain_source(&self) -> Arc<dyn ChainSource> {
+        self.source.clone()
+    }
+
     pub(crate) fn build(
         config: &Config,
         seed: &WalletSeed,
         store: Arc<SqliteStore>,
         db: &crate::io::db::Db,
     ) -> Result<Onchain, BuildError> {
-        let source: Arc<dyn ChainSource> = match &config.chain_source {
-            ChainSourceConfig::Rpc { endpoints, auth } => {
-                let endpoints = endpoints
-                    .iter()
-                    .map(|url| RpcEndpoint::new(url.clone(), auth.clone()))
-                    .collect();
-                Arc::new(
-                    RpcSource::new(RpcConfig::new(config.network, endpoints))
-                        .map_err(|e| BuildError::ChainSource(e.to_string()))?,
-                )
-            }
-            ChainSourceConfig::Esplora { base_urls } => Arc::new(
-                EsploraSource::new(EsploraConfig::new(base_urls.clone()))
-                    .map_err(|e| BuildError::ChainSource(e.to_string()))?,
-            ),
-        };
         let tip = match store.read(SDK_NAMESPACE, "", SYNC_TIP_KEY) {
             Ok(bytes) => Some(SyncTip::decode(&bytes).ok_or_else(|| {
                 BuildError::ReadFailed("the stored sync tip is not readable".into())
@@ -133,6 +175,15 @@ impl Onchain {
             Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => None,
             Err(e) => return Err(BuildError::Storage(e.to_string())),
         };
+        let (primary, witnesses) =
+            chain_sources(config).map_err(|e| BuildError::ChainSource(e.to_string()))?;
+        let guard = Arc::new(GuardedSource::new(
+            primary,
+            witnesses,
+            HeaderRules::for_network(config.network),
+            tip,
+        ));
+        let source: Arc<dyn ChainSource> = guard.clone();
         let sync = Arc::new(ChainSync::new(source.clone(), tip, SyncConfig::default()));
         let fees = Arc::new(LdkFeeEstimator::new(source.clone()));
         // A first refresh now, so the first channel opens at a real rate; failure only degrades.
@@ -174,6 +225,7 @@ impl Onchain {
             }
         };
         Ok(Onchain {
+            guard,
             source,
             sync,
             fees,
@@ -256,6 +308,14 @@ impl Onchain {
                 "fee estimates unavailable, using the last or fallback rates: {error}"
             ));
         }
+        reasons.extend(self.guard.problems());
+        // Look-ups the last chain sync could not finish (retried on the next pass).
+        reasons.extend(
+            self.sync
+                .lookup_problems()
+                .into_iter()
+                .map(|p| format!("chain sync: {p}")),
+        );
         reasons
     }
 

@@ -60,6 +60,8 @@ pub fn config(harness: &RegtestNode, name: &str) -> Config {
                 user: harness.rpc_user().to_string(),
                 password: harness.rpc_password().to_string(),
             },
+            ca_file: None,
+            allow_insecure_http: false,
         },
     );
     config.listening_addresses = vec![format!("127.0.0.1:{}", free_port())];

@@ -221,6 +221,8 @@ fn build_node(args: &Args) -> Result<Node, Failure> {
                 user: args.rpc_user.clone(),
                 password: args.rpc_password.clone(),
             },
+            ca_file: None,
+            allow_insecure_http: false,
         },
     );
     config.listening_addresses = vec![format!("127.0.0.1:{}", args.port)];

@@ -16,7 +16,11 @@
 //! | `UrgentOnChainSweep` | E(6) | 200,000 |
 //! | `OutputSpendingFee` | E(144) | F |
 //!
-//! Every answer is at least F. Why these, and not one estimate per target: two nodes with
+//! Every answer is at least F. No estimate above [`FEERATE_CEILING_SAT_PER_KW`] (2,000,000
+//! sat/kW) is believed: a higher one is cut to it and the status turns degraded, since a fee
+//! estimate is the one answer of a chain source nothing can check.
+//!
+//! Why these, and not one estimate per target: two nodes with
 //! different fee sources (none, live at the floor, high) must never disagree about a channel.
 //! The lowest rate we accept from a peer and our closing minimum are the floor itself, and every
 //! commitment rate we set is at least the floor, so an `open_channel` or `update_fee` from a
@@ -41,6 +45,12 @@ pub const FEERATE_FLOOR_SAT_PER_KW: u32 = qtum_primitives::policy::FEERATE_FLOOR
 /// The highest commitment rate we set and the lowest `MaximumFeeEstimate` we answer, sat/kW
 /// (about 1,190 sat/vB, three times the floor).
 pub const COMMITMENT_FEERATE_CAP_SAT_PER_KW: u32 = 300_000;
+
+/// The highest estimate believed, sat/kW (8,000 sat/vB, twenty times the floor). Qtum's blocks
+/// have never been full enough for a rate near it; a source that says more is wrong or lying
+/// (a fee estimate is the one answer that cannot be checked against the chain). Estimates above
+/// are cut to it and the status turns degraded, so the node shows it instead of paying it.
+pub const FEERATE_CEILING_SAT_PER_KW: u32 = 2_000_000;
 
 /// Fallback rates when the source has no data: `(target_blocks, sat_per_kw)`.
 pub const FALLBACK_SAT_PER_KW: [(u16, u32); 3] = [(1, 300_000), (6, 200_000), (72, 102_500)];
@@ -128,8 +138,26 @@ impl LdkFeeEstimator {
         let update = match self.source.fee_estimates() {
             Ok(FeeEstimates { mut by_target }) => {
                 by_target.sort();
+                let highest = by_target.iter().map(|(_, rate)| *rate).max();
                 let status = if by_target.is_empty() {
                     FeeStatus::NoData
+                } else if let Some(highest) =
+                    highest.filter(|rate| *rate > FEERATE_CEILING_SAT_PER_KW)
+                {
+                    for (_, rate) in by_target.iter_mut() {
+                        *rate = (*rate).min(FEERATE_CEILING_SAT_PER_KW);
+                    }
+                    log::warn!(
+                        "{} estimates {highest} sat/kW, above the ceiling of \
+                         {FEERATE_CEILING_SAT_PER_KW}: using the ceiling",
+                        self.source.describe()
+                    );
+                    FeeStatus::Degraded {
+                        error: ChainError::InvalidResponse(format!(
+                            "a fee estimate of {highest} sat/kW, above the ceiling of \
+                             {FEERATE_CEILING_SAT_PER_KW} sat/kW (cut to the ceiling)"
+                        )),
+                    }
                 } else {
                     FeeStatus::Live {
                         updated: SystemTime::now(),

@@ -18,6 +18,7 @@
 //! | [`fees`] | [`LdkFeeEstimator`](fees::LdkFeeEstimator): cached, floored, degraded instead of dead |
 //! | [`broadcast`] | [`ChainBroadcaster`](broadcast::ChainBroadcaster): LDK's `BroadcasterInterface` |
 //! | [`verify`] | merkle-proof and header checks shared by the sources |
+//! | [`guard`] | [`GuardedSource`](guard::GuardedSource): header rules, tip bounds, cross-checks between endpoints |
 
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -29,6 +30,7 @@ use bitcoin::{BlockHash, OutPoint, Script, ScriptBuf, Transaction, Txid};
 pub mod broadcast;
 pub mod esplora;
 pub mod fees;
+pub mod guard;
 mod http;
 pub mod rpc;
 pub mod sync;
@@ -37,6 +39,7 @@ pub mod verify;
 pub use broadcast::ChainBroadcaster;
 pub use esplora::{EsploraConfig, EsploraSource};
 pub use fees::{FeeStatus, LdkFeeEstimator};
+pub use guard::{GuardedSource, HeaderRules};
 pub use http::{redact_url, EndpointHealth};
 pub use rpc::{RpcAuth, RpcClient, RpcConfig, RpcEndpoint, RpcSource};
 pub use sync::{
@@ -108,6 +111,17 @@ pub struct Spend {
     pub vin: u32,
     /// The height of its block, or `None` while unconfirmed.
     pub height: Option<u32>,
+}
+
+/// The answer of [`ChainSource::scripts_history_from`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptHistories {
+    /// One list per script, in the order given: confirmed and unconfirmed transactions.
+    pub histories: Vec<Vec<HistoryEntry>>,
+    /// `None`: the lists are the scripts' whole history (an index answered). `Some(h)`: a block
+    /// scan answered, and the confirmed entries cover heights `start_height..=h` only (`h` may be
+    /// below the tip: the source bounds the work of one call; ask again from `h + 1`).
+    pub scanned_to: Option<u32>,
 }
 
 /// Fee estimates in sat/kW, by confirmation target in blocks.
@@ -265,6 +279,22 @@ pub trait ChainSource: Send + Sync {
             .iter()
             .map(|script| self.script_history(script))
             .collect()
+    }
+
+    /// Like [`ChainSource::scripts_history`], for callers that keep what they found and move
+    /// `start_height` forward (a wallet): a source that scans blocks (an RPC source without
+    /// `-addrindex`) scans a bounded number of blocks from `start_height` and says how far it
+    /// got in [`ScriptHistories::scanned_to`]. The default asks [`ChainSource::scripts_history`]
+    /// and reports the whole history; wrappers of another source should forward this.
+    fn scripts_history_from(
+        &self,
+        scripts: &[ScriptBuf],
+        start_height: u32,
+    ) -> Result<ScriptHistories, ChainError> {
+        Ok(ScriptHistories {
+            histories: self.scripts_history(scripts, start_height)?,
+            scanned_to: None,
+        })
     }
 
     /// How many HTTP requests this source has sent so far (for benchmarks and status pages).

@@ -9,22 +9,42 @@
 //!
 //! With `-addrindex`, [`ChainSource::script_history`] uses `getaddresstxids` (plus
 //! `getaddressmempool` or a mempool scan) and [`ChainSource::outspend`] uses `getspentinfo`.
-//! Without it the source scans blocks: [`ChainSource::scripts_history`] scans from the
-//! `start_height` the caller gives (a wallet's birthday) to the tip, `outspend` from the height
-//! of the transaction that created the output; either refuses with
-//! [`ChainError::Unsupported`] when the window is longer than [`RpcConfig::max_scan_blocks`]
-//! rather than quietly downloading a whole chain.
+//! Without it the source scans blocks, never more than [`RpcConfig::max_scan_blocks`] in one
+//! call, and a longer scan goes on where the last call stopped, so a chain of any age works:
+//!
+//! - [`ChainSource::scripts_history_from`] (what the wallet uses) scans from the `start_height`
+//!   it is given and says how far it got ([`ScriptHistories::scanned_to`]); the caller keeps
+//!   what it found and asks again from there (the wallet stores that height, see
+//!   `qtum_wallet::Wallet::sync`). A spend from a P2WPKH script is recognised by the public key
+//!   in its witness, so spends of outputs paid before the scanned window are found too.
+//!   [`ChainSource::scripts_history`] has no way to say it stopped early: a window longer than
+//!   `max_scan_blocks` is refused there ([`ChainError::Unsupported`]).
+//! - [`ChainSource::outspend`] of an output spent in a block scans from the block that created
+//!   it and keeps a cursor per output (the next height to scan and the hash of the block below
+//!   it). A call that reaches `max_scan_blocks` blocks without finding the spend records the
+//!   cursor and answers [`ChainError::Unsupported`] saying how far it got; the next call goes
+//!   on from the cursor, after checking that the block below it is still in the best chain
+//!   (otherwise it starts over from the output's block). [`RpcSource::spend_scan_progress`]
+//!   and [`RpcSource::resume_spend_scans`] carry the cursors over a restart.
+//!
+//! | constant | value | meaning |
+//! |---|---|---|
+//! | [`RpcConfig::max_scan_blocks`] default | 20,000 (≈ 7.4 days of 32-s blocks) | most blocks one call scans |
+//! | [`SCAN_SAFETY_MARGIN`] | 10 blocks (≈ 5 min) | a cursor never passes `tip + 1 - margin`: the blocks Qtum may still reorganise are scanned again on each call |
+//! | [`MAX_SPEND_SCANS`] | 1,000 | cursors kept; the least recently asked go first |
 
 use core::fmt;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::hashes::{hash160, Hash};
 use bitcoin::hex::FromHex;
-use bitcoin::{BlockHash, OutPoint, Script, ScriptBuf, Transaction, Txid};
+use bitcoin::{BlockHash, OutPoint, Script, ScriptBuf, Transaction, Txid, WPubkeyHash, Witness};
 use serde_json::{json, Value};
 
 use qtum_primitives::address::QtumAddress;
@@ -35,7 +55,9 @@ use qtum_primitives::policy::sat_per_kvb_to_sat_per_kw;
 
 use crate::http::{self, Counter, EndpointHealth, Failover, HttpAgent};
 use crate::verify;
-use crate::{BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, Spend, TxStatus};
+use crate::{
+    BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, ScriptHistories, Spend, TxStatus,
+};
 
 /// How to authenticate to qtumd.
 #[derive(Clone, PartialEq, Eq)]
@@ -111,8 +133,9 @@ impl RpcEndpoint {
 /// |---|---|---|
 /// | `timeout` | 10 s | per HTTP request |
 /// | `retry_after` | 5 s | back-off of a failed endpoint, doubling per consecutive failure up to 32× |
-/// | `max_scan_blocks` | 20,000 (≈ 7.4 days of 32-s blocks) | longest block scan without `-addrindex` |
+/// | `max_scan_blocks` | 20,000 (≈ 7.4 days of 32-s blocks) | most blocks one call scans without `-addrindex` (longer scans go on at the next call) |
 /// | `batch_size` | 500 | calls per JSON-RPC batch for header ranges (25 for whole blocks) |
+/// | `use_addrindex` | true | ask the `-addrindex` calls (false: always scan blocks, as without the index) |
 #[derive(Debug, Clone)]
 pub struct RpcConfig {
     /// Endpoints in order of preference; at least one.
@@ -123,10 +146,14 @@ pub struct RpcConfig {
     pub timeout: Duration,
     /// Back-off of an endpoint after a fault.
     pub retry_after: Duration,
-    /// Longest block scan allowed when the node has no `-addrindex`.
+    /// Most blocks one call scans when the node has no `-addrindex`; a longer scan goes on at
+    /// the next call (see the module docs).
     pub max_scan_blocks: u32,
     /// Calls per batch request.
     pub batch_size: usize,
+    /// Whether to ask `getaddresstxids`/`getspentinfo` at all. `false` scans blocks even when
+    /// the node has `-addrindex` (a pool of nodes of which only some have it, or tests).
+    pub use_addrindex: bool,
 }
 
 impl RpcConfig {
@@ -139,6 +166,7 @@ impl RpcConfig {
             retry_after: Duration::from_secs(5),
             max_scan_blocks: 20_000,
             batch_size: 500,
+            use_addrindex: true,
         }
     }
 }
@@ -391,6 +419,126 @@ const ADDRINDEX_UNKNOWN: u8 = 0;
 const ADDRINDEX_YES: u8 = 1;
 const ADDRINDEX_NO: u8 = 2;
 
+/// Blocks below the tip a scan cursor stays (see the module docs): they are scanned again on
+/// every call, so a reorganisation of up to this depth cannot hide a transaction.
+pub const SCAN_SAFETY_MARGIN: u32 = 10;
+
+/// Most spend-scan cursors an [`RpcSource`] keeps (the least recently asked are dropped).
+pub const MAX_SPEND_SCANS: usize = 1_000;
+
+/// Where the scan for the spend of one output stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SpendScan {
+    /// Height of the block that created the output.
+    created: u32,
+    /// Next height to scan: no block in `created..next` spends the output.
+    next: u32,
+    /// Hash of the block at `next - 1` when it was scanned (`None` when `next == created`).
+    anchor: Option<BlockHash>,
+    /// Last use, for dropping the oldest cursors.
+    used: u64,
+}
+
+#[derive(Debug, Default)]
+struct SpendScans {
+    by_output: HashMap<OutPoint, SpendScan>,
+    clock: u64,
+}
+
+impl SpendScans {
+    const VERSION: u8 = 1;
+    /// txid, vout, created, next, anchor flag, anchor.
+    const ENTRY: usize = 32 + 4 + 4 + 4 + 1 + 32;
+
+    fn put(&mut self, outpoint: OutPoint, mut scan: SpendScan) {
+        self.clock += 1;
+        scan.used = self.clock;
+        self.by_output.insert(outpoint, scan);
+        if self.by_output.len() > MAX_SPEND_SCANS {
+            if let Some(oldest) = self
+                .by_output
+                .iter()
+                .min_by_key(|(_, s)| s.used)
+                .map(|(o, _)| *o)
+            {
+                self.by_output.remove(&oldest);
+            }
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut entries: Vec<(&OutPoint, &SpendScan)> = self.by_output.iter().collect();
+        entries.sort_by_key(|(_, s)| s.used);
+        let mut out = Vec::with_capacity(5 + entries.len() * Self::ENTRY);
+        out.push(Self::VERSION);
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for (outpoint, scan) in entries {
+            out.extend_from_slice(outpoint.txid.as_byte_array());
+            out.extend_from_slice(&outpoint.vout.to_le_bytes());
+            out.extend_from_slice(&scan.created.to_le_bytes());
+            out.extend_from_slice(&scan.next.to_le_bytes());
+            match scan.anchor {
+                Some(hash) => {
+                    out.push(1);
+                    out.extend_from_slice(hash.as_byte_array());
+                }
+                None => out.extend_from_slice(&[0; 33]),
+            }
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Vec<(OutPoint, SpendScan)>> {
+        let (&version, rest) = bytes.split_first()?;
+        if version != Self::VERSION || rest.len() < 4 {
+            return None;
+        }
+        let count = u32::from_le_bytes(rest[..4].try_into().ok()?) as usize;
+        let body = &rest[4..];
+        if body.len() != count.checked_mul(Self::ENTRY)? {
+            return None;
+        }
+        let u32_at = |b: &[u8], i: usize| b.get(i..i + 4).and_then(|s| s.try_into().ok());
+        body.chunks_exact(Self::ENTRY)
+            .map(|e| {
+                let txid = Txid::from_slice(&e[..32]).ok()?;
+                let vout = u32::from_le_bytes(u32_at(e, 32)?);
+                let created = u32::from_le_bytes(u32_at(e, 36)?);
+                let next = u32::from_le_bytes(u32_at(e, 40)?);
+                let anchor = match e[44] {
+                    0 => None,
+                    1 => Some(BlockHash::from_slice(&e[45..77]).ok()?),
+                    _ => return None,
+                };
+                if next < created || (next > created) != anchor.is_some() {
+                    return None;
+                }
+                let scan = SpendScan {
+                    created,
+                    next,
+                    anchor,
+                    used: 0,
+                };
+                Some((OutPoint::new(txid, vout), scan))
+            })
+            .collect()
+    }
+}
+
+/// The P2WPKH script a witness spends from, when it has the shape of a P2WPKH spend
+/// (a signature and a compressed public key).
+fn p2wpkh_spent_by(witness: &Witness) -> Option<ScriptBuf> {
+    if witness.len() != 2 {
+        return None;
+    }
+    let key = witness.nth(1)?;
+    if key.len() != 33 || !matches!(key[0], 2 | 3) {
+        return None;
+    }
+    let hash = WPubkeyHash::from_raw_hash(hash160::Hash::hash(key));
+    Some(ScriptBuf::new_p2wpkh(&hash))
+}
+
 /// Confirmation targets asked of `estimatesmartfee` (blocks).
 pub const FEE_TARGETS: [u16; 10] = [1, 2, 3, 6, 12, 24, 72, 144, 504, 1008];
 
@@ -403,6 +551,7 @@ pub struct RpcSource {
     batch_size: usize,
     counter: Counter,
     addrindex: AtomicU8,
+    spend_scans: Mutex<SpendScans>,
 }
 
 impl RpcSource {
@@ -435,8 +584,41 @@ impl RpcSource {
             max_scan_blocks: config.max_scan_blocks,
             batch_size: config.batch_size.max(1),
             counter,
-            addrindex: AtomicU8::new(ADDRINDEX_UNKNOWN),
+            addrindex: AtomicU8::new(if config.use_addrindex {
+                ADDRINDEX_UNKNOWN
+            } else {
+                ADDRINDEX_NO
+            }),
+            spend_scans: Mutex::new(SpendScans::default()),
         })
+    }
+
+    fn spend_scans(&self) -> MutexGuard<'_, SpendScans> {
+        // Only whole entries are ever written under the lock: a poisoned one is consistent.
+        self.spend_scans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The spend-scan cursors (see the module docs), encoded for a store: persist them and hand
+    /// them to [`RpcSource::resume_spend_scans`] after a restart, so a long scan does not start
+    /// over. A few dozen bytes per output whose spend is being or was looked for.
+    pub fn spend_scan_progress(&self) -> Vec<u8> {
+        self.spend_scans().encode()
+    }
+
+    /// Takes over cursors saved by [`RpcSource::spend_scan_progress`]. Each is checked against
+    /// the chain again before it is used. Bytes of another format are refused
+    /// ([`ChainError::InvalidResponse`]) and change nothing.
+    pub fn resume_spend_scans(&self, bytes: &[u8]) -> Result<(), ChainError> {
+        let entries = SpendScans::decode(bytes).ok_or_else(|| {
+            ChainError::InvalidResponse("the saved spend-scan progress is not readable".into())
+        })?;
+        let mut scans = self.spend_scans();
+        for (outpoint, scan) in entries {
+            scans.put(outpoint, scan);
+        }
+        Ok(())
     }
 
     /// Health of each endpoint, for a status page.
@@ -754,26 +936,55 @@ impl RpcSource {
         }
     }
 
-    /// History by scanning blocks `start_height..=tip` (no `-addrindex`).
+    /// History by scanning blocks from `start_height` (no `-addrindex`): up to the tip, or with
+    /// `bounded` up to [`RpcConfig::max_scan_blocks`] blocks; returns the last height scanned.
     fn scanned_history(
         &self,
         c: &RpcClient,
         scripts: &[ScriptBuf],
         start_height: u32,
-    ) -> Result<Vec<Vec<HistoryEntry>>, ChainError> {
+        bounded: bool,
+    ) -> Result<(Vec<Vec<HistoryEntry>>, u32), ChainError> {
         let (tip, _) = Self::tip_on(c)?;
         let mut out: Vec<Vec<HistoryEntry>> = vec![Vec::new(); scripts.len()];
         let mut funding: Vec<HashSet<OutPoint>> = vec![HashSet::new(); scripts.len()];
+        // P2WPKH scripts by value: a spend from one shows its public key in the witness, also
+        // when the output it spends was paid before the scanned window.
+        let mut by_key_hash: HashMap<&ScriptBuf, Vec<usize>> = HashMap::new();
+        for (i, script) in scripts.iter().enumerate() {
+            if script.is_p2wpkh() {
+                by_key_hash.entry(script).or_default().push(i);
+            }
+        }
+        let mut scanned_to = start_height.saturating_sub(1);
         if start_height <= tip.height {
-            self.check_scan_window(start_height, tip.height)?;
-            self.scan_blocks(c, start_height, tip.height, |height, block| {
+            let end = if bounded {
+                tip.height
+                    .min(start_height.saturating_add(self.max_scan_blocks.max(1) - 1))
+            } else {
+                self.check_scan_window(start_height, tip.height)?;
+                tip.height
+            };
+            scanned_to = end;
+            self.scan_blocks(c, start_height, end, |height, block| {
                 for tx in &block.txdata {
                     let txid = tx.compute_txid();
+                    let mut key_spends: HashSet<usize> = HashSet::new();
+                    if !by_key_hash.is_empty() && !tx.is_coinbase() {
+                        for inp in &tx.input {
+                            if let Some(spent) = p2wpkh_spent_by(&inp.witness) {
+                                if let Some(ids) = by_key_hash.get(&spent) {
+                                    key_spends.extend(ids);
+                                }
+                            }
+                        }
+                    }
                     for (i, script) in scripts.iter().enumerate() {
-                        let mut hit = tx
-                            .input
-                            .iter()
-                            .any(|inp| funding[i].contains(&inp.previous_output));
+                        let mut hit = key_spends.contains(&i)
+                            || tx
+                                .input
+                                .iter()
+                                .any(|inp| funding[i].contains(&inp.previous_output));
                         for (vout, o) in tx.output.iter().enumerate() {
                             if o.script_pubkey == *script {
                                 funding[i].insert(OutPoint::new(txid, vout as u32));
@@ -792,7 +1003,7 @@ impl RpcSource {
             })?;
         }
         self.add_mempool_history(c, scripts, &mut out, &mut funding)?;
-        Ok(out)
+        Ok((out, scanned_to))
     }
 
     fn check_scan_window(&self, start: u32, tip: u32) -> Result<(), ChainError> {
@@ -800,7 +1011,8 @@ impl RpcSource {
         if blocks > self.max_scan_blocks {
             return Err(ChainError::Unsupported(format!(
                 "the node has no -addrindex and scanning from height {start} means {blocks} \
-                 blocks (more than the {} allowed): enable -addrindex or give a later start height",
+                 blocks (more than the {} one call scans): enable -addrindex, give a later start \
+                 height or use scripts_history_from, which scans in steps",
                 self.max_scan_blocks
             )));
         }
@@ -916,21 +1128,94 @@ impl RpcSource {
             return Ok(None);
         };
         let (tip, _) = Self::tip_on(c)?;
-        self.check_scan_window(created, tip.height)?;
+        // Go on from the cursor if the block below it is still in the best chain.
+        let saved = self
+            .spend_scans()
+            .by_output
+            .get(outpoint)
+            .copied()
+            .filter(|s| s.created == created);
+        let mut start = created;
+        if let Some(SpendScan {
+            next,
+            anchor: Some(anchor),
+            ..
+        }) = saved
+        {
+            if next > created && Self::block_hash_on(c, next - 1)? == Some(anchor) {
+                start = next;
+            } else {
+                log::info!(
+                    "the chain changed below the spend scan of {outpoint} (height {next}); \
+                     scanning again from its block {created}"
+                );
+            }
+        }
+        if start > tip.height {
+            return Ok(None);
+        }
+        let end = tip
+            .height
+            .min(start.saturating_add(self.max_scan_blocks.max(1) - 1));
+        // Where the cursor goes when nothing is found: past `end`, but never into the blocks
+        // that may still be reorganised.
+        let next_after = if end < tip.height {
+            end + 1
+        } else {
+            (tip.height + 1)
+                .saturating_sub(SCAN_SAFETY_MARGIN)
+                .clamp(start, end + 1)
+        };
+        let mut anchor_after = None;
         let mut found = None;
-        self.scan_blocks(c, created, tip.height, |height, block| {
-            found = block
-                .txdata
-                .iter()
-                .find_map(&matches)
-                .map(|(txid, vin)| Spend {
+        self.scan_blocks(c, start, end, |height, block| {
+            if height + 1 == next_after {
+                anchor_after = Some(block.block_hash());
+            }
+            found = block.txdata.iter().find_map(&matches).map(|(txid, vin)| {
+                let spend = Spend {
                     txid,
                     vin,
                     height: Some(height),
-                });
+                };
+                // The cursor stays at the spend's block: asked again, it is found at once.
+                let anchor = (height > created).then_some(block.header.prev_blockhash);
+                (spend, height, anchor)
+            });
             found.is_some()
         })?;
-        Ok(found)
+        let mut scans = self.spend_scans();
+        let mut cursor = |next: u32, anchor: Option<BlockHash>| {
+            let scan = SpendScan {
+                created,
+                next,
+                anchor,
+                used: 0,
+            };
+            scans.put(*outpoint, scan);
+        };
+        match found {
+            Some((spend, height, anchor)) => {
+                cursor(height, anchor);
+                Ok(Some(spend))
+            }
+            None if next_after > start => {
+                cursor(next_after, anchor_after);
+                if end < tip.height {
+                    Err(ChainError::Unsupported(format!(
+                        "the node has no -addrindex: looking for the spend of {outpoint} by \
+                         scanning blocks, at height {end} of {} (created at {created}; goes on \
+                         at the next call, {} blocks per call)",
+                        tip.height, self.max_scan_blocks
+                    )))
+                } else {
+                    // Spent (the UTXO set says so) but not in a block up to the tip nor in the
+                    // mempool: mined or replaced meanwhile; the next call sees it.
+                    Ok(None)
+                }
+            }
+            None => Ok(None),
+        }
     }
 }
 
@@ -992,7 +1277,27 @@ impl ChainSource for RpcSource {
     ) -> Result<Vec<Vec<HistoryEntry>>, ChainError> {
         self.with_client(|c| match self.indexed_history(c, scripts)? {
             Some(history) => Ok(history),
-            None => self.scanned_history(c, scripts, start_height),
+            None => Ok(self.scanned_history(c, scripts, start_height, false)?.0),
+        })
+    }
+
+    fn scripts_history_from(
+        &self,
+        scripts: &[ScriptBuf],
+        start_height: u32,
+    ) -> Result<ScriptHistories, ChainError> {
+        self.with_client(|c| match self.indexed_history(c, scripts)? {
+            Some(histories) => Ok(ScriptHistories {
+                histories,
+                scanned_to: None,
+            }),
+            None => {
+                let (histories, last) = self.scanned_history(c, scripts, start_height, true)?;
+                Ok(ScriptHistories {
+                    histories,
+                    scanned_to: Some(last),
+                })
+            }
         })
     }
 

@@ -19,6 +19,17 @@
 //!    that was away for hours must learn that a funding transaction confirmed before LDK sees
 //!    the new height, or LDK's funding deadline closes the channel first.
 //!
+//! One look-up that fails (a source error, a spend an RPC source without `-addrindex` is still
+//! scanning for, an answer that does not check out) does not hold up the others: what the pass
+//! found still reaches LDK, the failed item is asked again on the next pass (the engine stays
+//! "dirty" until every look-up succeeded), and the failures are counted in
+//! [`SyncReport::failed_lookups`], logged, and listed by [`ChainSync::lookup_problems`] for a
+//! status page. Confirmations found in one pass reach LDK in chain order; one that a failed
+//! look-up delays reaches it in a later pass, below heights LDK has seen by then (LDK's monitors
+//! take a confirmation at any height; only one channel's own transactions depend on each other,
+//! and LDK registers a transaction's outputs only once it saw that transaction confirmed). The
+//! new tip still goes to LDK, so its timeouts keep running.
+//!
 //! LDK only ever sees synthetic headers and ids (rule 1); everything kept here (the tip, the
 //! confirmations) carries real Qtum hashes in [`BlockRef`]s (rule 4). `Listen` is never used
 //! (rule 6).
@@ -126,6 +137,9 @@ pub struct SyncReport {
     pub confirmed: usize,
     /// Transactions given to `transaction_unconfirmed`.
     pub unconfirmed: usize,
+    /// Look-ups of watched transactions or outputs that failed in this pass (asked again on the
+    /// next; see [`ChainSync::lookup_problems`]).
+    pub failed_lookups: usize,
 }
 
 #[derive(Default)]
@@ -142,9 +156,11 @@ struct State {
     confirmed: HashMap<Txid, BlockRef>,
     /// Watched outputs whose confirmed spender we reported.
     spent: HashMap<OutPoint, Txid>,
-    /// Set when a sync stopped half-way: the next one must not take the "nothing changed"
-    /// shortcut.
+    /// Set when a sync stopped half-way or a look-up failed: the next one must not take the
+    /// "nothing changed" shortcut.
     dirty: bool,
+    /// Why look-ups failed in the last pass, by what was looked up.
+    problems: BTreeMap<String, String>,
 }
 
 /// Feeds LDK's `Confirm` implementations from a [`ChainSource`]; see the module docs.
@@ -183,6 +199,7 @@ impl ChainSync {
                 confirmed: HashMap::new(),
                 spent: HashMap::new(),
                 dirty: true,
+                problems: BTreeMap::new(),
             }),
             registrations: Mutex::new(Registrations::default()),
         }
@@ -191,6 +208,16 @@ impl ChainSync {
     /// The last tip a sync completed at: persist it and pass it to [`ChainSync::new`].
     pub fn synced_tip(&self) -> Option<SyncTip> {
         lock(&self.state).tip
+    }
+
+    /// Look-ups that failed in the last pass, one line each (what was looked up and why); empty
+    /// when every one succeeded. They are asked again on the next pass.
+    pub fn lookup_problems(&self) -> Vec<String> {
+        lock(&self.state)
+            .problems
+            .iter()
+            .map(|(what, why)| format!("{what}: {why}"))
+            .collect()
     }
 
     /// The source this engine reads.
@@ -231,6 +258,7 @@ impl ChainSync {
                 reorg_detected: false,
                 confirmed: 0,
                 unconfirmed: 0,
+                failed_lookups: 0,
             });
         }
         state.dirty = true;
@@ -301,8 +329,9 @@ impl ChainSync {
         // that its channel's funding confirmed before LDK sees the new height, or LDK's funding
         // deadline closes the channel first.
         let mut confirmed_count = 0;
+        let mut problems: BTreeMap<String, String> = BTreeMap::new();
         loop {
-            let found = self.find_confirmed(&mut state, &tip)?;
+            let found = self.find_confirmed(&mut state, &tip, &mut problems);
             confirmed_count += found.values().map(Vec::len).sum::<usize>();
             for txs in found.values() {
                 let Some(first) = txs.first() else { continue };
@@ -330,13 +359,19 @@ impl ChainSync {
         }
 
         state.tip = Some(tip.into());
-        state.dirty = false;
+        for (what, why) in &problems {
+            log::warn!("chain sync: {what}: {why} (asked again on the next pass)");
+        }
+        state.dirty = !problems.is_empty();
+        let failed_lookups = problems.len();
+        state.problems = problems;
         Ok(SyncReport {
             tip,
             tip_changed,
             reorg_detected,
             confirmed: confirmed_count,
             unconfirmed: unconfirmed.len(),
+            failed_lookups,
         })
     }
 
@@ -400,12 +435,15 @@ impl ChainSync {
     }
 
     /// Watched transactions and spends of watched outputs now confirmed at or below `tip`,
-    /// grouped by block in height order, by position within a block.
+    /// grouped by block in height order, by position within a block. A look-up that fails is
+    /// put in `problems` (and taken out again when it succeeds later in the pass); the others go
+    /// on.
     fn find_confirmed(
         &self,
         state: &mut State,
         tip: &BlockRef,
-    ) -> Result<BTreeMap<(u32, BlockHash), Vec<Found>>, ChainError> {
+        problems: &mut BTreeMap<String, String>,
+    ) -> BTreeMap<(u32, BlockHash), Vec<Found>> {
         let mut found: BTreeMap<(u32, BlockHash), Vec<Found>> = BTreeMap::new();
         let mut taken: HashSet<Txid> = HashSet::new();
         let mut add = |found: &mut BTreeMap<(u32, BlockHash), Vec<Found>>, f: Found| {
@@ -422,8 +460,17 @@ impl ChainSync {
             .copied()
             .collect();
         for txid in txids {
-            if let Some(f) = self.confirmed_tx(&txid, tip)? {
-                add(&mut found, f);
+            let what = format!("confirmation of {txid}");
+            match self.confirmed_tx(&txid, tip) {
+                Ok(f) => {
+                    problems.remove(&what);
+                    if let Some(f) = f {
+                        add(&mut found, f);
+                    }
+                }
+                Err(e) => {
+                    problems.insert(what, e.to_string());
+                }
             }
         }
         let outputs: Vec<OutPoint> = state
@@ -433,28 +480,50 @@ impl ChainSync {
             .copied()
             .collect();
         for outpoint in outputs {
-            let Some(spend) = self.source.outspend(&outpoint)? else {
-                continue;
-            };
-            if spend.height.is_none() {
-                continue; // only in the mempool so far
-            }
-            if state.confirmed.contains_key(&spend.txid) {
-                state.spent.insert(outpoint, spend.txid);
-                continue;
-            }
-            if let Some(f) = self.confirmed_tx(&spend.txid, tip)? {
-                if !f.tx.input.iter().any(|i| i.previous_output == outpoint) {
-                    return Err(ChainError::InvalidResponse(format!(
-                        "{} does not spend {outpoint}, as the source claimed",
-                        spend.txid
-                    )));
+            let what = format!("spend of {outpoint}");
+            match self.spend_of(state, &outpoint, tip) {
+                Ok(f) => {
+                    problems.remove(&what);
+                    if let Some(f) = f {
+                        add(&mut found, f);
+                    }
                 }
-                state.spent.insert(outpoint, spend.txid);
-                add(&mut found, f);
+                Err(e) => {
+                    problems.insert(what, e.to_string());
+                }
             }
         }
-        Ok(found)
+        found
+    }
+
+    /// The confirmed spend of a watched output, if there is one LDK has not been told of.
+    fn spend_of(
+        &self,
+        state: &mut State,
+        outpoint: &OutPoint,
+        tip: &BlockRef,
+    ) -> Result<Option<Found>, ChainError> {
+        let Some(spend) = self.source.outspend(outpoint)? else {
+            return Ok(None);
+        };
+        if spend.height.is_none() {
+            return Ok(None); // only in the mempool so far
+        }
+        if state.confirmed.contains_key(&spend.txid) {
+            state.spent.insert(*outpoint, spend.txid);
+            return Ok(None);
+        }
+        let Some(f) = self.confirmed_tx(&spend.txid, tip)? else {
+            return Ok(None);
+        };
+        if !f.tx.input.iter().any(|i| i.previous_output == *outpoint) {
+            return Err(ChainError::InvalidResponse(format!(
+                "{} does not spend {outpoint}, as the source claimed",
+                spend.txid
+            )));
+        }
+        state.spent.insert(*outpoint, spend.txid);
+        Ok(Some(f))
     }
 
     fn confirmed_tx(&self, txid: &Txid, tip: &BlockRef) -> Result<Option<Found>, ChainError> {

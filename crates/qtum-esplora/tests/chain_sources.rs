@@ -338,8 +338,13 @@ fn broken_sources_never_confirm_falsely_and_recover() {
 
             proxy.set(mode);
             for _ in 0..2 {
+                // The pass fails, or (a bad answer to one look-up) goes on without it and
+                // says so.
                 let result = sync(&engine, &recorder);
-                assert!(result.is_err(), "{kind:?} {mode:?}: {result:?}");
+                assert!(
+                    !result.as_ref().is_ok_and(|r| r.failed_lookups == 0),
+                    "{kind:?} {mode:?}: {result:?}"
+                );
                 assert!(
                     recorder.confirmations_of(&funding.txid).is_empty(),
                     "{kind:?} {mode:?}: false confirmation"

@@ -94,6 +94,8 @@ fn start_node(chain: &Chain, dir: &std::path::Path, name: &str, seed: u8) -> Res
                 user: chain.user.clone(),
                 password: chain.password.clone(),
             },
+            ca_file: None,
+            allow_insecure_http: false,
         },
     );
     config.listening_addresses = vec![format!("127.0.0.1:{}", free_port()?)];

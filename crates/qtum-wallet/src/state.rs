@@ -108,6 +108,9 @@ pub(crate) struct State {
     /// The chain tip at the last sync.
     pub tip: Option<(u32, BlockHash)>,
     pub birthday_height: Option<u32>,
+    /// Block-scan cursor (sources without an index): every confirmed transaction of the wallet
+    /// below this height is in `txs`; with the hash of the block below it when it was scanned.
+    pub scan: Option<(u32, Option<BlockHash>)>,
 }
 
 impl State {

@@ -4,7 +4,7 @@
 //!
 //! | table | rows |
 //! |---|---|
-//! | `wallet_meta(key, value)` | `schema_version`, `network`, `account_id`, `birthday_height`, `next_external`, `next_internal`, `tip_height`, `tip_hash` |
+//! | `wallet_meta(key, value)` | `schema_version`, `network`, `account_id`, `birthday_height`, `next_external`, `next_internal`, `tip_height`, `tip_hash`, and for block scans (an RPC source without `-addrindex`) `scan_height` (every confirmed wallet transaction below it is in `wallet_txs`) and `scan_hash` (the block below it when scanned, absent at the birthday) |
 //! | `wallet_txs(txid, raw, height, block_hash, block_time, first_seen)` | every transaction paying to or spending from the wallet; `height`/`block_hash` (Qtum's real hash) NULL while unconfirmed |
 //! | `wallet_locks(txid, vout, locked_by, created_at)` | inputs reserved for a funding transaction until it confirms or is abandoned |
 //!
@@ -301,6 +301,15 @@ impl Store {
                 set_meta(tx, "tip_height", &height.to_string())?;
                 set_meta(tx, "tip_hash", &hash.to_string())?;
             }
+            if let Some((height, anchor)) = changes.scan {
+                set_meta(tx, "scan_height", &height.to_string())?;
+                match anchor {
+                    Some(hash) => set_meta(tx, "scan_hash", &hash.to_string())?,
+                    None => {
+                        tx.execute("DELETE FROM wallet_meta WHERE key = 'scan_hash'", [])?;
+                    }
+                }
+            }
             Ok(())
         })
     }
@@ -325,6 +334,13 @@ fn read_state(conn: &Connection) -> Result<State, WalletError> {
     state.birthday_height = num("birthday_height")?;
     if let (Some(h), Some(hash)) = (num("tip_height")?, meta(conn, "tip_hash")?) {
         state.tip = Some((h, parse_hash::<BlockHash>(&hash)?));
+    }
+    if let Some(h) = num("scan_height")? {
+        let anchor = match meta(conn, "scan_hash")? {
+            Some(hash) => Some(parse_hash::<BlockHash>(&hash)?),
+            None => None,
+        };
+        state.scan = Some((h, anchor));
     }
 
     let mut stmt = conn
@@ -430,6 +446,8 @@ pub(crate) struct Changes {
     pub remove_locks: Vec<OutPoint>,
     pub next_index: Vec<(Keychain, u32)>,
     pub tip: Option<(u32, BlockHash)>,
+    /// A new block-scan cursor (height, hash of the block below it).
+    pub scan: Option<(u32, Option<BlockHash>)>,
 }
 
 impl Changes {
@@ -441,6 +459,7 @@ impl Changes {
             && self.remove_locks.is_empty()
             && self.next_index.is_empty()
             && self.tip.is_none()
+            && self.scan.is_none()
     }
 
     /// Applies the changes to the in-memory state (after the database took them).
@@ -473,6 +492,9 @@ impl Changes {
         }
         if let Some(tip) = self.tip {
             state.tip = Some(tip);
+        }
+        if let Some(scan) = self.scan {
+            state.scan = Some(scan);
         }
     }
 }

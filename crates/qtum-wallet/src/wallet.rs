@@ -1,4 +1,27 @@
 //! The wallet: addresses, balance, history, sends, LDK funding.
+//!
+//! # Sync from a source that scans blocks
+//!
+//! Indexed sources (Esplora, qtumd with `-addrindex`) answer a script's whole history at once.
+//! An RPC source without `-addrindex` scans blocks, a bounded number per call
+//! ([`qtum_chain::ChainSource::scripts_history_from`]). For it the wallet keeps a scan cursor in
+//! its store (`wallet_meta`: `scan_height`, `scan_hash`): every confirmed transaction of the
+//! wallet below `scan_height` is already stored, so each [`Wallet::sync`] scans from the cursor,
+//! not from the birthday, and a wallet whose birthday is far back (or absent: genesis) catches
+//! up over several syncs instead of failing. Transactions the wallet stored below the scanned
+//! window are kept as long as their block is still at its height (one header per height).
+//!
+//! | constant | value | meaning |
+//! |---|---|---|
+//! | cursor margin ([`qtum_chain::rpc::SCAN_SAFETY_MARGIN`]) | 10 blocks (≈ 5 min) | the cursor never passes `tip + 1 - margin`: the last blocks, which Qtum may still reorganise, are scanned again at every sync |
+//! | blocks scanned per call | the source's `RpcConfig::max_scan_blocks` (20,000) | one sync scans at most that much per batch of scripts |
+//!
+//! Before it is used the cursor is checked: the block below it must still be the one scanned
+//! (`scan_hash`); after a reorganisation below it the scan starts over from the birthday.
+//! Spends from the wallet's P2WPKH scripts are found by their witness (the public key), also for
+//! coins paid before the scanned window. Limit: a script that gap-limit discovery reveals only
+//! once the cursor has moved on is scanned from the cursor, not from the birthday (a payment to
+//! it below the cursor is found when the coin is spent, by its witness).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,6 +36,7 @@ use bitcoin::{
     Witness,
 };
 
+use qtum_chain::rpc::SCAN_SAFETY_MARGIN;
 use qtum_chain::{ChainError, ChainSource, TxStatus};
 use qtum_primitives::address::QtumAddress;
 use qtum_primitives::network::Network;
@@ -143,6 +167,10 @@ pub struct PreparedSend {
 /// What a sync found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyncSummary {
+    /// `None` when the source answered from an index (the history is complete). From a block
+    /// scan: the height up to which the wallet's confirmed history is complete, below the tip
+    /// while a long scan catches up over several syncs (see the module docs).
+    pub scanned_to: Option<u32>,
     /// Tip height at the sync.
     pub tip_height: u32,
     /// Tip hash (Qtum's).
@@ -289,6 +317,12 @@ impl Wallet {
     /// The wallet's network.
     pub fn network(&self) -> Network {
         self.network
+    }
+
+    /// The block-scan cursor (see the module docs): every confirmed transaction of the wallet
+    /// below this height is known. `None` before the first scan or with an indexed source.
+    pub fn scan_height(&self) -> Option<u32> {
+        self.lock().state.scan.map(|(h, _)| h)
     }
 
     /// The birthday height recorded in the store.
@@ -462,47 +496,85 @@ impl Wallet {
     pub fn sync(&self) -> Result<SyncSummary, WalletError> {
         let chain = &*self.chain;
         let tip = chain.tip()?;
-        let (next, known): ([u32; 2], HashMap<Txid, Option<Confirmation>>) = {
+        let (next, known, birthday, cursor) = {
             let inner = self.lock();
-            let known = inner
+            let known: HashMap<Txid, Option<Confirmation>> = inner
                 .state
                 .txs
                 .iter()
                 .map(|(t, w)| (*t, w.confirmation))
                 .collect();
-            (inner.state.next_index, known)
+            let birthday = inner.state.birthday_height.unwrap_or(0);
+            (inner.state.next_index, known, birthday, inner.state.scan)
         };
 
-        // 1. Script histories, with gap-limit discovery: windows of `gap_limit` scripts, one
-        //    batch each, until a whole window past the last used script is unused.
-        let start_height = self.lock().state.birthday_height.unwrap_or(0);
+        // Where a block scan starts: the stored cursor while the block below it is still the
+        // one scanned, else the birthday.
+        let start_height = match cursor {
+            Some((height, Some(anchor))) if height > birthday => {
+                if chain.block_hash_at(height - 1)? == Some(anchor) {
+                    height
+                } else {
+                    log::info!(
+                        "wallet: the chain changed below the scan cursor {height}; scanning again \
+                         from the birthday {birthday}"
+                    );
+                    birthday
+                }
+            }
+            _ => birthday,
+        };
+
+        // 1. Script histories, with gap-limit discovery: windows of `gap_limit` scripts on both
+        //    chains, asked together, until a whole window past the last used script is unused.
         let gap = self.config.gap_limit.max(1);
         let mut seen: HashMap<Txid, Option<u32>> = HashMap::new();
         let mut new_next = next;
-        for keychain in Keychain::ALL {
-            let slot = keychain.index() as usize;
-            let mut end = next[slot].saturating_add(gap);
-            let mut from = 0u32;
-            while from < end {
-                let to = from.saturating_add(gap);
-                let scripts = (from..to)
-                    .map(|i| self.keys.script(keychain, i))
-                    .collect::<Option<Vec<ScriptBuf>>>()
-                    .ok_or_else(|| WalletError::Store("cannot derive wallet scripts".to_owned()))?;
-                let histories = chain.scripts_history(&scripts, start_height)?;
-                for (index, history) in (from..to).zip(histories) {
-                    if !history.is_empty() {
-                        new_next[slot] = new_next[slot].max(index + 1);
-                        end = end.max(index.saturating_add(1).saturating_add(gap));
-                    }
-                    for entry in history {
-                        let height = seen.entry(entry.txid).or_insert(entry.height);
-                        if height.is_none() {
-                            *height = entry.height;
-                        }
+        let mut ends = [next[0].saturating_add(gap), next[1].saturating_add(gap)];
+        let mut froms = [0u32; 2];
+        // Lowest height every block scan of this sync reached (`None`: an index answered all).
+        let mut scanned_to: Option<u32> = None;
+        loop {
+            let mut batch: Vec<(Keychain, u32)> = Vec::new();
+            for keychain in Keychain::ALL {
+                let slot = keychain.index() as usize;
+                while froms[slot] < ends[slot] {
+                    let to = froms[slot].saturating_add(gap);
+                    batch.extend((froms[slot]..to).map(|i| (keychain, i)));
+                    froms[slot] = to;
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let scripts = batch
+                .iter()
+                .map(|(keychain, i)| self.keys.script(*keychain, *i))
+                .collect::<Option<Vec<ScriptBuf>>>()
+                .ok_or_else(|| WalletError::Store("cannot derive wallet scripts".to_owned()))?;
+            let answer = chain.scripts_history_from(&scripts, start_height)?;
+            if answer.histories.len() != scripts.len() {
+                return Err(WalletError::Chain(ChainError::InvalidResponse(format!(
+                    "{} histories for {} scripts",
+                    answer.histories.len(),
+                    scripts.len()
+                ))));
+            }
+            if let Some(h) = answer.scanned_to {
+                scanned_to = Some(scanned_to.map_or(h, |s| s.min(h)));
+            }
+            for ((keychain, index), history) in batch.iter().zip(answer.histories) {
+                let slot = keychain.index() as usize;
+                if !history.is_empty() {
+                    new_next[slot] = new_next[slot].max(index + 1);
+                    ends[slot] = ends[slot].max(index.saturating_add(1).saturating_add(gap));
+                }
+                for entry in history {
+                    let height = seen.entry(entry.txid).or_insert(entry.height);
+                    if height.is_none() {
+                        *height = entry.height;
                     }
                 }
-                from = to;
             }
         }
 
@@ -537,6 +609,14 @@ impl Wallet {
         for (txid, confirmation) in &known {
             if seen.contains_key(txid) {
                 continue;
+            }
+            // Outside the window a block scan covered: kept while its block is still there.
+            if let (Some(last), Some(c)) = (scanned_to, confirmation) {
+                if (c.height < start_height || c.height > last)
+                    && block_at(c.height)?.map(|(hash, _)| hash) == Some(c.block_hash)
+                {
+                    continue;
+                }
             }
             // Not in any history: indexing lag, a reorg, or gone. Ask about the transaction.
             match chain.tx_status(txid)? {
@@ -589,12 +669,30 @@ impl Wallet {
             ));
         }
 
+        // The new scan cursor: past what every scan covered, short of the blocks that may still
+        // be reorganised.
+        let new_cursor = match scanned_to {
+            Some(last) => {
+                let limit = (tip.height + 1).saturating_sub(SCAN_SAFETY_MARGIN);
+                let next_height = last.saturating_add(1).min(limit).max(start_height);
+                let anchor = if next_height > birthday {
+                    block_at(next_height - 1)?.map(|(hash, _)| hash)
+                } else {
+                    None
+                };
+                let cursor = (next_height, anchor);
+                (Some(cursor) != self.lock().state.scan).then_some(cursor)
+            }
+            None => None,
+        };
+
         // 3. Apply atomically.
         let mut inner = self.lock();
         let mut changes = Changes {
             upsert_txs: fetched,
             delete_txs: dropped.clone(),
             tip: Some((tip.height, tip.hash)),
+            scan: new_cursor,
             ..Default::default()
         };
         for keychain in Keychain::ALL {
@@ -630,6 +728,7 @@ impl Wallet {
             inner.scripts.ensure(keychain, count);
         }
         Ok(SyncSummary {
+            scanned_to,
             tip_height: tip.height,
             tip_hash: tip.hash,
             updated_transactions: updated,
