@@ -401,7 +401,8 @@ impl GuardedSource {
                         let behind = tip.height - their_tip.height;
                         if self.is_fresh(&their_header) {
                             let text = format!(
-                                "{} is at height {}, {behind} blocks ahead of {}, which is                                  following the chain: not syncing to it until they are within \
+                                "{} is at height {}, {behind} blocks ahead of {}, which is \
+                                 following the chain: not syncing to it until they are within \
                                  {TIP_RACE_DEPTH} blocks",
                                 self.primary.describe(),
                                 tip.height,
@@ -448,7 +449,8 @@ impl GuardedSource {
                     match witness.tip_header() {
                         Ok((_, their_header)) if self.is_fresh(&their_header) => {
                             let text = format!(
-                                "{} says {what} confirmed in block {} at height {}, which {}                                  does not have yet; the confirmation waits until it does",
+                                "{} says {what} confirmed in block {} at height {}, which {} \
+                                 does not have yet; the confirmation waits until it does",
                                 self.primary.describe(),
                                 block.hash,
                                 block.height,
@@ -458,7 +460,8 @@ impl GuardedSource {
                             return Err(ChainError::InvalidResponse(text));
                         }
                         Ok(_) => self.alert(format!(
-                            "{} is behind and its tip is more than {STALE_WITNESS_SECS} s old:                              not used to cross-check confirmations",
+                            "{} is behind and its tip is more than {STALE_WITNESS_SECS} s old: \
+                             not used to cross-check confirmations",
                             witness.describe()
                         )),
                         Err(e) => self.alert(format!(

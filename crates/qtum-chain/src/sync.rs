@@ -446,11 +446,23 @@ impl ChainSync {
     ) -> BTreeMap<(u32, BlockHash), Vec<Found>> {
         let mut found: BTreeMap<(u32, BlockHash), Vec<Found>> = BTreeMap::new();
         let mut taken: HashSet<Txid> = HashSet::new();
-        let mut add = |found: &mut BTreeMap<(u32, BlockHash), Vec<Found>>, f: Found| {
-            if taken.insert(f.tx.compute_txid()) {
-                let list = found.entry((f.block.height, f.block.hash)).or_default();
-                list.push(f);
-                list.sort_by_key(|f| f.position);
+        // A lookup's answer: what it found goes in once, a failure is kept as a problem (and
+        // the lookup retried next pass), a success clears the problem it had.
+        let mut record = |found: &mut BTreeMap<(u32, BlockHash), Vec<Found>>,
+                          what: String,
+                          result: Result<Option<Found>, ChainError>| {
+            match result {
+                Ok(f) => {
+                    problems.remove(&what);
+                    if let Some(f) = f.filter(|f| taken.insert(f.tx.compute_txid())) {
+                        let list = found.entry((f.block.height, f.block.hash)).or_default();
+                        list.push(f);
+                        list.sort_by_key(|f| f.position);
+                    }
+                }
+                Err(e) => {
+                    problems.insert(what, e.to_string());
+                }
             }
         };
         let txids: Vec<Txid> = state
@@ -460,18 +472,8 @@ impl ChainSync {
             .copied()
             .collect();
         for txid in txids {
-            let what = format!("confirmation of {txid}");
-            match self.confirmed_tx(&txid, tip) {
-                Ok(f) => {
-                    problems.remove(&what);
-                    if let Some(f) = f {
-                        add(&mut found, f);
-                    }
-                }
-                Err(e) => {
-                    problems.insert(what, e.to_string());
-                }
-            }
+            let result = self.confirmed_tx(&txid, tip);
+            record(&mut found, format!("confirmation of {txid}"), result);
         }
         let outputs: Vec<OutPoint> = state
             .watched_outputs
@@ -480,18 +482,8 @@ impl ChainSync {
             .copied()
             .collect();
         for outpoint in outputs {
-            let what = format!("spend of {outpoint}");
-            match self.spend_of(state, &outpoint, tip) {
-                Ok(f) => {
-                    problems.remove(&what);
-                    if let Some(f) = f {
-                        add(&mut found, f);
-                    }
-                }
-                Err(e) => {
-                    problems.insert(what, e.to_string());
-                }
-            }
+            let result = self.spend_of(state, &outpoint, tip);
+            record(&mut found, format!("spend of {outpoint}"), result);
         }
         found
     }

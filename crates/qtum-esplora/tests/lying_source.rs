@@ -84,11 +84,8 @@ impl ChainSource for Liar {
         }
     }
 
-    // Not delegated: the honest source's own version would bypass the lies below.
-    fn tip_header(&self) -> Result<(BlockRef, QtumHeader), ChainError> {
-        let tip = self.tip()?;
-        Ok((tip, self.header(&tip.hash)?))
-    }
+    // tip_header, header_at and headers_between are the trait's defaults: they read through
+    // tip, block_hash_at and header below, so the lies reach them.
 
     fn block_hash_at(&self, height: u32) -> Result<Option<BlockHash>, ChainError> {
         match self.forged() {
@@ -102,31 +99,6 @@ impl ChainSource for Liar {
         match self.forged() {
             Some(f) if f.block.hash == *hash => Ok(f.header),
             _ => self.honest.header(hash),
-        }
-    }
-
-    fn headers_between(
-        &self,
-        start: u32,
-        end: u32,
-    ) -> Result<Vec<(BlockRef, QtumHeader)>, ChainError> {
-        let mut out = Vec::new();
-        for height in start..=end {
-            match self.header_at(height)? {
-                Some(entry) => out.push(entry),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
-
-    fn header_at(&self, height: u32) -> Result<Option<(BlockRef, QtumHeader)>, ChainError> {
-        match self.block_hash_at(height)? {
-            None => Ok(None),
-            Some(hash) => {
-                let header = self.header(&hash)?;
-                Ok(Some((BlockRef::of(&header, height), header)))
-            }
         }
     }
 
@@ -227,6 +199,15 @@ fn guarded(liar: &Arc<Liar>, witness: Option<&Env>) -> Arc<GuardedSource> {
     ))
 }
 
+/// A sync engine over `guard`, as the node builds one.
+fn engine_over(guard: &Arc<GuardedSource>) -> ChainSync {
+    ChainSync::new(
+        Arc::clone(guard) as Arc<dyn ChainSource>,
+        None,
+        SyncConfig::default(),
+    )
+}
+
 fn sync(engine: &ChainSync, recorder: &Recorder) -> Result<qtum_chain::SyncReport, ChainError> {
     let confirmables: [&dyn Confirm; 1] = [recorder];
     engine.sync(&confirmables)
@@ -257,11 +238,7 @@ fn a_forged_block_with_a_valid_merkle_branch_is_caught_by_a_witness() {
         let liar = Liar::new(env.source());
         liar.lies().forged = Some(forged.clone());
         let guard = guarded(&liar, with_witness.then_some(&env));
-        let engine = ChainSync::new(
-            Arc::clone(&guard) as Arc<dyn ChainSource>,
-            None,
-            SyncConfig::default(),
-        );
+        let engine = engine_over(&guard);
         engine.register_tx(&phantom.compute_txid(), &script);
         let recorder = Recorder::default();
         let result = sync(&engine, &recorder);
@@ -301,11 +278,7 @@ fn a_forged_block_on_top_of_the_real_tip_waits_for_a_witness() {
         let liar = Liar::new(env.source());
         liar.lies().forged = Some(forged.clone());
         let guard = guarded(&liar, with_witness.then_some(&env));
-        let engine = ChainSync::new(
-            Arc::clone(&guard) as Arc<dyn ChainSource>,
-            None,
-            SyncConfig::default(),
-        );
+        let engine = engine_over(&guard);
         engine.register_tx(&phantom.compute_txid(), &script);
         let recorder = Recorder::default();
         let result = sync(&engine, &recorder);
@@ -330,11 +303,7 @@ fn a_forged_block_on_top_of_the_real_tip_waits_for_a_witness() {
     let liar = Liar::new(env.source());
     liar.lies().forged = Some(forged.clone());
     let guard = guarded(&liar, Some(&env));
-    let engine = ChainSync::new(
-        Arc::clone(&guard) as Arc<dyn ChainSource>,
-        None,
-        SyncConfig::default(),
-    );
+    let engine = engine_over(&guard);
     engine.register_tx(&phantom.compute_txid(), &script);
     let recorder = Recorder::default();
     let _ = sync(&engine, &recorder);
@@ -360,11 +329,7 @@ fn a_withheld_spend_is_found_through_the_witness() {
         let liar = Liar::new(env.source());
         liar.lies().withhold_spends = true;
         let guard = guarded(&liar, with_witness.then_some(&env));
-        let engine = ChainSync::new(
-            Arc::clone(&guard) as Arc<dyn ChainSource>,
-            None,
-            SyncConfig::default(),
-        );
+        let engine = engine_over(&guard);
         engine.register_output(WatchedOutput {
             block_hash: None,
             outpoint: lightning::chain::transaction::OutPoint {
@@ -408,11 +373,7 @@ fn tips_from_the_future_or_too_far_ahead_are_refused() {
     let liar = Liar::new(env.source());
     liar.lies().forged = Some(future);
     let guard = guarded(&liar, None);
-    let engine = ChainSync::new(
-        Arc::clone(&guard) as Arc<dyn ChainSource>,
-        None,
-        SyncConfig::default(),
-    );
+    let engine = engine_over(&guard);
     let recorder = Recorder::default();
     let refused = sync(&engine, &recorder).expect_err("a tip from the future");
     assert!(
@@ -436,11 +397,7 @@ fn tips_from_the_future_or_too_far_ahead_are_refused() {
         rules,
         None,
     ));
-    let engine = ChainSync::new(
-        Arc::clone(&guard) as Arc<dyn ChainSource>,
-        None,
-        SyncConfig::default(),
-    );
+    let engine = engine_over(&guard);
     let synced = sync(&engine, &recorder).expect("the honest tip").tip;
     let jump = forge(&env, synced.hash, synced.height + 1_000, &phantom, now());
     liar.lies().forged = Some(jump);
