@@ -1,14 +1,16 @@
 //! `qtum-regtest`: a Qtum regtest node for one machine, answering qtumd's JSON-RPC.
 //!
-//! Usage: `qtum-regtest --rpcport 13889 --rpcuser u --rpcpassword p [--datadir DIR]`
-//! (with `--datadir` the chain and mempool are kept in DIR and resumed on the next start)
+//! Usage: `qtum-regtest --rpcport 13889 --rpcuser u --rpcpassword p [--datadir DIR]
+//! [--addrindex 0|1]` (with `--datadir` the chain and mempool are kept in DIR and resumed on the
+//! next start; `--addrindex 0` answers the address index calls as qtumd without `-addrindex`)
 //! (qtumd's `-rpcport=…` spelling is accepted too).
 
 use qtum_regtest::{NodeConfig, RegtestNode};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: qtum-regtest [--rpcport N] [--rpcuser USER] [--rpcpassword PASS] [--datadir DIR]"
+        "usage: qtum-regtest [--rpcport N] [--rpcuser USER] [--rpcpassword PASS] [--datadir DIR] \
+         [--addrindex 0|1]"
     );
     std::process::exit(2)
 }
@@ -36,6 +38,13 @@ fn main() {
             "rpcuser" => config.user = Some(value()),
             "rpcpassword" => config.password = Some(value()),
             "datadir" => config.datadir = Some(value().into()),
+            "addrindex" => {
+                config.without_addrindex = match value().as_str() {
+                    "0" => true,
+                    "1" => false,
+                    _ => usage(),
+                }
+            }
             "regtest" | "server" | "printtoconsole" => {}
             "h" | "help" => usage(),
             _ => {

@@ -28,6 +28,7 @@ const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 /// | `user` | `"qtum"` |
 /// | `password` | 32 random hex digits |
 /// | `datadir` | `None`: the chain lives in memory only |
+/// | `without_addrindex` | `false`: the `-addrindex` calls answer |
 #[derive(Clone, Debug, Default)]
 pub struct NodeConfig {
     /// TCP port on 127.0.0.1 (0 = any free port).
@@ -39,6 +40,8 @@ pub struct NodeConfig {
     /// Keep the chain and mempool in this directory (created if missing) and resume from it
     /// on the next start; see [`crate::store`].
     pub datadir: Option<std::path::PathBuf>,
+    /// Run as qtumd without `-addrindex` (the index calls answer as qtumd then does).
+    pub without_addrindex: bool,
 }
 
 /// Failure to start a node.
@@ -161,6 +164,22 @@ fn base64(data: &[u8]) -> String {
     s
 }
 
+/// A listener on 127.0.0.1:`port` (0: any free port) whose connections send without delay
+/// (TCP_NODELAY, inherited by accepted sockets on Linux): tiny_http writes a response in several
+/// writes, and with Nagle's algorithm the last one waited for the client's delayed
+/// acknowledgement. Public for tests' own tiny_http servers (proxies in front of the node).
+pub fn nodelay_listener(port: u16) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_tcp_nodelay(true)?;
+    // A restarted harness (same --datadir and port) binds at once, as qtumd does.
+    socket.set_reuse_address(true)?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
+}
+
 impl RegtestNode {
     /// Start a node on a free 127.0.0.1 port with generated credentials.
     pub fn start() -> Result<Self, StartError> {
@@ -169,11 +188,12 @@ impl RegtestNode {
 
     /// Start a node with a configuration.
     pub fn start_with(config: NodeConfig) -> Result<Self, StartError> {
-        let node_state = match &config.datadir {
+        let mut node_state = match &config.datadir {
             Some(dir) => NodeState::open(dir).map_err(StartError::Datadir)?,
             None => NodeState::new(),
         };
-        let listener = TcpListener::bind(("127.0.0.1", config.port)).map_err(StartError::Bind)?;
+        node_state.addrindex = !config.without_addrindex;
+        let listener = nodelay_listener(config.port).map_err(StartError::Bind)?;
         let port = listener.local_addr().map_err(StartError::Bind)?.port();
         let server = tiny_http::Server::from_listener(listener, None)
             .map_err(|e| StartError::Http(e.to_string()))?;
@@ -224,6 +244,11 @@ impl RegtestNode {
     fn lock(&self) -> MutexGuard<'_, NodeState> {
         // See rpc::parse_and_call: state changes are all-or-nothing, a poisoned lock is usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many `method` calls the node has answered (batched calls count one each).
+    pub fn calls(&self, method: &str) -> u64 {
+        self.lock().calls.get(method).copied().unwrap_or(0)
     }
 
     /// Read the chain state.

@@ -76,6 +76,12 @@ pub struct NodeState {
     pub wallet: Wallet,
     /// Set by the `stop` method.
     pub stop_requested: bool,
+    /// Whether the address index calls answer (qtumd's `-addrindex`). Without it they answer
+    /// what qtumd answers then: -5 "No information available for address", and -5 "Unable to
+    /// get spent info" for every output.
+    pub addrindex: bool,
+    /// Calls answered so far, by method (tests count what a client asked).
+    pub calls: std::collections::HashMap<String, u64>,
     started: Instant,
 }
 
@@ -92,6 +98,8 @@ impl NodeState {
             chain: ChainState::new(),
             wallet: Wallet::new(),
             stop_requested: false,
+            addrindex: true,
+            calls: std::collections::HashMap::new(),
             started: Instant::now(),
         }
     }
@@ -435,6 +443,16 @@ fn parse_and_call(state: &Mutex<NodeState>, req: &Value) -> RpcResult {
 }
 
 fn call(node: &mut NodeState, method: &str, p: &Params) -> RpcResult {
+    *node.calls.entry(method.to_string()).or_default() += 1;
+    if !node.addrindex {
+        match method {
+            "getaddressutxos" | "getaddresstxids" | "getaddressbalance" => {
+                return Err(not_found("No information available for address"))
+            }
+            "getspentinfo" => return Err(not_found("Unable to get spent info")),
+            _ => {}
+        }
+    }
     match method {
         "getblockchaininfo" => Ok(blockchain_info(&node.chain)),
         "getblockcount" => Ok(json!(node.chain.height())),

@@ -198,7 +198,7 @@ fn fixed_credentials_and_stop() {
         port: 0,
         user: Some("u".into()),
         password: Some("p".into()),
-        datadir: None,
+        ..Default::default()
     })
     .expect("start");
     let r = http(
@@ -313,4 +313,47 @@ fn hostile_transactions_in_generateblock_and_maxfeerate_do_not_panic() {
     let r = rpc.call("testmempoolaccept", json!([[to_hex(&cbish)]]));
     assert_eq!(r[0]["reject-reason"], json!("coinbase"));
     assert_eq!(rpc.call("getblockcount", json!([])), json!(2001));
+}
+
+/// Without `-addrindex` the index calls answer as qtumd's do then: -5 for the address calls,
+/// and -5 "Unable to get spent info" for a spent output as for an unspent one. Calls are counted.
+#[test]
+fn without_addrindex_the_index_calls_answer_as_qtumd() {
+    let node = RegtestNode::start_with(NodeConfig {
+        without_addrindex: true,
+        ..Default::default()
+    })
+    .expect("start");
+    let script = node.wallet_script();
+    node.mine_blocks(101, &script).expect("mine");
+    let rpc = Rpc::new(&node);
+    let address = qtum_primitives::address::QtumAddress::from_script(
+        &script,
+        qtum_primitives::network::Network::Regtest,
+    )
+    .expect("address")
+    .to_string();
+    for method in ["getaddresstxids", "getaddressutxos", "getaddressbalance"] {
+        assert_eq!(
+            rpc.err(method, json!([{"addresses": [address]}])),
+            (-5, "No information available for address".to_string()),
+            "{method}"
+        );
+    }
+    // A spent output (the first coinbase's, spent by funding) and an unspent one.
+    let funded = node.fund_address(&script, 100_000_000).expect("fund");
+    node.mine_blocks(1, &script).expect("mine");
+    let tx = rpc.call("getrawtransaction", json!([funded.txid.to_string(), true]));
+    let spent = &tx["vin"][0];
+    for (txid, index) in [
+        (spent["txid"].clone(), spent["vout"].clone()),
+        (json!(funded.txid.to_string()), json!(funded.vout)),
+    ] {
+        assert_eq!(
+            rpc.err("getspentinfo", json!([{"txid": txid, "index": index}])),
+            (-5, "Unable to get spent info".to_string())
+        );
+    }
+    assert_eq!(node.calls("getspentinfo"), 2);
+    assert_eq!(node.calls("getaddresstxids"), 1);
 }

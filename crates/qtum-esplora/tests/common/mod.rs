@@ -41,7 +41,12 @@ pub fn rpc_auth(node: &RegtestNode) -> RpcAuth {
 
 impl Env {
     pub fn start(kind: Kind) -> Env {
-        let node = RegtestNode::start().expect("harness starts");
+        Env::start_with(kind, qtum_regtest::NodeConfig::default())
+    }
+
+    /// An environment over a harness started with `config`.
+    pub fn start_with(kind: Kind, config: qtum_regtest::NodeConfig) -> Env {
+        let node = RegtestNode::start_with(config).expect("harness starts");
         let esplora = (kind == Kind::Esplora).then(|| start_esplora(&node));
         Env { node, esplora }
     }
@@ -318,7 +323,8 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(upstream: String, mode: Mode) -> Proxy {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("proxy binds"));
+        let listener = qtum_regtest::node::nodelay_listener(0).expect("proxy binds");
+        let server = Arc::new(tiny_http::Server::from_listener(listener, None).expect("proxy"));
         let port = server.server_addr().to_ip().expect("ip").port();
         let mode = Arc::new(Mutex::new(mode));
         let stop = Arc::new(AtomicBool::new(false));
