@@ -180,6 +180,9 @@ pub struct RpcClient {
     http: HttpAgent,
     counter: Counter,
     next_id: AtomicU64,
+    /// Whether this endpoint has `-addrindex` (`ADDRINDEX_*`; asked once, see
+    /// [`RpcSource::index_on`]).
+    addrindex: AtomicU8,
 }
 
 impl fmt::Debug for RpcClient {
@@ -229,6 +232,7 @@ impl RpcClient {
             timeout,
             counter,
             next_id: AtomicU64::new(1),
+            addrindex: AtomicU8::new(ADDRINDEX_UNKNOWN),
         }
     }
 
@@ -407,6 +411,16 @@ fn is_no_index(e: &ChainError) -> bool {
     match e {
         // -32601: method not found (a node or proxy without the RPC at all).
         ChainError::Source { code: -32601, .. } => true,
+        // -5 "No information available for address": what qtumd's `getaddresstxids` answers
+        // without `-addrindex` (with it, an unknown address is an empty list; only a failed
+        // index read gives this, and scanning blocks instead is correct then too).
+        ChainError::Source { code: -5, message }
+            if message
+                .to_ascii_lowercase()
+                .contains("no information available") =>
+        {
+            true
+        }
         ChainError::Source { message, .. } => {
             let m = message.to_ascii_lowercase();
             m.contains("index") && (m.contains("not enabled") || m.contains("disabled"))
@@ -550,6 +564,10 @@ pub struct RpcSource {
     max_scan_blocks: u32,
     batch_size: usize,
     counter: Counter,
+    /// [`RpcConfig::use_addrindex`].
+    use_addrindex: bool,
+    /// What the endpoint asked last said about `-addrindex` (for [`RpcSource::has_addrindex`];
+    /// decisions use each endpoint's own answer).
     addrindex: AtomicU8,
     spend_scans: Mutex<SpendScans>,
 }
@@ -584,6 +602,7 @@ impl RpcSource {
             max_scan_blocks: config.max_scan_blocks,
             batch_size: config.batch_size.max(1),
             counter,
+            use_addrindex: config.use_addrindex,
             addrindex: AtomicU8::new(if config.use_addrindex {
                 ADDRINDEX_UNKNOWN
             } else {
@@ -639,13 +658,53 @@ impl RpcSource {
         self.with_client(|c| c.call(method, params.clone()))
     }
 
-    /// Whether the last address-index call found `-addrindex` (`None`: not asked yet).
+    /// Whether the endpoint asked last has `-addrindex` (`None`: not asked yet).
     pub fn has_addrindex(&self) -> Option<bool> {
         match self.addrindex.load(Ordering::Relaxed) {
             ADDRINDEX_YES => Some(true),
             ADDRINDEX_NO => Some(false),
             _ => None,
         }
+    }
+
+    /// Whether endpoint `c` has `-addrindex`, asked once per endpoint. qtumd registers the index
+    /// calls with or without the index: without it `getaddresstxids` answers -5 "No information
+    /// available for address" and `getspentinfo` answers -5 "Unable to get spent info" for
+    /// every output, the same answer an unspent output gets with the index. So `getspentinfo`
+    /// is believed only from an endpoint whose `getaddresstxids` answered with a list: the probe
+    /// asks it about an address nobody can pay (the hash160 of nothing known, all zero), which
+    /// with the index is a quick empty list.
+    fn index_on(&self, c: &RpcClient) -> Result<bool, ChainError> {
+        if !self.use_addrindex {
+            return Ok(false);
+        }
+        match c.addrindex.load(Ordering::Relaxed) {
+            ADDRINDEX_YES => return Ok(true),
+            ADDRINDEX_NO => return Ok(false),
+            _ => {}
+        }
+        let probe = QtumAddress::from_script(
+            &ScriptBuf::new_p2pkh(&bitcoin::PubkeyHash::all_zeros()),
+            self.network,
+        )
+        .map_err(|e| ChainError::InvalidResponse(format!("no probe address: {e}")))?;
+        let found = match c.call(
+            "getaddresstxids",
+            json!([{"addresses": [probe.to_string()]}]),
+        ) {
+            Ok(v) if v.is_array() => true,
+            Ok(_) => return Err(bad("getaddresstxids")),
+            Err(e) if is_no_index(&e) => false,
+            Err(e) => return Err(e),
+        };
+        self.set_index(c, found);
+        Ok(found)
+    }
+
+    fn set_index(&self, c: &RpcClient, found: bool) {
+        let state = if found { ADDRINDEX_YES } else { ADDRINDEX_NO };
+        c.addrindex.store(state, Ordering::Relaxed);
+        self.addrindex.store(state, Ordering::Relaxed);
     }
 
     fn tip_on(c: &RpcClient) -> Result<(BlockRef, QtumHeader), ChainError> {
@@ -792,7 +851,7 @@ impl RpcSource {
         c: &RpcClient,
         scripts: &[ScriptBuf],
     ) -> Result<Option<Vec<Vec<HistoryEntry>>>, ChainError> {
-        if self.addrindex.load(Ordering::Relaxed) == ADDRINDEX_NO {
+        if !self.index_on(c)? {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(scripts.len());
@@ -805,12 +864,11 @@ impl RpcSource {
             let txids = match c.call("getaddresstxids", json!([{"addresses": [address]}])) {
                 Ok(v) => v,
                 Err(e) if is_no_index(&e) => {
-                    self.addrindex.store(ADDRINDEX_NO, Ordering::Relaxed);
+                    self.set_index(c, false);
                     return Ok(None);
                 }
                 Err(e) => return Err(e),
             };
-            self.addrindex.store(ADDRINDEX_YES, Ordering::Relaxed);
             let txids: Vec<Txid> = txids
                 .as_array()
                 .ok_or_else(|| bad("getaddresstxids"))?
@@ -1059,11 +1117,10 @@ impl RpcSource {
     }
 
     fn outspend_on(&self, c: &RpcClient, outpoint: &OutPoint) -> Result<Option<Spend>, ChainError> {
-        if self.addrindex.load(Ordering::Relaxed) != ADDRINDEX_NO {
+        if self.index_on(c)? {
             let query = json!([{"txid": outpoint.txid.to_string(), "index": outpoint.vout}]);
             match c.call("getspentinfo", query) {
                 Ok(v) => {
-                    self.addrindex.store(ADDRINDEX_YES, Ordering::Relaxed);
                     let txid = parse_hash(field(&v, "txid")?, "txid")?;
                     let vin = parse_u32(field(&v, "index")?, "index")?;
                     // Mempool spends carry height -1 (or none).
@@ -1071,12 +1128,9 @@ impl RpcSource {
                     let height = height.and_then(|h| u32::try_from(h).ok());
                     return Ok(Some(Spend { txid, vin, height }));
                 }
-                // -5 "Unable to get spent info": not spent.
-                Err(e) if is_code(&e, &[-5]) => {
-                    self.addrindex.store(ADDRINDEX_YES, Ordering::Relaxed);
-                    return Ok(None);
-                }
-                Err(e) if is_no_index(&e) => self.addrindex.store(ADDRINDEX_NO, Ordering::Relaxed),
+                // -5 "Unable to get spent info" from an endpoint with the index: not spent.
+                Err(e) if is_code(&e, &[-5]) => return Ok(None),
+                Err(e) if is_no_index(&e) => self.set_index(c, false),
                 Err(e) => return Err(e),
             }
         }
@@ -1408,9 +1462,14 @@ mod tests {
             code: -5,
             message: "Address index not enabled".into()
         }));
-        assert!(!is_no_index(&ChainError::Source {
+        assert!(is_no_index(&ChainError::Source {
             code: -5,
             message: "No information available for address".into()
+        }));
+        // getspentinfo's answer for an unspent output, with or without the index: not a sign.
+        assert!(!is_no_index(&ChainError::Source {
+            code: -5,
+            message: "Unable to get spent info".into()
         }));
     }
 }

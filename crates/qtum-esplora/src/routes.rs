@@ -181,6 +181,28 @@ impl Backend {
             "regtest" => Network::Regtest,
             other => return Err(format!("qtumd backend: unknown chain {other:?}")),
         };
+        // qtumd answers the index calls with or without `-addrindex`; without it `getspentinfo`
+        // says "Unable to get spent info" for every output, which this server would pass on
+        // as "unspent". An address nobody can pay must come back as a list.
+        let probe = QtumAddress::from_script(
+            &ScriptBuf::new_p2pkh(&bitcoin::PubkeyHash::all_zeros()),
+            network,
+        )
+        .map_err(|e| format!("probe address: {e}"))?;
+        match rpc.call(
+            "getaddresstxids",
+            json!([{"addresses": [probe.to_string()]}]),
+        ) {
+            Ok(v) if v.is_array() => {}
+            Ok(_) => return Err("qtumd backend: getaddresstxids answered no list".into()),
+            Err(ChainError::Source { code, message }) if code == -5 || code == -32601 => {
+                return Err(format!(
+                    "qtumd backend has no address index ({message}): start it with \
+                     -addrindex=1 (and -reindex once)"
+                ))
+            }
+            Err(e) => return Err(format!("qtumd backend: {e}")),
+        }
         let genesis: BlockHash = rpc
             .call("getblockhash", json!([0]))
             .and_then(|v| parse(&v, "genesis hash"))

@@ -474,13 +474,21 @@ fn esplora_server_speaks_esplora() {
     let _ = OutPoint::null();
 }
 
-/// An RPC node without `-addrindex`: history and spends come from bounded block scans.
+/// An RPC node without `-addrindex` (the harness answering the index calls as qtumd then does:
+/// -5 for `getaddresstxids`, and -5 "Unable to get spent info" for every output, spent or
+/// not): history and spends come from bounded block scans, and a spent output is not taken for
+/// an unspent one.
 #[test]
 fn rpc_without_addrindex_scans_a_bounded_window() {
     use qtum_chain::ChainSource;
-    let env = Env::start(Kind::Rpc);
-    let proxy = Proxy::start(env.base_url(), Mode::NoAddrIndex);
-    let endpoint = qtum_chain::RpcEndpoint::new(proxy.url.clone(), common::rpc_auth(&env.node));
+    let env = Env::start_with(
+        Kind::Rpc,
+        qtum_regtest::NodeConfig {
+            without_addrindex: true,
+            ..Default::default()
+        },
+    );
+    let endpoint = qtum_chain::RpcEndpoint::new(env.base_url(), common::rpc_auth(&env.node));
     let mut config =
         qtum_chain::RpcConfig::new(qtum_primitives::network::Network::Regtest, vec![endpoint]);
     config.max_scan_blocks = 50;
@@ -509,6 +517,13 @@ fn rpc_without_addrindex_scans_a_bounded_window() {
     assert_eq!(
         (spent.txid, spent.height),
         (spend.compute_txid(), Some(birthday + 2))
+    );
+    // The spend's own output is unspent; the answer comes from the UTXO set, not from -5.
+    let unspent = OutPoint::new(spend.compute_txid(), 0);
+    assert_eq!(source.outspend(&unspent).expect("outspend"), None);
+    assert!(
+        env.node.calls("getblock") > 0,
+        "the spend was found by scanning"
     );
     // From genesis the window is too long: a clear refusal, not a silent chain download.
     assert!(matches!(
@@ -544,4 +559,23 @@ fn rpc_cookie_file_authenticates() {
     let err = source.tip().expect_err("refused");
     assert!(!err.to_string().contains("wrong-secret"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The server refuses to start over a qtumd without `-addrindex`: it would answer "unspent" for
+/// every output (qtumd's `getspentinfo` then says "Unable to get spent info" for all of them).
+#[test]
+fn server_refuses_a_backend_without_addrindex() {
+    let node = qtum_regtest::RegtestNode::start_with(qtum_regtest::NodeConfig {
+        without_addrindex: true,
+        ..Default::default()
+    })
+    .expect("harness");
+    let listen = "127.0.0.1:0".parse().expect("addr");
+    let config = qtum_esplora::ServerConfig::new(node.url(), common::rpc_auth(&node), listen);
+    let error = match qtum_esplora::EsploraServer::start(config) {
+        Ok(_) => panic!("a server over a backend without the index started"),
+        Err(e) => e,
+    };
+    assert!(error.contains("no address index"), "{error}");
+    assert!(error.contains("-addrindex"), "{error}");
 }
