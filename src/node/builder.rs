@@ -422,6 +422,7 @@ impl Builder {
                 last_sync_timestamp: None,
                 degraded_reasons: Vec::new(),
                 halted_reason: None,
+                wallet_scanned_height: None,
             }),
             handler_failure: Mutex::new(None),
             injected_failure: Mutex::new(None),

@@ -69,6 +69,11 @@ pub struct NodeStatus {
     /// task that died). It stays stopped until `start` is called again; nothing LDK sent to a
     /// peer depended on the failed write.
     pub halted_reason: Option<String>,
+    /// With an RPC source without `-addrindex`, the wallet's history is found by scanning
+    /// blocks, at most 20,000 per sync pass: every wallet transaction below this height is
+    /// known. Far below `synced_height` the on-chain balance may still be incomplete (a restore
+    /// catching up). `None` with an indexed source (Esplora, RPC with `-addrindex`).
+    pub wallet_scanned_height: Option<u32>,
 }
 
 /// A channel as an app shows it.
@@ -480,6 +485,7 @@ impl Node {
             }
         }
         status.degraded_reasons = reasons;
+        status.wallet_scanned_height = self.inner.onchain.wallet_scanned_height();
         status
     }
 

@@ -26,6 +26,15 @@ use crate::node::types::{DynBroadcaster, DynChangeDestination, DynFees, DynFilte
 /// Where the sync engine's last tip is kept in the node's key-value store (namespace
 /// [`SDK_NAMESPACE`]: it commits in order with the monitors' chain data).
 const SYNC_TIP_KEY: &str = "sync_tip";
+/// Where the RPC sources' spend-scan cursors are kept (namespace [`SDK_NAMESPACE`]; the
+/// primary's under this key, witness `i`'s under this key and `_i`): without `-addrindex` a
+/// lookup of a spend scans at most 20,000 blocks per sync pass, and a restart should not send it
+/// back to the output's block.
+const SPEND_SCANS_KEY: &str = "spend_scans";
+/// How far (blocks, ≈ 9 hours) the wallet's block scan may be behind the synced tip before the
+/// status says its history is incomplete (a few blocks behind is normal: the scan stays clear of
+/// the blocks Qtum may still reorganise).
+const WALLET_BEHIND_BLOCKS: u32 = 1_000;
 /// How often fee estimates are refreshed in the background.
 const FEE_REFRESH: Duration = Duration::from_secs(60);
 /// Where the script handed to new channels for their closes and claims is kept (namespace
@@ -91,11 +100,26 @@ pub(crate) struct Onchain {
     /// The wallet script every new channel gets for its cooperative close and on-chain claims,
     /// until a channel is funded with it (see [`Onchain::close_script`]).
     close_script: Mutex<ScriptBuf>,
+    /// The RPC sources (primary first, then the witnesses) with the spend-scan cursors last
+    /// written for each.
+    rpc_scans: Vec<(Arc<RpcSource>, Mutex<Vec<u8>>)>,
 }
 
-/// The source the node syncs from (all endpoints, failing over) and one source per further
-/// endpoint to compare it with (the guard's witnesses).
-type Sources = (Arc<dyn ChainSource>, Vec<Arc<dyn ChainSource>>);
+/// The source the node syncs from (all endpoints, failing over), one source per further
+/// endpoint to compare it with (the guard's witnesses), and for RPC the same sources typed
+/// (primary first) for their spend-scan cursors.
+struct Sources {
+    primary: Arc<dyn ChainSource>,
+    witnesses: Vec<Arc<dyn ChainSource>>,
+    rpc: Vec<Arc<RpcSource>>,
+}
+
+fn spend_scans_key(index: usize) -> String {
+    match index {
+        0 => SPEND_SCANS_KEY.to_string(),
+        i => format!("{SPEND_SCANS_KEY}_{i}"),
+    }
+}
 
 fn chain_sources(config: &Config) -> Result<Sources, ChainError> {
     match &config.chain_source {
@@ -113,16 +137,26 @@ fn chain_sources(config: &Config) -> Result<Sources, ChainError> {
                 }
             };
             let all = endpoints.iter().map(endpoint).collect();
-            let primary: Arc<dyn ChainSource> =
-                Arc::new(RpcSource::new(RpcConfig::new(config.network, all))?);
-            let mut witnesses: Vec<Arc<dyn ChainSource>> = Vec::new();
+            let mut rpc = vec![Arc::new(RpcSource::new(RpcConfig::new(
+                config.network,
+                all,
+            ))?)];
             for url in endpoints.iter().skip(1) {
-                witnesses.push(Arc::new(RpcSource::new(RpcConfig::new(
+                rpc.push(Arc::new(RpcSource::new(RpcConfig::new(
                     config.network,
                     vec![endpoint(url)],
                 ))?));
             }
-            Ok((primary, witnesses))
+            let primary: Arc<dyn ChainSource> = rpc[0].clone();
+            let witnesses = rpc[1..]
+                .iter()
+                .map(|w| w.clone() as Arc<dyn ChainSource>)
+                .collect();
+            Ok(Sources {
+                primary,
+                witnesses,
+                rpc,
+            })
         }
         ChainSourceConfig::Esplora {
             base_urls, ca_file, ..
@@ -139,7 +173,11 @@ fn chain_sources(config: &Config) -> Result<Sources, ChainError> {
             for url in base_urls.iter().skip(1) {
                 witnesses.push(Arc::new(esplora(vec![url.clone()])?));
             }
-            Ok((primary, witnesses))
+            Ok(Sources {
+                primary,
+                witnesses,
+                rpc: Vec::new(),
+            })
         }
     }
 }
@@ -175,11 +213,25 @@ impl Onchain {
             Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => None,
             Err(e) => return Err(BuildError::Storage(e.to_string())),
         };
-        let (primary, witnesses) =
-            chain_sources(config).map_err(|e| BuildError::ChainSource(e.to_string()))?;
+        let sources = chain_sources(config).map_err(|e| BuildError::ChainSource(e.to_string()))?;
+        let mut rpc_scans = Vec::with_capacity(sources.rpc.len());
+        for (i, rpc) in sources.rpc.iter().enumerate() {
+            let saved = match store.read(SDK_NAMESPACE, "", &spend_scans_key(i)) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(BuildError::Storage(e.to_string())),
+            };
+            // Unreadable cursors only cost a rescan: each is checked against the chain anyway.
+            if !saved.is_empty() {
+                if let Err(e) = rpc.resume_spend_scans(&saved) {
+                    log::warn!("spend-scan progress of RPC source {i} not resumed: {e}");
+                }
+            }
+            rpc_scans.push((rpc.clone(), Mutex::new(saved)));
+        }
         let guard = Arc::new(GuardedSource::new(
-            primary,
-            witnesses,
+            sources.primary,
+            sources.witnesses,
             HeaderRules::for_network(config.network),
             tip,
         ));
@@ -234,7 +286,23 @@ impl Onchain {
             wallet,
             store,
             close_script: Mutex::new(close_script),
+            rpc_scans,
         })
+    }
+
+    /// Writes the RPC sources' spend-scan cursors that changed since they were last written.
+    fn persist_spend_scans(&self) -> Result<(), NodeError> {
+        for (i, (rpc, written)) in self.rpc_scans.iter().enumerate() {
+            let now = rpc.spend_scan_progress();
+            let mut written = written.lock().unwrap_or_else(|p| p.into_inner());
+            if *written != now {
+                self.store
+                    .write(SDK_NAMESPACE, "", &spend_scans_key(i), now.clone())
+                    .map_err(|e| NodeError::Persistence(e.to_string()))?;
+                *written = now;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn filter(&self) -> Arc<DynFilter> {
@@ -288,10 +356,10 @@ impl Onchain {
 
     /// Feed LDK, then the wallet. The tip is persisted only after LDK has seen it.
     pub(crate) fn sync(&self, confirmables: &[&dyn Confirm]) -> Result<BlockRef, NodeError> {
-        let report = self
-            .sync
-            .sync(confirmables)
-            .map_err(|e| NodeError::ChainSource(e.to_string()))?;
+        let report = self.sync.sync(confirmables);
+        // The cursors moved even when the pass failed later on.
+        self.persist_spend_scans()?;
+        let report = report.map_err(|e| NodeError::ChainSource(e.to_string()))?;
         if let Some(tip) = self.sync.synced_tip() {
             self.store
                 .write(SDK_NAMESPACE, "", SYNC_TIP_KEY, tip.encode())
@@ -301,8 +369,24 @@ impl Onchain {
         Ok(report.tip)
     }
 
+    /// See `NodeStatus::wallet_scanned_height`.
+    pub(crate) fn wallet_scanned_height(&self) -> Option<u32> {
+        self.wallet.scan_height()
+    }
+
     pub(crate) fn degraded_reasons(&self) -> Vec<String> {
         let mut reasons = Vec::new();
+        if let (Some(scanned), Some(tip)) = (
+            self.wallet.scan_height(),
+            self.sync.synced_tip().map(|t| t.height),
+        ) {
+            if tip.saturating_sub(scanned) > WALLET_BEHIND_BLOCKS {
+                reasons.push(format!(
+                    "wallet history scanned up to block {scanned} of {tip} (no -addrindex: up to \
+                     20,000 blocks per sync); the on-chain balance may be incomplete until then"
+                ));
+            }
+        }
         if let qtum_chain::fees::FeeStatus::Degraded { error } = self.fees.status() {
             reasons.push(format!(
                 "fee estimates unavailable, using the last or fallback rates: {error}"
