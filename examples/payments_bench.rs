@@ -29,15 +29,13 @@ fn node(harness: &RegtestNode, name: &str, seed: u8, synchronous: bool) -> Node 
     let mut config = Config::new(
         Network::Regtest,
         dir,
-        ChainSourceConfig::Rpc {
-            endpoints: vec![harness.url().to_string()],
-            auth: RpcAuth::UserPass {
+        ChainSourceConfig::rpc(
+            harness.url().to_string(),
+            RpcAuth::UserPass {
                 user: harness.rpc_user().into(),
                 password: harness.rpc_password().into(),
             },
-            ca_file: None,
-            allow_insecure_http: false,
-        },
+        ),
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

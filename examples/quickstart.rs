@@ -16,15 +16,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::new(
         Network::Regtest,
         std::env::temp_dir().join("qtum-ln-quickstart"),
-        ChainSourceConfig::Rpc {
-            endpoints: vec![url.clone()],
-            auth: RpcAuth::UserPass {
+        ChainSourceConfig::rpc(
+            url.clone(),
+            RpcAuth::UserPass {
                 user: user.clone(),
                 password: password.clone(),
             },
-            ca_file: None,
-            allow_insecure_http: false,
-        },
+        ),
     );
     config.listening_addresses = vec!["127.0.0.1:9735".into()];
     let mut builder = Builder::new(config);

@@ -56,23 +56,43 @@ const MIN_TO_SELF_DELAY_BLOCKS: u16 = 144;
 /// The highest `to_self_delay` a node running this SDK accepts from a peer (7.5 days).
 const MAX_TO_SELF_DELAY_BLOCKS: u16 = 20_160;
 
+/// One qtumd JSON-RPC endpoint. Its `Debug` redacts the URL and the password.
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct RpcEndpointConfig {
+    /// `http://host:port` or `https://host:port` (credentials in `auth`, never in the URL).
+    pub url: String,
+    /// How to authenticate to this endpoint.
+    pub auth: RpcAuth,
+    /// A PEM file whose certificates are the only roots this endpoint's `https://` is trusted
+    /// by (a private CA); `None` trusts the usual public roots.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub ca_file: Option<String>,
+}
+
+/// One Esplora-style REST server. Its `Debug` redacts the URL (an API key in a query string).
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct EsploraServerConfig {
+    /// Base URL, e.g. `https://esplora.example/api`.
+    pub url: String,
+    /// As for [`RpcEndpointConfig::ca_file`].
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub ca_file: Option<String>,
+}
+
 /// Where the node reads the chain. Its `Debug` redacts the URLs (credentials, query values)
-/// and the RPC password.
+/// and the RPC passwords.
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ChainSourceConfig {
     /// Qtum Core JSON-RPC (qtumd, or an RPC proxy in front of it). Several endpoints are tried in
     /// order, the next one taking over when one fails; with two or more, every tip and
     /// confirmation is also compared between them (see the repository's `docs/chain-trust.md`).
+    /// Each endpoint has its own credentials and TLS trust (two providers, two accounts).
     Rpc {
-        /// Endpoints, each `http://host:port` (credentials in `auth`, never in the URL).
-        endpoints: Vec<String>,
-        /// How to authenticate.
-        auth: RpcAuth,
-        /// A PEM file whose certificates are the only roots the `https://` endpoints are
-        /// trusted by (a private CA); `None` trusts the usual public roots.
-        #[cfg_attr(feature = "uniffi", uniffi(default))]
-        ca_file: Option<String>,
+        /// The endpoints, in order of preference.
+        endpoints: Vec<RpcEndpointConfig>,
         /// On mainnet and testnet, `http://` is refused for anything but this machine
         /// (loopback): on a network, a plain-text chain source can be read and changed by anyone
         /// on the path. Set this to allow it anyway (a VPN, a private network).
@@ -82,11 +102,8 @@ pub enum ChainSourceConfig {
     /// Esplora-style REST servers (such as `qtum-esplora`), tried in order, compared like RPC
     /// endpoints.
     Esplora {
-        /// Base URLs, e.g. `https://esplora.example/api`.
-        base_urls: Vec<String>,
-        /// As for `Rpc`.
-        #[cfg_attr(feature = "uniffi", uniffi(default))]
-        ca_file: Option<String>,
+        /// The servers, in order of preference.
+        servers: Vec<EsploraServerConfig>,
         /// As for `Rpc`.
         #[cfg_attr(feature = "uniffi", uniffi(default))]
         allow_insecure_http: bool,
@@ -94,37 +111,74 @@ pub enum ChainSourceConfig {
 }
 
 impl ChainSourceConfig {
-    /// The endpoints' URLs.
-    pub fn urls(&self) -> &[String] {
+    /// One qtumd endpoint, trusted by the public roots if `https://`.
+    pub fn rpc(url: impl Into<String>, auth: RpcAuth) -> ChainSourceConfig {
+        ChainSourceConfig::Rpc {
+            endpoints: vec![RpcEndpointConfig {
+                url: url.into(),
+                auth,
+                ca_file: None,
+            }],
+            allow_insecure_http: false,
+        }
+    }
+
+    /// One Esplora server, trusted by the public roots if `https://`.
+    pub fn esplora(url: impl Into<String>) -> ChainSourceConfig {
+        ChainSourceConfig::Esplora {
+            servers: vec![EsploraServerConfig {
+                url: url.into(),
+                ca_file: None,
+            }],
+            allow_insecure_http: false,
+        }
+    }
+
+    /// The endpoints' URLs, in order.
+    pub fn urls(&self) -> Vec<&str> {
         match self {
-            ChainSourceConfig::Rpc { endpoints, .. } => endpoints,
-            ChainSourceConfig::Esplora { base_urls, .. } => base_urls,
+            ChainSourceConfig::Rpc { endpoints, .. } => {
+                endpoints.iter().map(|e| e.url.as_str()).collect()
+            }
+            ChainSourceConfig::Esplora { servers, .. } => {
+                servers.iter().map(|e| e.url.as_str()).collect()
+            }
+        }
+    }
+
+    /// The endpoints' CA files, in the order of [`ChainSourceConfig::urls`].
+    fn ca_files(&self) -> Vec<Option<&str>> {
+        match self {
+            ChainSourceConfig::Rpc { endpoints, .. } => {
+                endpoints.iter().map(|e| e.ca_file.as_deref()).collect()
+            }
+            ChainSourceConfig::Esplora { servers, .. } => {
+                servers.iter().map(|e| e.ca_file.as_deref()).collect()
+            }
         }
     }
 
     /// Checks what the network allows: at least one endpoint, each `http://` or `https://`,
     /// and on mainnet and testnet no plain `http://` beyond loopback unless allowed.
     pub fn validate(&self, network: Network) -> Result<(), String> {
-        let (allow_insecure_http, ca_file) = match self {
+        let allow_insecure_http = match self {
             ChainSourceConfig::Rpc {
                 allow_insecure_http,
-                ca_file,
                 ..
             }
             | ChainSourceConfig::Esplora {
                 allow_insecure_http,
-                ca_file,
                 ..
-            } => (*allow_insecure_http, ca_file),
+            } => *allow_insecure_http,
         };
         if self.urls().is_empty() {
             return Err("the chain source has no endpoint".into());
         }
-        if ca_file.as_deref().is_some_and(|f| f.trim().is_empty()) {
-            return Err("the chain source's ca_file is empty".into());
-        }
-        for url in self.urls() {
+        for (url, ca_file) in self.urls().into_iter().zip(self.ca_files()) {
             let shown = redact_url(url);
+            if ca_file.is_some_and(|f| f.trim().is_empty()) {
+                return Err(format!("chain source '{shown}': its ca_file is empty"));
+            }
             let Some((scheme, rest)) = url.split_once("://") else {
                 return Err(format!(
                     "chain source '{shown}' is not a URL (http:// or https://)"
@@ -173,31 +227,42 @@ fn is_loopback_host(rest: &str) -> bool {
         .unwrap_or(false)
 }
 
+impl std::fmt::Debug for RpcEndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcEndpointConfig")
+            .field("url", &redact_url(&self.url))
+            .field("auth", &self.auth)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EsploraServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EsploraServerConfig")
+            .field("url", &redact_url(&self.url))
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for ChainSourceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let redacted =
-            |urls: &[String]| -> Vec<String> { urls.iter().map(|u| redact_url(u)).collect() };
         match self {
             ChainSourceConfig::Rpc {
                 endpoints,
-                auth,
-                ca_file,
                 allow_insecure_http,
             } => f
                 .debug_struct("Rpc")
-                .field("endpoints", &redacted(endpoints))
-                .field("auth", auth)
-                .field("ca_file", ca_file)
+                .field("endpoints", endpoints)
                 .field("allow_insecure_http", allow_insecure_http)
                 .finish(),
             ChainSourceConfig::Esplora {
-                base_urls,
-                ca_file,
+                servers,
                 allow_insecure_http,
             } => f
                 .debug_struct("Esplora")
-                .field("base_urls", &redacted(base_urls))
-                .field("ca_file", ca_file)
+                .field("servers", servers)
                 .field("allow_insecure_http", allow_insecure_http)
                 .finish(),
         }
@@ -405,11 +470,7 @@ mod tests {
         let c = Config::new(
             Network::Regtest,
             "/tmp/x",
-            ChainSourceConfig::Esplora {
-                base_urls: vec!["http://127.0.0.1:1".into()],
-                ca_file: None,
-                allow_insecure_http: false,
-            },
+            ChainSourceConfig::esplora("http://127.0.0.1:1"),
         );
         assert_eq!(c.our_to_self_delay_blocks, 18_900);
         assert!(c.our_to_self_delay_blocks <= c.max_to_self_delay_blocks);
@@ -430,11 +491,7 @@ mod tests {
         let base = Config::new(
             Network::Regtest,
             "/tmp/x",
-            ChainSourceConfig::Esplora {
-                base_urls: vec!["http://127.0.0.1:1".into()],
-                ca_file: None,
-                allow_insecure_http: false,
-            },
+            ChainSourceConfig::esplora("http://127.0.0.1:1"),
         );
         let refused = |f: &dyn Fn(&mut Config)| {
             let mut c = base.clone();
@@ -461,26 +518,20 @@ mod tests {
         let mut c = Config::new(
             Network::Regtest,
             "/tmp/x",
-            ChainSourceConfig::Rpc {
-                endpoints: vec!["https://rpcuser:hunter2@node.example:443/?apikey=topsecret".into()],
-                auth: RpcAuth::UserPass {
+            ChainSourceConfig::rpc(
+                "https://rpcuser:hunter2@node.example:443/?apikey=topsecret",
+                RpcAuth::UserPass {
                     user: "alice".into(),
                     password: "correct horse".into(),
                 },
-                ca_file: None,
-                allow_insecure_http: false,
-            },
+            ),
         );
         let shown = format!("{c:?}");
         for secret in ["hunter2", "topsecret", "correct horse"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("node.example:443"), "{shown}");
-        c.chain_source = ChainSourceConfig::Esplora {
-            base_urls: vec!["https://esplora.example/api?key=topsecret".into()],
-            ca_file: None,
-            allow_insecure_http: false,
-        };
+        c.chain_source = ChainSourceConfig::esplora("https://esplora.example/api?key=topsecret");
         let shown = format!("{c:?}");
         assert!(!shown.contains("topsecret") && shown.contains("esplora.example"));
     }
@@ -489,8 +540,10 @@ mod tests {
     fn plain_http_chain_sources_only_where_safe() {
         let with = |network, url: &str, allow| {
             ChainSourceConfig::Esplora {
-                base_urls: vec![url.to_string()],
-                ca_file: None,
+                servers: vec![EsploraServerConfig {
+                    url: url.to_string(),
+                    ca_file: None,
+                }],
                 allow_insecure_http: allow,
             }
             .validate(network)
@@ -517,11 +570,31 @@ mod tests {
         assert!(with(Mainnet, "ftp://esplora.example", false).is_err());
         assert!(with(Mainnet, "esplora.example:3002", false).is_err());
         let none = ChainSourceConfig::Esplora {
-            base_urls: vec![],
-            ca_file: None,
+            servers: vec![],
             allow_insecure_http: false,
         };
         assert!(none.validate(Regtest).is_err());
+        // A CA file per server; an empty one is refused, naming the server.
+        let cas = ChainSourceConfig::Rpc {
+            endpoints: vec![
+                RpcEndpointConfig {
+                    url: "https://a.example".into(),
+                    auth: RpcAuth::None,
+                    ca_file: Some("/etc/a-ca.pem".into()),
+                },
+                RpcEndpointConfig {
+                    url: "https://b.example".into(),
+                    auth: RpcAuth::None,
+                    ca_file: Some(" ".into()),
+                },
+            ],
+            allow_insecure_http: false,
+        };
+        let refused = cas.validate(Mainnet).expect_err("empty CA file");
+        assert!(
+            refused.contains("b.example") && refused.contains("ca_file"),
+            "{refused}"
+        );
         // The error never shows credentials.
         let shown = with(Mainnet, "http://alice:hunter2@node.example:3889", false).unwrap_err();
         assert!(!shown.contains("hunter2"), "{shown}");

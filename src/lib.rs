@@ -35,7 +35,7 @@ pub mod qtum;
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("qtum_lightning");
 
-pub use config::{ChainSourceConfig, Config, RpcAuth};
+pub use config::{ChainSourceConfig, Config, EsploraServerConfig, RpcAuth, RpcEndpointConfig};
 pub use error::{BuildError, NodeError};
 pub use event::{Event, EventListener};
 pub use node::{

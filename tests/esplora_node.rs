@@ -13,11 +13,7 @@ fn channel_payment_and_close_over_esplora() {
     let server = esplora_server(&harness);
     let esplora = |name: &str| {
         let mut c = config(&harness, name);
-        c.chain_source = ChainSourceConfig::Esplora {
-            base_urls: vec![server.url()],
-            ca_file: None,
-            allow_insecure_http: false,
-        };
+        c.chain_source = ChainSourceConfig::esplora(server.url());
         c
     };
     let alice = build(esplora("esplora-alice"), 71);

@@ -427,11 +427,7 @@ fn nodes_on_different_fee_sources_never_disagree() {
     };
     let esplora = |name: &str, proxy: &FeeProxy| {
         let mut c = config(name);
-        c.chain_source = ChainSourceConfig::Esplora {
-            base_urls: vec![proxy.url()],
-            ca_file: None,
-            allow_insecure_http: false,
-        };
+        c.chain_source = ChainSourceConfig::esplora(proxy.url());
         c
     };
 

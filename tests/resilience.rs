@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use common::*;
 use qtum_lightning::{
-    BuildError, ChainSourceConfig, PaymentDirection, PaymentFilter, PaymentStatus,
+    BuildError, ChainSourceConfig, EsploraServerConfig, PaymentDirection, PaymentFilter,
+    PaymentStatus, RpcAuth, RpcEndpointConfig,
 };
 
 /// A TCP forwarder to the harness that can be switched off (open connections are cut, new
@@ -94,7 +95,7 @@ fn chain_source_down_degrades_and_recovers() {
     let switch = switch_to(harness.url());
     let mut config = config(&harness, "flaky");
     if let ChainSourceConfig::Rpc { endpoints, .. } = &mut config.chain_source {
-        *endpoints = vec![switch.url.clone()];
+        endpoints[0].url = switch.url.clone();
     }
     let node = build(config, 81);
     node.start().expect("start");
@@ -141,7 +142,11 @@ fn a_dead_first_endpoint_fails_over_to_the_second() {
     let harness = harness();
     let mut config = config(&harness, "failover");
     if let ChainSourceConfig::Rpc { endpoints, .. } = &mut config.chain_source {
-        endpoints.insert(0, format!("http://127.0.0.1:{}", free_port()));
+        let dead = RpcEndpointConfig {
+            url: format!("http://127.0.0.1:{}", free_port()),
+            ..endpoints[0].clone()
+        };
+        endpoints.insert(0, dead);
     }
     let node = build(config, 82);
     node.start().expect("start");
@@ -237,47 +242,77 @@ fn stopped_with_a_payment_in_flight_it_is_never_lost_nor_paid_twice() {
     bob.stop().expect("stop");
 }
 
+/// The chain source of `harness` over RPC with its own credentials.
+fn rpc_endpoint(harness: &qtum_regtest::RegtestNode) -> RpcEndpointConfig {
+    RpcEndpointConfig {
+        url: harness.url().to_string(),
+        auth: RpcAuth::UserPass {
+            user: harness.rpc_user().into(),
+            password: harness.rpc_password().into(),
+        },
+        ca_file: None,
+    }
+}
+
 #[test]
 fn endpoints_on_different_chains_stop_the_sync_and_show_in_status() {
-    // Two harnesses share only the genesis block: the second endpoint is a witness on another
-    // chain, as a server feeding the wallet a chain of its own would be next to an honest one.
-    let honest = harness();
-    let other = harness();
-    let elsewhere = bitcoin::ScriptBuf::new_op_return([7u8; 4]);
-    other
-        .mine_blocks(12, &elsewhere)
-        .expect("mine the other chain");
-    // Esplora servers in front of each (RPC endpoints share one set of credentials, and the
-    // two harnesses have their own).
-    let (honest_server, other_server) = (esplora_server(&honest), esplora_server(&other));
-    let mut config = config(&honest, "two-chains");
-    config.chain_source = ChainSourceConfig::Esplora {
-        base_urls: vec![honest_server.url(), other_server.url()],
-        ca_file: None,
-        allow_insecure_http: false,
-    };
-    let before = honest.height();
-    let node = build(config, 83);
-    node.start().expect("start");
-    mine(&honest, 10);
-    assert!(
-        node.sync().is_err(),
-        "a tip the witness contradicts is not synced"
-    );
-    let status = node.status();
-    assert!(status.is_running, "{status:?}");
-    assert!(
-        status
-            .degraded_reasons
-            .iter()
-            .any(|r| r.contains("different chains")),
-        "{status:?}"
-    );
-    assert!(
-        status.synced_height.unwrap_or(0) <= before,
-        "nothing past the disagreement: {status:?}"
-    );
-    node.stop().expect("stop");
+    // Two harnesses whose chains part after block 2,001: the second endpoint is a witness on
+    // another chain, as a server feeding the wallet a chain of its own would be next to an
+    // honest one. Once over Esplora servers, once over RPC (each harness has its own
+    // credentials: each endpoint carries its own).
+    for (seed, over_rpc) in [(83u8, false), (84, true)] {
+        let name = if over_rpc {
+            "two-chains-rpc"
+        } else {
+            "two-chains-esplora"
+        };
+        let honest = harness();
+        let other = harness();
+        let elsewhere = bitcoin::ScriptBuf::new_op_return([7u8; 4]);
+        other
+            .mine_blocks(12, &elsewhere)
+            .expect("mine the other chain");
+        let servers;
+        let source = if over_rpc {
+            ChainSourceConfig::Rpc {
+                endpoints: vec![rpc_endpoint(&honest), rpc_endpoint(&other)],
+                allow_insecure_http: false,
+            }
+        } else {
+            servers = (esplora_server(&honest), esplora_server(&other));
+            ChainSourceConfig::Esplora {
+                servers: [servers.0.url(), servers.1.url()]
+                    .into_iter()
+                    .map(|url| EsploraServerConfig { url, ca_file: None })
+                    .collect(),
+                allow_insecure_http: false,
+            }
+        };
+        let mut config = config(&honest, name);
+        config.chain_source = source;
+        let before = honest.height();
+        let node = build(config, seed);
+        node.start().expect("start");
+        mine(&honest, 10);
+        assert!(
+            node.sync().is_err(),
+            "{name}: a tip the witness contradicts is not synced"
+        );
+        let status = node.status();
+        assert!(status.is_running, "{status:?}");
+        assert!(
+            status
+                .degraded_reasons
+                .iter()
+                .any(|r| r.contains("different chains")),
+            "{name}: {status:?}"
+        );
+        assert!(
+            status.synced_height.unwrap_or(0) <= before,
+            "{name}: nothing past the disagreement: {status:?}"
+        );
+        node.stop().expect("stop");
+    }
 }
 
 #[test]
@@ -287,24 +322,42 @@ fn the_configured_ca_file_reaches_the_chain_source() {
     std::fs::create_dir_all(&dir).expect("dir");
     let not_a_ca = dir.join("ca.pem");
     std::fs::write(&not_a_ca, "not a certificate\n").expect("write");
-    let mut config = config(&harness, "ca-file");
-    config.chain_source = ChainSourceConfig::Rpc {
-        endpoints: vec![harness.url().to_string()],
-        auth: qtum_lightning::RpcAuth::UserPass {
-            user: harness.rpc_user().into(),
-            password: harness.rpc_password().into(),
+    // The CA file belongs to the second endpoint only: each endpoint has its own trust.
+    let bad_ca = Some(not_a_ca.to_string_lossy().into_owned());
+    let mut with_ca = rpc_endpoint(&harness);
+    with_ca.ca_file = bad_ca.clone();
+    let server = esplora_server(&harness);
+    let sources = [
+        ChainSourceConfig::Rpc {
+            endpoints: vec![rpc_endpoint(&harness), with_ca],
+            allow_insecure_http: false,
         },
-        ca_file: Some(not_a_ca.to_string_lossy().into_owned()),
-        allow_insecure_http: false,
-    };
-    let mut builder = qtum_lightning::Builder::new(config);
-    builder.set_entropy_seed_bytes(&[84; 32]);
-    let err = builder
-        .build()
-        .err()
-        .expect("a CA file without a certificate is refused");
-    assert!(
-        matches!(&err, BuildError::ChainSource(why) if why.contains("CA file")),
-        "{err}"
-    );
+        ChainSourceConfig::Esplora {
+            servers: vec![
+                EsploraServerConfig {
+                    url: server.url(),
+                    ca_file: None,
+                },
+                EsploraServerConfig {
+                    url: format!("{}/", server.url()),
+                    ca_file: bad_ca,
+                },
+            ],
+            allow_insecure_http: false,
+        },
+    ];
+    for source in sources {
+        let mut config = config(&harness, "ca-file");
+        config.chain_source = source;
+        let mut builder = qtum_lightning::Builder::new(config);
+        builder.set_entropy_seed_bytes(&[84; 32]);
+        let err = builder
+            .build()
+            .err()
+            .expect("a CA file without a certificate is refused");
+        assert!(
+            matches!(&err, BuildError::ChainSource(why) if why.contains("CA file")),
+            "{err}"
+        );
+    }
 }

@@ -68,19 +68,17 @@ fn no_secret_reaches_a_log_line_a_debug_or_an_error() {
         Err(e) => shown.push(format!("{e:?} {e}")),
     }
     let mut wrong_password = config(&harness, "secrets-wrong-password");
-    wrong_password.chain_source = ChainSourceConfig::Rpc {
-        endpoints: vec![format!(
+    wrong_password.chain_source = ChainSourceConfig::rpc(
+        format!(
             "http://user:{}@{}",
             harness.rpc_password(),
             harness.url().trim_start_matches("http://")
-        )],
-        auth: RpcAuth::UserPass {
+        ),
+        RpcAuth::UserPass {
             user: harness.rpc_user().into(),
             password: format!("{}-wrong", harness.rpc_password()),
         },
-        ca_file: None,
-        allow_insecure_http: false,
-    };
+    );
     shown.push(format!("{wrong_password:?}"));
     let mut builder = Builder::new(wrong_password);
     builder.set_entropy_seed_bytes(&seed);

@@ -123,6 +123,20 @@ pub fn default_config(
     Config::new(network, storage_dir, chain_source)
 }
 
+/// A chain source of one qtumd JSON-RPC endpoint (`ChainSourceConfig.Rpc` with more endpoints
+/// for failover and comparison, or a private CA).
+#[uniffi::export]
+pub fn rpc_chain_source(url: String, auth: RpcAuth) -> ChainSourceConfig {
+    ChainSourceConfig::rpc(url, auth)
+}
+
+/// A chain source of one Esplora server (`ChainSourceConfig.Esplora` for more servers or a
+/// private CA).
+#[uniffi::export]
+pub fn esplora_chain_source(url: String) -> ChainSourceConfig {
+    ChainSourceConfig::esplora(url)
+}
+
 /// A fresh English BIP39 recovery phrase from the operating system's randomness.
 #[uniffi::export]
 pub fn generate_mnemonic(word_count: WordCount) -> Result<String, BuildError> {

@@ -18,7 +18,7 @@ use qtum_chain::{BlockRef, ChainError, ChainSource, GuardedSource, HeaderRules};
 use qtum_wallet::keys::WalletSeed;
 use qtum_wallet::{Wallet, WalletConfig};
 
-use crate::config::{ChainSourceConfig, Config};
+use crate::config::{ChainSourceConfig, Config, EsploraServerConfig, RpcEndpointConfig};
 use crate::error::{BuildError, NodeError};
 use crate::io::sqlite_store::{SqliteStore, SDK_NAMESPACE};
 use crate::node::types::{DynBroadcaster, DynChangeDestination, DynFees, DynFilter};
@@ -123,17 +123,12 @@ fn spend_scans_key(index: usize) -> String {
 
 fn chain_sources(config: &Config) -> Result<Sources, ChainError> {
     match &config.chain_source {
-        ChainSourceConfig::Rpc {
-            endpoints,
-            auth,
-            ca_file,
-            ..
-        } => {
-            let endpoint = |url: &String| {
-                let e = RpcEndpoint::new(url.clone(), auth.clone());
-                match ca_file {
-                    Some(ca) => e.with_ca_file(ca),
-                    None => e,
+        ChainSourceConfig::Rpc { endpoints, .. } => {
+            let endpoint = |e: &RpcEndpointConfig| {
+                let endpoint = RpcEndpoint::new(e.url.clone(), e.auth.clone());
+                match &e.ca_file {
+                    Some(ca) => endpoint.with_ca_file(ca),
+                    None => endpoint,
                 }
             };
             let all = endpoints.iter().map(endpoint).collect();
@@ -141,10 +136,10 @@ fn chain_sources(config: &Config) -> Result<Sources, ChainError> {
                 config.network,
                 all,
             ))?)];
-            for url in endpoints.iter().skip(1) {
+            for e in endpoints.iter().skip(1) {
                 rpc.push(Arc::new(RpcSource::new(RpcConfig::new(
                     config.network,
-                    vec![endpoint(url)],
+                    vec![endpoint(e)],
                 ))?));
             }
             let primary: Arc<dyn ChainSource> = rpc[0].clone();
@@ -158,20 +153,21 @@ fn chain_sources(config: &Config) -> Result<Sources, ChainError> {
                 rpc,
             })
         }
-        ChainSourceConfig::Esplora {
-            base_urls, ca_file, ..
-        } => {
-            let esplora = |urls: Vec<String>| {
-                let c = EsploraConfig::new(urls);
-                EsploraSource::new(match ca_file {
-                    Some(ca) => c.with_ca_file(ca),
-                    None => c,
-                })
+        ChainSourceConfig::Esplora { servers, .. } => {
+            let esplora = |servers: &[EsploraServerConfig]| {
+                let urls = servers.iter().map(|s| s.url.clone()).collect();
+                let mut config = EsploraConfig::new(urls);
+                for s in servers {
+                    if let Some(ca) = &s.ca_file {
+                        config = config.with_ca_file_for(s.url.clone(), ca);
+                    }
+                }
+                EsploraSource::new(config)
             };
-            let primary: Arc<dyn ChainSource> = Arc::new(esplora(base_urls.clone())?);
+            let primary: Arc<dyn ChainSource> = Arc::new(esplora(servers)?);
             let mut witnesses: Vec<Arc<dyn ChainSource>> = Vec::new();
-            for url in base_urls.iter().skip(1) {
-                witnesses.push(Arc::new(esplora(vec![url.clone()])?));
+            for server in servers.iter().skip(1) {
+                witnesses.push(Arc::new(esplora(std::slice::from_ref(server))?));
             }
             Ok(Sources {
                 primary,

@@ -54,15 +54,13 @@ pub fn config(harness: &RegtestNode, name: &str) -> Config {
     let mut config = Config::new(
         Network::Regtest,
         temp_dir(name),
-        ChainSourceConfig::Rpc {
-            endpoints: vec![harness.url().to_string()],
-            auth: RpcAuth::UserPass {
+        ChainSourceConfig::rpc(
+            harness.url().to_string(),
+            RpcAuth::UserPass {
                 user: harness.rpc_user().to_string(),
                 password: harness.rpc_password().to_string(),
             },
-            ca_file: None,
-            allow_insecure_http: false,
-        },
+        ),
     );
     config.listening_addresses = vec![format!("127.0.0.1:{}", free_port())];
     config.alias = name.to_string();

@@ -21,6 +21,7 @@ from qtum_lightning import (
     PaymentFilter,
     PaymentStatus,
     RpcAuth,
+    RpcEndpointConfig,
     WordCount,
     default_config,
     generate_mnemonic,
@@ -57,9 +58,14 @@ def node_config(harness, storage_dir):
     config = default_config(
         Network.REGTEST,
         str(storage_dir),
+        # The record form (ca_file and allow_insecure_http left at their defaults).
         ChainSourceConfig.RPC(
-            endpoints=[harness.url],
-            auth=RpcAuth.USER_PASS(user=harness.user, password=harness.password),
+            endpoints=[
+                RpcEndpointConfig(
+                    url=harness.url,
+                    auth=RpcAuth.USER_PASS(user=harness.user, password=harness.password),
+                )
+            ],
         ),
     )
     config.listening_addresses = [f"127.0.0.1:{free_port()}"]

@@ -215,15 +215,13 @@ fn build_node(args: &Args) -> Result<Node, Failure> {
     let mut config = Config::new(
         Network::Regtest,
         args.dir.clone(),
-        ChainSourceConfig::Rpc {
-            endpoints: vec![args.rpc_url.clone()],
-            auth: RpcAuth::UserPass {
+        ChainSourceConfig::rpc(
+            args.rpc_url.clone(),
+            RpcAuth::UserPass {
                 user: args.rpc_user.clone(),
                 password: args.rpc_password.clone(),
             },
-            ca_file: None,
-            allow_insecure_http: false,
-        },
+        ),
     );
     config.listening_addresses = vec![format!("127.0.0.1:{}", args.port)];
     config.alias = args.alias.clone();

@@ -55,6 +55,7 @@ use crate::{BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, Spend
 /// | `timeout` | 10 s | per HTTP request |
 /// | `retry_after` | 5 s | back-off of a failed base URL, doubling per consecutive failure up to 32× |
 /// | `ca_file` | none: the webpki roots | PEM file of the CA(s) `https://` base URLs are trusted by |
+/// | `url_ca_files` | none | a CA file for one base URL, in place of `ca_file` |
 /// | `max_history_txs` | 10,000 | confirmed transactions read for one script (400 pages of 25); a server listing more fails over |
 #[derive(Clone)]
 pub struct EsploraConfig {
@@ -69,6 +70,9 @@ pub struct EsploraConfig {
     /// `https://` base URLs are trusted by (a private CA). `None` trusts the webpki roots
     /// (Mozilla's list, compiled in).
     pub ca_file: Option<PathBuf>,
+    /// A CA file for one base URL (servers of different operators, each with its own private
+    /// CA), taking the place of `ca_file` for it.
+    pub url_ca_files: HashMap<String, PathBuf>,
     /// Most confirmed transactions read for one script's history. A history that goes on
     /// beyond is treated as a lying server ([`ChainError::InvalidResponse`]): it bounds the
     /// number of pages a server can make a sync read.
@@ -84,6 +88,10 @@ impl std::fmt::Debug for EsploraConfig {
             .field("timeout", &self.timeout)
             .field("retry_after", &self.retry_after)
             .field("ca_file", &self.ca_file)
+            .field(
+                "url_ca_files",
+                &self.url_ca_files.values().collect::<Vec<_>>(),
+            )
             .field("max_history_txs", &self.max_history_txs)
             .finish()
     }
@@ -97,6 +105,7 @@ impl EsploraConfig {
             timeout: Duration::from_secs(10),
             retry_after: Duration::from_secs(5),
             ca_file: None,
+            url_ca_files: HashMap::new(),
             max_history_txs: 10_000,
         }
     }
@@ -106,11 +115,23 @@ impl EsploraConfig {
         self.ca_file = Some(ca_file.into());
         self
     }
+
+    /// Trust `ca_file` (PEM) for `base_url` only.
+    pub fn with_ca_file_for(
+        mut self,
+        base_url: impl Into<String>,
+        ca_file: impl Into<PathBuf>,
+    ) -> EsploraConfig {
+        self.url_ca_files.insert(base_url.into(), ca_file.into());
+        self
+    }
 }
 
 #[derive(Debug)]
 struct Endpoint {
     base: String,
+    /// The HTTP agent with this base URL's TLS trust.
+    http: HttpAgent,
 }
 
 impl Endpoint {
@@ -273,7 +294,6 @@ impl HistoryPages {
 #[derive(Debug)]
 pub struct EsploraSource {
     endpoints: Failover<Endpoint>,
-    http: HttpAgent,
     counter: Counter,
     headers: Mutex<HashMap<BlockHash, QtumHeader>>,
     max_history_txs: usize,
@@ -329,25 +349,23 @@ impl EsploraSource {
                 "an Esplora source needs at least one base URL".into(),
             ));
         }
-        for url in &config.base_urls {
-            HttpAgent::check_url(url)?;
-        }
-        let http = HttpAgent::new(config.timeout, config.ca_file.as_deref());
-        if let Some(e) = http.config_error() {
-            return Err(e.clone());
-        }
         // Retries are ours (failover with back-off), never inside a call where they would hide a
         // failing endpoint.
-        let endpoints = config
-            .base_urls
-            .iter()
-            .map(|url| Endpoint {
+        let mut endpoints = Vec::with_capacity(config.base_urls.len());
+        for url in &config.base_urls {
+            HttpAgent::check_url(url)?;
+            let ca_file = config.url_ca_files.get(url).or(config.ca_file.as_ref());
+            let http = HttpAgent::new(config.timeout, ca_file.map(PathBuf::as_path));
+            if let Some(e) = http.config_error() {
+                return Err(e.clone());
+            }
+            endpoints.push(Endpoint {
                 base: url.trim_end_matches('/').to_string(),
-            })
-            .collect();
+                http,
+            });
+        }
         Ok(EsploraSource {
             endpoints: Failover::new(endpoints, config.retry_after),
-            http,
             counter: Counter::default(),
             headers: Mutex::new(HashMap::new()),
             max_history_txs: config.max_history_txs,
@@ -366,7 +384,7 @@ impl EsploraSource {
     /// A GET, counted; 404 is `Ok(None)`, any other non-200 status an error.
     fn get_raw(&self, ep: &Endpoint, path: &str) -> Result<Option<Vec<u8>>, ChainError> {
         self.counter.bump();
-        let response = self.http.get(&format!("{}{path}", ep.base))?;
+        let response = ep.http.get(&format!("{}{path}", ep.base))?;
         match response.status {
             200 => Ok(Some(response.body)),
             404 => Ok(None),
@@ -614,7 +632,7 @@ impl ChainSource for EsploraSource {
     fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
         self.run(|ep| {
             self.counter.bump();
-            let response = self.http.post(
+            let response = ep.http.post(
                 &format!("{}/tx", ep.base),
                 &[("Content-Type", "text/plain")],
                 serialize_hex(tx).as_bytes(),

@@ -88,15 +88,13 @@ fn start_node(chain: &Chain, dir: &std::path::Path, name: &str, seed: u8) -> Res
     let mut config = Config::new(
         Network::Regtest,
         dir.join(name),
-        ChainSourceConfig::Rpc {
-            endpoints: vec![chain.url.clone()],
-            auth: NodeRpcAuth::UserPass {
+        ChainSourceConfig::rpc(
+            chain.url.clone(),
+            NodeRpcAuth::UserPass {
                 user: chain.user.clone(),
                 password: chain.password.clone(),
             },
-            ca_file: None,
-            allow_insecure_http: false,
-        },
+        ),
     );
     config.listening_addresses = vec![format!("127.0.0.1:{}", free_port()?)];
     config.alias = name.to_string();

@@ -22,7 +22,7 @@ class FullCycleTest {
         val config = defaultConfig(
             Network.REGTEST,
             dir.resolve(name).toString(),
-            ChainSourceConfig.Rpc(listOf(harness.url), RpcAuth.UserPass(harness.user, harness.password)),
+            rpcChainSource(harness.url, RpcAuth.UserPass(harness.user, harness.password)),
         )
         config.listeningAddresses = listOf("127.0.0.1:${freePort()}")
         config.syncIntervalSecs = 1uL
