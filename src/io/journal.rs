@@ -171,6 +171,8 @@ pub(crate) struct Journal {
     serialize_micros: AtomicU64,
     commit_micros: AtomicU64,
     last_manager_bytes: AtomicU64,
+    /// A pause before each commit, in milliseconds (tests of slow disks; 0 in real life).
+    commit_delay_ms: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -192,7 +194,13 @@ impl Journal {
             serialize_micros: AtomicU64::new(0),
             commit_micros: AtomicU64::new(0),
             last_manager_bytes: AtomicU64::new(0),
+            commit_delay_ms: AtomicU64::new(0),
         })
+    }
+
+    /// Make every commit wait `ms` milliseconds first, as on a slow disk (tests only).
+    pub(crate) fn set_commit_delay(&self, ms: u64) {
+        self.commit_delay_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Start the writer. Until then (while the node is being built) everything is written
@@ -465,6 +473,10 @@ impl Journal {
     fn commit(&self, ops: &[Op], manager: Option<&[u8]>) -> Result<(), StorageError> {
         if ops.is_empty() && manager.is_none() {
             return Ok(());
+        }
+        let delay = self.commit_delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(delay));
         }
         let mut conn = lock(&self.conn);
         let tx = conn

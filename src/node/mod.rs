@@ -47,6 +47,9 @@ const NODE_ANNOUNCEMENT_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often funding transactions waiting for their first confirmation are broadcast again
 /// (about 9 Qtum blocks).
 const FUNDING_REBROADCAST_INTERVAL: Duration = Duration::from_secs(300);
+/// How long `close_channel` waits for the channel's monitor updates in flight to be committed
+/// before it gives LDK's refusal back (a commit takes milliseconds; a disk this slow is sick).
+const CLOSE_WAIT_FOR_MONITORS: Duration = Duration::from_secs(10);
 /// How often persisted peers are reconnected.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -365,6 +368,13 @@ impl Node {
         *lock(&self.inner.injected_failure) = Some(task.to_string());
     }
 
+    /// Make every commit of channel state wait `ms` milliseconds first, as on a slow disk, so a
+    /// test can act while monitor updates are in flight. Not for apps.
+    #[doc(hidden)]
+    pub fn debug_slow_storage(&self, ms: u64) {
+        self.inner.journal.set_commit_delay(ms);
+    }
+
     /// Make the disk "full" for this node's database: it may not grow any more (SQLite's
     /// `max_page_count` at its current size) and its free pages are taken, so the next write
     /// that needs a page fails with `SQLITE_FULL`. Not for apps: a test of full disks.
@@ -644,13 +654,54 @@ impl Node {
 
     /// Close a channel cooperatively (by channel id or user channel id). The funds arrive in the
     /// on-chain wallet once the closing transaction confirms.
+    ///
+    /// Right after a payment the channel's last monitor updates may still be on their way to
+    /// disk (they are committed together with the channel manager, see
+    /// `docs/persistence.md`), and LDK refuses to begin a shutdown until they are. The call
+    /// waits for them (at most [`CLOSE_WAIT_FOR_MONITORS`]) instead of failing: a refusal while
+    /// the peer is not connected and nothing is in flight comes back at once.
     pub fn close_channel(&self, channel_id: &str) -> Result<(), NodeError> {
         self.require_running()?;
         let channel = self.find_channel(channel_id)?;
-        self.inner
-            .channel_manager
-            .close_channel(&channel.channel_id, &channel.counterparty.node_id)
-            .map_err(|e| NodeError::ChannelFailed(format!("{e:?}")))
+        let deadline = std::time::Instant::now() + CLOSE_WAIT_FOR_MONITORS;
+        loop {
+            let refused = match self
+                .inner
+                .channel_manager
+                .close_channel(&channel.channel_id, &channel.counterparty.node_id)
+            {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            // An update in flight, or one committed whose completion LDK has not processed
+            // yet (it does on its next event round): both pass while the peer is connected.
+            let updating = || {
+                self.inner
+                    .chain_monitor
+                    .list_pending_monitor_updates()
+                    .get(&channel.channel_id)
+                    .is_some_and(|pending| !pending.is_empty())
+            };
+            let connected = || {
+                self.inner
+                    .peer_manager
+                    .peer_by_node_id(&channel.counterparty.node_id)
+                    .is_some()
+            };
+            // LDK names both causes in one text; a peer that is not connected is not waited for,
+            // nor any other refusal ("shutdown already in progress by remote", say).
+            let transient = match &refused {
+                lightning::util::errors::APIError::ChannelUnavailable { err } => {
+                    updating() || (err.contains("monitor update") && connected())
+                }
+                _ => false,
+            };
+            if !transient || std::time::Instant::now() >= deadline {
+                return Err(NodeError::ChannelFailed(format!("{refused:?}")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            self.require_running()?;
+        }
     }
 
     /// Force-close a channel: broadcast our latest commitment. Our funds come back after our
