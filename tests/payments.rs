@@ -11,7 +11,9 @@ use bitcoin::secp256k1::SecretKey;
 use common::*;
 use qtum_lightning::qtum::invoice::{create_signed, InvoiceRequest};
 use qtum_lightning::qtum::network::Network;
-use qtum_lightning::{Event, Node, NodeError, PaymentDirection, PaymentFilter, PaymentStatus};
+use qtum_lightning::{
+    Event, Node, NodeError, PaymentDirection, PaymentFilter, PaymentStatus, SendOptions,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -185,6 +187,16 @@ fn variable_amount_keysend_and_a_hop() {
     let invoice = carol
         .receive(amount, "across a hop", None)
         .expect("invoice");
+    // Limited to one hop, there is no route (A → B → C is two): refused at once, the row
+    // failed, and the same invoice is paid afterwards without the limit.
+    let one_hop = SendOptions {
+        max_route_hops: Some(1),
+        ..Default::default()
+    };
+    assert!(matches!(
+        alice.send(&invoice, Some(one_hop)),
+        Err(NodeError::PaymentFailed(_))
+    ));
     let id = alice.send(&invoice, None).expect("send");
     let sent = alice.wait_payment(&id, WAIT).expect("payment");
     assert_eq!(

@@ -222,12 +222,15 @@ impl Builder {
                 Err(e) => return Err(read_failed("scorer", e)),
             },
         ));
-        let router = Arc::new(DefaultRouter::new(
-            network_graph.clone(),
-            logger.clone(),
-            keys.clone(),
-            scorer.clone(),
-            ProbabilisticScoringFeeParameters::default(),
+        let router = Arc::new(crate::payment::router::HopLimitRouter::new(
+            DefaultRouter::new(
+                network_graph.clone(),
+                logger.clone(),
+                keys.clone(),
+                scorer.clone(),
+                ProbabilisticScoringFeeParameters::default(),
+            ),
+            config.max_route_hops,
         ));
         let message_router = Arc::new(DefaultMessageRouter::new(
             network_graph.clone(),
@@ -406,6 +409,7 @@ impl Builder {
             network_graph,
             gossip_sync,
             gossip_verifier,
+            router: router.clone(),
             scorer,
             sweeper,
             spender,

@@ -250,6 +250,9 @@ fn handle_event(
             fee_paid_msat,
             ..
         } => {
+            if let Some(id) = &payment_id {
+                inner.router.forget(id);
+            }
             let id = payment_id
                 .map(|id| id.0.to_lower_hex_string())
                 .unwrap_or_else(|| payment_hash.to_string());
@@ -276,6 +279,7 @@ fn handle_event(
             payment_hash,
             reason,
         } => {
+            inner.router.forget(&payment_id);
             let id = payment_id.0.to_lower_hex_string();
             let reason = reason
                 .map(|r| format!("{r:?}"))

@@ -161,6 +161,8 @@ pub(crate) struct NodeInner {
     /// Checks channel announcements against the chain (its worker runs while the node does).
     pub(crate) gossip_verifier: Arc<gossip::GossipVerifier>,
     pub(crate) scorer: Arc<RwLock<Scorer>>,
+    /// LDK's router with per-payment hop limits.
+    pub(crate) router: Arc<types::Router>,
     pub(crate) sweeper: Arc<Sweeper>,
     pub(crate) spender: Arc<sweep::QtumOutputSpender>,
     pub(crate) events: Arc<EventQueue>,

@@ -5,9 +5,10 @@ use std::time::Duration;
 use bitcoin::hashes::Hash;
 use bitcoin::hex::DisplayHex;
 use lightning::ln::channelmanager::{
-    Bolt11InvoiceParameters, PaymentId, RecipientOnionFields, Retry, RetryableSendFailure,
+    Bolt11InvoiceParameters, Bolt11PaymentError, PaymentId, RecipientOnionFields, Retry,
+    RetryableSendFailure,
 };
-use lightning::routing::router::{PaymentParameters, RouteParameters};
+use lightning::routing::router::{PaymentParameters, RouteParameters, RouteParametersConfig};
 use lightning::sign::EntropySource;
 use lightning::types::payment::PaymentHash;
 use lightning_invoice::{Bolt11InvoiceDescription, Description};
@@ -16,7 +17,7 @@ use crate::config::Config;
 use crate::error::NodeError;
 use crate::node::{now_secs, parse_node_id, Node};
 use crate::payment::store::{
-    new_payment, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,
+    new_payment, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind,
 };
 use crate::qtum::invoice::{DecodedInvoice, InvoiceDescription, InvoiceError};
 use crate::qtum::network::Network;
@@ -210,27 +211,28 @@ impl Node {
             .sum()
     }
 
-    fn route_params(
+    /// The route limits of one payment: its fee limit (or the configured one) and Qtum's CLTV
+    /// budget. LDK's 1,008 blocks are a week on Bitcoin but 9 hours on Qtum: a one-day
+    /// invoice window plus a few hops would not fit. The hop limit goes to the router
+    /// (`HopLimitRouter`), which applies it to every attempt.
+    fn route_config(
         &self,
-        payment_params: PaymentParameters,
+        payment_id: PaymentId,
         amount_msat: u64,
         options: &SendOptions,
-    ) -> RouteParameters {
-        let config = &self.inner.config;
-        let mut payment_params = payment_params;
-        let hops = options.max_route_hops.unwrap_or(config.max_route_hops);
-        payment_params.max_path_length = payment_params.max_path_length.min(hops);
-        // LDK's 1,008 blocks are a week on Bitcoin but 9 hours on Qtum: a 5-hour invoice window
-        // plus a few 2.6-hour hops would not fit. Stay below the 2,016 blocks beyond which a
-        // receiving LDK node refuses an HTLC.
-        payment_params.max_total_cltv_expiry_delta = ROUTE_CLTV_BUDGET_BLOCKS;
-        let max_fee = options
-            .max_fee_msat
-            .unwrap_or_else(|| Config::route_fee_limit_msat(amount_msat));
-        let mut params =
-            RouteParameters::from_payment_params_and_value(payment_params, amount_msat);
-        params.max_total_routing_fee_msat = Some(max_fee);
-        params
+    ) -> RouteParametersConfig {
+        if let Some(hops) = options.max_route_hops {
+            self.inner.router.limit(payment_id, hops);
+        }
+        RouteParametersConfig {
+            max_total_cltv_expiry_delta: ROUTE_CLTV_BUDGET_BLOCKS,
+            max_total_routing_fee_msat: Some(
+                options
+                    .max_fee_msat
+                    .unwrap_or_else(|| Config::route_fee_limit_msat(amount_msat)),
+            ),
+            ..RouteParametersConfig::default()
+        }
     }
 
     /// Whether a channel is in the middle of a commitment update (an HTLC being added or
@@ -278,6 +280,8 @@ impl Node {
         if decoded.payee_pubkey == inner.node_id {
             return Err(NodeError::CannotPayOwnInvoice);
         }
+        // LDK would take an amount above the invoice's as an overpayment; two calls keep the
+        // app from sending one by mistake, and say which call it needs.
         let amount = match (decoded.amount_msat, amount_msat) {
             (Some(a), None) => a,
             (None, Some(a)) if a > 0 => a,
@@ -295,22 +299,10 @@ impl Node {
                 ))
             }
         };
-        let hash_hex = decoded.payment_hash.to_string();
-        let earlier = inner
-            .payments
-            .by_hash(&hash_hex, PaymentDirection::Outbound)?;
-        if earlier.iter().any(|p| p.status != PaymentStatus::Failed) {
-            return Err(NodeError::DuplicatePayment);
-        }
         self.check_capacity(amount)?;
 
-        let payment_hash = PaymentHash(decoded.payment_hash.to_byte_array());
-        let payment_id = PaymentId(payment_hash.0);
-        let payment_params = PaymentParameters::from_bolt11_invoice(&invoice);
-        let route_params = self.route_params(payment_params, amount, &options);
-        let mut onion = RecipientOnionFields::secret_only(*invoice.payment_secret());
-        onion.payment_metadata = invoice.payment_metadata().cloned();
-
+        let hash_hex = decoded.payment_hash.to_string();
+        let payment_id = PaymentId(decoded.payment_hash.to_byte_array());
         let mut row = new_payment(
             hash_hex.clone(),
             PaymentDirection::Outbound,
@@ -324,26 +316,45 @@ impl Node {
             InvoiceDescription::Hash(_) => None,
         };
         row.counterparty_node_id = Some(decoded.payee_pubkey.to_string());
-        inner.payments.insert_or_replace_failed(&row)?;
+        // The one duplicate check: a pending or paid invoice is refused, a failed one is
+        // paid again.
+        inner.payments.start_outbound(&row)?;
         inner
             .events
             .forget_payment_outcome(&hash_hex)
             .map_err(|e| crate::io::db::node_error("events", &e))?;
 
+        let route_config = self.route_config(payment_id, amount, &options);
         let retries = options.retries.unwrap_or(inner.config.payment_retries);
-        match inner.channel_manager.send_payment(
-            payment_hash,
-            onion,
+        let sent = inner.channel_manager.pay_for_bolt11_invoice(
+            &invoice,
             payment_id,
-            route_params,
+            amount_msat,
+            route_config,
             Retry::Attempts(retries),
-        ) {
+        );
+        match sent {
             Ok(()) => Ok(hash_hex),
             Err(e) => {
-                let error = send_failure(e);
-                if error != NodeError::DuplicatePayment {
-                    inner.payments.fail(&hash_hex, &error.to_string())?;
-                }
+                inner.router.forget(&payment_id);
+                let error = match e {
+                    Bolt11PaymentError::InvalidAmount => {
+                        NodeError::InvalidAmount("LDK refused the amount".into())
+                    }
+                    Bolt11PaymentError::SendingFailed(e) => send_failure(e),
+                };
+                // A duplicate here is LDK still winding down an earlier failed attempt of the
+                // invoice (it keeps a failed payment's id for a few minutes): this attempt
+                // did not start.
+                let reason = match &error {
+                    NodeError::DuplicatePayment => {
+                        "an earlier attempt of this invoice is still being wound down; \
+                         try again in a few minutes"
+                            .to_string()
+                    }
+                    other => other.to_string(),
+                };
+                inner.payments.fail(&hash_hex, &reason)?;
                 Err(error)
             }
         }
@@ -375,7 +386,12 @@ impl Node {
             u32::from(inner.config.min_final_cltv_expiry_delta),
             false,
         );
-        let route_params = self.route_params(payment_params, amount_msat, &options);
+        let route_config = self.route_config(payment_id, amount_msat, &options);
+        let mut route_params =
+            RouteParameters::from_payment_params_and_value(payment_params, amount_msat);
+        route_params.payment_params.max_total_cltv_expiry_delta =
+            route_config.max_total_cltv_expiry_delta;
+        route_params.max_total_routing_fee_msat = route_config.max_total_routing_fee_msat;
         // The preimage is chosen here so the row has its hash before LDK can report anything.
         let preimage =
             lightning::types::payment::PaymentPreimage(inner.keys.get_secure_random_bytes());
@@ -399,6 +415,7 @@ impl Node {
         ) {
             Ok(_) => Ok(id_hex),
             Err(e) => {
+                inner.router.forget(&payment_id);
                 let error = send_failure(e);
                 inner.payments.fail(&id_hex, &error.to_string())?;
                 Err(error)
@@ -417,20 +434,12 @@ impl Node {
     }
 
     /// Wait until the payment `id` is no longer pending (or `timeout` passes); returns it.
+    /// Woken when the payment settles, not by polling.
     pub fn wait_payment(&self, id: &str, timeout: Duration) -> Result<PaymentDetails, NodeError> {
-        let deadline = crate::deadline_after(timeout);
-        // Most payments over a direct channel settle in a few milliseconds: poll fast first,
-        // then back off.
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let payment = self
-                .payment(id)?
-                .ok_or_else(|| NodeError::UnknownPayment(id.to_string()))?;
-            if payment.status != PaymentStatus::Pending || std::time::Instant::now() >= deadline {
-                return Ok(payment);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
+        let id = id.trim().to_ascii_lowercase();
+        self.inner
+            .payments
+            .wait_settled(&id, crate::deadline_after(timeout))?
+            .ok_or(NodeError::UnknownPayment(id))
     }
 }

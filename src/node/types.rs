@@ -3,15 +3,14 @@
 //! Chain-facing pieces (filter, broadcaster, fee estimator) are trait objects: the node does not
 //! care whether they come from the RPC or the Esplora source.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use lightning::chain::chaininterface::{BroadcasterInterface, FeeEstimator};
 use lightning::chain::Filter;
 use lightning::ln::peer_handler::IgnoringMessageHandler;
 use lightning::onion_message::messenger::DefaultMessageRouter;
 use lightning::routing::gossip::{NetworkGraph, P2PGossipSync};
-use lightning::routing::router::DefaultRouter;
-use lightning::routing::scoring::{ProbabilisticScorer, ProbabilisticScoringFeeParameters};
+use lightning::routing::scoring::ProbabilisticScorer;
 use lightning::routing::utxo::UtxoLookup;
 use lightning::sign::{ChangeDestinationSourceSync, InMemorySigner, KeysManager};
 use lightning::util::sweep::OutputSweeperSync;
@@ -57,14 +56,7 @@ pub(crate) type ChainMonitor = lightning::chain::chainmonitor::ChainMonitor<
 
 pub(crate) type Graph = NetworkGraph<Logger>;
 pub(crate) type Scorer = ProbabilisticScorer<Arc<Graph>, Logger>;
-pub(crate) type Router = DefaultRouter<
-    Arc<Graph>,
-    Logger,
-    Arc<KeysManager>,
-    Arc<RwLock<Scorer>>,
-    ProbabilisticScoringFeeParameters,
-    Scorer,
->;
+pub(crate) type Router = crate::payment::router::HopLimitRouter;
 pub(crate) type MessageRouter = DefaultMessageRouter<Arc<Graph>, Logger, Arc<KeysManager>>;
 
 pub(crate) type ChannelManager = lightning::ln::channelmanager::ChannelManager<

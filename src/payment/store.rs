@@ -186,6 +186,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
 /// The `payments` table.
 pub struct PaymentStore {
     conn: SharedConnection,
+    /// Bumped whenever a payment settles (succeeds or fails), so waiters wake on the change
+    /// instead of polling the table.
+    settled: (std::sync::Mutex<u64>, std::sync::Condvar),
 }
 
 impl PaymentStore {
@@ -210,7 +213,71 @@ impl PaymentStore {
                 )))
             }
         }
-        Ok(PaymentStore { conn })
+        Ok(PaymentStore {
+            conn,
+            settled: (std::sync::Mutex::new(0), std::sync::Condvar::new()),
+        })
+    }
+
+    fn notify_settled(&self) {
+        *self.settled.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.settled.1.notify_all();
+    }
+
+    /// Wait until payment `id` is no longer pending or `deadline` passes; returns the payment
+    /// as it then stands (`None`: no such payment). Woken by [`PaymentStore::succeed`] and
+    /// [`PaymentStore::fail`], not by polling.
+    pub fn wait_settled(
+        &self,
+        id: &str,
+        deadline: std::time::Instant,
+    ) -> Result<Option<PaymentDetails>, NodeError> {
+        loop {
+            // Read the generation before the row: a change after the read bumps it, and the
+            // wait below returns at once.
+            let seen = *self.settled.0.lock().unwrap_or_else(|p| p.into_inner());
+            let payment = self.get(id)?;
+            let Some(payment) = payment else {
+                return Ok(None);
+            };
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if payment.status != PaymentStatus::Pending || left.is_zero() {
+                return Ok(Some(payment));
+            }
+            let guard = self.settled.0.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = self
+                .settled
+                .1
+                .wait_timeout_while(guard, left, |generation| *generation == seen)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Record a new outbound payment, refusing it when the same payment hash already has an
+    /// outbound row that is pending or succeeded (`DuplicatePayment`); a failed one is replaced
+    /// (paying a failed invoice again). One transaction: two concurrent sends of one invoice
+    /// cannot both pass.
+    pub fn start_outbound(&self, p: &PaymentDetails) -> Result<(), NodeError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(to_err)?;
+        let live: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM payments
+                 WHERE payment_hash = ?1 AND direction = 'outbound' AND status != 'failed'",
+                params![p.payment_hash],
+                |r| r.get(0),
+            )
+            .map_err(to_err)?;
+        if live > 0 {
+            return Err(NodeError::DuplicatePayment);
+        }
+        tx.execute(
+            "DELETE FROM payments WHERE id = ?1 AND status = 'failed'",
+            params![p.id],
+        )
+        .map_err(to_err)?;
+        insert_row(&tx, p)?;
+        tx.commit().map_err(to_err)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -219,43 +286,7 @@ impl PaymentStore {
 
     /// Insert a new payment (fails if the id exists).
     pub fn insert(&self, p: &PaymentDetails) -> Result<(), NodeError> {
-        self.conn()
-            .execute(
-                "INSERT INTO payments (id, direction, kind, status, amount_msat, fee_paid_msat,
-                     payment_hash, preimage, description, invoice, failure_reason,
-                     counterparty_node_id, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
-                    p.id,
-                    direction_str(p.direction),
-                    kind_str(p.kind),
-                    status_str(p.status),
-                    p.amount_msat.map(|v| v as i64),
-                    p.fee_paid_msat.map(|v| v as i64),
-                    p.payment_hash,
-                    p.preimage,
-                    p.description,
-                    p.invoice,
-                    p.failure_reason,
-                    p.counterparty_node_id,
-                    p.created_at as i64,
-                    p.updated_at as i64,
-                ],
-            )
-            .map(|_| ())
-            .map_err(to_err)
-    }
-
-    /// Insert, or replace a row that failed before (retrying a failed invoice).
-    pub fn insert_or_replace_failed(&self, p: &PaymentDetails) -> Result<(), NodeError> {
-        let conn = self.conn();
-        conn.execute(
-            "DELETE FROM payments WHERE id = ?1 AND status = 'failed'",
-            params![p.id],
-        )
-        .map_err(to_err)?;
-        drop(conn);
-        self.insert(p)
+        insert_row(&self.conn(), p)
     }
 
     /// One payment by id.
@@ -315,6 +346,7 @@ impl PaymentStore {
             )
             .map(|n| n > 0)
             .map_err(to_err)
+            .inspect(|_| self.notify_settled())
     }
 
     /// Mark a payment failed (a succeeded payment stays succeeded).
@@ -327,6 +359,7 @@ impl PaymentStore {
             )
             .map(|n| n > 0)
             .map_err(to_err)
+            .inspect(|_| self.notify_settled())
     }
 
     /// Payments, newest first.
@@ -360,6 +393,33 @@ impl PaymentStore {
             .map_err(to_err);
         rows
     }
+}
+
+fn insert_row(conn: &Connection, p: &PaymentDetails) -> Result<(), NodeError> {
+    conn.execute(
+        "INSERT INTO payments (id, direction, kind, status, amount_msat, fee_paid_msat,
+                 payment_hash, preimage, description, invoice, failure_reason,
+                 counterparty_node_id, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            p.id,
+            direction_str(p.direction),
+            kind_str(p.kind),
+            status_str(p.status),
+            p.amount_msat.map(|v| v as i64),
+            p.fee_paid_msat.map(|v| v as i64),
+            p.payment_hash,
+            p.preimage,
+            p.description,
+            p.invoice,
+            p.failure_reason,
+            p.counterparty_node_id,
+            p.created_at as i64,
+            p.updated_at as i64,
+        ],
+    )
+    .map(|_| ())
+    .map_err(to_err)
 }
 
 /// A new payment row with timestamps set to now.
@@ -456,12 +516,76 @@ mod tests {
         let db = crate::io::db::Db::open(&dir).expect("reopen");
         let s = PaymentStore::open(db.shared()).expect("reopen");
         assert_eq!(s.list(&PaymentFilter::default()).expect("list").len(), 2);
-        // A failed payment can be tried again under the same id.
-        s.insert_or_replace_failed(&inbound)
-            .expect("replace failed");
-        assert_eq!(
-            s.get("bb").expect("get").expect("row").status,
-            PaymentStatus::Pending
+        // A failed outbound payment can be tried again under the same id; a pending or
+        // succeeded one cannot be paid twice.
+        let mut retry = new_payment(
+            "cc".into(),
+            PaymentDirection::Outbound,
+            PaymentKind::Bolt11,
+            "cc".into(),
         );
+        s.start_outbound(&retry).expect("first attempt");
+        assert_eq!(
+            s.start_outbound(&retry),
+            Err(NodeError::DuplicatePayment),
+            "pending"
+        );
+        s.fail("cc", "no route").expect("fail");
+        retry.amount_msat = Some(7);
+        s.start_outbound(&retry).expect("retry after failure");
+        let again = s.get("cc").expect("get").expect("row");
+        assert_eq!(
+            (again.status, again.amount_msat),
+            (PaymentStatus::Pending, Some(7))
+        );
+        assert_eq!(
+            s.start_outbound(&out),
+            Err(NodeError::DuplicatePayment),
+            "succeeded"
+        );
+    }
+
+    #[test]
+    fn waiters_wake_when_a_payment_settles() {
+        let (s, _db, _dir) = store("wait");
+        let s = std::sync::Arc::new(s);
+        let row = new_payment(
+            "dd".into(),
+            PaymentDirection::Outbound,
+            PaymentKind::Bolt11,
+            "dd".into(),
+        );
+        s.insert(&row).expect("insert");
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(s.wait_settled("dd", far));
+            });
+        }
+        // The waiter is parked on the condition variable (or about to be): settling the payment
+        // must wake it, not the hour-long deadline (a waiter that missed the notification
+        // would leave the channel silent for an hour).
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        s.succeed("dd", None, None, None).expect("succeed");
+        let settled = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("woken by the settlement")
+            .expect("wait")
+            .expect("row");
+        assert_eq!(settled.status, PaymentStatus::Succeeded);
+        assert!(s.wait_settled("nope", far).expect("wait").is_none());
+        // A deadline already passed returns the pending row as it stands.
+        let pending = new_payment(
+            "ee".into(),
+            PaymentDirection::Outbound,
+            PaymentKind::Bolt11,
+            "ee".into(),
+        );
+        s.insert(&pending).expect("insert");
+        let now = std::time::Instant::now();
+        let still = s.wait_settled("ee", now).expect("wait").expect("row");
+        assert_eq!(still.status, PaymentStatus::Pending);
     }
 }
