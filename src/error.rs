@@ -1,10 +1,10 @@
-//! The two error types a caller switches on: [`BuildError`] when creating or starting a node,
+//! The two error types a caller switches on: [`BuildError`] when building a node,
 //! [`NodeError`] for everything a running node is asked to do. Variants are flat and their
 //! messages are written for a person reading them in an app.
 
 use core::fmt;
 
-/// Why a node could not be built or started.
+/// Why a node could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi(flat_error))]
 pub enum BuildError {
@@ -27,10 +27,6 @@ pub enum BuildError {
     WrongStore(String),
     /// The chain source is unusable (bad URL, bad credentials).
     ChainSource(String),
-    /// The node is already running.
-    AlreadyRunning,
-    /// A listening address cannot be bound.
-    Listen(String),
 }
 
 impl fmt::Display for BuildError {
@@ -47,8 +43,6 @@ impl fmt::Display for BuildError {
             BuildError::ReadFailed(w) => write!(f, "cannot read the node's stored state: {w}"),
             BuildError::WrongStore(w) => write!(f, "this storage belongs to another node: {w}"),
             BuildError::ChainSource(w) => write!(f, "chain source: {w}"),
-            BuildError::AlreadyRunning => f.write_str("the node is already running"),
-            BuildError::Listen(w) => write!(f, "cannot listen for peers: {w}"),
         }
     }
 }
@@ -106,6 +100,12 @@ pub enum NodeError {
     /// The node stopped itself after a failure it cannot continue from (a failed write of
     /// channel state, a dead background task); `status` says why. Restart it.
     Halted(String),
+    /// `start` on a node that is running.
+    AlreadyRunning,
+    /// `start` could not bind a listening address.
+    Listen(String),
+    /// The operating system refused a thread or a runtime (out of memory or thread limits).
+    SystemResources(String),
 }
 
 impl fmt::Display for NodeError {
@@ -138,6 +138,9 @@ impl fmt::Display for NodeError {
             NodeError::Persistence(w) => write!(f, "storage: {w}"),
             NodeError::StorageFull(w) => write!(f, "the disk is full: {w}"),
             NodeError::Halted(w) => write!(f, "the node has halted: {w}"),
+            NodeError::AlreadyRunning => f.write_str("the node is already running"),
+            NodeError::Listen(w) => write!(f, "cannot listen for peers: {w}"),
+            NodeError::SystemResources(w) => write!(f, "the system refused resources: {w}"),
         }
     }
 }

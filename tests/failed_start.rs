@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use qtum_lightning::BuildError;
+use qtum_lightning::NodeError;
 
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -26,7 +26,7 @@ fn a_failed_start_leaks_no_thread_and_the_node_can_start_later() {
     let before = thread_count();
     for _ in 0..5 {
         let err = node.start().expect_err("the address is taken");
-        assert!(matches!(err, BuildError::Listen(_)), "{err}");
+        assert!(matches!(err, NodeError::Listen(_)), "{err}");
     }
     wait_until("threads of the failed starts gone", || {
         thread_count() <= before

@@ -1,16 +1,23 @@
 //! `Builder` and `Node` as UniFFI objects.
 //!
 //! Every method delegates to the real [`crate::Builder`] / [`crate::Node`]; the adapters are
-//! `Arc`/`Mutex` plumbing, milliseconds for timeouts and the foreign event listener.
+//! `Arc`/`Mutex` plumbing, milliseconds for timeouts, defaults for optional arguments and the
+//! foreign event listener.
 //!
-//! Blocking calls also come as `*_async` (Kotlin `suspend`, Swift `async`, Python `async def`).
-//! They run the blocking call on a thread of their own and complete a future that needs no
+//! Every call that can block (disk, network, waiting) also comes as `*_async` (Kotlin `suspend`,
+//! Swift `async`, Python `async def`). Those run the blocking call on the SDK's call pool: the
+//! blocking-thread pool of one small tokio runtime shared by all nodes of the process, whose
+//! threads are reused from call to call and leave after ten idle seconds. Its futures need no
 //! particular executor, so they work the same under Kotlin coroutines, Swift's cooperative pool
-//! and asyncio. (UniFFI 0.31's `async_runtime = "tokio"` would run them inside a tokio context,
-//! where the node's own `block_on` calls must not run.) Cancelling the foreign task drops the
-//! result; the call itself finishes, since a half-done channel open cannot be undone.
+//! and asyncio.
+//!
+//! Why not the node's own runtime: it exists only between `start` and `stop`, while `build`,
+//! `status`, the payment history and the event queue are used outside that span; and the node
+//! blocks on its runtime inside some calls (`connect`), which must not happen on one of that
+//! runtime's own workers. Cancelling the foreign task drops the result; the call itself
+//! finishes, since a half-done channel open cannot be undone.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::config::Config;
@@ -26,28 +33,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Run `work` on its own thread; the future completes with its result. A panic in `work` is
+/// Most calls that may block at once on the pool; more wait for a free thread.
+const CALL_POOL_THREADS: usize = 64;
+
+/// The SDK's call pool (see the module documentation), or why the system refused it.
+fn call_pool() -> Result<&'static tokio::runtime::Runtime, String> {
+    static POOL: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(CALL_POOL_THREADS)
+            .thread_keep_alive(Duration::from_secs(10))
+            .thread_name("qtum-ln-call")
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// Run `work` on the call pool; the future completes with its result. A panic in `work` is
 /// re-raised in the future, where UniFFI turns it into the foreign language's internal error,
 /// as for a blocking call.
-async fn off_thread<T, F>(work: F) -> T
+async fn on_pool<T, F>(work: F) -> T
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("qtum-ln-call".into())
-        .spawn(move || {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
-            let _ = tx.send(outcome);
-        });
-    if let Err(e) = spawned {
-        std::panic::panic_any(format!("cannot start a thread for the call: {e}"));
-    }
-    match rx.await {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => std::panic::panic_any("the call's thread ended without an answer".to_string()),
+    let pool = match call_pool() {
+        Ok(pool) => pool,
+        Err(e) => std::panic::panic_any(format!("the SDK's call pool cannot start: {e}")),
+    };
+    match pool.spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => std::panic::panic_any(format!("the call did not finish: {e}")),
     }
 }
 
@@ -101,6 +121,7 @@ impl Builder {
 
     /// Use a BIP39 recovery phrase (12 to 24 words) and an optional passphrase. Checked by
     /// `build` (or beforehand with `validate_mnemonic`).
+    #[uniffi::method(default(passphrase = None))]
     pub fn set_entropy_mnemonic(&self, mnemonic: String, passphrase: Option<String>) {
         // The foreign side's copies are its own to wipe; ours are wiped here.
         let mnemonic = zeroize::Zeroizing::new(mnemonic);
@@ -115,17 +136,23 @@ impl Builder {
         lock(&self.inner).set_entropy_seed_bytes(&seed);
     }
 
-    /// Open (or create) the node's store and restore its state. Does not start networking.
+    /// Open (or create) the node's store and restore its state: reads the disk and asks the
+    /// chain source where the chain stands. Does not start networking.
     pub fn build(&self) -> Result<Arc<Node>, BuildError> {
         let node = lock(&self.inner).build()?;
         Ok(Arc::new(Node { inner: node }))
+    }
+
+    /// `build`, on the SDK's call pool.
+    pub async fn build_async(self: Arc<Self>) -> Result<Arc<Node>, BuildError> {
+        on_pool(move || self.build()).await
     }
 }
 
 // ----- Node -----
 
-/// A Lightning node on Qtum, wrapping [`crate::Node`]. Every method is blocking and thread-safe: call it
-/// from a background thread, or use its `*_async` twin.
+/// A Lightning node on Qtum, wrapping [`crate::Node`]. Every method is thread-safe; the ones
+/// that can block have an `*_async` twin for coroutines, Swift tasks and asyncio.
 #[derive(uniffi::Object)]
 pub struct Node {
     inner: crate::node::Node,
@@ -141,6 +168,11 @@ impl Node {
 fn millis(timeout_ms: Option<u64>) -> Option<Duration> {
     timeout_ms.map(Duration::from_millis)
 }
+
+/// How long `wait_payment` waits when no timeout is given: a payment resolves within its
+/// route's CLTV budget at the very worst, but an app asking without a limit means "until it
+/// resolves", so an hour per call (call again to keep waiting).
+const WAIT_PAYMENT_DEFAULT_MS: u64 = 3_600_000;
 
 #[uniffi::export]
 impl Node {
@@ -160,7 +192,7 @@ impl Node {
     }
 
     /// Start networking, chain sync and the background tasks.
-    pub fn start(&self) -> Result<(), BuildError> {
+    pub fn start(&self) -> Result<(), NodeError> {
         self.inner.start()
     }
 
@@ -179,7 +211,9 @@ impl Node {
         self.inner.sync()
     }
 
-    /// Connect to `pubkey@host:port`; with `persist`, reconnect after restarts and drops.
+    /// Connect to `pubkey@host:port`; with `persist` (the default), reconnect after restarts
+    /// and drops.
+    #[uniffi::method(default(persist = true))]
     pub fn connect(&self, uri: String, persist: bool) -> Result<(), NodeError> {
         self.inner.connect(&uri, persist)
     }
@@ -194,8 +228,10 @@ impl Node {
         self.inner.list_peers()
     }
 
-    /// Open a channel of `capacity_sat` to the peer at `uri`, funded on chain. Returns the
-    /// channel's user id; watch for `ChannelPending` and `ChannelReady`.
+    /// Open a channel of `capacity_sat` to the peer at `uri`, funded on chain (`push_msat`
+    /// given to the peer at once; `announce` to route for others). Returns the channel's user
+    /// id; watch for `ChannelPending` and `ChannelReady`.
+    #[uniffi::method(default(push_msat = None, announce = false))]
     pub fn open_channel(
         &self,
         uri: String,
@@ -218,6 +254,7 @@ impl Node {
     }
 
     /// Force-close a channel: our funds come back after the delay the peer asked of us.
+    #[uniffi::method(default(reason = None))]
     pub fn force_close_channel(
         &self,
         channel_id: String,
@@ -242,7 +279,9 @@ impl Node {
         self.inner.onchain_balance()
     }
 
-    /// Send `amount_sat` on chain; returns the txid.
+    /// Send `amount_sat` on chain (at `fee_rate_sat_per_vb`, or the estimate); returns the
+    /// txid.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
     pub fn send_to_address(
         &self,
         address: String,
@@ -254,6 +293,7 @@ impl Node {
     }
 
     /// Send everything spendable on chain; returns the txid.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
     pub fn send_all_to_address(
         &self,
         address: String,
@@ -268,7 +308,9 @@ impl Node {
         self.inner.decode_invoice(&invoice)
     }
 
-    /// A BOLT 11 invoice for `amount_msat`, expiring after `expiry_secs` (default one hour).
+    /// A BOLT 11 invoice for `amount_msat`, expiring after `expiry_secs` (default: the
+    /// configured one hour).
+    #[uniffi::method(default(expiry_secs = None))]
     pub fn receive(
         &self,
         amount_msat: u64,
@@ -279,6 +321,7 @@ impl Node {
     }
 
     /// A BOLT 11 invoice that lets the payer choose the amount.
+    #[uniffi::method(default(expiry_secs = None))]
     pub fn receive_variable_amount(
         &self,
         description: String,
@@ -290,11 +333,13 @@ impl Node {
 
     /// Pay an invoice that states its amount; returns the payment id. The outcome arrives as
     /// `PaymentSuccessful` or `PaymentFailed` (and in `payment`).
+    #[uniffi::method(default(options = None))]
     pub fn send(&self, invoice: String, options: Option<SendOptions>) -> Result<String, NodeError> {
         self.inner.send(&invoice, options)
     }
 
     /// Pay a variable-amount invoice with `amount_msat`.
+    #[uniffi::method(default(options = None))]
     pub fn send_using_amount(
         &self,
         invoice: String,
@@ -305,6 +350,7 @@ impl Node {
     }
 
     /// Pay `amount_msat` to `node_id` without an invoice (keysend); returns the payment id.
+    #[uniffi::method(default(options = None))]
     pub fn send_spontaneous(
         &self,
         node_id: String,
@@ -319,19 +365,27 @@ impl Node {
         self.inner.payment(&payment_id)
     }
 
-    /// Payments, newest first.
-    pub fn list_payments(&self, filter: PaymentFilter) -> Result<Vec<PaymentDetails>, NodeError> {
-        self.inner.list_payments(filter)
+    /// Payments, newest first (all of them without a filter).
+    #[uniffi::method(default(filter = None))]
+    pub fn list_payments(
+        &self,
+        filter: Option<PaymentFilter>,
+    ) -> Result<Vec<PaymentDetails>, NodeError> {
+        self.inner.list_payments(filter.unwrap_or_default())
     }
 
-    /// Wait up to `timeout_ms` for a payment to succeed or fail, and return it.
+    /// Wait up to `timeout_ms` (default an hour) for a payment to succeed or fail, and return
+    /// it as it then stands.
+    #[uniffi::method(default(timeout_ms = None))]
     pub fn wait_payment(
         &self,
         payment_id: String,
-        timeout_ms: u64,
+        timeout_ms: Option<u64>,
     ) -> Result<PaymentDetails, NodeError> {
-        self.inner
-            .wait_payment(&payment_id, Duration::from_millis(timeout_ms))
+        self.inner.wait_payment(
+            &payment_id,
+            Duration::from_millis(timeout_ms.unwrap_or(WAIT_PAYMENT_DEFAULT_MS)),
+        )
     }
 
     /// The oldest event not yet acknowledged.
@@ -340,6 +394,7 @@ impl Node {
     }
 
     /// Wait up to `timeout_ms` (or forever) for an event.
+    #[uniffi::method(default(timeout_ms = None))]
     pub fn wait_next_event(&self, timeout_ms: Option<u64>) -> Option<Event> {
         self.inner.wait_next_event(millis(timeout_ms))
     }
@@ -360,34 +415,51 @@ impl Node {
     }
 }
 
-/// The `*_async` twins of the blocking calls.
+/// The `*_async` twins of every call that can block, run on the SDK's call pool.
 #[uniffi::export]
 impl Node {
-    /// `start`, off the caller's thread.
-    pub async fn start_async(self: Arc<Self>) -> Result<(), BuildError> {
-        off_thread(move || self.inner.start()).await
+    /// `start`, on the call pool.
+    pub async fn start_async(self: Arc<Self>) -> Result<(), NodeError> {
+        on_pool(move || self.inner.start()).await
     }
 
-    /// `stop`, off the caller's thread.
+    /// `stop`, on the call pool.
     pub async fn stop_async(self: Arc<Self>) -> Result<(), NodeError> {
-        off_thread(move || self.inner.stop()).await
+        on_pool(move || self.inner.stop()).await
     }
 
-    /// `sync`, off the caller's thread.
+    /// `status`, on the call pool (it waits while a sync pass holds the status).
+    pub async fn status_async(self: Arc<Self>) -> NodeStatus {
+        on_pool(move || self.inner.status()).await
+    }
+
+    /// `sync`, on the call pool.
     pub async fn sync_async(self: Arc<Self>) -> Result<(), NodeError> {
-        off_thread(move || self.inner.sync()).await
+        on_pool(move || self.inner.sync()).await
     }
 
-    /// `connect`, off the caller's thread.
+    /// `connect`, on the call pool.
+    #[uniffi::method(default(persist = true))]
     pub async fn connect_async(
         self: Arc<Self>,
         uri: String,
         persist: bool,
     ) -> Result<(), NodeError> {
-        off_thread(move || self.inner.connect(&uri, persist)).await
+        on_pool(move || self.inner.connect(&uri, persist)).await
     }
 
-    /// `open_channel`, off the caller's thread.
+    /// `disconnect`, on the call pool.
+    pub async fn disconnect_async(self: Arc<Self>, node_id: String) -> Result<(), NodeError> {
+        on_pool(move || self.inner.disconnect(&node_id)).await
+    }
+
+    /// `list_peers`, on the call pool.
+    pub async fn list_peers_async(self: Arc<Self>) -> Vec<PeerInfo> {
+        on_pool(move || self.inner.list_peers()).await
+    }
+
+    /// `open_channel`, on the call pool.
+    #[uniffi::method(default(push_msat = None, announce = false))]
     pub async fn open_channel_async(
         self: Arc<Self>,
         uri: String,
@@ -395,104 +467,189 @@ impl Node {
         push_msat: Option<u64>,
         announce: bool,
     ) -> Result<String, NodeError> {
-        off_thread(move || {
+        on_pool(move || {
             self.inner
                 .open_channel(&uri, capacity_sat, push_msat, announce)
         })
         .await
     }
 
-    /// `close_channel`, off the caller's thread.
-    pub async fn close_channel_async(self: Arc<Self>, channel_id: String) -> Result<(), NodeError> {
-        off_thread(move || self.inner.close_channel(&channel_id)).await
+    /// `list_channels`, on the call pool.
+    pub async fn list_channels_async(self: Arc<Self>) -> Vec<ChannelInfo> {
+        on_pool(move || self.inner.list_channels()).await
     }
 
-    /// `force_close_channel`, off the caller's thread.
+    /// `close_channel`, on the call pool.
+    pub async fn close_channel_async(self: Arc<Self>, channel_id: String) -> Result<(), NodeError> {
+        on_pool(move || self.inner.close_channel(&channel_id)).await
+    }
+
+    /// `force_close_channel`, on the call pool.
+    #[uniffi::method(default(reason = None))]
     pub async fn force_close_channel_async(
         self: Arc<Self>,
         channel_id: String,
         reason: Option<String>,
     ) -> Result<(), NodeError> {
-        off_thread(move || self.inner.force_close_channel(&channel_id, reason)).await
+        on_pool(move || self.inner.force_close_channel(&channel_id, reason)).await
     }
 
-    /// `send_to_address`, off the caller's thread.
+    /// `pending_sweeps`, on the call pool.
+    pub async fn pending_sweeps_async(self: Arc<Self>) -> Vec<PendingSweep> {
+        on_pool(move || self.inner.pending_sweeps()).await
+    }
+
+    /// `new_address`, on the call pool.
+    pub async fn new_address_async(self: Arc<Self>) -> Result<String, NodeError> {
+        on_pool(move || self.inner.new_address()).await
+    }
+
+    /// `onchain_balance`, on the call pool.
+    pub async fn onchain_balance_async(self: Arc<Self>) -> OnchainBalance {
+        on_pool(move || self.inner.onchain_balance()).await
+    }
+
+    /// `send_to_address`, on the call pool.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
     pub async fn send_to_address_async(
         self: Arc<Self>,
         address: String,
         amount_sat: u64,
         fee_rate_sat_per_vb: Option<u64>,
     ) -> Result<String, NodeError> {
-        off_thread(move || {
+        on_pool(move || {
             self.inner
                 .send_to_address(&address, amount_sat, fee_rate_sat_per_vb)
         })
         .await
     }
 
-    /// `send_all_to_address`, off the caller's thread.
+    /// `send_all_to_address`, on the call pool.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
     pub async fn send_all_to_address_async(
         self: Arc<Self>,
         address: String,
         fee_rate_sat_per_vb: Option<u64>,
     ) -> Result<String, NodeError> {
-        off_thread(move || {
+        on_pool(move || {
             self.inner
                 .send_all_to_address(&address, fee_rate_sat_per_vb)
         })
         .await
     }
 
-    /// `send`, off the caller's thread.
+    /// `decode_invoice`, on the call pool.
+    pub async fn decode_invoice_async(
+        self: Arc<Self>,
+        invoice: String,
+    ) -> Result<InvoicePreview, NodeError> {
+        on_pool(move || self.inner.decode_invoice(&invoice)).await
+    }
+
+    /// `receive`, on the call pool.
+    #[uniffi::method(default(expiry_secs = None))]
+    pub async fn receive_async(
+        self: Arc<Self>,
+        amount_msat: u64,
+        description: String,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        on_pool(move || self.inner.receive(amount_msat, &description, expiry_secs)).await
+    }
+
+    /// `receive_variable_amount`, on the call pool.
+    #[uniffi::method(default(expiry_secs = None))]
+    pub async fn receive_variable_amount_async(
+        self: Arc<Self>,
+        description: String,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        on_pool(move || {
+            self.inner
+                .receive_variable_amount(&description, expiry_secs)
+        })
+        .await
+    }
+
+    /// `send`, on the call pool.
+    #[uniffi::method(default(options = None))]
     pub async fn send_async(
         self: Arc<Self>,
         invoice: String,
         options: Option<SendOptions>,
     ) -> Result<String, NodeError> {
-        off_thread(move || self.inner.send(&invoice, options)).await
+        on_pool(move || self.inner.send(&invoice, options)).await
     }
 
-    /// `send_using_amount`, off the caller's thread.
+    /// `send_using_amount`, on the call pool.
+    #[uniffi::method(default(options = None))]
     pub async fn send_using_amount_async(
         self: Arc<Self>,
         invoice: String,
         amount_msat: u64,
         options: Option<SendOptions>,
     ) -> Result<String, NodeError> {
-        off_thread(move || self.inner.send_using_amount(&invoice, amount_msat, options)).await
+        on_pool(move || self.inner.send_using_amount(&invoice, amount_msat, options)).await
     }
 
-    /// `send_spontaneous`, off the caller's thread.
+    /// `send_spontaneous`, on the call pool.
+    #[uniffi::method(default(options = None))]
     pub async fn send_spontaneous_async(
         self: Arc<Self>,
         node_id: String,
         amount_msat: u64,
         options: Option<SendOptions>,
     ) -> Result<String, NodeError> {
-        off_thread(move || self.inner.send_spontaneous(&node_id, amount_msat, options)).await
+        on_pool(move || self.inner.send_spontaneous(&node_id, amount_msat, options)).await
     }
 
-    /// `wait_payment`, off the caller's thread.
+    /// `payment`, on the call pool.
+    pub async fn payment_async(
+        self: Arc<Self>,
+        payment_id: String,
+    ) -> Result<Option<PaymentDetails>, NodeError> {
+        on_pool(move || self.inner.payment(&payment_id)).await
+    }
+
+    /// `list_payments`, on the call pool.
+    #[uniffi::method(default(filter = None))]
+    pub async fn list_payments_async(
+        self: Arc<Self>,
+        filter: Option<PaymentFilter>,
+    ) -> Result<Vec<PaymentDetails>, NodeError> {
+        on_pool(move || self.inner.list_payments(filter.unwrap_or_default())).await
+    }
+
+    /// `wait_payment`, on the call pool.
+    #[uniffi::method(default(timeout_ms = None))]
     pub async fn wait_payment_async(
         self: Arc<Self>,
         payment_id: String,
-        timeout_ms: u64,
+        timeout_ms: Option<u64>,
     ) -> Result<PaymentDetails, NodeError> {
-        off_thread(move || {
-            self.inner
-                .wait_payment(&payment_id, Duration::from_millis(timeout_ms))
+        on_pool(move || {
+            self.inner.wait_payment(
+                &payment_id,
+                Duration::from_millis(timeout_ms.unwrap_or(WAIT_PAYMENT_DEFAULT_MS)),
+            )
         })
         .await
     }
 
-    /// `wait_next_event`, off the caller's thread. Cancelling the foreign task ends the wait
-    /// within half a second.
+    /// `event_handled`, on the call pool.
+    pub async fn event_handled_async(self: Arc<Self>) -> Result<(), NodeError> {
+        on_pool(move || self.inner.event_handled()).await
+    }
+
+    /// `wait_next_event`, on the call pool. Cancelling the foreign task ends the wait within
+    /// half a second (the pool's thread is free again then).
+    #[uniffi::method(default(timeout_ms = None))]
     pub async fn next_event_async(self: Arc<Self>, timeout_ms: Option<u64>) -> Option<Event> {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let _cancel_on_drop = tx;
         let deadline = millis(timeout_ms).map(crate::deadline_after);
         let mut rx = rx;
-        off_thread(move || loop {
+        on_pool(move || loop {
             let step = match deadline {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -515,5 +672,38 @@ impl Node {
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_pool;
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(future)
+    }
+
+    #[test]
+    fn calls_reuse_the_pools_threads() {
+        // One after another, calls find the previous call's thread idle and run on it (a
+        // thread per call, as before, would give 20 different threads).
+        let threads: std::collections::HashSet<_> = (0..20)
+            .map(|_| run(on_pool(|| std::thread::current().id())))
+            .collect();
+        assert!(threads.len() < 20, "{} threads for 20 calls", threads.len());
+        let name = run(on_pool(|| std::thread::current().name().map(str::to_string)));
+        assert_eq!(name.as_deref(), Some("qtum-ln-call"));
+    }
+
+    #[test]
+    fn a_panic_in_a_call_reaches_the_caller() {
+        let outcome = std::panic::catch_unwind(|| run(on_pool(|| -> u8 { panic!("a bug") })));
+        let panic = outcome.expect_err("the panic is re-raised in the future");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"a bug"));
+        // The pool survives it.
+        assert_eq!(run(on_pool(|| 7)), 7);
     }
 }

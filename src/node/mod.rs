@@ -441,13 +441,13 @@ impl Node {
 
     /// Start networking, chain sync and the background processor. A failed start leaves
     /// nothing running.
-    pub fn start(&self) -> Result<(), crate::error::BuildError> {
+    pub fn start(&self) -> Result<(), NodeError> {
         let mut running = lock(&self.running);
         if running.is_some() {
-            return Err(crate::error::BuildError::AlreadyRunning);
+            return Err(NodeError::AlreadyRunning);
         }
         if let Some(e) = self.inner.journal.failure() {
-            return Err(crate::error::BuildError::Storage(format!(
+            return Err(NodeError::Halted(format!(
                 "an earlier write failed ({e}); build the node again from its storage"
             )));
         }
@@ -840,7 +840,7 @@ const WATCHDOG_INTERVAL: Duration = Duration::from_millis(200);
 fn spawn_guarded(
     name: &str,
     body: impl FnOnce() + Send + 'static,
-) -> Result<(std::thread::JoinHandle<()>, Arc<AtomicBool>), crate::error::BuildError> {
+) -> Result<(std::thread::JoinHandle<()>, Arc<AtomicBool>), NodeError> {
     let (guard, alive) = AliveGuard::new();
     let handle = std::thread::Builder::new()
         .name(name.into())
@@ -848,7 +848,7 @@ fn spawn_guarded(
             let _guard = guard;
             body()
         })
-        .map_err(|e| crate::error::BuildError::Storage(format!("cannot start {name}: {e}")))?;
+        .map_err(|e| NodeError::SystemResources(format!("cannot start {name}: {e}")))?;
     Ok((handle, alive))
 }
 
@@ -858,13 +858,13 @@ fn start_parts(
     inner: &Arc<NodeInner>,
     parts: &mut Running,
     shared: SharedRunning,
-) -> Result<(), crate::error::BuildError> {
+) -> Result<(), NodeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("qtum-ln")
         .enable_all()
         .build()
-        .map_err(|e| crate::error::BuildError::Storage(format!("runtime: {e}")))?;
+        .map_err(|e| NodeError::SystemResources(format!("runtime: {e}")))?;
     let handle = runtime.handle().clone();
     parts.runtime = Some(runtime);
     let stop = parts.stop.clone();
@@ -873,10 +873,10 @@ fn start_parts(
     let inbound = Arc::new(InboundLimits::default());
     for address in &inner.config.listening_addresses {
         let listener = std::net::TcpListener::bind(address)
-            .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
+            .map_err(|e| NodeError::Listen(format!("{address}: {e}")))?;
         listener
             .set_nonblocking(true)
-            .map_err(|e| crate::error::BuildError::Listen(format!("{address}: {e}")))?;
+            .map_err(|e| NodeError::Listen(format!("{address}: {e}")))?;
         let peer_manager = inner.peer_manager.clone();
         let stop = stop.clone();
         let inbound = inbound.clone();

@@ -61,10 +61,13 @@ pub struct InvoicePreview {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SendOptions {
     /// Most routing fees to pay, in millisatoshi (default max(8,400 sat, 3 %)).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub max_fee_msat: Option<u64>,
     /// Attempts before giving up (default 5).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub retries: Option<u32>,
     /// Longest route in hops (default 6).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub max_route_hops: Option<u8>,
 }
 

@@ -103,12 +103,16 @@ impl std::fmt::Debug for PaymentDetails {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PaymentFilter {
     /// Only this direction.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub direction: Option<PaymentDirection>,
     /// Only this status.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub status: Option<PaymentStatus>,
     /// Skip this many (newest first).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub offset: u32,
     /// Return at most this many (0: all).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub limit: u32,
 }
 

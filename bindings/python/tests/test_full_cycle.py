@@ -24,6 +24,7 @@ from qtum_lightning import (
     RpcEndpointConfig,
     WordCount,
     default_config,
+    events,
     generate_mnemonic,
     parse_node_uri,
     set_log_writer,
@@ -75,8 +76,22 @@ def node_config(harness, storage_dir):
 
 def build(harness, storage_dir, mnemonic):
     builder = Builder(node_config(harness, storage_dir))
-    builder.set_entropy_mnemonic(mnemonic, None)
-    return builder.build()
+    builder.set_entropy_mnemonic(mnemonic)
+    return asyncio.run(builder.build_async())
+
+
+def await_event(node, what, matches, timeout=180):
+    """The next event of `node` that `matches`, from its async iterator."""
+
+    async def first():
+        async for event in events(node, 200):
+            if matches(event):
+                return event
+
+    try:
+        return asyncio.run(asyncio.wait_for(first(), timeout))
+    except asyncio.TimeoutError:
+        raise AssertionError(f"gave up waiting for event: {what}") from None
 
 
 def test_full_cycle(harness, tmp_path):
@@ -110,39 +125,45 @@ def test_full_cycle(harness, tmp_path):
     before = alice.onchain_balance().total_sat
 
     # Open 10 QTUM to Bob; ready after the configured 6 confirmations.
-    asyncio.run(alice.open_channel_async(bob.node_uri(), 10 * QTUM, None, False))
-    pending = expect_event(alice, "channel pending", lambda e: e.is_CHANNEL_PENDING())
+    # Defaults: no push, not announced.
+    user_channel_id = asyncio.run(alice.open_channel_async(bob.node_uri(), 10 * QTUM))
+    pending = await_event(alice, "channel pending",
+                          lambda e: e.is_CHANNEL_PENDING() and e.user_channel_id == user_channel_id)
     channel_id = pending.channel_id
     harness.mine(6, miner.new_address())
-    expect_event(alice, "Alice: channel ready", lambda e: e.is_CHANNEL_READY())
+    # Alice's events through the async iterator, Bob's through the polling helper (which syncs).
+    await_event(alice, "Alice: channel ready",
+                lambda e: e.is_CHANNEL_READY() and e.channel_id == channel_id)
     expect_event(bob, "Bob: channel ready", lambda e: e.is_CHANNEL_READY())
     channel = next(c for c in alice.list_channels() if c.channel_id == channel_id)
     assert channel.capacity_sat == 10 * QTUM and channel.is_outbound
     wait_until("channel usable", lambda: any(c.is_usable for c in alice.list_channels()))
 
     # Bob asks for 1 satoshi; Alice previews and pays.
-    invoice = bob.receive(1000, "1 satoshi, as in the tutorial", None)
+    invoice = asyncio.run(bob.receive_async(1000, "1 satoshi, as in the tutorial"))
     assert invoice.startswith("lnqcrt")
     preview = alice.decode_invoice(invoice)
     assert preview.amount_msat == 1000 and preview.payee_node_id == bob.node_id()
     assert preview.network == Network.REGTEST and preview.is_payable
-    payment_id = asyncio.run(alice.send_async(invoice, None))
-    sent = expect_event(alice, "payment sent", lambda e: e.is_PAYMENT_SUCCESSFUL())
-    assert sent.payment_id == payment_id
+    payment_id = asyncio.run(alice.send_async(invoice))
+    await_event(alice, "payment sent",
+                lambda e: e.is_PAYMENT_SUCCESSFUL() and e.payment_id == payment_id)
+    assert asyncio.run(alice.wait_payment_async(payment_id)).status == PaymentStatus.SUCCEEDED
     received = expect_event(bob, "payment received", lambda e: e.is_PAYMENT_RECEIVED())
     assert received.amount_msat == 1000
     assert alice.payment(payment_id).status == PaymentStatus.SUCCEEDED
     inbound = bob.list_payments(PaymentFilter(direction=PaymentDirection.INBOUND,
-                                              status=PaymentStatus.SUCCEEDED, offset=0, limit=0))
+                                              status=PaymentStatus.SUCCEEDED))
     assert [p.amount_msat for p in inbound] == [1000]
+    assert [p.id for p in asyncio.run(alice.list_payments_async())] == [payment_id]
     assert any(e.is_PAYMENT_RECEIVED() for e in bob_events.events), "the listener heard it"
 
     # Paying it again is refused with a typed error.
     with pytest.raises(NodeError.DuplicatePayment):
-        alice.send(invoice, None)
+        alice.send(invoice)
 
     # Close cooperatively; the funds come back on chain.
-    alice.close_channel(channel_id)
+    asyncio.run(alice.close_channel_async(channel_id))
 
     def closed():
         harness.mine(1, miner.new_address())
@@ -151,7 +172,8 @@ def test_full_cycle(harness, tmp_path):
         return not alice.list_channels() and not bob.list_channels()
 
     wait_until("channel closed on both sides", closed)
-    expect_event(alice, "Alice: channel closed", lambda e: e.is_CHANNEL_CLOSED())
+    await_event(alice, "Alice: channel closed",
+                lambda e: e.is_CHANNEL_CLOSED() and e.channel_id == channel_id)
     expect_event(bob, "Bob: channel closed", lambda e: e.is_CHANNEL_CLOSED())
 
     def funds_back():
@@ -184,7 +206,7 @@ def test_errors_read_like_the_rust_display(harness, tmp_path):
 
     node.start()
     with pytest.raises(NodeError.InvalidNodeUri) as e:
-        node.connect("not a uri", False)
+        node.connect("not a uri")
     assert str(e.value) == "invalid node URI: the node URI has no '@'; expected pubkey@host:port"
     with pytest.raises(NodeError.UnknownChannel) as e:
         node.close_channel("nope")

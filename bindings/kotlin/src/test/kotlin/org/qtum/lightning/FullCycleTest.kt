@@ -1,6 +1,8 @@
 package org.qtum.lightning
 
+import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -31,8 +33,16 @@ class FullCycleTest {
 
     private fun build(harness: Harness, name: String, mnemonic: String): Node =
         Builder(config(harness, name)).use { builder ->
-            builder.setEntropyMnemonic(mnemonic, null)
-            builder.build()
+            builder.setEntropyMnemonic(mnemonic)
+            runBlocking { builder.buildAsync() }
+        }
+
+    /** The next event of [node] that [matches], collected from its `Flow<Event>`. */
+    private inline fun <reified T : Event> awaitEvent(node: Node, crossinline matches: (T) -> Boolean = { true }): T =
+        runBlocking {
+            withTimeout(PATIENCE_MS) {
+                node.events(200uL).first { it is T && matches(it) } as T
+            }
         }
 
     private class Logs : LogWriter {
@@ -75,39 +85,46 @@ class FullCycleTest {
         }
         val before = alice.onchainBalance().totalSat
 
-        runBlocking { alice.openChannelAsync(bob.nodeUri()!!, 10uL * QTUM, null, false) }
-        val pending = expectEvent(alice, "channel pending") { it as? Event.ChannelPending }
+        // Defaults: no push, not announced.
+        val userChannelId = runBlocking { alice.openChannelAsync(bob.nodeUri()!!, 10uL * QTUM) }
+        val pending = awaitEvent<Event.ChannelPending>(alice) { it.userChannelId == userChannelId }
         harness.mine(6, miner.newAddress())
-        expectEvent(alice, "Alice: channel ready") { it as? Event.ChannelReady }
+        // Alice's events through her Flow, Bob's through the polling helper (which syncs).
+        awaitEvent<Event.ChannelReady>(alice) { it.channelId == pending.channelId }
         expectEvent(bob, "Bob: channel ready") { it as? Event.ChannelReady }
         val channel = alice.listChannels().first { it.channelId == pending.channelId }
         assertEquals(10uL * QTUM, channel.capacitySat)
         waitUntil("channel usable") { alice.listChannels().any { it.isUsable } }
 
         // Bob asks for 1 satoshi; Alice previews and pays.
-        val invoice = bob.receive(1000uL, "1 satoshi, as in the tutorial", null)
+        val invoice = runBlocking { bob.receiveAsync(1000uL, "1 satoshi, as in the tutorial") }
         assertTrue(invoice.startsWith("lnqcrt"))
         val preview = alice.decodeInvoice(invoice)
         assertEquals(1000uL, preview.amountMsat)
         assertEquals(bob.nodeId(), preview.payeeNodeId)
-        val paymentId = runBlocking { alice.sendAsync(invoice, null) }
-        val sent = expectEvent(alice, "payment sent") { it as? Event.PaymentSuccessful }
-        assertEquals(paymentId, sent.paymentId)
+        val paymentId = runBlocking { alice.sendAsync(invoice) }
+        val sent = awaitEvent<Event.PaymentSuccessful>(alice) { it.paymentId == paymentId }
+        assertEquals(PaymentStatus.SUCCEEDED, runBlocking { alice.waitPaymentAsync(paymentId) }.status)
+        assertTrue(sent.feePaidMsat == null || sent.feePaidMsat == 0uL, "a direct channel charges no fee")
         val received = expectEvent(bob, "payment received") { it as? Event.PaymentReceived }
         assertEquals(1000uL, received.amountMsat)
         assertEquals(PaymentStatus.SUCCEEDED, alice.payment(paymentId)?.status)
         assertTrue(bobEvents.events.any { it is Event.PaymentReceived }, "the listener heard it")
-        assertThrows<NodeException.DuplicatePayment> { alice.send(invoice, null) }
+        assertThrows<NodeException.DuplicatePayment> { alice.send(invoice) }
+        val outbound = runBlocking {
+            alice.listPaymentsAsync(PaymentFilter(direction = PaymentDirection.OUTBOUND))
+        }
+        assertEquals(listOf(paymentId), outbound.map { it.id })
 
         // Close cooperatively; the funds come back on chain.
-        alice.closeChannel(pending.channelId)
+        runBlocking { alice.closeChannelAsync(pending.channelId) }
         waitUntil("channel closed on both sides") {
             harness.mine(1, miner.newAddress())
             alice.sync()
             bob.sync()
             alice.listChannels().isEmpty() && bob.listChannels().isEmpty()
         }
-        expectEvent(alice, "Alice: channel closed") { it as? Event.ChannelClosed }
+        awaitEvent<Event.ChannelClosed>(alice) { it.channelId == pending.channelId }
         expectEvent(bob, "Bob: channel closed") { it as? Event.ChannelClosed }
         waitUntil("funds back in Alice's wallet") {
             harness.mine(1, miner.newAddress())

@@ -12,7 +12,7 @@ import java.util.Base64
 const val QTUM: ULong = 100_000_000uL
 
 /** Bounds a hang; the tests never assert timings. */
-private const val PATIENCE_MS = 180_000L
+const val PATIENCE_MS = 180_000L
 
 fun freePort(): Int = ServerSocket(0).use { it.localPort }
 
