@@ -694,7 +694,9 @@ mod tests {
             .map(|_| run(on_pool(|| std::thread::current().id())))
             .collect();
         assert!(threads.len() < 20, "{} threads for 20 calls", threads.len());
-        let name = run(on_pool(|| std::thread::current().name().map(str::to_string)));
+        let name = run(on_pool(|| {
+            std::thread::current().name().map(str::to_string)
+        }));
         assert_eq!(name.as_deref(), Some("qtum-ln-call"));
     }
 
