@@ -39,8 +39,8 @@ pub use config::{ChainSourceConfig, Config, EsploraServerConfig, RpcAuth, RpcEnd
 pub use error::{BuildError, NodeError};
 pub use event::{Event, EventListener};
 pub use node::{
-    Builder, ChannelInfo, InvoicePreview, Node, NodeStatus, OnchainBalance, PeerInfo, PendingSweep,
-    SendOptions, SweepStatus,
+    Balances, Builder, ChannelInfo, CloseSource, ClosingBalance, ClosingStatus, InvoicePreview,
+    Node, NodeStatus, OnchainBalance, PeerInfo, PendingSweep, SendOptions, SweepStatus,
 };
 pub use payment::store::{
     PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,

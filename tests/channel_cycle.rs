@@ -49,6 +49,12 @@ fn open_ready_cooperative_close_funds_back() {
     assert_eq!(channel.capacity_sat, 10 * QTUM);
     assert!(channel.is_outbound && channel.is_ready);
     assert!(channel.confirmations.unwrap_or(0) >= 6);
+    let open = alice.balances();
+    assert!(
+        open.lightning_sat > 9 * QTUM && open.lightning_sat < 10 * QTUM,
+        "{open:?}"
+    );
+    assert!(open.total_sat < before && open.total_sat > before - QTUM / 100, "{open:?}");
 
     // A payment each way; the close is asked while the second is in flight, with Alice on a
     // slow disk (each of her commits takes 300 ms): her monitor update for Bob's HTLC is on its
@@ -80,10 +86,21 @@ fn open_ready_cooperative_close_funds_back() {
         }
         _ => false,
     });
+    // From the close until the funds are spendable again, Alice's total neither drops (the
+    // funds are counted while they travel) nor counts anything twice (wallet and channel).
+    let counted_once = |what: &str| {
+        let b = alice.balances();
+        assert!(
+            b.total_sat <= before && b.total_sat > before - QTUM / 2 - QTUM / 100,
+            "{what}: {b:?}"
+        );
+        b
+    };
     wait_until("closing transaction in the mempool and mined", || {
         mine(&harness, 1);
         let _ = alice.sync();
         let _ = bob.sync();
+        counted_once("closing");
         alice.list_channels().is_empty() && bob.list_channels().is_empty()
     });
     expect_event(&alice, "alice closed", |e| {
@@ -98,12 +115,16 @@ fn open_ready_cooperative_close_funds_back() {
     wait_until("funds back in the wallet", || {
         mine(&harness, 1);
         let _ = alice.sync();
+        counted_once("maturing");
         let balance = alice.onchain_balance();
         // 0.5 QTUM went to Bob (0.4 more may have come back).
         balance.unconfirmed_sat == 0 && balance.confirmed_sat > 20 * QTUM - QTUM / 2 - QTUM / 100
     });
     let after = alice.onchain_balance().confirmed_sat;
     assert!(after < before, "fees were paid");
+    let settled = counted_once("settled");
+    assert_eq!(settled.closing, vec![], "{settled:?}");
+    assert_eq!(settled.total_sat, settled.onchain.total_sat);
 
     alice.stop().expect("stop");
     bob.stop().expect("stop");

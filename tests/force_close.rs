@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use qtum_lightning::qtum::policy::dust_threshold;
-use qtum_lightning::{Event, PaymentStatus};
+use qtum_lightning::{CloseSource, ClosingStatus, Event, PaymentStatus};
 use qtum_regtest::node::RegtestNode;
 
 /// Every output of every non-coinbase transaction in blocks above `from_height` is standard on
@@ -82,7 +82,41 @@ fn dust_balances_force_closed_from_each_side() {
     //    limit); Alice force-closes: her to_local waits out Bob's 5,400-block delay.
     let second = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, Some(40_000_000));
     let alice_before = alice.onchain_balance().total_sat;
+    let held = alice.balances();
+    assert!(
+        held.lightning_sat > 9 * QTUM && held.lightning_sat < 10 * QTUM - 40_000,
+        "{held:?}"
+    );
     force_close_and_settle(&harness, &alice, &bob, &second);
+    // Gone from the channel list and not in the wallet for 5,400 blocks: the balances show
+    // the funds maturing, with the height, and the total stays what it was (less the
+    // commitment's fee, already out of lightning_sat).
+    let height = harness.height();
+    let waiting = alice.balances();
+    assert_eq!(waiting.lightning_sat, 0, "{waiting:?}");
+    let maturing: Vec<_> = waiting
+        .closing
+        .iter()
+        .filter(|c| c.channel_id.as_deref() == Some(second.as_str()))
+        .collect();
+    assert_eq!(maturing.len(), 1, "{waiting:?}");
+    assert!(
+        matches!(
+            maturing[0].status,
+            ClosingStatus::Maturing { maturity_height, source: CloseSource::ForceClosedByUs }
+                if maturity_height > height + 5_000
+        ),
+        "{waiting:?}"
+    );
+    assert_eq!(maturing[0].amount_sat, held.lightning_sat);
+    assert!(
+        waiting.onchain.total_sat < alice_before + QTUM,
+        "not in the wallet yet"
+    );
+    assert_eq!(
+        waiting.total_sat, held.total_sat,
+        "nothing vanished, nothing counted twice"
+    );
     mine(&harness, 5_400);
     wait_until("alice's to_local swept after the delay", || {
         mine(&harness, 1);
@@ -90,6 +124,18 @@ fn dust_balances_force_closed_from_each_side() {
         let _ = bob.sync();
         alice.onchain_balance().total_sat > alice_before + 9 * QTUM
     });
+    // In the wallet now, and counted there only (the sweep's fee is the difference).
+    wait_until("the sweep counted once", || {
+        mine(&harness, 1);
+        let _ = alice.sync();
+        let now = alice.balances();
+        now.closing_sat == 0 && now.total_sat == now.onchain.total_sat
+    });
+    let swept = alice.balances();
+    assert!(
+        swept.total_sat < held.total_sat && swept.total_sat > held.total_sat - QTUM / 100,
+        "{swept:?} vs {held:?}"
+    );
 
     // 3. A balance Bob can keep: 1 QTUM, and Alice force-closes again; Bob's to_remote comes
     //    back to Bob's wallet.

@@ -24,7 +24,8 @@ use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
 use crate::node::{
-    ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, PeerInfo, PendingSweep, SendOptions,
+    Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, PeerInfo, PendingSweep,
+    SendOptions,
 };
 use crate::payment::store::{PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
@@ -279,6 +280,12 @@ impl Node {
         self.inner.onchain_balance()
     }
 
+    /// Everything the node holds: on chain, in open channels, and closed channels' funds on
+    /// their way to the wallet (with the height at which each matures).
+    pub fn balances(&self) -> Balances {
+        self.inner.balances()
+    }
+
     /// Send `amount_sat` on chain (at `fee_rate_sat_per_vb`, or the estimate); returns the
     /// txid.
     #[uniffi::method(default(fee_rate_sat_per_vb = None))]
@@ -507,6 +514,11 @@ impl Node {
     /// `onchain_balance`, on the call pool.
     pub async fn onchain_balance_async(self: Arc<Self>) -> OnchainBalance {
         on_pool(move || self.inner.onchain_balance()).await
+    }
+
+    /// `balances`, on the call pool.
+    pub async fn balances_async(self: Arc<Self>) -> Balances {
+        on_pool(move || self.inner.balances()).await
     }
 
     /// `send_to_address`, on the call pool.

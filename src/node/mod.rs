@@ -1,6 +1,7 @@
 //! The Lightning node: LDK's channel manager, chain monitor, peer manager, gossip, sweeper and
 //! background processor, wired to Qtum's chain layer and the on-chain wallet.
 
+mod balances;
 mod builder;
 mod gossip;
 mod handler;
@@ -25,6 +26,7 @@ use lightning::ln::channel_state::{
 use lightning::util::config::UserConfig;
 use lightning_background_processor::BackgroundProcessor;
 
+pub use balances::{Balances, CloseSource, ClosingBalance, ClosingStatus};
 pub use builder::Builder;
 pub use onchain::OnchainBalance;
 pub use payments::{InvoicePreview, SendOptions};

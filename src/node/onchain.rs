@@ -449,6 +449,16 @@ impl Onchain {
         }
     }
 
+    /// Whether the wallet holds `txid`.
+    pub(crate) fn holds_transaction(&self, txid: &bitcoin::Txid) -> bool {
+        self.wallet.holds_transaction(txid)
+    }
+
+    /// Whether the wallet holds a transaction spending `outpoint`.
+    pub(crate) fn holds_spend_of(&self, outpoint: &bitcoin::OutPoint) -> bool {
+        self.wallet.holds_spend_of(outpoint)
+    }
+
     pub(crate) fn new_address(&self) -> Result<String, NodeError> {
         self.wallet
             .new_address()

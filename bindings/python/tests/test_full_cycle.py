@@ -138,6 +138,11 @@ def test_full_cycle(harness, tmp_path):
     channel = next(c for c in alice.list_channels() if c.channel_id == channel_id)
     assert channel.capacity_sat == 10 * QTUM and channel.is_outbound
     wait_until("channel usable", lambda: any(c.is_usable for c in alice.list_channels()))
+    # The channel's funds are in the balances, once (the funding fee is gone).
+    held = asyncio.run(alice.balances_async())
+    assert 9 * QTUM < held.lightning_sat < 10 * QTUM, held
+    assert before - QTUM // 100 < held.total_sat < before, held
+    assert held.total_sat == held.onchain.total_sat + held.lightning_sat + held.closing_sat
 
     # Bob asks for 1 satoshi; Alice previews and pays.
     invoice = asyncio.run(bob.receive_async(1000, "1 satoshi, as in the tutorial"))
@@ -179,11 +184,16 @@ def test_full_cycle(harness, tmp_path):
     def funds_back():
         harness.mine(1, miner.new_address())
         asyncio.run(alice.sync_async())
+        # Counted while they travel back, never twice.
+        total = alice.balances().total_sat
+        assert before - QTUM // 100 < total < before, total
         balance = alice.onchain_balance()
         return balance.unconfirmed_sat == 0 and balance.confirmed_sat > before - QTUM // 100
 
     wait_until("funds back in Alice's wallet", funds_back)
     assert alice.onchain_balance().confirmed_sat < before, "fees were paid"
+    settled = alice.balances()
+    assert settled.closing == [] and settled.lightning_sat == 0, settled
 
     asyncio.run(alice.stop_async())
     bob.stop()

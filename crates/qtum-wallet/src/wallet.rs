@@ -422,6 +422,21 @@ impl Wallet {
             .collect()
     }
 
+    /// Whether the wallet holds `txid` (a transaction paying it or spending its coins).
+    pub fn holds_transaction(&self, txid: &Txid) -> bool {
+        self.lock().state.txs.contains_key(txid)
+    }
+
+    /// Whether the wallet holds a transaction spending `outpoint` (one that pays the wallet,
+    /// such as a channel's cooperative close spending its funding output).
+    pub fn holds_spend_of(&self, outpoint: &OutPoint) -> bool {
+        self.lock()
+            .state
+            .txs
+            .values()
+            .any(|wtx| wtx.tx.input.iter().any(|i| i.previous_output == *outpoint))
+    }
+
     /// Every transaction touching the wallet: unconfirmed first (newest first), then confirmed
     /// from the highest block down.
     pub fn list_transactions(&self) -> Vec<TransactionDetails> {
