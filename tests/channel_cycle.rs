@@ -54,7 +54,10 @@ fn open_ready_cooperative_close_funds_back() {
         open.lightning_sat > 9 * QTUM && open.lightning_sat < 10 * QTUM,
         "{open:?}"
     );
-    assert!(open.total_sat < before && open.total_sat > before - QTUM / 100, "{open:?}");
+    assert!(
+        open.total_sat < before && open.total_sat > before - QTUM / 100,
+        "{open:?}"
+    );
 
     // A payment each way; the close is asked while the second is in flight, with Alice on a
     // slow disk (each of her commits takes 300 ms): her monitor update for Bob's HTLC is on its
