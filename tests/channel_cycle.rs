@@ -191,3 +191,43 @@ fn bad_input_is_typed_and_harmless() {
         .iter()
         .any(|p| p.node_id == bob.node_id() && p.is_connected));
 }
+
+#[test]
+fn signed_messages_verify_across_nodes() {
+    let harness = harness();
+    let alice = start_node(&harness, "alice", 1);
+    let bob = start_node(&harness, "bob", 2);
+    let message = "I, Alice, run this node.".as_bytes();
+    let signature = alice.sign_message(message).expect("sign");
+    // The same key signs the same message the same way (RFC 6979), whoever asks.
+    assert_eq!(alice.sign_message(message).expect("sign"), signature);
+    assert!(bob
+        .verify_message(message, &signature, &alice.node_id())
+        .expect("verify"));
+    // Not Bob's, not another message, not a damaged or empty signature.
+    assert!(!bob
+        .verify_message(message, &signature, &bob.node_id())
+        .expect("verify"));
+    assert!(!bob
+        .verify_message(b"I, Alice, run this node!", &signature, &alice.node_id())
+        .expect("verify"));
+    let mut damaged = signature.clone().into_bytes();
+    let last = damaged.len() - 1;
+    damaged[last] = if damaged[last] == b'y' { b'b' } else { b'y' };
+    let damaged = String::from_utf8(damaged).expect("zbase32 is ASCII");
+    for bad in [damaged.as_str(), "", "!!!", &"y".repeat(10_000)] {
+        assert!(
+            !bob.verify_message(message, bad, &alice.node_id())
+                .expect("verify"),
+            "{bad:.40}"
+        );
+    }
+    assert!(matches!(
+        bob.verify_message(message, &signature, "02nope"),
+        Err(qtum_lightning::NodeError::InvalidNodeId(_))
+    ));
+    // Stopped nodes sign and verify too.
+    alice.stop().expect("stop");
+    assert_eq!(alice.sign_message(message).expect("sign"), signature);
+    bob.stop().expect("stop");
+}

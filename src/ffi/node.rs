@@ -280,6 +280,22 @@ impl Node {
         self.inner.onchain_balance()
     }
 
+    /// Sign `message` with the node's key (lnd's and Core Lightning's `signmessage` format).
+    pub fn sign_message(&self, message: Vec<u8>) -> Result<String, NodeError> {
+        self.inner.sign_message(&message)
+    }
+
+    /// Whether `signature` is `node_id`'s signature of `message` (`false` for a signature that
+    /// is not well-formed; `InvalidNodeId` for a node id that is not valid).
+    pub fn verify_message(
+        &self,
+        message: Vec<u8>,
+        signature: String,
+        node_id: String,
+    ) -> Result<bool, NodeError> {
+        self.inner.verify_message(&message, &signature, &node_id)
+    }
+
     /// Everything the node holds: on chain, in open channels, and closed channels' funds on
     /// their way to the wallet (with the height at which each matures).
     pub fn balances(&self) -> Balances {

@@ -6,6 +6,7 @@ mod builder;
 mod gossip;
 mod handler;
 pub(crate) mod keys;
+mod message;
 mod onchain;
 mod payments;
 mod peers;

@@ -163,6 +163,14 @@ def test_full_cycle(harness, tmp_path):
     assert [p.id for p in asyncio.run(alice.list_payments_async())] == [payment_id]
     assert any(e.is_PAYMENT_RECEIVED() for e in bob_events.events), "the listener heard it"
 
+    # Alice signs a message; Bob checks it is hers (and only hers).
+    signature = alice.sign_message(b"paid 1 satoshi")
+    assert bob.verify_message(b"paid 1 satoshi", signature, alice.node_id())
+    assert not bob.verify_message(b"paid 2 satoshi", signature, alice.node_id())
+    assert not bob.verify_message(b"paid 1 satoshi", signature, bob.node_id())
+    with pytest.raises(NodeError.InvalidNodeId):
+        bob.verify_message(b"paid 1 satoshi", signature, "not a node id")
+
     # Paying it again is refused with a typed error.
     with pytest.raises(NodeError.DuplicatePayment):
         alice.send(invoice)
