@@ -245,6 +245,31 @@ fn variable_amount_keysend_and_a_hop() {
         PaymentStatus::Succeeded
     );
 
+    // An invoice that commits to its description by hash (LNURL-pay's metadata), paid across
+    // the hop like any other.
+    let metadata = r#"[["text/plain","a coffee"]]"#;
+    let hash = sha256::Hash::hash(metadata.as_bytes()).to_string();
+    let hashed = carol
+        .receive_for_description_hash(Some(9_000), &hash, None)
+        .expect("invoice");
+    let preview = alice.decode_invoice(&hashed).expect("decode");
+    assert_eq!(preview.description, None);
+    assert_eq!(preview.description_hash.as_deref(), Some(hash.as_str()));
+    let id = alice.send(&hashed, None).expect("send");
+    assert_eq!(
+        alice.wait_payment(&id, WAIT).expect("p").status,
+        PaymentStatus::Succeeded
+    );
+    for bad in ["", "00", &"g".repeat(64), &"0".repeat(66), &"é".repeat(32)] {
+        assert!(
+            matches!(
+                carol.receive_for_description_hash(None, bad, None),
+                Err(NodeError::InvalidInvoice(_))
+            ),
+            "{bad}"
+        );
+    }
+
     // Keysend to a direct peer.
     let id = alice
         .send_spontaneous(&bob.node_id(), 5_000, None)

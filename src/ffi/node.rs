@@ -354,6 +354,19 @@ impl Node {
             .receive_variable_amount(&description, expiry_secs)
     }
 
+    /// An invoice committing to a description by its SHA-256 (64 hex digits), as LNURL-pay
+    /// asks; `amount_msat` `None` lets the payer choose.
+    #[uniffi::method(default(expiry_secs = None))]
+    pub fn receive_for_description_hash(
+        &self,
+        amount_msat: Option<u64>,
+        description_hash: String,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        self.inner
+            .receive_for_description_hash(amount_msat, &description_hash, expiry_secs)
+    }
+
     /// Pay an invoice that states its amount; returns the payment id. The outcome arrives as
     /// `PaymentSuccessful` or `PaymentFailed` (and in `payment`).
     #[uniffi::method(default(options = None))]
@@ -595,6 +608,21 @@ impl Node {
         on_pool(move || {
             self.inner
                 .receive_variable_amount(&description, expiry_secs)
+        })
+        .await
+    }
+
+    /// `receive_for_description_hash`, on the call pool.
+    #[uniffi::method(default(expiry_secs = None))]
+    pub async fn receive_for_description_hash_async(
+        self: Arc<Self>,
+        amount_msat: Option<u64>,
+        description_hash: String,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        on_pool(move || {
+            self.inner
+                .receive_for_description_hash(amount_msat, &description_hash, expiry_secs)
         })
         .await
     }

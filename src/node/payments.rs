@@ -132,6 +132,21 @@ impl Node {
         description: &str,
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
+        let description = Description::new(description.to_string())
+            .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
+        self.create_invoice_described(
+            amount_msat,
+            Bolt11InvoiceDescription::Direct(description),
+            expiry_secs,
+        )
+    }
+
+    fn create_invoice_described(
+        &self,
+        amount_msat: Option<u64>,
+        description: Bolt11InvoiceDescription,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
         self.require_running()?;
         let inner = &self.inner;
         if amount_msat == Some(0) {
@@ -139,11 +154,13 @@ impl Node {
                 "an invoice for 0 msat cannot be paid".into(),
             ));
         }
-        let description = Description::new(description.to_string())
-            .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
+        let text = match &description {
+            Bolt11InvoiceDescription::Direct(d) => Some(d.as_inner().0.clone()),
+            Bolt11InvoiceDescription::Hash(_) => None,
+        };
         let params = Bolt11InvoiceParameters {
             amount_msats: amount_msat,
-            description: Bolt11InvoiceDescription::Direct(description.clone()),
+            description,
             invoice_expiry_delta_secs: Some(
                 expiry_secs.unwrap_or(inner.config.invoice_expiry_secs),
             ),
@@ -162,7 +179,7 @@ impl Node {
             hash,
         );
         row.amount_msat = amount_msat;
-        row.description = Some(description.as_inner().0.clone());
+        row.description = text;
         row.invoice = Some(invoice.to_string());
         row.counterparty_node_id = None;
         inner.payments.insert(&row)?;
@@ -187,6 +204,29 @@ impl Node {
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
         self.create_invoice(None, description, expiry_secs)
+    }
+
+    /// An invoice that commits to a description by its SHA-256 (`description_hash`, 64 hex
+    /// digits) instead of carrying it, as LNURL-pay asks (the hash of its metadata) and for
+    /// descriptions longer than an invoice can hold. `amount_msat` `None`: the payer chooses.
+    pub fn receive_for_description_hash(
+        &self,
+        amount_msat: Option<u64>,
+        description_hash: &str,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        use bitcoin::hashes::{sha256, Hash};
+        use bitcoin::hex::FromHex;
+        let text = description_hash.trim();
+        let bytes = <[u8; 32]>::from_hex(text).map_err(|e| {
+            NodeError::InvalidInvoice(format!("description hash: expected 64 hex digits: {e}"))
+        })?;
+        let hash = lightning_invoice::Sha256(sha256::Hash::from_byte_array(bytes));
+        self.create_invoice_described(
+            amount_msat,
+            Bolt11InvoiceDescription::Hash(hash),
+            expiry_secs,
+        )
     }
 
     /// Pay an invoice that states its amount. Returns the payment id; the outcome arrives as a

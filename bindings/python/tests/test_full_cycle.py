@@ -2,6 +2,7 @@
 harness, fund, open a channel, pay a 1-satoshi invoice, close cooperatively, funds back."""
 
 import asyncio
+import hashlib
 import threading
 
 import pytest
@@ -162,6 +163,14 @@ def test_full_cycle(harness, tmp_path):
     assert [p.amount_msat for p in inbound] == [1000]
     assert [p.id for p in asyncio.run(alice.list_payments_async())] == [payment_id]
     assert any(e.is_PAYMENT_RECEIVED() for e in bob_events.events), "the listener heard it"
+
+    # An invoice committing to its description by hash (LNURL-pay), decoded with the hash.
+    metadata_hash = hashlib.sha256(b'[["text/plain","1 satoshi"]]').hexdigest()
+    hashed = bob.receive_for_description_hash(None, metadata_hash)
+    hashed_preview = alice.decode_invoice(hashed)
+    assert hashed_preview.description_hash == metadata_hash and hashed_preview.amount_msat is None
+    with pytest.raises(NodeError.InvalidInvoice):
+        bob.receive_for_description_hash(1000, "not hex")
 
     # Alice signs a message; Bob checks it is hers (and only hers).
     signature = alice.sign_message(b"paid 1 satoshi")
