@@ -126,6 +126,9 @@ fn restart_both_nodes_mid_life() {
     fund(&harness, &alice, 20 * QTUM);
     let channel_id = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
     pay(&alice, &bob, 20_000_000_000, "0.2 QTUM before the restart");
+    alice
+        .set_channel_fees(&channel_id, Some(1_234), Some(567))
+        .expect("fees");
 
     alice.stop().expect("stop");
     bob.stop().expect("stop");
@@ -153,6 +156,12 @@ fn restart_both_nodes_mid_life() {
             .any(|c| c.channel_id == channel_id && c.is_usable)
     });
     pay(&alice, &bob, 1_000, "after the restart");
+    let fees = alice
+        .list_channels()
+        .into_iter()
+        .find(|c| c.channel_id == channel_id)
+        .map(|c| (c.forwarding_fee_base_msat, c.forwarding_fee_ppm));
+    assert_eq!(fees, Some((1_234, 567)), "fees kept across the restart");
 
     alice.close_channel(&channel_id).expect("close");
     wait_until("closed on both sides", || {
@@ -180,7 +189,7 @@ fn variable_amount_keysend_and_a_hop() {
     fund(&harness, &alice, 20 * QTUM);
     fund(&harness, &bob, 20 * QTUM);
     open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
-    open_ready_channel(&harness, &bob, &carol, 10 * QTUM, None);
+    let bob_carol = open_ready_channel(&harness, &bob, &carol, 10 * QTUM, None);
 
     // A → B → C: A has no channel to C; C's invoice carries a hint through B.
     let amount = 12_345_678;
@@ -226,6 +235,38 @@ fn variable_amount_keysend_and_a_hop() {
         "received",
         |e| matches!(e, Event::PaymentReceived { amount_msat, .. } if *amount_msat == amount),
     );
+
+    // Bob raises his fee on the channel to Carol; Carol hears it from Bob, her next invoice's
+    // hint carries it, and Alice pays it.
+    bob.set_channel_fees(&bob_carol, Some(1_000_000), Some(2_500))
+        .expect("fees");
+    let listed = bob
+        .list_channels()
+        .into_iter()
+        .find(|c| c.channel_id == bob_carol)
+        .expect("listed");
+    assert_eq!(
+        (listed.forwarding_fee_base_msat, listed.forwarding_fee_ppm),
+        (1_000_000, 2_500)
+    );
+    let expected_fee = 1_000_000 + amount * 2_500 / 1_000_000;
+    let mut dearer = String::new();
+    wait_until("carol's hint carries bob's new fee", || {
+        dearer = carol
+            .receive(amount, "after the fee change", None)
+            .expect("invoice");
+        let id = alice.send(&dearer, None).expect("send");
+        let sent = alice.wait_payment(&id, WAIT).expect("payment");
+        sent.status == PaymentStatus::Succeeded && sent.fee_paid_msat == Some(expected_fee)
+    });
+    assert!(matches!(
+        bob.set_channel_fees(&bob_carol, None, Some(100_001)),
+        Err(NodeError::InvalidAmount(_))
+    ));
+    assert!(matches!(
+        bob.set_channel_fees(&"00".repeat(32), Some(1), None),
+        Err(NodeError::UnknownChannel(_))
+    ));
 
     // A variable-amount invoice, paid with the amount the payer chooses.
     let open = carol

@@ -254,6 +254,18 @@ impl Node {
         self.inner.close_channel(&channel_id)
     }
 
+    /// Change what we charge to forward out through a channel; `None` keeps a value.
+    #[uniffi::method(default(base_fee_msat = None, fee_ppm = None))]
+    pub fn set_channel_fees(
+        &self,
+        channel_id: String,
+        base_fee_msat: Option<u32>,
+        fee_ppm: Option<u32>,
+    ) -> Result<(), NodeError> {
+        self.inner
+            .set_channel_fees(&channel_id, base_fee_msat, fee_ppm)
+    }
+
     /// Force-close a channel: our funds come back after the delay the peer asked of us.
     #[uniffi::method(default(reason = None))]
     pub fn force_close_channel(
@@ -518,6 +530,21 @@ impl Node {
     /// `close_channel`, on the call pool.
     pub async fn close_channel_async(self: Arc<Self>, channel_id: String) -> Result<(), NodeError> {
         on_pool(move || self.inner.close_channel(&channel_id)).await
+    }
+
+    /// `set_channel_fees`, on the call pool.
+    #[uniffi::method(default(base_fee_msat = None, fee_ppm = None))]
+    pub async fn set_channel_fees_async(
+        self: Arc<Self>,
+        channel_id: String,
+        base_fee_msat: Option<u32>,
+        fee_ppm: Option<u32>,
+    ) -> Result<(), NodeError> {
+        on_pool(move || {
+            self.inner
+                .set_channel_fees(&channel_id, base_fee_msat, fee_ppm)
+        })
+        .await
     }
 
     /// `force_close_channel`, on the call pool.

@@ -118,6 +118,11 @@ pub struct ChannelInfo {
     /// HTLCs (payments in flight) irrevocably committed in both sides' commitment
     /// transactions: a force close now would put them on chain.
     pub htlcs_in_flight: u32,
+    /// What we charge to forward a payment out through this channel: a base fee, in
+    /// millisatoshi…
+    pub forwarding_fee_base_msat: u32,
+    /// …plus this many millionths of the amount forwarded.
+    pub forwarding_fee_ppm: u32,
 }
 
 /// The size of the gossip graph.
@@ -709,6 +714,38 @@ impl Node {
         }
     }
 
+    /// Change what we charge to forward payments out through a channel (by channel id or user
+    /// channel id); `None` keeps a value as it is. The peer learns it at once (a
+    /// `channel_update`); payers see it in new invoices' route hints, or in gossip for an
+    /// announced channel. Kept across restarts.
+    pub fn set_channel_fees(
+        &self,
+        channel_id: &str,
+        base_fee_msat: Option<u32>,
+        fee_ppm: Option<u32>,
+    ) -> Result<(), NodeError> {
+        self.require_running()?;
+        let channel = self.find_channel(channel_id)?;
+        if fee_ppm.is_some_and(|ppm| ppm > MAX_FEE_PPM) {
+            return Err(NodeError::InvalidAmount(format!(
+                "a fee of more than {MAX_FEE_PPM} ppm (10 % of the amount) is refused"
+            )));
+        }
+        let update = lightning::util::config::ChannelConfigUpdate {
+            forwarding_fee_base_msat: base_fee_msat,
+            forwarding_fee_proportional_millionths: fee_ppm,
+            ..Default::default()
+        };
+        self.inner
+            .channel_manager
+            .update_partial_channel_config(
+                &channel.counterparty.node_id,
+                &[channel.channel_id],
+                &update,
+            )
+            .map_err(|e| NodeError::ChannelFailed(format!("{e:?}")))
+    }
+
     /// Force-close a channel: broadcast our latest commitment. Our funds come back after our
     /// `to_self_delay` (swept to the wallet by the node).
     pub fn force_close_channel(
@@ -1142,6 +1179,10 @@ fn claimable_sat(inner: &NodeInner, c: &ChannelDetails) -> u64 {
     }
 }
 
+/// The highest proportional forwarding fee `set_channel_fees` takes: 10 % of the amount.
+/// More is a typo (a base fee in the wrong field) that would make every route through us fail.
+const MAX_FEE_PPM: u32 = 100_000;
+
 fn channel_info(c: &ChannelDetails, balance_sat: u64) -> ChannelInfo {
     ChannelInfo {
         channel_id: c.channel_id.to_string(),
@@ -1167,6 +1208,10 @@ fn channel_info(c: &ChannelDetails, balance_sat: u64) -> ChannelInfo {
                 .iter()
                 .filter(|h| h.state == Some(OutboundHTLCStateDetails::Committed))
                 .count()) as u32,
+        forwarding_fee_base_msat: c.config.map_or(0, |c| c.forwarding_fee_base_msat),
+        forwarding_fee_ppm: c
+            .config
+            .map_or(0, |c| c.forwarding_fee_proportional_millionths),
     }
 }
 

@@ -139,6 +139,12 @@ def test_full_cycle(harness, tmp_path):
     channel = next(c for c in alice.list_channels() if c.channel_id == channel_id)
     assert channel.capacity_sat == 10 * QTUM and channel.is_outbound
     wait_until("channel usable", lambda: any(c.is_usable for c in alice.list_channels()))
+    # Alice's forwarding fee on the channel, changed and listed (keyword default for the base).
+    asyncio.run(alice.set_channel_fees_async(channel_id, fee_ppm=777))
+    fees = next(c for c in alice.list_channels() if c.channel_id == channel_id)
+    assert fees.forwarding_fee_ppm == 777, fees
+    with pytest.raises(NodeError.InvalidAmount):
+        alice.set_channel_fees(channel_id, None, 1_000_000)
     # The channel's funds are in the balances, once (the funding fee is gone).
     held = asyncio.run(alice.balances_async())
     assert 9 * QTUM < held.lightning_sat < 10 * QTUM, held
