@@ -47,6 +47,9 @@ pub enum Event {
         counterparty_node_id: Option<String>,
         /// Why, in words.
         reason: String,
+        /// Why, for code to switch on (`Unknown` for events stored by an older version).
+        #[serde(default)]
+        kind: CloseKind,
     },
     /// We were paid.
     PaymentReceived {
@@ -74,6 +77,9 @@ pub enum Event {
         payment_hash: Option<String>,
         /// Why, in words.
         reason: String,
+        /// Why, for code to switch on (`Unknown` for events stored by an older version).
+        #[serde(default)]
+        kind: PaymentFailureKind,
     },
     /// We forwarded a payment and earned a fee.
     PaymentForwarded {
@@ -99,6 +105,109 @@ impl Event {
             Event::PaymentSuccessful { payment_id, .. } => Some(format!("sent:{payment_id}")),
             Event::PaymentFailed { payment_id, .. } => Some(format!("failed:{payment_id}")),
             Event::PaymentForwarded { .. } => None,
+        }
+    }
+}
+
+/// Why a channel closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum CloseKind {
+    /// We asked for a cooperative close.
+    CooperativeByUs,
+    /// The peer asked for a cooperative close.
+    CooperativeByPeer,
+    /// We force-closed (`force_close_channel`, or the node had to: see `reason`).
+    ForceClosedByUs,
+    /// The peer force-closed, or sent an error that makes us do it: a commitment goes on chain.
+    ForceClosedByPeer,
+    /// A commitment transaction confirmed without a word from the peer (usually the peer
+    /// force-closed while we were not connected).
+    CommitmentConfirmed,
+    /// HTLCs were about to expire unresolved; the node force-closed to claim them on chain.
+    HtlcsTimedOut,
+    /// The peer kept a commitment fee rate too low to confirm; the node force-closed while
+    /// it still could.
+    PeerFeeRateTooLow,
+    /// The funding transaction never confirmed.
+    FundingTimedOut,
+    /// The channel closed before it was funded (peer left, open cancelled, a batch failed).
+    OpenAborted,
+    /// The channel state was older than the peer's: the peer's commitment is used instead.
+    StaleState,
+    /// LDK hit an error processing the channel (see `reason`).
+    ProcessingError,
+    /// Not known (an event stored before kinds were recorded, or a reason this version does not
+    /// know).
+    #[default]
+    Unknown,
+}
+
+impl CloseKind {
+    pub(crate) fn of(reason: &lightning::events::ClosureReason) -> Self {
+        use lightning::events::ClosureReason as R;
+        match reason {
+            R::LocallyInitiatedCooperativeClosure => CloseKind::CooperativeByUs,
+            R::CounterpartyInitiatedCooperativeClosure => CloseKind::CooperativeByPeer,
+            R::LegacyCooperativeClosure => CloseKind::Unknown,
+            R::HolderForceClosed { .. } => CloseKind::ForceClosedByUs,
+            R::CounterpartyForceClosed { .. } => CloseKind::ForceClosedByPeer,
+            R::CommitmentTxConfirmed => CloseKind::CommitmentConfirmed,
+            R::HTLCsTimedOut { .. } => CloseKind::HtlcsTimedOut,
+            R::PeerFeerateTooLow { .. } => CloseKind::PeerFeeRateTooLow,
+            R::FundingTimedOut => CloseKind::FundingTimedOut,
+            R::DisconnectedPeer
+            | R::CounterpartyCoopClosedUnfundedChannel
+            | R::LocallyCoopClosedUnfundedChannel
+            | R::FundingBatchClosure => CloseKind::OpenAborted,
+            R::OutdatedChannelManager => CloseKind::StaleState,
+            R::ProcessingError { .. } => CloseKind::ProcessingError,
+        }
+    }
+}
+
+/// Why a payment failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum PaymentFailureKind {
+    /// The recipient refused it (unknown payment, wrong amount, expired for them).
+    RecipientRejected,
+    /// Abandoned by the app before it could succeed.
+    Abandoned,
+    /// Every route tried failed.
+    RetriesExhausted,
+    /// The invoice expired before a route worked.
+    Expired,
+    /// No route to the recipient with enough capacity.
+    RouteNotFound,
+    /// The invoice needs features this node does not have.
+    UnknownRequiredFeatures,
+    /// Something unexpected inside the node.
+    UnexpectedError,
+    /// Not known (an older stored event, or the node failed it while reconciling after a
+    /// crash).
+    #[default]
+    Unknown,
+}
+
+impl PaymentFailureKind {
+    pub(crate) fn of(reason: Option<&lightning::events::PaymentFailureReason>) -> Self {
+        use lightning::events::PaymentFailureReason as R;
+        match reason {
+            Some(R::RecipientRejected) => PaymentFailureKind::RecipientRejected,
+            Some(R::UserAbandoned) => PaymentFailureKind::Abandoned,
+            Some(R::RetriesExhausted) => PaymentFailureKind::RetriesExhausted,
+            Some(R::PaymentExpired) => PaymentFailureKind::Expired,
+            Some(R::RouteNotFound) => PaymentFailureKind::RouteNotFound,
+            Some(R::UnknownRequiredFeatures) => PaymentFailureKind::UnknownRequiredFeatures,
+            Some(R::UnexpectedError) => PaymentFailureKind::UnexpectedError,
+            // BOLT 12 reasons: this node does not make BOLT 12 payments.
+            Some(R::InvoiceRequestExpired)
+            | Some(R::InvoiceRequestRejected)
+            | Some(R::BlindedPathCreationFailed)
+            | None => PaymentFailureKind::Unknown,
         }
     }
 }

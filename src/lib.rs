@@ -37,7 +37,7 @@ uniffi::setup_scaffolding!("qtum_lightning");
 
 pub use config::{ChainSourceConfig, Config, EsploraServerConfig, RpcAuth, RpcEndpointConfig};
 pub use error::{BuildError, NodeError};
-pub use event::{Event, EventListener};
+pub use event::{CloseKind, Event, EventListener, PaymentFailureKind};
 pub use node::{
     Balances, Builder, ChannelInfo, CloseSource, ClosingBalance, ClosingStatus, InvoicePreview,
     Node, NodeStatus, OnchainBalance, PeerInfo, PendingSweep, SendOptions, SweepStatus,

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use qtum_lightning::{Event, NodeError};
+use qtum_lightning::{CloseKind, Event, NodeError};
 
 #[test]
 fn open_ready_cooperative_close_funds_back() {
@@ -107,10 +107,22 @@ fn open_ready_cooperative_close_funds_back() {
         alice.list_channels().is_empty() && bob.list_channels().is_empty()
     });
     expect_event(&alice, "alice closed", |e| {
-        matches!(e, Event::ChannelClosed { .. })
+        matches!(
+            e,
+            Event::ChannelClosed {
+                kind: CloseKind::CooperativeByUs,
+                ..
+            }
+        )
     });
     expect_event(&bob, "bob closed", |e| {
-        matches!(e, Event::ChannelClosed { .. })
+        matches!(
+            e,
+            Event::ChannelClosed {
+                kind: CloseKind::CooperativeByPeer,
+                ..
+            }
+        )
     });
 
     // Everything is back on chain, minus the funding and closing fees (a few thousandths of a

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use qtum_lightning::qtum::policy::dust_threshold;
-use qtum_lightning::{CloseSource, ClosingStatus, Event, PaymentStatus};
+use qtum_lightning::{CloseKind, CloseSource, ClosingStatus, Event, PaymentStatus};
 use qtum_regtest::node::RegtestNode;
 
 /// Every output of every non-coinbase transaction in blocks above `from_height` is standard on
@@ -45,7 +45,13 @@ fn force_close_and_settle(
         .force_close_channel(channel_id, None)
         .expect("force close");
     expect_event(closer, "closed (closer)", |e| {
-        matches!(e, Event::ChannelClosed { .. })
+        matches!(
+            e,
+            Event::ChannelClosed {
+                kind: CloseKind::ForceClosedByUs,
+                ..
+            }
+        )
     });
     wait_until("the peer sees the commitment on chain", || {
         mine(harness, 1);
@@ -53,8 +59,15 @@ fn force_close_and_settle(
         let _ = other.sync();
         other.list_channels().is_empty()
     });
+    // Told by the closer's error message, or by the chain when the message was lost.
     expect_event(other, "closed (peer)", |e| {
-        matches!(e, Event::ChannelClosed { .. })
+        matches!(
+            e,
+            Event::ChannelClosed {
+                kind: CloseKind::ForceClosedByPeer | CloseKind::CommitmentConfirmed,
+                ..
+            }
+        )
     });
 }
 

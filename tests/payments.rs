@@ -12,7 +12,8 @@ use common::*;
 use qtum_lightning::qtum::invoice::{create_signed, InvoiceRequest};
 use qtum_lightning::qtum::network::Network;
 use qtum_lightning::{
-    Event, Node, NodeError, PaymentDirection, PaymentFilter, PaymentStatus, SendOptions,
+    Event, Node, NodeError, PaymentDirection, PaymentFailureKind, PaymentFilter, PaymentStatus,
+    SendOptions,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -329,6 +330,26 @@ fn variable_amount_keysend_and_a_hop() {
     );
     let received = bob.payment(&sent.payment_hash).expect("read").expect("row");
     assert_eq!(received.amount_msat, Some(5_000));
+
+    // Carol goes away after making an invoice: Bob cannot forward, Alice's payment fails
+    // after its retries, and the event says why in a form code can switch on.
+    let orphan = carol.receive(3_000, "nobody home", None).expect("invoice");
+    carol.stop().expect("stop");
+    let id = alice.send(&orphan, None).expect("send");
+    assert_eq!(
+        alice.wait_payment(&id, WAIT).expect("p").status,
+        PaymentStatus::Failed
+    );
+    expect_event(&alice, "failure with its kind", |e| {
+        matches!(
+            e,
+            Event::PaymentFailed {
+                payment_id,
+                kind: PaymentFailureKind::RetriesExhausted | PaymentFailureKind::RouteNotFound,
+                ..
+            } if *payment_id == id
+        )
+    });
 }
 
 #[test]

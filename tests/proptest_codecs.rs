@@ -11,7 +11,7 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use proptest::option;
 use proptest::prelude::*;
-use qtum_lightning::event::Event;
+use qtum_lightning::event::{CloseKind, Event, PaymentFailureKind};
 use qtum_lightning::io::db::Db;
 use qtum_lightning::payment::store::{
     PaymentDetails, PaymentDirection, PaymentKind, PaymentStatus, PaymentStore,
@@ -53,6 +53,38 @@ fn text() -> impl Strategy<Value = String> {
     any::<String>().prop_map(|s| s.chars().take(40).collect())
 }
 
+fn close_kind() -> impl Strategy<Value = CloseKind> {
+    use CloseKind::*;
+    proptest::sample::select(vec![
+        CooperativeByUs,
+        CooperativeByPeer,
+        ForceClosedByUs,
+        ForceClosedByPeer,
+        CommitmentConfirmed,
+        HtlcsTimedOut,
+        PeerFeeRateTooLow,
+        FundingTimedOut,
+        OpenAborted,
+        StaleState,
+        ProcessingError,
+        Unknown,
+    ])
+}
+
+fn failure_kind() -> impl Strategy<Value = PaymentFailureKind> {
+    use PaymentFailureKind::*;
+    proptest::sample::select(vec![
+        RecipientRejected,
+        Abandoned,
+        RetriesExhausted,
+        Expired,
+        RouteNotFound,
+        UnknownRequiredFeatures,
+        UnexpectedError,
+        Unknown,
+    ])
+}
+
 fn event() -> impl Strategy<Value = Event> {
     let o = || option::of(text());
     let n = || option::of(any::<u64>());
@@ -68,11 +100,14 @@ fn event() -> impl Strategy<Value = Event> {
             user_channel_id: b,
             counterparty_node_id: c,
         }),
-        (text(), text(), o(), text()).prop_map(|(a, b, c, d)| Event::ChannelClosed {
-            channel_id: a,
-            user_channel_id: b,
-            counterparty_node_id: c,
-            reason: d,
+        (text(), text(), o(), text(), close_kind()).prop_map(|(a, b, c, d, kind)| {
+            Event::ChannelClosed {
+                channel_id: a,
+                user_channel_id: b,
+                counterparty_node_id: c,
+                reason: d,
+                kind,
+            }
         }),
         (text(), text(), any::<u64>()).prop_map(|(a, b, c)| Event::PaymentReceived {
             payment_id: a,
@@ -84,10 +119,11 @@ fn event() -> impl Strategy<Value = Event> {
             payment_hash: b,
             fee_paid_msat: c,
         }),
-        (text(), o(), text()).prop_map(|(a, b, c)| Event::PaymentFailed {
+        (text(), o(), text(), failure_kind()).prop_map(|(a, b, c, kind)| Event::PaymentFailed {
             payment_id: a,
             payment_hash: b,
             reason: c,
+            kind,
         }),
         (o(), o(), n(), n()).prop_map(|(a, b, c, d)| Event::PaymentForwarded {
             prev_channel_id: a,
@@ -248,6 +284,23 @@ proptest! {
         // What EventQueue stores in its rows: JSON with a `type` tag.
         let row = serde_json::to_string(&e).expect("serializes");
         prop_assert_eq!(serde_json::from_str::<Event>(&row).expect("parses"), e);
+    }
+
+    #[test]
+    fn event_rows_without_a_kind_still_read(id in text(), reason in text()) {
+        // Rows stored before close and failure kinds were recorded.
+        let closed = serde_json::json!({
+            "type": "channel_closed", "channel_id": id, "user_channel_id": "1",
+            "counterparty_node_id": null, "reason": reason,
+        });
+        let failed = serde_json::json!({
+            "type": "payment_failed", "payment_id": id, "payment_hash": null, "reason": reason,
+        });
+        let closed: Event = serde_json::from_value(closed).expect("parses");
+        let failed: Event = serde_json::from_value(failed).expect("parses");
+        let kinds_unknown = matches!(closed, Event::ChannelClosed { kind: CloseKind::Unknown, .. })
+            && matches!(failed, Event::PaymentFailed { kind: PaymentFailureKind::Unknown, .. });
+        prop_assert!(kinds_unknown);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use lightning_background_processor::{
 
 use bitcoin::hex::DisplayHex;
 
-use crate::event::Event;
+use crate::event::{CloseKind, Event, PaymentFailureKind};
 use crate::node::NodeInner;
 use crate::payment::store::{new_payment, PaymentDirection, PaymentKind};
 use crate::peer::NodeUri;
@@ -172,6 +172,7 @@ fn handle_event(
                 channel_id: channel_id.to_string(),
                 user_channel_id: user_channel_id.to_string(),
                 counterparty_node_id: counterparty_node_id.map(|n| n.to_string()),
+                kind: CloseKind::of(&reason),
                 reason: reason.to_string(),
             },
         ),
@@ -281,6 +282,7 @@ fn handle_event(
         } => {
             inner.router.forget(&payment_id);
             let id = payment_id.0.to_lower_hex_string();
+            let kind = PaymentFailureKind::of(reason.as_ref());
             let reason = reason
                 .map(|r| format!("{r:?}"))
                 .unwrap_or_else(|| "unknown".into());
@@ -294,6 +296,7 @@ fn handle_event(
                     payment_id: id,
                     payment_hash: payment_hash.map(|h| h.to_string()),
                     reason,
+                    kind,
                 },
             )
         }

@@ -12,6 +12,7 @@ from qtum_lightning import (
     Builder,
     BuildError,
     ChainSourceConfig,
+    CloseKind,
     Event,
     LogLevel,
     LogWriter,
@@ -201,8 +202,10 @@ def test_full_cycle(harness, tmp_path):
 
     wait_until("channel closed on both sides", closed)
     await_event(alice, "Alice: channel closed",
-                lambda e: e.is_CHANNEL_CLOSED() and e.channel_id == channel_id)
-    expect_event(bob, "Bob: channel closed", lambda e: e.is_CHANNEL_CLOSED())
+                lambda e: e.is_CHANNEL_CLOSED() and e.channel_id == channel_id
+                and e.kind == CloseKind.COOPERATIVE_BY_US)
+    expect_event(bob, "Bob: channel closed",
+                 lambda e: e.is_CHANNEL_CLOSED() and e.kind == CloseKind.COOPERATIVE_BY_PEER)
 
     def funds_back():
         harness.mine(1, miner.new_address())
