@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use qtum_lightning::{CloseKind, Event, NodeError};
+use qtum_lightning::{CloseKind, Event, NodeError, OnchainTxKind};
 
 #[test]
 fn open_ready_cooperative_close_funds_back() {
@@ -137,6 +137,35 @@ fn open_ready_cooperative_close_funds_back() {
     });
     let after = alice.onchain_balance().confirmed_sat;
     assert!(after < before, "fees were paid");
+    // The history tells the story, newest first: the close, the funding, the coinbase; and
+    // adds up to the balance.
+    let history = alice.list_transactions();
+    let kinds: Vec<_> = history.iter().map(|t| t.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            OnchainTxKind::ChannelClose {
+                channel_id: channel_id.clone()
+            },
+            OnchainTxKind::ChannelFunding {
+                channel_id: channel_id.clone()
+            },
+            OnchainTxKind::Payment,
+        ],
+        "{history:?}"
+    );
+    let net: i128 = history
+        .iter()
+        .map(|t| t.received_sat as i128 - t.sent_sat as i128)
+        .sum();
+    assert_eq!(
+        net,
+        alice.onchain_balance().total_sat as i128,
+        "{history:?}"
+    );
+    assert!(history[1].fee_sat.is_some_and(|f| f > 0), "{history:?}");
+    assert!(history.iter().all(|t| t.confirmations > 0));
+    assert!(history[0].confirmation_height > history[1].confirmation_height);
     let settled = counted_once("settled");
     assert_eq!(settled.closing, vec![], "{settled:?}");
     assert_eq!(settled.total_sat, settled.onchain.total_sat);

@@ -24,8 +24,8 @@ use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
 use crate::node::{
-    Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, PeerInfo, PendingSweep,
-    SendOptions,
+    Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, OnchainTransaction,
+    PeerInfo, PendingSweep, SendOptions,
 };
 use crate::payment::store::{PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
@@ -308,6 +308,11 @@ impl Node {
         self.inner.verify_message(&message, &signature, &node_id)
     }
 
+    /// Every transaction touching the on-chain wallet, newest first, with what each was for.
+    pub fn list_transactions(&self) -> Vec<OnchainTransaction> {
+        self.inner.list_transactions()
+    }
+
     /// Everything the node holds: on chain, in open channels, and closed channels' funds on
     /// their way to the wallet (with the height at which each matures).
     pub fn balances(&self) -> Balances {
@@ -570,6 +575,11 @@ impl Node {
     /// `onchain_balance`, on the call pool.
     pub async fn onchain_balance_async(self: Arc<Self>) -> OnchainBalance {
         on_pool(move || self.inner.onchain_balance()).await
+    }
+
+    /// `list_transactions`, on the call pool.
+    pub async fn list_transactions_async(self: Arc<Self>) -> Vec<OnchainTransaction> {
+        on_pool(move || self.inner.list_transactions()).await
     }
 
     /// `balances`, on the call pool.

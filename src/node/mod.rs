@@ -5,6 +5,7 @@ mod balances;
 mod builder;
 mod gossip;
 mod handler;
+mod history;
 pub(crate) mod keys;
 mod message;
 mod onchain;
@@ -29,6 +30,7 @@ use lightning_background_processor::BackgroundProcessor;
 
 pub use balances::{Balances, CloseSource, ClosingBalance, ClosingStatus};
 pub use builder::Builder;
+pub use history::{OnchainTransaction, OnchainTxKind};
 pub use onchain::OnchainBalance;
 pub use payments::{InvoicePreview, SendOptions};
 pub use sweep::{PendingSweep, SweepStatus};

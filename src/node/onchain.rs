@@ -459,6 +459,16 @@ impl Onchain {
         self.wallet.holds_spend_of(outpoint)
     }
 
+    /// The transaction the wallet holds that spends `outpoint`, if any.
+    pub(crate) fn spender_of(&self, outpoint: &bitcoin::OutPoint) -> Option<bitcoin::Txid> {
+        self.wallet.spender_of(outpoint)
+    }
+
+    /// Every transaction touching the wallet, newest first.
+    pub(crate) fn transactions(&self) -> Vec<qtum_wallet::TransactionDetails> {
+        self.wallet.list_transactions()
+    }
+
     pub(crate) fn new_address(&self) -> Result<String, NodeError> {
         self.wallet
             .new_address()

@@ -19,6 +19,7 @@ from qtum_lightning import (
     EventListener,
     Network,
     NodeError,
+    OnchainTxKind,
     PaymentDirection,
     PaymentFilter,
     PaymentStatus,
@@ -218,6 +219,10 @@ def test_full_cycle(harness, tmp_path):
 
     wait_until("funds back in Alice's wallet", funds_back)
     assert alice.onchain_balance().confirmed_sat < before, "fees were paid"
+    history = asyncio.run(alice.list_transactions_async())
+    assert history[0].kind == OnchainTxKind.CHANNEL_CLOSE(channel_id=channel_id), history
+    assert history[1].kind == OnchainTxKind.CHANNEL_FUNDING(channel_id=channel_id), history
+    assert sum(t.received_sat - t.sent_sat for t in history) == alice.onchain_balance().total_sat
     settled = alice.balances()
     assert settled.closing == [] and settled.lightning_sat == 0, settled
 

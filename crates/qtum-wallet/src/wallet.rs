@@ -430,11 +430,17 @@ impl Wallet {
     /// Whether the wallet holds a transaction spending `outpoint` (one that pays the wallet,
     /// such as a channel's cooperative close spending its funding output).
     pub fn holds_spend_of(&self, outpoint: &OutPoint) -> bool {
+        self.spender_of(outpoint).is_some()
+    }
+
+    /// The transaction the wallet holds that spends `outpoint`, if any.
+    pub fn spender_of(&self, outpoint: &OutPoint) -> Option<Txid> {
         self.lock()
             .state
             .txs
-            .values()
-            .any(|wtx| wtx.tx.input.iter().any(|i| i.previous_output == *outpoint))
+            .iter()
+            .find(|(_, wtx)| wtx.tx.input.iter().any(|i| i.previous_output == *outpoint))
+            .map(|(txid, _)| *txid)
     }
 
     /// Every transaction touching the wallet: unconfirmed first (newest first), then confirmed
