@@ -40,8 +40,8 @@ pub use error::{BuildError, NodeError};
 pub use event::{CloseKind, Event, EventListener, PaymentFailureKind};
 pub use node::{
     Balances, Builder, ChannelInfo, CloseSource, ClosingBalance, ClosingStatus, InvoicePreview,
-    Node, NodeStatus, OnchainBalance, OnchainTransaction, OnchainTxKind, PeerInfo, PendingSweep,
-    SendOptions, SweepStatus,
+    Node, NodeStatus, OnchainBalance, OnchainSendPreview, OnchainTransaction, OnchainTxKind,
+    PeerInfo, PendingSweep, SendOptions, SweepStatus,
 };
 pub use payment::store::{
     PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,

@@ -170,6 +170,40 @@ fn open_ready_cooperative_close_funds_back() {
     assert_eq!(settled.closing, vec![], "{settled:?}");
     assert_eq!(settled.total_sat, settled.onchain.total_sat);
 
+    // A fee preview, then the send: the same coins, the same fee; a send-all preview spends
+    // everything spendable.
+    let to_bob = bob.new_address().expect("address");
+    let preview = alice
+        .preview_send_to_address(&to_bob, QTUM, None)
+        .expect("preview");
+    assert_eq!(preview.amount_sat, QTUM);
+    assert!(preview.fee_rate_sat_per_vb >= 400, "{preview:?}");
+    assert!(preview.fee_sat >= preview.vsize * 400, "{preview:?}");
+    let all = alice
+        .preview_send_all_to_address(&to_bob, None)
+        .expect("preview all");
+    assert_eq!(
+        all.amount_sat + all.fee_sat,
+        alice.onchain_balance().spendable_sat
+    );
+    assert_eq!(all.change_sat, None);
+    assert!(matches!(
+        alice.preview_send_to_address(&to_bob, 100 * QTUM, None),
+        Err(NodeError::InsufficientFunds(_))
+    ));
+    assert!(matches!(
+        alice.preview_send_to_address("qNotAnAddress", QTUM, None),
+        Err(NodeError::InvalidAddress(_))
+    ));
+    let txid = alice.send_to_address(&to_bob, QTUM, None).expect("send");
+    let sent = alice
+        .list_transactions()
+        .into_iter()
+        .find(|t| t.txid == txid)
+        .expect("in the history");
+    assert_eq!(sent.fee_sat, Some(preview.fee_sat));
+    assert_eq!(sent.sent_sat - sent.received_sat, QTUM + preview.fee_sat);
+
     alice.stop().expect("stop");
     bob.stop().expect("stop");
 }

@@ -24,8 +24,8 @@ use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
 use crate::node::{
-    Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, OnchainTransaction,
-    PeerInfo, PendingSweep, SendOptions,
+    Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, OnchainSendPreview,
+    OnchainTransaction, PeerInfo, PendingSweep, SendOptions,
 };
 use crate::payment::store::{PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
@@ -332,6 +332,29 @@ impl Node {
             .send_to_address(&address, amount_sat, fee_rate_sat_per_vb)
     }
 
+    /// What `send_to_address` would cost (fee, change, rate), without sending.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
+    pub fn preview_send_to_address(
+        &self,
+        address: String,
+        amount_sat: u64,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<OnchainSendPreview, NodeError> {
+        self.inner
+            .preview_send_to_address(&address, amount_sat, fee_rate_sat_per_vb)
+    }
+
+    /// What `send_all_to_address` would give the recipient and cost, without sending.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
+    pub fn preview_send_all_to_address(
+        &self,
+        address: String,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<OnchainSendPreview, NodeError> {
+        self.inner
+            .preview_send_all_to_address(&address, fee_rate_sat_per_vb)
+    }
+
     /// Send everything spendable on chain; returns the txid.
     #[uniffi::method(default(fee_rate_sat_per_vb = None))]
     pub fn send_all_to_address(
@@ -598,6 +621,35 @@ impl Node {
         on_pool(move || {
             self.inner
                 .send_to_address(&address, amount_sat, fee_rate_sat_per_vb)
+        })
+        .await
+    }
+
+    /// `preview_send_to_address`, on the call pool.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
+    pub async fn preview_send_to_address_async(
+        self: Arc<Self>,
+        address: String,
+        amount_sat: u64,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<OnchainSendPreview, NodeError> {
+        on_pool(move || {
+            self.inner
+                .preview_send_to_address(&address, amount_sat, fee_rate_sat_per_vb)
+        })
+        .await
+    }
+
+    /// `preview_send_all_to_address`, on the call pool.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
+    pub async fn preview_send_all_to_address_async(
+        self: Arc<Self>,
+        address: String,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<OnchainSendPreview, NodeError> {
+        on_pool(move || {
+            self.inner
+                .preview_send_all_to_address(&address, fee_rate_sat_per_vb)
         })
         .await
     }

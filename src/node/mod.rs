@@ -31,7 +31,7 @@ use lightning_background_processor::BackgroundProcessor;
 pub use balances::{Balances, CloseSource, ClosingBalance, ClosingStatus};
 pub use builder::Builder;
 pub use history::{OnchainTransaction, OnchainTxKind};
-pub use onchain::OnchainBalance;
+pub use onchain::{OnchainBalance, OnchainSendPreview};
 pub use payments::{InvoicePreview, SendOptions};
 pub use sweep::{PendingSweep, SweepStatus};
 
@@ -815,6 +815,30 @@ impl Node {
         self.inner
             .onchain
             .send_to_address(address, amount_sat, fee_rate_sat_per_vb)
+    }
+
+    /// What sending `amount_sat` to `address` would cost (fee, change, rate), without sending;
+    /// the same checks as `send_to_address`, so a refusal shows here first.
+    pub fn preview_send_to_address(
+        &self,
+        address: &str,
+        amount_sat: u64,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<onchain::OnchainSendPreview, NodeError> {
+        self.inner
+            .onchain
+            .preview_send(address, Some(amount_sat), fee_rate_sat_per_vb)
+    }
+
+    /// What sending everything spendable to `address` would give the recipient and cost.
+    pub fn preview_send_all_to_address(
+        &self,
+        address: &str,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<onchain::OnchainSendPreview, NodeError> {
+        self.inner
+            .onchain
+            .preview_send(address, None, fee_rate_sat_per_vb)
     }
 
     /// Send everything the wallet can spend; returns the txid.

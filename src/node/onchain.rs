@@ -61,6 +61,26 @@ pub struct OnchainBalance {
     pub total_sat: u64,
 }
 
+/// What an on-chain send would cost, worked out without sending. Sending the same amount at
+/// the same rate right after picks the same coins (nothing is reserved in between: a payment
+/// arriving or leaving meanwhile can change the choice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct OnchainSendPreview {
+    /// What the recipient would get, in satoshi (for a send-all: everything less the fee).
+    pub amount_sat: u64,
+    /// The fee, in satoshi (including change too small to keep).
+    pub fee_sat: u64,
+    /// Change back to the wallet, if any.
+    pub change_sat: Option<u64>,
+    /// The fee rate used, sat/vB (Qtum's floor is about 400).
+    pub fee_rate_sat_per_vb: u64,
+    /// The transaction's virtual size (an upper bound), vbytes.
+    pub vsize: u64,
+    /// How many of the wallet's coins it spends.
+    pub input_count: u32,
+}
+
 /// The sweeper's change destination. LDK asks for one before every sweep attempt (every 30
 /// seconds while an output waits for fees), so the same unused change script is handed out
 /// until a transaction paying it is seen: a fresh one each time would reveal thousands of
@@ -486,6 +506,30 @@ impl Onchain {
             .send_to_address(address, amount_sat, fee_rate_sat_per_vb)
             .map(|t| t.to_string())
             .map_err(wallet_error)
+    }
+
+    pub(crate) fn preview_send(
+        &self,
+        address: &str,
+        amount_sat: Option<u64>,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<OnchainSendPreview, NodeError> {
+        let prepared = match amount_sat {
+            Some(amount) => self
+                .wallet
+                .prepare_send(address, amount, fee_rate_sat_per_vb),
+            None => self.wallet.prepare_send_all(address, fee_rate_sat_per_vb),
+        }
+        .map_err(wallet_error)?;
+        Ok(OnchainSendPreview {
+            amount_sat: prepared.amount_sat,
+            fee_sat: prepared.fee_sat,
+            change_sat: prepared.change_sat,
+            // sat/kW to sat/vB (4 weight units a vbyte), rounded up.
+            fee_rate_sat_per_vb: (u64::from(prepared.fee_rate_sat_per_kw) * 4).div_ceil(1000),
+            vsize: prepared.vsize,
+            input_count: u32::try_from(prepared.inputs.len()).unwrap_or(u32::MAX),
+        })
     }
 
     pub(crate) fn send_all(

@@ -223,6 +223,18 @@ def test_full_cycle(harness, tmp_path):
     assert history[0].kind == OnchainTxKind.CHANNEL_CLOSE(channel_id=channel_id), history
     assert history[1].kind == OnchainTxKind.CHANNEL_FUNDING(channel_id=channel_id), history
     assert sum(t.received_sat - t.sent_sat for t in history) == alice.onchain_balance().total_sat
+    # The fee of an on-chain send, shown before sending; then sent at exactly that fee.
+    to_bob = bob.new_address()
+    preview = asyncio.run(alice.preview_send_to_address_async(to_bob, QTUM // 10))
+    assert preview.amount_sat == QTUM // 10 and preview.fee_rate_sat_per_vb >= 400, preview
+    with pytest.raises(NodeError.InvalidAmount):
+        alice.preview_send_all_to_address(to_bob, fee_rate_sat_per_vb=10**12)
+    with pytest.raises(NodeError.InsufficientFunds):
+        alice.preview_send_to_address(to_bob, 10**6 * QTUM)
+    txid = alice.send_to_address(to_bob, QTUM // 10)
+    sent = next(t for t in alice.list_transactions() if t.txid == txid)
+    assert sent.fee_sat == preview.fee_sat, (sent, preview)
+
     settled = alice.balances()
     assert settled.closing == [] and settled.lightning_sat == 0, settled
 
