@@ -59,6 +59,9 @@ pub enum WalletError {
     Chain(ChainError),
     /// A prepared transaction spends coins that are no longer available; prepare it again.
     StalePreparation,
+    /// The transaction cannot be replaced by one paying more (not the wallet's, confirmed,
+    /// not signalling replaceability, or already built upon); the text says which.
+    CannotBump(String),
     /// The database failed.
     Store(String),
     /// The database holds another wallet (other seed or network); it is never overwritten.
@@ -122,6 +125,7 @@ impl fmt::Display for WalletError {
                 "the prepared transaction spends coins that are no longer available; prepare \
                  it again",
             ),
+            WalletError::CannotBump(why) => write!(f, "cannot raise this transaction's fee: {why}"),
             WalletError::Store(why) => write!(f, "wallet database error: {why}"),
             WalletError::StoreMismatch(why) => write!(f, "wallet database mismatch: {why}"),
             WalletError::StoreTooNew { found, supported } => write!(

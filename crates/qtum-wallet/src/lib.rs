@@ -39,5 +39,5 @@ pub use keys::{KeyError, Keychain, WalletSeed, WordCount};
 pub use state::Confirmation;
 pub use store::SharedConnection;
 pub use wallet::{
-    Balance, PreparedSend, SyncSummary, TransactionDetails, Utxo, Wallet, WalletConfig,
+    Balance, FeeBump, PreparedSend, SyncSummary, TransactionDetails, Utxo, Wallet, WalletConfig,
 };

@@ -40,7 +40,9 @@ use qtum_chain::rpc::SCAN_SAFETY_MARGIN;
 use qtum_chain::{ChainError, ChainSource, TxStatus};
 use qtum_primitives::address::QtumAddress;
 use qtum_primitives::network::Network;
-use qtum_primitives::policy::dust_threshold;
+use qtum_primitives::policy::{
+    dust_threshold, vsize_from_weight, INCREMENTAL_RELAY_FEE_SAT_PER_KVB,
+};
 
 use crate::coin_selection::{self, Target};
 use crate::error::WalletError;
@@ -162,6 +164,23 @@ pub struct PreparedSend {
     pub inputs: Vec<OutPoint>,
     unsigned: Transaction,
     change_index: Option<u32>,
+}
+
+/// A fee bump: the replacement broadcast in place of an unconfirmed send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeeBump {
+    /// The replacement.
+    pub txid: Txid,
+    /// The transaction it replaces.
+    pub replaced: Txid,
+    /// What the replaced transaction paid.
+    pub original_fee_sat: u64,
+    /// What the replacement pays (including change too small to keep).
+    pub fee_sat: u64,
+    /// The replacement's virtual size (an upper bound), vbytes.
+    pub vsize: u64,
+    /// How many coins it spends (more than the original's when its change could not pay).
+    pub input_count: usize,
 }
 
 /// What a sync found.
@@ -882,6 +901,238 @@ impl Wallet {
     ) -> Result<Txid, WalletError> {
         let prepared = self.prepare_send_all(address, fee_rate_sat_per_vb)?;
         self.send_prepared(&prepared)
+    }
+
+    /// Replaces the unconfirmed send `txid` with one paying a higher fee (BIP 125): the same
+    /// recipients and amounts, the fee taken from the change (which is dropped when what is
+    /// left of it would be dust), and further confirmed coins added when the change cannot pay
+    /// it. `fee_rate_sat_per_vb`: the new rate (at least 400; `None`: the chain's estimate).
+    /// Whatever is asked, the replacement pays what Qtum's relay rules demand of one: a higher
+    /// rate than the original and, on top of its fee, 10 sat/vB of its own size.
+    ///
+    /// Refused ([`WalletError::CannotBump`]) for a transaction that is not the wallet's own
+    /// send (channel closes and sweeps are LDK's to bump), that is confirmed, that does not
+    /// signal replaceability (channel funding never does), or whose outputs something already
+    /// spends or a channel funding has reserved (replacing it would take those down too).
+    pub fn bump_fee(
+        &self,
+        txid: &Txid,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<FeeBump, WalletError> {
+        let requested = fees::resolve_sat_per_vb(fee_rate_sat_per_vb)?;
+        let rate = match requested {
+            Some(r) => r,
+            None => self.default_fee_rate(),
+        };
+        let mut inner = self.lock();
+        let refuse = |why: &str| Err(WalletError::CannotBump(why.to_owned()));
+        let Some(original) = inner.state.txs.get(txid).cloned() else {
+            return refuse("the wallet has no such transaction");
+        };
+        if original.confirmation.is_some() {
+            return refuse("it is already confirmed");
+        }
+        if !original.tx.input.iter().any(|i| i.sequence.is_rbf()) {
+            return refuse("it does not signal replaceability (channel funding never does)");
+        }
+        // The original's own coins, with the keys that sign them again.
+        let mut coins: Vec<OwnedOutput> = Vec::with_capacity(original.tx.input.len());
+        for input in &original.tx.input {
+            let prev = input.previous_output;
+            let owned = inner
+                .state
+                .owned_txout(&prev, &inner.scripts)
+                .cloned()
+                .and_then(|txout| {
+                    let (keychain, index) = inner.scripts.lookup(&txout.script_pubkey)?;
+                    let confirmation = inner.state.txs.get(&prev.txid)?.confirmation;
+                    Some(OwnedOutput {
+                        outpoint: prev,
+                        txout,
+                        keychain,
+                        index,
+                        confirmation,
+                        needs_maturity: false,
+                        trusted: true,
+                    })
+                });
+            match owned {
+                Some(coin) => coins.push(coin),
+                None => {
+                    return refuse(
+                        "it spends coins that are not the wallet's (a channel transaction, \
+                         whose fees LDK manages)",
+                    )
+                }
+            }
+        }
+        let built_upon = inner.state.txs.iter().any(|(id, w)| {
+            id != txid && w.tx.input.iter().any(|i| i.previous_output.txid == *txid)
+        });
+        if built_upon {
+            return refuse("a later transaction spends its outputs; bump that one instead");
+        }
+        if inner.state.locks.keys().any(|o| o.txid == *txid) {
+            return refuse("its change funds a channel being opened");
+        }
+
+        let input_sum = |coins: &[OwnedOutput]| {
+            coins
+                .iter()
+                .fold(0u64, |s, c| s.saturating_add(c.txout.value.to_sat()))
+        };
+        let original_in = input_sum(&coins);
+        let original_out = original
+            .tx
+            .output
+            .iter()
+            .fold(0u64, |s, o| s.saturating_add(o.value.to_sat()));
+        let original_fee = original_in.saturating_sub(original_out);
+        let original_vsize = vsize_from_weight(original.tx.weight().to_wu());
+
+        // Recipients stay as they are; the wallet's change outputs are rebuilt.
+        let is_change = |o: &TxOut| {
+            matches!(
+                inner.scripts.lookup(&o.script_pubkey),
+                Some((Keychain::Internal, _))
+            )
+        };
+        let recipients: Vec<TxOut> = original
+            .tx
+            .output
+            .iter()
+            .filter(|o| !is_change(o))
+            .cloned()
+            .collect();
+        let old_change = original.tx.output.iter().find(|o| is_change(o)).cloned();
+        let (change_script, new_change_index) = match &old_change {
+            Some(o) => (o.script_pubkey.clone(), None),
+            None => {
+                let index = inner.state.next(Keychain::Internal);
+                let script = inner
+                    .scripts
+                    .script(Keychain::Internal, index)
+                    .ok_or_else(|| WalletError::Store(format!("cannot derive change {index}")))?;
+                (script, Some(index))
+            }
+        };
+        let change_dust = dust_threshold(&change_script);
+        let recipient_sum = recipients
+            .iter()
+            .fold(0u64, |s, o| s.saturating_add(o.value.to_sat()));
+        let recipient_lens: Vec<usize> = recipients.iter().map(|o| o.script_pubkey.len()).collect();
+
+        // The fee a replacement of `weight` must pay: the asked rate, a higher rate than the
+        // original's, and the original's fee plus the incremental relay fee on its own size.
+        let needed = |weight: u64| {
+            let vsize = vsize_from_weight(weight);
+            let at_rate = fees::fee_at(rate, weight);
+            let above_original = original_fee
+                .saturating_add(vsize.saturating_mul(INCREMENTAL_RELAY_FEE_SAT_PER_KVB) / 1000);
+            let higher_rate = (u128::from(original_fee) * u128::from(vsize))
+                .div_ceil(u128::from(original_vsize.max(1)))
+                .saturating_add(1);
+            at_rate
+                .max(above_original)
+                .max(u64::try_from(higher_rate).unwrap_or(u64::MAX))
+        };
+
+        // Further coins, largest first; confirmed only (a replacement may not add unconfirmed
+        // inputs).
+        let mut extra: Vec<OwnedOutput> = spendable_outputs(&inner, self.network)
+            .into_iter()
+            .filter(|c| c.confirmation.is_some())
+            .collect();
+        extra.sort_by_key(|c| std::cmp::Reverse(c.txout.value.to_sat()));
+        let mut extra = extra.into_iter();
+        let (fee_sat, change_sat) = loop {
+            let available = input_sum(&coins).saturating_sub(recipient_sum);
+            let mut with_change = recipient_lens.clone();
+            with_change.push(change_script.len());
+            let fee_with_change = needed(fees::tx_weight(coins.len(), &with_change));
+            if available >= fee_with_change.saturating_add(change_dust) {
+                break (fee_with_change, Some(available - fee_with_change));
+            }
+            let fee_without = needed(fees::tx_weight(coins.len(), &recipient_lens));
+            if available >= fee_without {
+                // What is left is less than a change output worth keeping: all of it is fee.
+                break (available, None);
+            }
+            match extra.next() {
+                Some(coin) => coins.push(coin),
+                None => {
+                    return Err(WalletError::InsufficientFunds {
+                        needed_sat: recipient_sum.saturating_add(fee_without),
+                        available_sat: input_sum(&coins),
+                    })
+                }
+            }
+        };
+        let mut output = recipients;
+        if let Some(value) = change_sat {
+            output.push(TxOut {
+                value: Amount::from_sat(value),
+                script_pubkey: change_script,
+            });
+        }
+        let unsigned = Transaction {
+            version: original.tx.version,
+            lock_time: original.tx.lock_time,
+            input: coins
+                .iter()
+                .map(|c| TxIn {
+                    previous_output: c.outpoint,
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            output,
+        };
+        let lens: Vec<usize> = unsigned
+            .output
+            .iter()
+            .map(|o| o.script_pubkey.len())
+            .collect();
+        let weight = fees::tx_weight(coins.len(), &lens);
+        if weight > MAX_STANDARD_TX_WEIGHT {
+            return Err(WalletError::TransactionTooLarge { weight });
+        }
+        let tx = self.sign(unsigned, &coins)?;
+        let new_txid = self.chain.broadcast(&tx)?;
+        let mut changes = Changes {
+            upsert_txs: vec![(
+                tx.compute_txid(),
+                WalletTx {
+                    tx,
+                    confirmation: None,
+                    first_seen: unix_now(),
+                },
+            )],
+            // The network dropped the original for the replacement.
+            delete_txs: vec![*txid],
+            ..Default::default()
+        };
+        if let (Some(index), Some(_)) = (new_change_index, change_sat) {
+            changes.next_index.push((Keychain::Internal, index + 1));
+        }
+        if let Err(e) = inner.store.apply(&changes) {
+            log::error!("broadcast {new_txid} but could not record it ({e}); the next sync will");
+        }
+        changes.apply_to(&mut inner.state);
+        let count = inner
+            .state
+            .next(Keychain::Internal)
+            .saturating_add(self.config.gap_limit);
+        inner.scripts.ensure(Keychain::Internal, count);
+        Ok(FeeBump {
+            txid: new_txid,
+            replaced: *txid,
+            original_fee_sat: original_fee,
+            fee_sat,
+            vsize: vsize_from_weight(weight),
+            input_count: coins.len(),
+        })
     }
 
     /// A signed transaction paying `amount_sat` to `output_script` (LDK's funding output), at

@@ -1083,3 +1083,143 @@ fn shared_connection_carries_the_wallet_and_the_node() {
     assert_ne!(wallet.new_address().expect("address"), next_address);
     assert!(wallet.is_mine(&change_scripts[19]));
 }
+
+fn fee_of(wallet: &Wallet, txid: &Txid) -> u64 {
+    wallet
+        .list_transactions()
+        .into_iter()
+        .find(|t| t.txid == *txid)
+        .and_then(|t| t.fee_sat)
+        .expect("fee of a transaction the wallet made")
+}
+
+#[test]
+fn a_stuck_send_is_replaced_by_one_paying_more() {
+    let node = RegtestNode::start().expect("node");
+    let chain = rpc_source(&node);
+    let db = TempDb::new("bump");
+    let seed = WalletSeed::generate(WordCount::Words12, None).expect("seed");
+    let wallet = open(&db, &seed, chain.clone());
+    fund(&node, &wallet, 10 * COIN);
+    mine(&node, 1);
+    wallet.sync().expect("sync");
+    let to = harness_address(&node);
+
+    let first = wallet
+        .send_to_address(&to, COIN, Some(400))
+        .expect("send at the floor");
+    let first_tx = tx_of(&chain, &first);
+    let first_fee = fee_of(&wallet, &first);
+    let spendable_before = wallet.balance().spendable_sat();
+
+    // The same rate again still makes a valid replacement: the wallet adds what relay needs.
+    let bump = wallet.bump_fee(&first, Some(400)).expect("bump");
+    assert_eq!(bump.replaced, first);
+    assert!(bump.fee_sat > first_fee, "{bump:?} vs {first_fee}");
+    let replacement = tx_of(&chain, &bump.txid);
+    assert!(
+        bump.fee_sat >= first_fee + 10 * replacement.vsize() as u64,
+        "BIP 125's incremental relay fee is paid"
+    );
+    // The recipient is paid the same; only the change paid for the bump.
+    let paid = |tx: &Transaction| {
+        tx.output
+            .iter()
+            .filter(|o| o.script_pubkey == node.wallet_script())
+            .map(|o| o.value.to_sat())
+            .sum::<u64>()
+    };
+    assert_eq!(paid(&replacement), COIN);
+    assert_eq!(paid(&first_tx), COIN);
+    assert_eq!(
+        chain.tx_status(&first).expect("status"),
+        TxStatus::Unknown,
+        "the network dropped the original"
+    );
+    let history = wallet.list_transactions();
+    assert!(
+        history.iter().all(|t| t.txid != first),
+        "the original left the history"
+    );
+    assert_eq!(fee_of(&wallet, &bump.txid), bump.fee_sat);
+    assert_eq!(
+        wallet.balance().spendable_sat(),
+        spendable_before - (bump.fee_sat - first_fee)
+    );
+
+    // A higher rate bumps the replacement again; a sync does not bring the old ones back.
+    let again = wallet
+        .bump_fee(&bump.txid, Some(2_000))
+        .expect("bump again");
+    let again_vsize = tx_of(&chain, &again.txid).vsize() as u64;
+    assert!(again.fee_sat >= 2_000 * (again_vsize - 1), "{again:?}");
+    wallet.sync().expect("sync");
+    let ids: Vec<Txid> = wallet.list_transactions().iter().map(|t| t.txid).collect();
+    assert!(ids.contains(&again.txid));
+    assert!(!ids.contains(&bump.txid) && !ids.contains(&first));
+
+    // Typed refusals, nothing changed.
+    let balance = wallet.balance();
+    assert!(matches!(
+        wallet.bump_fee(&again.txid, Some(399)),
+        Err(WalletError::FeeRateTooLow { .. })
+    ));
+    assert!(matches!(
+        wallet.bump_fee(&first, None),
+        Err(WalletError::CannotBump(_))
+    ));
+    // Built upon: a second send spends the replacement's change.
+    let child = wallet
+        .send_to_address(&to, COIN, Some(400))
+        .expect("spends the unconfirmed change");
+    match wallet.bump_fee(&again.txid, Some(1_000)) {
+        Err(WalletError::CannotBump(why)) => assert!(why.contains("spends its outputs"), "{why}"),
+        other => panic!("expected CannotBump, got {other:?}"),
+    }
+    assert_eq!(tx_of(&chain, &child).compute_txid(), child);
+    mine(&node, 1);
+    wallet.sync().expect("sync");
+    assert!(matches!(
+        wallet.bump_fee(&child, Some(1_000)),
+        Err(WalletError::CannotBump(why)) if why.contains("confirmed")
+    ));
+    assert!(wallet.balance().spendable_sat() < balance.spendable_sat());
+}
+
+#[test]
+fn a_bump_without_change_adds_a_confirmed_coin() {
+    let node = RegtestNode::start().expect("node");
+    let chain = rpc_source(&node);
+    let db = TempDb::new("bump-add");
+    let seed = WalletSeed::generate(WordCount::Words12, None).expect("seed");
+    let wallet = open(&db, &seed, chain.clone());
+    let to = harness_address(&node);
+    fund(&node, &wallet, COIN);
+    mine(&node, 1);
+    wallet.sync().expect("sync");
+    // The amount that spends the 1 QTUM coin exactly, with no change.
+    let exact = wallet
+        .prepare_send_all(&to, Some(400))
+        .expect("preview")
+        .amount_sat;
+    fund(&node, &wallet, 5 * COIN);
+    mine(&node, 1);
+    wallet.sync().expect("sync");
+    let prepared = wallet.prepare_send(&to, exact, Some(400)).expect("prepare");
+    assert_eq!(prepared.inputs.len(), 1, "{prepared:?}");
+    assert_eq!(prepared.change_sat, None, "{prepared:?}");
+    let first = wallet.send_prepared(&prepared).expect("send");
+
+    let bump = wallet.bump_fee(&first, Some(800)).expect("bump");
+    assert_eq!(bump.input_count, 2, "{bump:?}");
+    let replacement = tx_of(&chain, &bump.txid);
+    assert_eq!(replacement.output.len(), 2, "recipient and new change");
+    assert!(replacement
+        .output
+        .iter()
+        .any(|o| o.script_pubkey == node.wallet_script() && o.value.to_sat() == exact));
+    mine(&node, 1);
+    wallet.sync().expect("sync");
+    let b = wallet.balance();
+    assert_eq!(b.confirmed_sat, 6 * COIN - exact - bump.fee_sat, "{b:?}");
+}
