@@ -106,6 +106,14 @@ pub enum NodeError {
     Listen(String),
     /// The operating system refused a thread or a runtime (out of memory or thread limits).
     SystemResources(String),
+    /// An argument that does not parse or is out of range (a hash, a preimage, a transaction
+    /// id, a custom record type); the text says which.
+    InvalidInput(String),
+    /// The transaction's fee cannot be raised (not the wallet's own unconfirmed send, or
+    /// already built upon); the text says why.
+    CannotBumpFee(String),
+    /// Nothing is waiting to be claimed for this hold invoice (not paid yet, or failed back).
+    NotClaimable(String),
 }
 
 impl fmt::Display for NodeError {
@@ -141,6 +149,9 @@ impl fmt::Display for NodeError {
             NodeError::AlreadyRunning => f.write_str("the node is already running"),
             NodeError::Listen(w) => write!(f, "cannot listen for peers: {w}"),
             NodeError::SystemResources(w) => write!(f, "the system refused resources: {w}"),
+            NodeError::InvalidInput(w) => write!(f, "invalid input: {w}"),
+            NodeError::CannotBumpFee(w) => write!(f, "cannot raise the fee: {w}"),
+            NodeError::NotClaimable(w) => write!(f, "nothing to claim: {w}"),
         }
     }
 }

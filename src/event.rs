@@ -10,6 +10,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection};
 
 use crate::io::db::SharedConnection;
+use crate::payment::store::CustomRecord;
 use serde::{Deserialize, Serialize};
 
 /// Something that happened that an app wants to know about.
@@ -59,6 +60,24 @@ pub enum Event {
         payment_hash: String,
         /// Amount received, in millisatoshi.
         amount_msat: u64,
+        /// Custom records the payer put in the onion (keysend messages and the like).
+        #[serde(default)]
+        custom_records: Vec<CustomRecord>,
+    },
+    /// A hold invoice (`receive_for_hash`) was paid: the payment waits until the app calls
+    /// `claim_for_hash` with its preimage or `fail_for_hash`, before `claim_deadline_height`.
+    PaymentClaimable {
+        /// Payment id (hex): the payment hash.
+        payment_id: String,
+        /// Payment hash (hex).
+        payment_hash: String,
+        /// Amount waiting, in millisatoshi.
+        amount_msat: u64,
+        /// The block height by which it must be claimed; after it the node fails it back.
+        claim_deadline_height: Option<u32>,
+        /// Custom records the payer put in the onion.
+        #[serde(default)]
+        custom_records: Vec<CustomRecord>,
     },
     /// A payment we sent arrived.
     PaymentSuccessful {
@@ -102,6 +121,15 @@ impl Event {
             Event::ChannelReady { channel_id, .. } => Some(format!("ready:{channel_id}")),
             Event::ChannelClosed { channel_id, .. } => Some(format!("closed:{channel_id}")),
             Event::PaymentReceived { payment_hash, .. } => Some(format!("received:{payment_hash}")),
+            // Paid again after a failed-back attempt: a new deadline, a new event.
+            Event::PaymentClaimable {
+                payment_hash,
+                claim_deadline_height,
+                ..
+            } => Some(format!(
+                "claimable:{payment_hash}:{}",
+                claim_deadline_height.unwrap_or(0)
+            )),
             Event::PaymentSuccessful { payment_id, .. } => Some(format!("sent:{payment_id}")),
             Event::PaymentFailed { payment_id, .. } => Some(format!("failed:{payment_id}")),
             Event::PaymentForwarded { .. } => None,
@@ -471,6 +499,7 @@ mod tests {
             payment_id: "aa".into(),
             payment_hash: "bb".into(),
             amount_msat: 1000,
+            custom_records: Vec::new(),
         };
         q.push(received.clone()).expect("push");
         assert_eq!(q.next_event(), Some(received.clone()));

@@ -40,12 +40,19 @@ pub use error::{BuildError, NodeError};
 pub use event::{CloseKind, Event, EventListener, PaymentFailureKind};
 pub use node::{
     Balances, Builder, ChannelInfo, CloseSource, ClosingBalance, ClosingStatus, InvoicePreview,
-    Node, NodeStatus, OnchainBalance, OnchainSendPreview, OnchainTransaction, OnchainTxKind,
-    PeerInfo, PendingSweep, SendOptions, SweepStatus,
+    Node, NodeStatus, OnchainBalance, OnchainFeeBump, OnchainFeeRates, OnchainSendPreview,
+    OnchainTransaction, OnchainTxKind, ParsedInput, PaymentFeeEstimate, PeerInfo, PendingSweep,
+    SendOptions, SweepStatus,
 };
 pub use payment::store::{
-    PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,
+    CustomRecord, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,
 };
+
+/// The README's Rust example, compiled as a doctest by `cargo test` so it cannot drift from the
+/// API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
 
 /// `now + timeout`, or about a century from now when that does not fit an `Instant` (an app
 /// passing `Duration::MAX` or `u64::MAX` milliseconds means "no limit", not a panic).

@@ -7,13 +7,14 @@ mod common;
 use std::time::Duration;
 
 use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hex::DisplayHex;
 use bitcoin::secp256k1::SecretKey;
 use common::*;
 use qtum_lightning::qtum::invoice::{create_signed, InvoiceRequest};
 use qtum_lightning::qtum::network::Network;
 use qtum_lightning::{
-    Event, Node, NodeError, PaymentDirection, PaymentFailureKind, PaymentFilter, PaymentStatus,
-    SendOptions,
+    CustomRecord, Event, Node, NodeError, PaymentDirection, PaymentFailureKind, PaymentFilter,
+    PaymentKind, PaymentStatus, SendOptions,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -207,6 +208,15 @@ fn variable_amount_keysend_and_a_hop() {
         alice.send(&invoice, Some(one_hop)),
         Err(NodeError::PaymentFailed(_))
     ));
+    // Bob charges 400,000 msat + 100 ppm of what he forwards: the estimate says so first.
+    let expected_fee = 400_000 + amount * 100 / 1_000_000;
+    let estimate = alice
+        .estimate_payment_fee(&invoice, None)
+        .expect("estimate");
+    assert_eq!(
+        (estimate.amount_msat, estimate.fee_msat, estimate.max_hops),
+        (amount, expected_fee, 2)
+    );
     let id = alice.send(&invoice, None).expect("send");
     let sent = alice.wait_payment(&id, WAIT).expect("payment");
     assert_eq!(
@@ -215,8 +225,6 @@ fn variable_amount_keysend_and_a_hop() {
         "{:?}",
         sent.failure_reason
     );
-    // Bob charges 400,000 msat + 100 ppm of what he forwards.
-    let expected_fee = 400_000 + amount * 100 / 1_000_000;
     assert_eq!(sent.fee_paid_msat, Some(expected_fee));
     let forwarded = expect_event(&bob, "forwarded", |e| {
         matches!(e, Event::PaymentForwarded { .. })
@@ -432,4 +440,272 @@ fn refusals_are_typed_and_risk_nothing() {
         alice.list_payments(failed).expect("list").is_empty(),
         "refusals leave no rows"
     );
+}
+
+fn hash_of(preimage: &[u8; 32]) -> String {
+    sha256::Hash::hash(preimage).to_string()
+}
+
+#[test]
+fn hold_invoices_claimed_after_a_restart_or_failed_back() {
+    let harness = harness();
+    let alice = start_node(&harness, "hold-alice", 51);
+    let bob_config = config(&harness, "hold-bob");
+    let bob = build(bob_config.clone(), 52);
+    bob.start().expect("start");
+    fund(&harness, &alice, 20 * QTUM);
+    open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+
+    let preimage = [7u8; 32];
+    let hash = hash_of(&preimage);
+    let amount = 50_000_000;
+    let invoice = bob
+        .receive_for_hash(&hash, Some(amount), "held until the goods ship", None)
+        .expect("hold invoice");
+    assert!(matches!(
+        bob.receive_for_hash(&hash, Some(amount), "again", None),
+        Err(NodeError::DuplicatePayment)
+    ));
+    assert!(
+        matches!(
+            bob.claim_for_hash(&hash, &preimage.to_lower_hex_string()),
+            Err(NodeError::NotClaimable(_))
+        ),
+        "nothing paid yet"
+    );
+    let preview = alice.decode_invoice(&invoice).expect("decode");
+    assert_eq!(preview.payment_hash, hash);
+    // A direct peer charges no routing fee.
+    let estimate = alice
+        .estimate_payment_fee(&invoice, None)
+        .expect("estimate");
+    assert_eq!(
+        (estimate.fee_msat, estimate.max_hops),
+        (0, 1),
+        "{estimate:?}"
+    );
+
+    let id = alice.send(&invoice, None).expect("send");
+    let claimable = expect_event(&bob, "claimable", |e| {
+        matches!(e, Event::PaymentClaimable { .. })
+    });
+    let Event::PaymentClaimable {
+        payment_hash,
+        amount_msat,
+        claim_deadline_height,
+        ..
+    } = claimable
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (payment_hash.as_str(), amount_msat),
+        (hash.as_str(), amount)
+    );
+    let deadline = claim_deadline_height.expect("a deadline");
+    assert!(deadline > harness.height(), "{deadline}");
+    let held = bob.payment(&hash).expect("read").expect("row");
+    assert_eq!(held.status, PaymentStatus::Pending);
+    assert_eq!(held.kind, PaymentKind::Bolt11Hold);
+    assert_eq!(held.claim_deadline_height, Some(deadline));
+    assert_eq!(
+        alice.payment(&id).expect("read").expect("row").status,
+        PaymentStatus::Pending,
+        "the payer waits while the payee holds"
+    );
+    assert!(matches!(
+        bob.claim_for_hash(&hash, &[8u8; 32].to_lower_hex_string()),
+        Err(NodeError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        bob.claim_for_hash(&hash, "not hex"),
+        Err(NodeError::InvalidInput(_))
+    ));
+
+    // The app is killed while it holds the payment; on the next start it claims.
+    bob.stop().expect("stop");
+    drop(bob);
+    let bob = build(bob_config, 52);
+    bob.start().expect("restart");
+    wait_until("channel back", || {
+        bob.list_channels().iter().any(|c| c.is_usable)
+    });
+    bob.claim_for_hash(&hash, &preimage.to_lower_hex_string())
+        .expect("claim");
+    let sent = alice.wait_payment(&id, WAIT).expect("payment");
+    assert_eq!(
+        sent.status,
+        PaymentStatus::Succeeded,
+        "{:?}",
+        sent.failure_reason
+    );
+    assert_eq!(sent.preimage, Some(preimage.to_lower_hex_string()));
+    expect_event(
+        &bob,
+        "received",
+        |e| matches!(e, Event::PaymentReceived { payment_hash, amount_msat, .. } if *payment_hash == hash && *amount_msat == amount),
+    );
+    let received = bob.payment(&hash).expect("read").expect("row");
+    assert_eq!(received.status, PaymentStatus::Succeeded);
+    bob.claim_for_hash(&hash, &preimage.to_lower_hex_string())
+        .expect("claiming again is harmless");
+
+    // A second one, refused by the app: the payer's payment fails as rejected.
+    let other = hash_of(&[9u8; 32]);
+    let invoice = bob
+        .receive_for_hash(&other, None, "any amount", Some(600))
+        .expect("hold invoice");
+    let id = alice
+        .send_using_amount(&invoice, 1_234_000, None)
+        .expect("send");
+    expect_event(
+        &bob,
+        "claimable",
+        |e| matches!(e, Event::PaymentClaimable { payment_hash, amount_msat: 1_234_000, .. } if *payment_hash == other),
+    );
+    bob.fail_for_hash(&other).expect("fail back");
+    let failed = alice.wait_payment(&id, WAIT).expect("payment");
+    assert_eq!(failed.status, PaymentStatus::Failed);
+    expect_event(&alice, "failed", |e| {
+        matches!(
+            e,
+            Event::PaymentFailed {
+                kind: PaymentFailureKind::RecipientRejected,
+                ..
+            }
+        )
+    });
+    assert_eq!(
+        bob.payment(&other).expect("read").expect("row").status,
+        PaymentStatus::Failed
+    );
+    assert!(matches!(
+        bob.claim_for_hash(&other, &[9u8; 32].to_lower_hex_string()),
+        Err(NodeError::NotClaimable(_))
+    ));
+    // Hold calls on what is not a hold invoice, or nothing at all.
+    let plain = bob.receive(1_000, "plain", None).expect("invoice");
+    let plain_hash = bob.decode_invoice(&plain).expect("decode").payment_hash;
+    assert!(matches!(
+        bob.fail_for_hash(&plain_hash),
+        Err(NodeError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        bob.fail_for_hash(&hash_of(&[1u8; 32])),
+        Err(NodeError::UnknownPayment(_))
+    ));
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
+
+#[test]
+fn keysend_carries_custom_records() {
+    let harness = harness();
+    let alice = start_node(&harness, "records-alice", 53);
+    let bob = start_node(&harness, "records-bob", 54);
+    fund(&harness, &alice, 20 * QTUM);
+    open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+
+    let records = vec![
+        CustomRecord {
+            type_num: 7_629_169,
+            value: b"boost from alice".to_vec(),
+        },
+        CustomRecord {
+            type_num: 65_537,
+            value: vec![0, 1, 2, 255],
+        },
+    ];
+    let id = alice
+        .send_spontaneous_with_records(&bob.node_id(), 21_000, None, records.clone())
+        .expect("keysend");
+    let sent = alice.wait_payment(&id, WAIT).expect("payment");
+    assert_eq!(
+        sent.status,
+        PaymentStatus::Succeeded,
+        "{:?}",
+        sent.failure_reason
+    );
+    assert_eq!(sent.custom_records, records);
+    let received = expect_event(&bob, "received", |e| {
+        matches!(e, Event::PaymentReceived { .. })
+    });
+    let Event::PaymentReceived {
+        custom_records,
+        payment_hash,
+        ..
+    } = received
+    else {
+        unreachable!()
+    };
+    // LDK hands them sorted by type.
+    let mut sorted = records.clone();
+    sorted.sort_by_key(|r| r.type_num);
+    assert_eq!(custom_records, sorted);
+    let row = bob.payment(&payment_hash).expect("read").expect("row");
+    assert_eq!(row.custom_records, sorted);
+
+    // An even type is "it's OK to be odd"'s must-understand: the payee, knowing none, rejects.
+    let even = vec![CustomRecord {
+        type_num: 65_536,
+        value: vec![1],
+    }];
+    let id = alice
+        .send_spontaneous_with_records(&bob.node_id(), 21_000, None, even)
+        .expect("keysend");
+    let failed = alice.wait_payment(&id, WAIT).expect("payment");
+    assert_eq!(failed.status, PaymentStatus::Failed);
+    expect_event(&alice, "rejected", |e| {
+        matches!(
+            e,
+            Event::PaymentFailed {
+                kind: PaymentFailureKind::RecipientRejected,
+                ..
+            }
+        )
+    });
+
+    // Refused before anything is sent: protocol types, a type twice, too much data.
+    let before = alice
+        .list_payments(PaymentFilter::default())
+        .expect("list")
+        .len();
+    for bad in [
+        vec![CustomRecord {
+            type_num: 100,
+            value: vec![1],
+        }],
+        vec![
+            CustomRecord {
+                type_num: 70_000,
+                value: vec![1],
+            },
+            CustomRecord {
+                type_num: 70_000,
+                value: vec![2],
+            },
+        ],
+        vec![CustomRecord {
+            type_num: 5_482_373_484,
+            value: vec![1],
+        }],
+        vec![CustomRecord {
+            type_num: 70_000,
+            value: vec![0; 5_000],
+        }],
+    ] {
+        assert!(matches!(
+            alice.send_spontaneous_with_records(&bob.node_id(), 1_000, None, bad),
+            Err(NodeError::InvalidInput(_))
+        ));
+    }
+    assert_eq!(
+        alice
+            .list_payments(PaymentFilter::default())
+            .expect("list")
+            .len(),
+        before
+    );
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
 }

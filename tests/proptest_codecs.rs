@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use qtum_lightning::event::{CloseKind, Event, PaymentFailureKind};
 use qtum_lightning::io::db::Db;
 use qtum_lightning::payment::store::{
-    PaymentDetails, PaymentDirection, PaymentKind, PaymentStatus, PaymentStore,
+    CustomRecord, PaymentDetails, PaymentDirection, PaymentKind, PaymentStatus, PaymentStore,
 };
 use qtum_lightning::peer::NodeUri;
 use qtum_lightning::qtum::invoice::{
@@ -109,11 +109,28 @@ fn event() -> impl Strategy<Value = Event> {
                 kind,
             }
         }),
-        (text(), text(), any::<u64>()).prop_map(|(a, b, c)| Event::PaymentReceived {
-            payment_id: a,
-            payment_hash: b,
-            amount_msat: c,
+        (text(), text(), any::<u64>(), records()).prop_map(|(a, b, c, d)| {
+            Event::PaymentReceived {
+                payment_id: a,
+                payment_hash: b,
+                amount_msat: c,
+                custom_records: d,
+            }
         }),
+        (
+            text(),
+            text(),
+            any::<u64>(),
+            option::of(any::<u32>()),
+            records()
+        )
+            .prop_map(|(a, b, c, d, e)| Event::PaymentClaimable {
+                payment_id: a,
+                payment_hash: b,
+                amount_msat: c,
+                claim_deadline_height: d,
+                custom_records: e,
+            }),
         (text(), text(), n()).prop_map(|(a, b, c)| Event::PaymentSuccessful {
             payment_id: a,
             payment_hash: b,
@@ -134,12 +151,22 @@ fn event() -> impl Strategy<Value = Event> {
     ]
 }
 
+fn records() -> impl Strategy<Value = Vec<CustomRecord>> {
+    let record = (65_536u64.., proptest::collection::vec(any::<u8>(), 0..40))
+        .prop_map(|(type_num, value)| CustomRecord { type_num, value });
+    proptest::collection::vec(record, 0..4)
+}
+
 fn payment() -> impl Strategy<Value = PaymentDetails> {
     let direction = prop_oneof![
         Just(PaymentDirection::Inbound),
         Just(PaymentDirection::Outbound)
     ];
-    let kind = prop_oneof![Just(PaymentKind::Bolt11), Just(PaymentKind::Spontaneous)];
+    let kind = prop_oneof![
+        Just(PaymentKind::Bolt11),
+        Just(PaymentKind::Spontaneous),
+        Just(PaymentKind::Bolt11Hold)
+    ];
     let status = prop_oneof![
         Just(PaymentStatus::Pending),
         Just(PaymentStatus::Succeeded),
@@ -165,12 +192,14 @@ fn payment() -> impl Strategy<Value = PaymentDetails> {
             any::<u64>(),
             any::<u64>(),
         ),
+        (option::of(any::<u32>()), records()),
     )
         .prop_map(
             |(
                 (direction, kind, status, amount_msat, fee_paid_msat),
                 (payment_hash, preimage, description, invoice),
                 (failure_reason, counterparty_node_id, created_at, updated_at),
+                (claim_deadline_height, custom_records),
             )| PaymentDetails {
                 id: String::new(),
                 direction,
@@ -186,6 +215,8 @@ fn payment() -> impl Strategy<Value = PaymentDetails> {
                 counterparty_node_id,
                 created_at,
                 updated_at,
+                claim_deadline_height,
+                custom_records,
             },
         )
 }

@@ -24,10 +24,11 @@ use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
 use crate::node::{
-    Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, OnchainSendPreview,
-    OnchainTransaction, PeerInfo, PendingSweep, SendOptions,
+    Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, OnchainFeeBump,
+    OnchainFeeRates, OnchainSendPreview, OnchainTransaction, ParsedInput, PaymentFeeEstimate,
+    PeerInfo, PendingSweep, SendOptions,
 };
-use crate::payment::store::{PaymentDetails, PaymentFilter};
+use crate::payment::store::{CustomRecord, PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -366,6 +367,64 @@ impl Node {
             .send_all_to_address(&address, fee_rate_sat_per_vb)
     }
 
+    /// Fee rates for on-chain sends (fast, normal, slow, Qtum's minimum), sat/vB, from the
+    /// node's cached estimates: no network call.
+    pub fn onchain_fee_rates(&self) -> OnchainFeeRates {
+        self.inner.onchain_fee_rates()
+    }
+
+    /// Replace the unconfirmed send `txid` with one paying more (replace by fee), at
+    /// `fee_rate_sat_per_vb` (default: the fast rate); `CannotBumpFee` says why not.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
+    pub fn bump_fee(
+        &self,
+        txid: String,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<OnchainFeeBump, NodeError> {
+        self.inner.bump_fee(&txid, fee_rate_sat_per_vb)
+    }
+
+    /// What `text` is: an invoice, a node URI or id, a Qtum address, a `qtum:` URI, an LNURL
+    /// or a Lightning Address. Nothing is fetched.
+    pub fn parse_input(&self, text: String) -> Result<ParsedInput, NodeError> {
+        self.inner.parse_input(&text)
+    }
+
+    /// The routing fee paying `invoice` would cost now (`amount_msat` only for an invoice
+    /// without an amount).
+    #[uniffi::method(default(amount_msat = None))]
+    pub fn estimate_payment_fee(
+        &self,
+        invoice: String,
+        amount_msat: Option<u64>,
+    ) -> Result<PaymentFeeEstimate, NodeError> {
+        self.inner.estimate_payment_fee(&invoice, amount_msat)
+    }
+
+    /// A hold invoice for `payment_hash` (64 hex digits): once paid, a `PaymentClaimable`
+    /// event; settle with `claim_for_hash` or refuse with `fail_for_hash` before its deadline.
+    #[uniffi::method(default(amount_msat = None, expiry_secs = None))]
+    pub fn receive_for_hash(
+        &self,
+        payment_hash: String,
+        description: String,
+        amount_msat: Option<u64>,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        self.inner
+            .receive_for_hash(&payment_hash, amount_msat, &description, expiry_secs)
+    }
+
+    /// Settle a paid hold invoice with its preimage (64 hex digits).
+    pub fn claim_for_hash(&self, payment_hash: String, preimage: String) -> Result<(), NodeError> {
+        self.inner.claim_for_hash(&payment_hash, &preimage)
+    }
+
+    /// Refuse a hold invoice: what waits goes back to the payer.
+    pub fn fail_for_hash(&self, payment_hash: String) -> Result<(), NodeError> {
+        self.inner.fail_for_hash(&payment_hash)
+    }
+
     /// Decode an invoice to show it before paying (any Qtum network; others are refused).
     pub fn decode_invoice(&self, invoice: String) -> Result<InvoicePreview, NodeError> {
         self.inner.decode_invoice(&invoice)
@@ -425,15 +484,18 @@ impl Node {
         self.inner.send_using_amount(&invoice, amount_msat, options)
     }
 
-    /// Pay `amount_msat` to `node_id` without an invoice (keysend); returns the payment id.
-    #[uniffi::method(default(options = None))]
+    /// Pay `amount_msat` to `node_id` without an invoice (keysend), with `custom_records`
+    /// (types 65,536 and up) in the onion; returns the payment id.
+    #[uniffi::method(default(options = None, custom_records = []))]
     pub fn send_spontaneous(
         &self,
         node_id: String,
         amount_msat: u64,
         options: Option<SendOptions>,
+        custom_records: Vec<CustomRecord>,
     ) -> Result<String, NodeError> {
-        self.inner.send_spontaneous(&node_id, amount_msat, options)
+        self.inner
+            .send_spontaneous_with_records(&node_id, amount_msat, options, custom_records)
     }
 
     /// One payment by id, if known.
@@ -738,14 +800,85 @@ impl Node {
     }
 
     /// `send_spontaneous`, on the call pool.
-    #[uniffi::method(default(options = None))]
+    #[uniffi::method(default(options = None, custom_records = []))]
     pub async fn send_spontaneous_async(
         self: Arc<Self>,
         node_id: String,
         amount_msat: u64,
         options: Option<SendOptions>,
+        custom_records: Vec<CustomRecord>,
     ) -> Result<String, NodeError> {
-        on_pool(move || self.inner.send_spontaneous(&node_id, amount_msat, options)).await
+        on_pool(move || {
+            self.inner
+                .send_spontaneous_with_records(&node_id, amount_msat, options, custom_records)
+        })
+        .await
+    }
+
+    /// `onchain_fee_rates`, on the call pool.
+    pub async fn onchain_fee_rates_async(self: Arc<Self>) -> OnchainFeeRates {
+        on_pool(move || self.inner.onchain_fee_rates()).await
+    }
+
+    /// `bump_fee`, on the call pool.
+    #[uniffi::method(default(fee_rate_sat_per_vb = None))]
+    pub async fn bump_fee_async(
+        self: Arc<Self>,
+        txid: String,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<OnchainFeeBump, NodeError> {
+        on_pool(move || self.inner.bump_fee(&txid, fee_rate_sat_per_vb)).await
+    }
+
+    /// `parse_input`, on the call pool.
+    pub async fn parse_input_async(
+        self: Arc<Self>,
+        text: String,
+    ) -> Result<ParsedInput, NodeError> {
+        on_pool(move || self.inner.parse_input(&text)).await
+    }
+
+    /// `estimate_payment_fee`, on the call pool.
+    #[uniffi::method(default(amount_msat = None))]
+    pub async fn estimate_payment_fee_async(
+        self: Arc<Self>,
+        invoice: String,
+        amount_msat: Option<u64>,
+    ) -> Result<PaymentFeeEstimate, NodeError> {
+        on_pool(move || self.inner.estimate_payment_fee(&invoice, amount_msat)).await
+    }
+
+    /// `receive_for_hash`, on the call pool.
+    #[uniffi::method(default(amount_msat = None, expiry_secs = None))]
+    pub async fn receive_for_hash_async(
+        self: Arc<Self>,
+        payment_hash: String,
+        description: String,
+        amount_msat: Option<u64>,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        on_pool(move || {
+            self.inner
+                .receive_for_hash(&payment_hash, amount_msat, &description, expiry_secs)
+        })
+        .await
+    }
+
+    /// `claim_for_hash`, on the call pool.
+    pub async fn claim_for_hash_async(
+        self: Arc<Self>,
+        payment_hash: String,
+        preimage: String,
+    ) -> Result<(), NodeError> {
+        on_pool(move || self.inner.claim_for_hash(&payment_hash, &preimage)).await
+    }
+
+    /// `fail_for_hash`, on the call pool.
+    pub async fn fail_for_hash_async(
+        self: Arc<Self>,
+        payment_hash: String,
+    ) -> Result<(), NodeError> {
+        on_pool(move || self.inner.fail_for_hash(&payment_hash)).await
     }
 
     /// `payment`, on the call pool.

@@ -35,7 +35,7 @@ pub const DATABASE_FILE: &str = "node.sqlite";
 pub const LOCK_FILE: &str = "node.lock";
 
 /// Newest schema of the node's tables this build writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// `MIGRATIONS[v]` brings the node's tables from version `v` to `v + 1`, in one transaction.
 ///
@@ -99,6 +99,10 @@ const MIGRATIONS: &[&str] = &[
          raw BLOB NOT NULL,
          created_at INTEGER NOT NULL
      );",
+    // 3 → 4: hold invoices (the block height by which a claimable payment must be claimed)
+    // and the custom records a payment carried (JSON).
+    "ALTER TABLE payments ADD COLUMN claim_deadline_height INTEGER;
+     ALTER TABLE payments ADD COLUMN custom_records TEXT;",
 ];
 
 /// Why the database cannot be used. Nothing is modified when one of these is returned.

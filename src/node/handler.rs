@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use lightning::chain::chaininterface::ConfirmationTarget;
-use lightning::events::{Event as LdkEvent, PaymentPurpose, ReplayEvent};
+use lightning::events::{Event as LdkEvent, HTLCHandlingFailureType, PaymentPurpose, ReplayEvent};
 use lightning_background_processor::{
     BackgroundProcessor, GossipSync, NO_LIQUIDITY_MANAGER_SYNC, NO_ONION_MESSENGER,
 };
@@ -16,7 +16,7 @@ use bitcoin::hex::DisplayHex;
 
 use crate::event::{CloseKind, Event, PaymentFailureKind};
 use crate::node::NodeInner;
-use crate::payment::store::{new_payment, PaymentDirection, PaymentKind};
+use crate::payment::store::{new_payment, CustomRecord, PaymentDirection, PaymentKind};
 use crate::peer::NodeUri;
 
 /// Start LDK's background processor. The flag turns `false` when its thread ends, whether
@@ -75,6 +75,30 @@ fn push(inner: &NodeInner, event: Event) -> Result<(), ReplayEvent> {
         log::error!("could not persist an event, LDK will replay it: {e}");
         ReplayEvent()
     })
+}
+
+/// The custom TLV records of a payment's onion.
+fn custom_records(
+    fields: Option<&lightning::ln::channelmanager::RecipientOnionFields>,
+) -> Vec<CustomRecord> {
+    fields
+        .map(|f| {
+            f.custom_tlvs()
+                .iter()
+                .map(|(type_num, value)| CustomRecord {
+                    type_num: *type_num,
+                    value: value.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_preimage(hex: &str) -> Option<lightning::types::payment::PaymentPreimage> {
+    use bitcoin::hex::FromHex;
+    <[u8; 32]>::from_hex(hex)
+        .ok()
+        .map(lightning::types::payment::PaymentPreimage)
 }
 
 fn handle_event(
@@ -193,33 +217,84 @@ fn handle_event(
             payment_hash,
             purpose,
             amount_msat,
+            onion_fields,
+            claim_deadline,
             ..
         } => {
             let hash_hex = payment_hash.to_string();
-            if matches!(purpose, PaymentPurpose::SpontaneousPayment(_)) {
+            let records = custom_records(onion_fields.as_ref());
+            let row = inner.payments.get(&hash_hex).map_err(|_| ReplayEvent())?;
+            if matches!(purpose, PaymentPurpose::SpontaneousPayment(_)) && row.is_none() {
                 // Keysend: no invoice row exists yet.
-                if inner
-                    .payments
-                    .get(&hash_hex)
-                    .map_err(|_| ReplayEvent())?
-                    .is_none()
-                {
-                    let mut row = new_payment(
-                        hash_hex.clone(),
-                        PaymentDirection::Inbound,
-                        PaymentKind::Spontaneous,
-                        hash_hex.clone(),
-                    );
-                    row.amount_msat = Some(amount_msat);
-                    inner.payments.insert(&row).map_err(|_| ReplayEvent())?;
-                }
+                let mut row = new_payment(
+                    hash_hex.clone(),
+                    PaymentDirection::Inbound,
+                    PaymentKind::Spontaneous,
+                    hash_hex.clone(),
+                );
+                row.amount_msat = Some(amount_msat);
+                row.custom_records = records.clone();
+                inner.payments.insert(&row).map_err(|_| ReplayEvent())?;
             }
-            match purpose.preimage() {
-                Some(preimage) => inner.channel_manager.claim_funds(preimage),
-                None => {
-                    log::warn!("claimable payment {payment_hash} of {amount_msat} msat has no preimage we know: failing it back");
-                    inner.channel_manager.fail_htlc_backwards(&payment_hash);
-                }
+            if let Some(preimage) = purpose.preimage() {
+                inner
+                    .payments
+                    .set_custom_records(&hash_hex, &records)
+                    .map_err(|_| ReplayEvent())?;
+                inner.channel_manager.claim_funds(preimage);
+                return Ok(());
+            }
+            // No preimage known to LDK: a hold invoice waits for the app, anything else is
+            // failed back.
+            let hold = row.filter(|r| {
+                r.kind == PaymentKind::Bolt11Hold
+                    && r.direction == PaymentDirection::Inbound
+                    && r.status == crate::payment::store::PaymentStatus::Pending
+            });
+            let Some(hold) = hold else {
+                log::warn!("claimable payment {payment_hash} of {amount_msat} msat has no preimage we know: failing it back");
+                inner.channel_manager.fail_htlc_backwards(&payment_hash);
+                return Ok(());
+            };
+            if let Some(preimage) = hold.preimage.as_deref().and_then(parse_preimage) {
+                // The app already gave the preimage (a replay after a restart).
+                inner.channel_manager.claim_funds(preimage);
+                return Ok(());
+            }
+            inner
+                .payments
+                .set_claimable(&hash_hex, Some(amount_msat), claim_deadline, &records)
+                .map_err(|_| ReplayEvent())?;
+            push(
+                inner,
+                Event::PaymentClaimable {
+                    payment_id: hash_hex.clone(),
+                    payment_hash: hash_hex,
+                    amount_msat,
+                    claim_deadline_height: claim_deadline,
+                    custom_records: records,
+                },
+            )
+        }
+        LdkEvent::HTLCHandlingFailed {
+            failure_type: HTLCHandlingFailureType::Receive { payment_hash },
+            ..
+        } => {
+            // A hold invoice's HTLCs failed back near their expiry: nothing waits any more
+            // (the payer may try again, which makes it claimable again).
+            let hash_hex = payment_hash.to_string();
+            let row = inner.payments.get(&hash_hex).map_err(|_| ReplayEvent())?;
+            if let Some(row) = row
+                .filter(|r| r.kind == PaymentKind::Bolt11Hold && r.claim_deadline_height.is_some())
+            {
+                log::warn!(
+                    "hold invoice {} was not claimed in time: failed back",
+                    row.payment_hash
+                );
+                inner
+                    .payments
+                    .set_claimable(&hash_hex, None, None, &[])
+                    .map_err(|_| ReplayEvent())?;
             }
             Ok(())
         }
@@ -227,6 +302,7 @@ fn handle_event(
             payment_hash,
             amount_msat,
             purpose,
+            onion_fields,
             ..
         } => {
             let hash_hex = payment_hash.to_string();
@@ -241,6 +317,7 @@ fn handle_event(
                     payment_id: hash_hex.clone(),
                     payment_hash: hash_hex,
                     amount_msat,
+                    custom_records: custom_records(onion_fields.as_ref()),
                 },
             )
         }

@@ -6,6 +6,7 @@ mod builder;
 mod gossip;
 mod handler;
 mod history;
+mod input;
 pub(crate) mod keys;
 mod message;
 mod onchain;
@@ -31,8 +32,9 @@ use lightning_background_processor::BackgroundProcessor;
 pub use balances::{Balances, CloseSource, ClosingBalance, ClosingStatus};
 pub use builder::Builder;
 pub use history::{OnchainTransaction, OnchainTxKind};
-pub use onchain::{OnchainBalance, OnchainSendPreview};
-pub use payments::{InvoicePreview, SendOptions};
+pub use input::ParsedInput;
+pub use onchain::{OnchainBalance, OnchainFeeBump, OnchainFeeRates, OnchainSendPreview};
+pub use payments::{InvoicePreview, PaymentFeeEstimate, SendOptions};
 pub use sweep::{PendingSweep, SweepStatus};
 
 use crate::config::Config;
@@ -841,6 +843,26 @@ impl Node {
             .preview_send(address, None, fee_rate_sat_per_vb)
     }
 
+    /// Fee rates for on-chain sends (fast, normal, slow, Qtum's minimum), sat/vB, from the
+    /// node's cached estimates: no network call.
+    pub fn onchain_fee_rates(&self) -> onchain::OnchainFeeRates {
+        self.inner.onchain.fee_rates()
+    }
+
+    /// Replace the unconfirmed send `txid` with one paying a higher fee (BIP 125 replace by
+    /// fee): same recipients, the fee from the change (or further confirmed coins), at
+    /// `fee_rate_sat_per_vb` (default: the fast rate) and at least what relay rules ask of a
+    /// replacement. Channel transactions and sends something already builds on are refused
+    /// with `CannotBumpFee`.
+    pub fn bump_fee(
+        &self,
+        txid: &str,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<onchain::OnchainFeeBump, NodeError> {
+        let rate = fee_rate_sat_per_vb.or_else(|| Some(self.onchain_fee_rates().fast_sat_per_vb));
+        self.inner.onchain.bump_fee(txid, rate)
+    }
+
     /// Send everything the wallet can spend; returns the txid.
     pub fn send_all_to_address(
         &self,
@@ -1051,6 +1073,22 @@ fn start_parts(
     let (background, alive) = handler::start_background_processor(inner.clone(), handle.clone());
     parts.background = Some(background);
     watched.push(("the background processor", alive));
+
+    // Hold invoices the app claimed just before the node was killed: claim them again (a
+    // claim LDK already made is ignored).
+    for row in inner.payments.hold_claims_in_progress()? {
+        use bitcoin::hex::FromHex;
+        if let Some(preimage) = row
+            .preimage
+            .as_deref()
+            .and_then(|p| <[u8; 32]>::from_hex(p).ok())
+        {
+            log::info!("claiming hold invoice {} again", row.payment_hash);
+            inner
+                .channel_manager
+                .claim_funds(lightning::types::payment::PaymentPreimage(preimage));
+        }
+    }
 
     // Chain sync on its own thread (the chain layer is blocking).
     {

@@ -81,6 +81,44 @@ pub struct OnchainSendPreview {
     pub input_count: u32,
 }
 
+/// Fee rates for on-chain sends, sat/vB, from the node's cached estimates (refreshed every
+/// minute; no network call). Qtum nodes relay nothing below `minimum_sat_per_vb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct OnchainFeeRates {
+    /// To confirm in the next block or so (≈ 32 s).
+    pub fast_sat_per_vb: u64,
+    /// Within about 6 blocks (≈ 3 min): what sends use when given no rate.
+    pub normal_sat_per_vb: u64,
+    /// Within about 144 blocks (≈ 77 min).
+    pub slow_sat_per_vb: u64,
+    /// Qtum's relay minimum (400).
+    pub minimum_sat_per_vb: u64,
+    /// `true` when the rates are the chain source's estimates; `false` when it has none (a
+    /// quiet chain, or the source is unreachable) and these are the built-in defaults.
+    pub is_estimate: bool,
+}
+
+/// A stuck send replaced by one paying more (`bump_fee`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct OnchainFeeBump {
+    /// The replacement's id.
+    pub txid: String,
+    /// The transaction it replaced (gone from the history).
+    pub replaced_txid: String,
+    /// What the replaced one paid, in satoshi.
+    pub original_fee_sat: u64,
+    /// What the replacement pays, in satoshi.
+    pub fee_sat: u64,
+    /// The replacement's virtual size (an upper bound), vbytes.
+    pub vsize: u64,
+}
+
+fn sat_per_vb(sat_per_kw: u32) -> u64 {
+    (u64::from(sat_per_kw) * 4).div_ceil(1000)
+}
+
 /// The sweeper's change destination. LDK asks for one before every sweep attempt (every 30
 /// seconds while an output waits for fees), so the same unused change script is handed out
 /// until a transaction paying it is seen: a fresh one each time would reveal thousands of
@@ -206,6 +244,7 @@ fn wallet_error(e: qtum_wallet::WalletError) -> NodeError {
         e @ (W::AmountBelowDust { .. } | W::FeeRateTooLow { .. } | W::FeeRateTooHigh { .. }) => {
             NodeError::InvalidAmount(e.to_string())
         }
+        W::CannotBump(why) => NodeError::CannotBumpFee(why),
         other => NodeError::Wallet(other.to_string()),
     }
 }
@@ -526,7 +565,7 @@ impl Onchain {
             fee_sat: prepared.fee_sat,
             change_sat: prepared.change_sat,
             // sat/kW to sat/vB (4 weight units a vbyte), rounded up.
-            fee_rate_sat_per_vb: (u64::from(prepared.fee_rate_sat_per_kw) * 4).div_ceil(1000),
+            fee_rate_sat_per_vb: sat_per_vb(prepared.fee_rate_sat_per_kw),
             vsize: prepared.vsize,
             input_count: u32::try_from(prepared.inputs.len()).unwrap_or(u32::MAX),
         })
@@ -541,5 +580,37 @@ impl Onchain {
             .send_all(address, fee_rate_sat_per_vb)
             .map(|t| t.to_string())
             .map_err(wallet_error)
+    }
+
+    pub(crate) fn fee_rates(&self) -> OnchainFeeRates {
+        let rate = |blocks| sat_per_vb(self.fees.rate_for_blocks(blocks));
+        OnchainFeeRates {
+            fast_sat_per_vb: rate(1),
+            normal_sat_per_vb: rate(qtum_wallet::fees::DEFAULT_TARGET_BLOCKS),
+            slow_sat_per_vb: rate(144),
+            minimum_sat_per_vb: qtum_wallet::fees::MIN_FEE_RATE_SAT_PER_VB,
+            is_estimate: matches!(self.fees.status(), qtum_chain::fees::FeeStatus::Live { .. }),
+        }
+    }
+
+    pub(crate) fn bump_fee(
+        &self,
+        txid: &str,
+        fee_rate_sat_per_vb: Option<u64>,
+    ) -> Result<OnchainFeeBump, NodeError> {
+        let txid: bitcoin::Txid = txid.trim().parse().map_err(|e| {
+            NodeError::InvalidInput(format!("transaction id: expected 64 hex digits: {e}"))
+        })?;
+        let bump = self
+            .wallet
+            .bump_fee(&txid, fee_rate_sat_per_vb)
+            .map_err(wallet_error)?;
+        Ok(OnchainFeeBump {
+            txid: bump.txid.to_string(),
+            replaced_txid: bump.replaced.to_string(),
+            original_fee_sat: bump.original_fee_sat,
+            fee_sat: bump.fee_sat,
+            vsize: bump.vsize,
+        })
     }
 }

@@ -10,14 +10,14 @@ use lightning::ln::channelmanager::{
 };
 use lightning::routing::router::{PaymentParameters, RouteParameters, RouteParametersConfig};
 use lightning::sign::EntropySource;
-use lightning::types::payment::PaymentHash;
+use lightning::types::payment::{PaymentHash, PaymentPreimage};
 use lightning_invoice::{Bolt11InvoiceDescription, Description};
 
 use crate::config::Config;
 use crate::error::NodeError;
 use crate::node::{now_secs, parse_node_id, Node};
 use crate::payment::store::{
-    new_payment, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind,
+    new_payment, CustomRecord, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind,
 };
 use crate::qtum::invoice::{DecodedInvoice, InvoiceDescription, InvoiceError};
 use crate::qtum::network::Network;
@@ -93,6 +93,71 @@ fn send_failure(e: RetryableSendFailure) -> NodeError {
     }
 }
 
+/// What paying an invoice would cost in routing fees, found before paying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PaymentFeeEstimate {
+    /// The amount the payee would get, in millisatoshi.
+    pub amount_msat: u64,
+    /// Routing fees along the route found, in millisatoshi (0 to a direct peer).
+    pub fee_msat: u64,
+    /// How many parts the payment would be split into.
+    pub parts: u32,
+    /// The longest part's length in hops.
+    pub max_hops: u32,
+}
+
+/// Most custom records one keysend carries, and most bytes of values: the onion has 1,300
+/// bytes for every hop's data, and a route needs room.
+const MAX_CUSTOM_RECORDS: usize = 32;
+const MAX_CUSTOM_RECORD_BYTES: usize = 1_000;
+
+fn onion_fields(records: &[CustomRecord]) -> Result<RecipientOnionFields, NodeError> {
+    if records.len() > MAX_CUSTOM_RECORDS {
+        return Err(NodeError::InvalidInput(format!(
+            "{} custom records: at most {MAX_CUSTOM_RECORDS}",
+            records.len()
+        )));
+    }
+    let bytes: usize = records.iter().map(|r| r.value.len()).sum();
+    if bytes > MAX_CUSTOM_RECORD_BYTES {
+        return Err(NodeError::InvalidInput(format!(
+            "custom records of {bytes} bytes: at most {MAX_CUSTOM_RECORD_BYTES}"
+        )));
+    }
+    let mut types: Vec<u64> = records.iter().map(|r| r.type_num).collect();
+    types.sort_unstable();
+    if let Some(low) = types.iter().find(|t| **t < 1 << 16) {
+        return Err(NodeError::InvalidInput(format!(
+            "custom record type {low}: types below 65536 belong to the protocol"
+        )));
+    }
+    if types.windows(2).any(|w| w[0] == w[1]) {
+        return Err(NodeError::InvalidInput(
+            "a custom record type appears twice".into(),
+        ));
+    }
+    RecipientOnionFields::spontaneous_empty()
+        .with_custom_tlvs(
+            records
+                .iter()
+                .map(|r| (r.type_num, r.value.clone()))
+                .collect(),
+        )
+        .map_err(|()| {
+            NodeError::InvalidInput(
+                "a custom record type is reserved (5482373484 keysend, 77777)".into(),
+            )
+        })
+}
+
+/// 32 bytes from 64 hex digits (a hash or a preimage).
+fn parse_hash32(text: &str, what: &str) -> Result<[u8; 32], NodeError> {
+    use bitcoin::hex::FromHex;
+    <[u8; 32]>::from_hex(text.trim())
+        .map_err(|e| NodeError::InvalidInput(format!("{what}: expected 64 hex digits: {e}")))
+}
+
 impl Node {
     fn preview(&self, decoded: &DecodedInvoice) -> InvoicePreview {
         let (description, description_hash) = match &decoded.description {
@@ -138,6 +203,7 @@ impl Node {
             amount_msat,
             Bolt11InvoiceDescription::Direct(description),
             expiry_secs,
+            None,
         )
     }
 
@@ -146,6 +212,7 @@ impl Node {
         amount_msat: Option<u64>,
         description: Bolt11InvoiceDescription,
         expiry_secs: Option<u32>,
+        hold_for: Option<PaymentHash>,
     ) -> Result<String, NodeError> {
         self.require_running()?;
         let inner = &self.inner;
@@ -165,19 +232,18 @@ impl Node {
                 expiry_secs.unwrap_or(inner.config.invoice_expiry_secs),
             ),
             min_final_cltv_expiry_delta: Some(inner.config.min_final_cltv_expiry_delta),
-            payment_hash: None,
+            payment_hash: hold_for,
         };
         let invoice = inner
             .channel_manager
             .create_bolt11_invoice(params)
             .map_err(|e| NodeError::InvalidInvoice(e.to_string()))?;
         let hash = invoice.payment_hash().to_string();
-        let mut row = new_payment(
-            hash.clone(),
-            PaymentDirection::Inbound,
-            PaymentKind::Bolt11,
-            hash,
-        );
+        let kind = match hold_for {
+            Some(_) => PaymentKind::Bolt11Hold,
+            None => PaymentKind::Bolt11,
+        };
+        let mut row = new_payment(hash.clone(), PaymentDirection::Inbound, kind, hash);
         row.amount_msat = amount_msat;
         row.description = text;
         row.invoice = Some(invoice.to_string());
@@ -226,7 +292,169 @@ impl Node {
             amount_msat,
             Bolt11InvoiceDescription::Hash(hash),
             expiry_secs,
+            None,
         )
+    }
+
+    /// A hold invoice: an invoice for `payment_hash` (64 hex digits), whose preimage only the
+    /// app knows. When it is paid the node does not settle it: a `PaymentClaimable` event says
+    /// how much waits and until which block; the app then calls [`Node::claim_for_hash`] with
+    /// the preimage or [`Node::fail_for_hash`]. Unclaimed by the deadline, the node fails it
+    /// back (the payer's channels are never put at risk). `amount_msat` `None`: any amount.
+    pub fn receive_for_hash(
+        &self,
+        payment_hash: &str,
+        amount_msat: Option<u64>,
+        description: &str,
+        expiry_secs: Option<u32>,
+    ) -> Result<String, NodeError> {
+        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
+        let known = self.inner.payments.get(&hash.to_string())?;
+        if known.is_some() {
+            return Err(NodeError::DuplicatePayment);
+        }
+        let description = Description::new(description.to_string())
+            .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
+        self.create_invoice_described(
+            amount_msat,
+            Bolt11InvoiceDescription::Direct(description),
+            expiry_secs,
+            Some(hash),
+        )
+    }
+
+    /// Claim a paid hold invoice with its `preimage` (64 hex digits): the payment settles and
+    /// a `PaymentReceived` event follows. The preimage is stored before the claim, so a node
+    /// killed in between claims again when it starts. Claiming a settled one again is fine.
+    pub fn claim_for_hash(&self, payment_hash: &str, preimage: &str) -> Result<(), NodeError> {
+        use bitcoin::hashes::sha256;
+        self.require_running()?;
+        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
+        let preimage = PaymentPreimage(parse_hash32(preimage, "preimage")?);
+        if sha256::Hash::hash(&preimage.0).to_byte_array() != hash.0 {
+            return Err(NodeError::InvalidInput(
+                "the preimage does not hash to this payment hash".into(),
+            ));
+        }
+        let row = self.hold_invoice(&hash)?;
+        match row.status {
+            crate::payment::store::PaymentStatus::Succeeded => return Ok(()),
+            crate::payment::store::PaymentStatus::Failed => {
+                return Err(NodeError::NotClaimable(format!(
+                    "{hash} was failed back: {}",
+                    row.failure_reason.unwrap_or_default()
+                )))
+            }
+            crate::payment::store::PaymentStatus::Pending => {}
+        }
+        if row.claim_deadline_height.is_none() {
+            return Err(NodeError::NotClaimable(format!(
+                "nothing has been paid to {hash} yet"
+            )));
+        }
+        self.inner
+            .payments
+            .set_preimage(&hash.to_string(), &preimage.0.to_lower_hex_string())?;
+        self.inner.channel_manager.claim_funds(preimage);
+        Ok(())
+    }
+
+    /// Fail a hold invoice back: whatever waits is returned to the payer, and later payments
+    /// to it are refused. The payer sees a failure as from a recipient that rejected it.
+    pub fn fail_for_hash(&self, payment_hash: &str) -> Result<(), NodeError> {
+        self.require_running()?;
+        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
+        let row = self.hold_invoice(&hash)?;
+        match row.status {
+            crate::payment::store::PaymentStatus::Succeeded => Err(NodeError::InvalidInput(
+                format!("{hash} is already claimed"),
+            )),
+            _ if row.preimage.is_some() => {
+                Err(NodeError::InvalidInput(format!("{hash} is being claimed")))
+            }
+            _ => {
+                // Recorded first: a payment arriving meanwhile is refused by the handler.
+                self.inner
+                    .payments
+                    .fail(&hash.to_string(), "failed back by the app")?;
+                self.inner.channel_manager.fail_htlc_backwards(&hash);
+                Ok(())
+            }
+        }
+    }
+
+    fn hold_invoice(&self, hash: &PaymentHash) -> Result<PaymentDetails, NodeError> {
+        match self.inner.payments.get(&hash.to_string())? {
+            Some(row)
+                if row.kind == PaymentKind::Bolt11Hold
+                    && row.direction == PaymentDirection::Inbound =>
+            {
+                Ok(row)
+            }
+            Some(_) => Err(NodeError::InvalidInput(format!(
+                "{hash} is not a hold invoice (made by receive_for_hash)"
+            ))),
+            None => Err(NodeError::UnknownPayment(hash.to_string())),
+        }
+    }
+
+    /// The routing fee paying `invoice` would cost now, from the channels and the network
+    /// graph this node knows (the payment itself may find another route). `amount_msat` only
+    /// for an invoice without an amount. Errors like `send` would (no route: `PaymentFailed`).
+    pub fn estimate_payment_fee(
+        &self,
+        invoice: &str,
+        amount_msat: Option<u64>,
+    ) -> Result<PaymentFeeEstimate, NodeError> {
+        use lightning::routing::router::Router;
+        self.require_running()?;
+        let inner = &self.inner;
+        let decoded = DecodedInvoice::decode(invoice).map_err(invoice_error)?;
+        let invoice = decoded.payable_on(self.network()).map_err(invoice_error)?;
+        if decoded.payee_pubkey == inner.node_id {
+            return Err(NodeError::CannotPayOwnInvoice);
+        }
+        let amount = match (decoded.amount_msat, amount_msat) {
+            (Some(a), None) => a,
+            (None, Some(a)) if a > 0 => a,
+            (Some(a), Some(b)) if a == b => a,
+            (Some(_), Some(_)) => {
+                return Err(NodeError::InvalidAmount(
+                    "this invoice states its amount".into(),
+                ))
+            }
+            _ => {
+                return Err(NodeError::InvalidAmount(
+                    "this invoice has no amount: give one above 0".into(),
+                ))
+            }
+        };
+        let payment_params = PaymentParameters::from_bolt11_invoice(&invoice);
+        let mut route_params =
+            RouteParameters::from_payment_params_and_value(payment_params, amount);
+        let config = self.route_config(PaymentId([0; 32]), amount, &SendOptions::default());
+        route_params.payment_params.max_total_cltv_expiry_delta =
+            config.max_total_cltv_expiry_delta;
+        route_params.max_total_routing_fee_msat = config.max_total_routing_fee_msat;
+        let channels = inner.channel_manager.list_usable_channels();
+        let first_hops: Vec<&lightning::ln::channel_state::ChannelDetails> =
+            channels.iter().collect();
+        let route = inner
+            .router
+            .find_route(
+                &inner.node_id,
+                &route_params,
+                Some(&first_hops),
+                inner.channel_manager.compute_inflight_htlcs(),
+            )
+            .map_err(|e| NodeError::PaymentFailed(format!("no route: {e}")))?;
+        let hops = route.paths.iter().map(|p| p.hops.len()).max().unwrap_or(0);
+        Ok(PaymentFeeEstimate {
+            amount_msat: amount,
+            fee_msat: route.get_total_fees(),
+            parts: u32::try_from(route.paths.len()).unwrap_or(u32::MAX),
+            max_hops: u32::try_from(hops).unwrap_or(u32::MAX),
+        })
     }
 
     /// Pay an invoice that states its amount. Returns the payment id; the outcome arrives as a
@@ -410,7 +638,23 @@ impl Node {
         amount_msat: u64,
         options: Option<SendOptions>,
     ) -> Result<String, NodeError> {
+        self.send_spontaneous_with_records(node_id, amount_msat, options, Vec::new())
+    }
+
+    /// Keysend carrying `custom_records` in the onion (types 65,536 and up, each once; the
+    /// payee sees them on its `PaymentReceived` event and payment). Records too large for the
+    /// onion are refused before anything is sent. Use odd types: an even type means "reject
+    /// the payment unless you understand this" (BOLT 1), and payees, this SDK's included,
+    /// reject even types they do not know.
+    pub fn send_spontaneous_with_records(
+        &self,
+        node_id: &str,
+        amount_msat: u64,
+        options: Option<SendOptions>,
+        custom_records: Vec<CustomRecord>,
+    ) -> Result<String, NodeError> {
         self.require_running()?;
+        let onion = onion_fields(&custom_records)?;
         let inner = &self.inner;
         let options = options.unwrap_or_default();
         let payee = parse_node_id(node_id)?;
@@ -447,11 +691,12 @@ impl Node {
         );
         row.amount_msat = Some(amount_msat);
         row.counterparty_node_id = Some(payee.to_string());
+        row.custom_records = custom_records;
         inner.payments.insert(&row)?;
         let retries = options.retries.unwrap_or(inner.config.payment_retries);
         match inner.channel_manager.send_spontaneous_payment(
             Some(preimage),
-            RecipientOnionFields::spontaneous_empty(),
+            onion,
             payment_id,
             route_params,
             Retry::Attempts(retries),

@@ -39,6 +39,19 @@ pub enum PaymentKind {
     Bolt11,
     /// Spontaneous (keysend): no invoice.
     Spontaneous,
+    /// A hold invoice (`receive_for_hash`): the app knows the preimage and decides, once it
+    /// is paid, whether to claim or fail it back.
+    Bolt11Hold,
+}
+
+/// A custom TLV record carried by a payment's onion (keysend messages, podcasting "boosts").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct CustomRecord {
+    /// The record type: 65,536 or above (BOLT 4 keeps lower types for the protocol).
+    pub type_num: u64,
+    /// Its value, as sent.
+    pub value: Vec<u8>,
 }
 
 /// One payment. Its `Debug` hides the preimage (the proof of payment, and for a payment not
@@ -75,6 +88,11 @@ pub struct PaymentDetails {
     pub created_at: u64,
     /// Last change, seconds since the Unix epoch.
     pub updated_at: u64,
+    /// For a hold invoice that has been paid and waits for `claim_for_hash`: the block height
+    /// by which it must be claimed (after it, the node fails the payment back).
+    pub claim_deadline_height: Option<u32>,
+    /// Custom records the payment carried (received keysend payments; sent ones with records).
+    pub custom_records: Vec<CustomRecord>,
 }
 
 impl std::fmt::Debug for PaymentDetails {
@@ -94,6 +112,8 @@ impl std::fmt::Debug for PaymentDetails {
             .field("counterparty_node_id", &self.counterparty_node_id)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
+            .field("claim_deadline_height", &self.claim_deadline_height)
+            .field("custom_records", &self.custom_records.len())
             .finish()
     }
 }
@@ -137,6 +157,7 @@ fn kind_str(k: PaymentKind) -> &'static str {
     match k {
         PaymentKind::Bolt11 => "bolt11",
         PaymentKind::Spontaneous => "spontaneous",
+        PaymentKind::Bolt11Hold => "bolt11_hold",
     }
 }
 
@@ -162,10 +183,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
         } else {
             PaymentDirection::Outbound
         },
-        kind: if kind == "spontaneous" {
-            PaymentKind::Spontaneous
-        } else {
-            PaymentKind::Bolt11
+        kind: match kind.as_str() {
+            "spontaneous" => PaymentKind::Spontaneous,
+            "bolt11_hold" => PaymentKind::Bolt11Hold,
+            _ => PaymentKind::Bolt11,
         },
         status: match status.as_str() {
             "succeeded" => PaymentStatus::Succeeded,
@@ -184,7 +205,24 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
         counterparty_node_id: row.get("counterparty_node_id")?,
         created_at: row.get::<_, i64>("created_at")? as u64,
         updated_at: row.get::<_, i64>("updated_at")? as u64,
+        claim_deadline_height: row
+            .get::<_, Option<i64>>("claim_deadline_height")?
+            .and_then(|v| u32::try_from(v).ok()),
+        custom_records: records_from_text(row.get::<_, Option<String>>("custom_records")?),
     })
+}
+
+fn records_from_text(text: Option<String>) -> Vec<CustomRecord> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn records_to_text(records: &[CustomRecord]) -> Option<String> {
+    if records.is_empty() {
+        None
+    } else {
+        serde_json::to_string(records).ok()
+    }
 }
 
 /// The `payments` table.
@@ -366,6 +404,79 @@ impl PaymentStore {
             .inspect(|_| self.notify_settled())
     }
 
+    /// A hold invoice was paid: HTLCs wait to be claimed by `deadline` (`None`: they are
+    /// gone again, failed back by the node near their expiry). `custom_records` replace the
+    /// stored ones when given.
+    pub fn set_claimable(
+        &self,
+        id: &str,
+        amount_msat: Option<u64>,
+        deadline: Option<u32>,
+        custom_records: &[CustomRecord],
+    ) -> Result<bool, NodeError> {
+        self.conn()
+            .execute(
+                "UPDATE payments SET claim_deadline_height = ?2,
+                     amount_msat = COALESCE(?3, amount_msat),
+                     custom_records = COALESCE(?4, custom_records),
+                     updated_at = ?5
+                 WHERE id = ?1 AND status = 'pending'",
+                params![
+                    id,
+                    deadline.map(i64::from),
+                    amount_msat.map(|v| v as i64),
+                    records_to_text(custom_records),
+                    now_secs() as i64
+                ],
+            )
+            .map(|n| n > 0)
+            .map_err(to_err)
+    }
+
+    /// Record the preimage the app gave to claim a hold invoice, before the claim is made: a
+    /// restart finds it and claims again.
+    pub fn set_preimage(&self, id: &str, preimage: &str) -> Result<bool, NodeError> {
+        self.conn()
+            .execute(
+                "UPDATE payments SET preimage = ?2, updated_at = ?3
+                 WHERE id = ?1 AND status = 'pending'",
+                params![id, preimage, now_secs() as i64],
+            )
+            .map(|n| n > 0)
+            .map_err(to_err)
+    }
+
+    /// Record the custom records of a payment.
+    pub fn set_custom_records(&self, id: &str, records: &[CustomRecord]) -> Result<(), NodeError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.conn()
+            .execute(
+                "UPDATE payments SET custom_records = ?2 WHERE id = ?1",
+                params![id, records_to_text(records)],
+            )
+            .map(|_| ())
+            .map_err(to_err)
+    }
+
+    /// Hold invoices the app claimed (preimage stored) whose claim has not completed yet.
+    pub fn hold_claims_in_progress(&self) -> Result<Vec<PaymentDetails>, NodeError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT * FROM payments WHERE kind = 'bolt11_hold' AND status = 'pending'
+                     AND preimage IS NOT NULL",
+            )
+            .map_err(to_err)?;
+        let rows = stmt
+            .query_map([], from_row)
+            .map_err(to_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_err);
+        rows
+    }
+
     /// Payments, newest first.
     pub fn list(&self, filter: &PaymentFilter) -> Result<Vec<PaymentDetails>, NodeError> {
         let conn = self.conn();
@@ -403,8 +514,9 @@ fn insert_row(conn: &Connection, p: &PaymentDetails) -> Result<(), NodeError> {
     conn.execute(
         "INSERT INTO payments (id, direction, kind, status, amount_msat, fee_paid_msat,
                  payment_hash, preimage, description, invoice, failure_reason,
-                 counterparty_node_id, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 counterparty_node_id, created_at, updated_at, claim_deadline_height,
+                 custom_records)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             p.id,
             direction_str(p.direction),
@@ -420,6 +532,8 @@ fn insert_row(conn: &Connection, p: &PaymentDetails) -> Result<(), NodeError> {
             p.counterparty_node_id,
             p.created_at as i64,
             p.updated_at as i64,
+            p.claim_deadline_height.map(i64::from),
+            records_to_text(&p.custom_records),
         ],
     )
     .map(|_| ())
@@ -449,6 +563,8 @@ pub(crate) fn new_payment(
         counterparty_node_id: None,
         created_at: now,
         updated_at: now,
+        claim_deadline_height: None,
+        custom_records: Vec::new(),
     }
 }
 

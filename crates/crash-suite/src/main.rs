@@ -272,6 +272,7 @@ fn payment_json(p: &PaymentDetails) -> Value {
         "kind": match p.kind {
             PaymentKind::Bolt11 => "bolt11",
             PaymentKind::Spontaneous => "spontaneous",
+            PaymentKind::Bolt11Hold => "bolt11_hold",
         },
         "status": match p.status {
             PaymentStatus::Pending => "pending",
