@@ -26,6 +26,7 @@ bindings: deps
 	bash scripts/gen-bindings.sh
 
 test-bindings: bindings
+	$(PYTHON) scripts/readme-examples.py kotlin bindings/kotlin/src/test/kotlin/readme/ReadmeExamples.kt
 	cd bindings/python && $(PYTHON) -m pytest -q
 	$(MVN) -B -q -f bindings/kotlin/pom.xml test
 	bash -n scripts/build-android.sh && bash scripts/build-android.sh --dry-run >/dev/null 2>&1

@@ -13,6 +13,7 @@ from qtum_lightning import (
     BuildError,
     ChainSourceConfig,
     CloseKind,
+    CustomRecord,
     Event,
     LogLevel,
     LogWriter,
@@ -192,6 +193,57 @@ def test_full_cycle(harness, tmp_path):
     with pytest.raises(NodeError.DuplicatePayment):
         alice.send(invoice)
 
+    # Whatever the user scanned, read by one call.
+    parsed = alice.parse_input("  LIGHTNING:" + invoice.upper())
+    assert parsed.is_BOLT11() and parsed.invoice == invoice, parsed
+    assert parsed.preview.payment_hash == preview.payment_hash
+    assert alice.parse_input(bob.node_uri()).node_id == bob.node_id()
+    assert asyncio.run(alice.parse_input_async(bob.node_id())).is_NODE_ID()
+    bob_address = bob.new_address()
+    assert alice.parse_input(bob_address).address == bob_address
+    uri = alice.parse_input(f"qtum:{bob_address}?amount=0.00000001&label=Bob&lightning={invoice}")
+    assert uri.is_PAYMENT_URI() and uri.amount_sat == 1 and uri.label == "Bob", uri
+    assert uri.invoice_preview.amount_msat == 1000
+    ln_address = alice.parse_input("Bob@Example.com")
+    assert ln_address.url == "https://example.com/.well-known/lnurlp/bob", ln_address
+    lnurl = alice.parse_input("lightning:LNURL1DP68GURN8GHJ7UM9WFMXJCM99E3K7MF0V9CXJ0M385EKVCENXC6R"
+                              "2C35XVUKXEFCV5MKVV34X5EKZD3EV56NYD3HXQURZEPEXEJXXEPNXSCRVWFNV9NXZ"
+                              "CN9XQ6XYEFHVGCXXCMYXYMNSERXFQ5FNS")
+    assert lnurl.is_LNURL() and lnurl.url.startswith("https://service.com/api?q=3fc3"), lnurl
+    with pytest.raises(NodeError.InvalidInput):
+        alice.parse_input("certainly not a payment")
+    with pytest.raises(NodeError.WrongNetwork):
+        # A Qtum mainnet address on a regtest node.
+        alice.parse_input("qc1qw508d6qejxtdg4y5r3zarvary0c5xw7kq52at0")
+
+    # The routing fee before paying: nothing to a direct peer.
+    second = bob.receive(2000, "second")
+    assert alice.estimate_payment_fee(second).fee_msat == 0
+
+    # A hold invoice: Bob holds Alice's payment until he settles it with the preimage.
+    preimage = bytes(range(32))
+    held_hash = hashlib.sha256(preimage).hexdigest()
+    held = bob.receive_for_hash(held_hash, "held", amount_msat=5000)
+    held_id = asyncio.run(alice.send_async(held))
+    claimable = expect_event(bob, "claimable", lambda e: e.is_PAYMENT_CLAIMABLE())
+    assert claimable.payment_hash == held_hash and claimable.amount_msat == 5000
+    assert claimable.claim_deadline_height > 0
+    with pytest.raises(NodeError.InvalidInput):
+        bob.claim_for_hash(held_hash, "00" * 32)
+    asyncio.run(bob.claim_for_hash_async(held_hash, preimage.hex()))
+    assert asyncio.run(alice.wait_payment_async(held_id)).status == PaymentStatus.SUCCEEDED
+    expect_event(bob, "held payment received",
+                 lambda e: e.is_PAYMENT_RECEIVED() and e.payment_hash == held_hash)
+
+    # Keysend with a custom record (a "boost" message), read by Bob.
+    record = CustomRecord(type_num=7_629_169, value=b"thanks for the coffee")
+    boost = alice.send_spontaneous(bob.node_id(), 2000, custom_records=[record])
+    assert alice.wait_payment(boost, 60_000).status == PaymentStatus.SUCCEEDED
+    boosted = expect_event(bob, "boost", lambda e: e.is_PAYMENT_RECEIVED() and e.custom_records)
+    assert boosted.custom_records == [record]
+    with pytest.raises(NodeError.InvalidInput):
+        alice.send_spontaneous(bob.node_id(), 2000, None, [CustomRecord(type_num=1, value=b"")])
+
     # Close cooperatively; the funds come back on chain.
     asyncio.run(alice.close_channel_async(channel_id))
 
@@ -234,6 +286,16 @@ def test_full_cycle(harness, tmp_path):
     txid = alice.send_to_address(to_bob, QTUM // 10)
     sent = next(t for t in alice.list_transactions() if t.txid == txid)
     assert sent.fee_sat == preview.fee_sat, (sent, preview)
+    # Fee rates to choose from, and the send bumped while unconfirmed (replace by fee).
+    rates = asyncio.run(alice.onchain_fee_rates_async())
+    assert rates.minimum_sat_per_vb == 400, rates
+    assert rates.fast_sat_per_vb >= rates.normal_sat_per_vb >= rates.slow_sat_per_vb >= 400
+    bump = alice.bump_fee(txid, fee_rate_sat_per_vb=2 * preview.fee_rate_sat_per_vb)
+    assert bump.replaced_txid == txid and bump.fee_sat > preview.fee_sat, bump
+    ids = [t.txid for t in alice.list_transactions()]
+    assert bump.txid in ids and txid not in ids
+    with pytest.raises(NodeError.CannotBumpFee):
+        asyncio.run(alice.bump_fee_async(txid))
 
     settled = alice.balances()
     assert settled.closing == [] and settled.lightning_sat == 0, settled

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.nio.file.Path
+import java.security.MessageDigest
 import java.util.Collections
 
 /**
@@ -116,6 +117,41 @@ class FullCycleTest {
         }
         assertEquals(listOf(paymentId), outbound.map { it.id })
 
+        // What apps show around a payment: everything they hold, the parsed scan, the fee first.
+        val held = runBlocking { alice.balancesAsync() }
+        assertEquals(held.totalSat, held.onchain.totalSat + held.lightningSat + held.closingSat)
+        val parsed = alice.parseInput("lightning:" + invoice.uppercase())
+        assertTrue(parsed is ParsedInput.Bolt11 && parsed.invoice == invoice, parsed.toString())
+        val scanned = runBlocking { alice.parseInputAsync("qtum:${bob.newAddress()}?amount=0.5") }
+        assertEquals(QTUM / 2uL, (scanned as ParsedInput.PaymentUri).amountSat)
+        assertTrue(alice.parseInput(bob.nodeUri()!!) is ParsedInput.NodeUri)
+        assertThrows<NodeException.InvalidInput> { alice.parseInput("nothing useful") }
+        val second = bob.receive(2000uL, "second")
+        assertEquals(0uL, alice.estimatePaymentFee(second).feeMsat)
+        alice.setChannelFees(pending.channelId, feePpm = 250u)
+        assertEquals(250u, alice.listChannels().first { it.channelId == pending.channelId }.forwardingFeePpm)
+        val signature = alice.signMessage("hello".toByteArray())
+        assertTrue(bob.verifyMessage("hello".toByteArray(), signature, alice.nodeId()))
+
+        // A hold invoice, settled by Bob once he decides to.
+        val preimage = ByteArray(32) { it.toByte() }
+        val hash = MessageDigest.getInstance("SHA-256").digest(preimage).toHex()
+        val holdInvoice = bob.receiveForHash(hash, "held", amountMsat = 5000uL)
+        val holdId = runBlocking { alice.sendAsync(holdInvoice) }
+        val claimable = expectEvent(bob, "claimable") { it as? Event.PaymentClaimable }
+        assertEquals(hash, claimable.paymentHash)
+        assertThrows<NodeException.InvalidInput> { bob.claimForHash(hash, "00".repeat(32)) }
+        runBlocking { bob.claimForHashAsync(hash, preimage.toHex()) }
+        assertEquals(PaymentStatus.SUCCEEDED, runBlocking { alice.waitPaymentAsync(holdId) }.status)
+
+        // Keysend with a custom record.
+        val record = CustomRecord(7_629_169uL, "boost".toByteArray())
+        val boost = alice.sendSpontaneous(bob.nodeId(), 2000uL, customRecords = listOf(record))
+        assertEquals(PaymentStatus.SUCCEEDED, runBlocking { alice.waitPaymentAsync(boost) }.status)
+        val boosted = expectEvent(bob, "boost") { (it as? Event.PaymentReceived)?.takeIf { e -> e.customRecords.isNotEmpty() } }
+        assertEquals(7_629_169uL, boosted.customRecords.single().typeNum)
+        assertEquals("boost", String(boosted.customRecords.single().value))
+
         // Close cooperatively; the funds come back on chain.
         runBlocking { alice.closeChannelAsync(pending.channelId) }
         waitUntil("channel closed on both sides") {
@@ -133,6 +169,20 @@ class FullCycleTest {
             balance.unconfirmedSat == 0uL && balance.confirmedSat > before - QTUM / 100uL
         }
         assertTrue(alice.onchainBalance().confirmedSat < before, "fees were paid")
+        val close = alice.listTransactions().first()
+        assertTrue(close.kind is OnchainTxKind.ChannelClose, close.toString())
+
+        // An on-chain send: fee shown first, sent at that fee, then bumped while unconfirmed.
+        val toBob = bob.newAddress()
+        val sendPreview = alice.previewSendToAddress(toBob, QTUM / 10uL)
+        val txid = alice.sendToAddress(toBob, QTUM / 10uL)
+        assertEquals(sendPreview.feeSat, alice.listTransactions().first { it.txid == txid }.feeSat)
+        val rates = runBlocking { alice.onchainFeeRatesAsync() }
+        assertEquals(400uL, rates.minimumSatPerVb)
+        val bump = alice.bumpFee(txid, feeRateSatPerVb = 2uL * sendPreview.feeRateSatPerVb)
+        assertEquals(txid, bump.replacedTxid)
+        assertTrue(bump.feeSat > sendPreview.feeSat)
+        assertThrows<NodeException.CannotBumpFee> { runBlocking { alice.bumpFeeAsync(txid) } }
 
         runBlocking { alice.stopAsync() }
         bob.stop()
@@ -145,6 +195,8 @@ class FullCycleTest {
             assertFalse(messages.any { it.contains(secret) }, "a secret reached the log")
         }
     }
+
+    private fun ByteArray.toHex(): String = joinToString("") { "%02x".format(it) }
 
     @Test
     fun exceptionMessagesAreTheRustDisplayText() = Harness().use { harness ->
