@@ -461,6 +461,38 @@ impl Config {
     }
 }
 
+/// LDK's configuration from ours (the defaults table in `crate::config`).
+pub(crate) fn ldk_user_config(config: &Config) -> lightning::util::config::UserConfig {
+    let mut c = lightning::util::config::UserConfig::default();
+    let handshake = &mut c.channel_handshake_config;
+    handshake.minimum_depth = config.funding_confirmations;
+    handshake.our_to_self_delay = config.our_to_self_delay_blocks;
+    handshake.our_htlc_minimum_msat = config.htlc_minimum_msat;
+    handshake.our_max_accepted_htlcs = config.max_accepted_htlcs;
+    // Anchor outputs are 330 sat: dust on Qtum, so an anchor channel could never force-close.
+    handshake.negotiate_anchors_zero_fee_htlc_tx = false;
+    handshake.announce_for_forwarding = false;
+    // LDK's 10 % would stop a 1-QTUM payment on a 5-QTUM channel; Qtum Eclair allowed 5 QTUM.
+    handshake.max_inbound_htlc_value_in_flight_percent_of_channel = 50;
+    let limits = &mut c.channel_handshake_limits;
+    limits.min_funding_satoshis = config.min_channel_size_sat;
+    limits.max_funding_satoshis = config.max_channel_size_sat;
+    limits.their_to_self_delay = config.max_to_self_delay_blocks;
+    limits.force_announced_channel_preference = false;
+    c.channel_config.cltv_expiry_delta = config.cltv_expiry_delta;
+    // What a funder may pay above its own commitment rate to end a cooperative close rather
+    // than force-close: enough that a peer demanding up to 14,800 sat/kW more than our
+    // commitment rate (an older node's fee table) still finds the ranges overlapping.
+    c.channel_config.force_close_avoidance_max_fee_satoshis = 10_000;
+    c.channel_config.forwarding_fee_base_msat = config.forwarding_fee_base_msat;
+    c.channel_config.forwarding_fee_proportional_millionths =
+        config.forwarding_fee_proportional_millionths;
+    c.accept_inbound_channels = config.accept_inbound_channels;
+    c.manually_accept_inbound_channels = false;
+    c.accept_forwards_to_priv_channels = true;
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

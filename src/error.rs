@@ -157,3 +157,37 @@ impl fmt::Display for NodeError {
 }
 
 impl std::error::Error for NodeError {}
+
+impl From<qtum_wallet::WalletError> for NodeError {
+    fn from(e: qtum_wallet::WalletError) -> Self {
+        use qtum_wallet::WalletError as W;
+        match e {
+            W::InvalidAddress(a) => NodeError::InvalidAddress(a.to_string()),
+            e @ W::InsufficientFunds { .. } => NodeError::InsufficientFunds(e.to_string()),
+            e
+            @ (W::AmountBelowDust { .. } | W::FeeRateTooLow { .. } | W::FeeRateTooHigh { .. }) => {
+                NodeError::InvalidAmount(e.to_string())
+            }
+            W::CannotBump(why) => NodeError::CannotBumpFee(why),
+            other => NodeError::Wallet(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::qtum::invoice::InvoiceError> for NodeError {
+    fn from(e: crate::qtum::invoice::InvoiceError) -> Self {
+        use crate::qtum::invoice::InvoiceError;
+        match e {
+            InvoiceError::WrongNetwork { .. } | InvoiceError::NotQtum { .. } => {
+                NodeError::WrongNetwork(e.to_string())
+            }
+            other => NodeError::InvalidInvoice(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::peer::NodeUriError> for NodeError {
+    fn from(e: crate::peer::NodeUriError) -> Self {
+        NodeError::InvalidNodeUri(e.to_string())
+    }
+}

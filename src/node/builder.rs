@@ -39,10 +39,11 @@ use crate::node::onchain::Onchain;
 use crate::node::peers::PeerStore;
 use zeroize::Zeroizing;
 
+use crate::config::ldk_user_config;
 use crate::node::gossip::GossipVerifier;
 use crate::node::sweep::QtumOutputSpender;
 use crate::node::types::{ChannelManager, DynChangeDestination, DynUtxoLookup, Sweeper};
-use crate::node::{user_config, Node, NodeInner, NodeStatus};
+use crate::node::{Node, NodeInner, NodeStatus};
 
 /// How many monitor updates are stored as small records before the whole ChannelMonitor is
 /// written again (and the records dropped).
@@ -248,7 +249,7 @@ impl Builder {
             .cleanup_stale_updates(false)
             .map_err(|e| BuildError::Storage(format!("monitor update cleanup: {e}")))?;
 
-        let user_config = user_config(&config);
+        let user_config = ldk_user_config(&config);
         let stored_manager = match store.read(
             CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
             CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,

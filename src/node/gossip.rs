@@ -314,6 +314,33 @@ impl UtxoLookup for GossipVerifier {
     }
 }
 
+/// The size of the gossip graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphInfo {
+    /// Nodes known (from channel announcements).
+    pub node_count: u64,
+    /// Nodes that announced themselves (alias, color, addresses).
+    pub announced_node_count: u64,
+    /// Channels announced.
+    pub channel_count: u64,
+}
+
+impl super::Node {
+    /// How much of the Lightning network this node knows from gossip.
+    pub fn network_graph_info(&self) -> GraphInfo {
+        let graph = self.inner.network_graph.read_only();
+        GraphInfo {
+            node_count: graph.nodes().len() as u64,
+            announced_node_count: graph
+                .nodes()
+                .unordered_iter()
+                .filter(|(_, n)| n.announcement_info.is_some())
+                .count() as u64,
+            channel_count: graph.channels().len() as u64,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -400,9 +400,12 @@ fn handle_event(
                 .collect();
             runtime.spawn(async move {
                 for uri in uris {
-                    let connected =
-                        super::peers::connect(peer_manager.clone(), &uri, super::CONNECT_TIMEOUT)
-                            .await;
+                    let connected = super::peers::connect(
+                        peer_manager.clone(),
+                        &uri,
+                        super::peers::CONNECT_TIMEOUT,
+                    )
+                    .await;
                     if connected.is_ok() {
                         break;
                     }

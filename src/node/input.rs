@@ -6,8 +6,8 @@
 use std::str::FromStr;
 
 use crate::error::NodeError;
-use crate::node::payments::InvoicePreview;
 use crate::node::Node;
+use crate::payment::InvoicePreview;
 use crate::peer::NodeUri;
 use crate::qtum::address::{AddressError, QtumAddress};
 

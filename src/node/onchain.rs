@@ -236,19 +236,6 @@ fn chain_sources(config: &Config) -> Result<Sources, ChainError> {
     }
 }
 
-fn wallet_error(e: qtum_wallet::WalletError) -> NodeError {
-    use qtum_wallet::WalletError as W;
-    match e {
-        W::InvalidAddress(a) => NodeError::InvalidAddress(a.to_string()),
-        e @ W::InsufficientFunds { .. } => NodeError::InsufficientFunds(e.to_string()),
-        e @ (W::AmountBelowDust { .. } | W::FeeRateTooLow { .. } | W::FeeRateTooHigh { .. }) => {
-            NodeError::InvalidAmount(e.to_string())
-        }
-        W::CannotBump(why) => NodeError::CannotBumpFee(why),
-        other => NodeError::Wallet(other.to_string()),
-    }
-}
-
 impl Onchain {
     /// The node's chain source behind its guard (the gossip checks ask it too).
     pub(crate) fn chain_source(&self) -> Arc<dyn ChainSource> {
@@ -401,7 +388,7 @@ impl Onchain {
     /// A channel was funded (its funding transaction exists) with the current close script:
     /// the next channel gets a new one. Called outside LDK's locks (event handling).
     pub(crate) fn close_script_funded(&self) -> Result<(), NodeError> {
-        let script = self.wallet.change_script().map_err(wallet_error)?;
+        let script = self.wallet.change_script().map_err(NodeError::from)?;
         self.store
             .write(SDK_NAMESPACE, "", CLOSE_SCRIPT_KEY, script.to_bytes())
             .map_err(|e| NodeError::Persistence(e.to_string()))?;
@@ -420,7 +407,7 @@ impl Onchain {
                 .write(SDK_NAMESPACE, "", SYNC_TIP_KEY, tip.encode())
                 .map_err(|e| NodeError::Persistence(e.to_string()))?;
         }
-        self.wallet.sync().map_err(wallet_error)?;
+        self.wallet.sync().map_err(NodeError::from)?;
         Ok(report.tip)
     }
 
@@ -466,7 +453,7 @@ impl Onchain {
     ) -> Result<Transaction, NodeError> {
         self.wallet
             .create_funding_transaction(script, amount_sat, feerate_sat_per_kw)
-            .map_err(wallet_error)
+            .map_err(NodeError::from)
     }
 
     /// Funding transactions whose inputs the wallet keeps locked.
@@ -478,7 +465,7 @@ impl Onchain {
     pub(crate) fn release_funding(&self, txid: &bitcoin::Txid) -> Result<usize, NodeError> {
         self.wallet
             .abandon_funding_transaction(txid)
-            .map_err(wallet_error)
+            .map_err(NodeError::from)
     }
 
     pub(crate) fn discard_funding(&self, info: &FundingInfo) {
@@ -532,7 +519,7 @@ impl Onchain {
         self.wallet
             .new_address()
             .map(|a| a.to_string())
-            .map_err(wallet_error)
+            .map_err(NodeError::from)
     }
 
     pub(crate) fn send_to_address(
@@ -544,7 +531,7 @@ impl Onchain {
         self.wallet
             .send_to_address(address, amount_sat, fee_rate_sat_per_vb)
             .map(|t| t.to_string())
-            .map_err(wallet_error)
+            .map_err(NodeError::from)
     }
 
     pub(crate) fn preview_send(
@@ -559,7 +546,7 @@ impl Onchain {
                 .prepare_send(address, amount, fee_rate_sat_per_vb),
             None => self.wallet.prepare_send_all(address, fee_rate_sat_per_vb),
         }
-        .map_err(wallet_error)?;
+        .map_err(NodeError::from)?;
         Ok(OnchainSendPreview {
             amount_sat: prepared.amount_sat,
             fee_sat: prepared.fee_sat,
@@ -579,7 +566,7 @@ impl Onchain {
         self.wallet
             .send_all(address, fee_rate_sat_per_vb)
             .map(|t| t.to_string())
-            .map_err(wallet_error)
+            .map_err(NodeError::from)
     }
 
     pub(crate) fn fee_rates(&self) -> OnchainFeeRates {
@@ -604,7 +591,7 @@ impl Onchain {
         let bump = self
             .wallet
             .bump_fee(&txid, fee_rate_sat_per_vb)
-            .map_err(wallet_error)?;
+            .map_err(NodeError::from)?;
         Ok(OnchainFeeBump {
             txid: bump.txid.to_string(),
             replaced_txid: bump.replaced.to_string(),

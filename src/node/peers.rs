@@ -1,13 +1,14 @@
 //! Peers we keep connections to: persisted so a restart reconnects, and connected through
 //! `lightning-net-tokio`.
 
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
 use rusqlite::{params, Connection};
 
+use crate::config::Config;
 use crate::error::NodeError;
 use crate::io::db::SharedConnection;
 use crate::node::types::PeerManager;
@@ -112,4 +113,115 @@ pub(crate) async fn connect(
             }
         }
     }
+}
+
+/// How long `connect` and `open_channel` wait for a peer's handshake.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often persisted peers are reconnected.
+pub(super) const RECONNECT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A connected or remembered peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PeerInfo {
+    /// The peer's node id (hex).
+    pub node_id: String,
+    /// Its address, when known.
+    pub address: Option<String>,
+    /// Whether we are connected now.
+    pub is_connected: bool,
+    /// Whether the node reconnects to it after restarts and drops.
+    pub is_persisted: bool,
+}
+
+/// Where peers can reach the node: the announced addresses, else the listening ones with a
+/// specific IP (both checked by `Config::validate`).
+pub(super) fn reachable_addresses(config: &Config) -> Vec<SocketAddr> {
+    let parse = |list: &[String]| -> Vec<SocketAddr> {
+        list.iter()
+            .filter_map(|a| a.parse::<SocketAddr>().ok())
+            .filter(|a| !a.ip().is_unspecified())
+            .collect()
+    };
+    let announced = parse(&config.announced_addresses);
+    if announced.is_empty() {
+        parse(&config.listening_addresses)
+    } else {
+        announced
+    }
+}
+
+impl super::Node {
+    /// Connect to `pubkey@host:port`. With `persist`, the node reconnects to it after restarts
+    /// and drops.
+    pub fn connect(&self, uri: &str, persist: bool) -> Result<(), NodeError> {
+        let uri: NodeUri = uri.parse()?;
+        if uri.node_id == self.inner.node_id {
+            return Err(NodeError::InvalidNodeUri(
+                "that is this node's own id".into(),
+            ));
+        }
+        let pm = self.inner.peer_manager.clone();
+        let handle = self.with_runtime(|rt| rt.handle().clone())?;
+        let target = uri.clone();
+        let connect = move || handle.block_on(connect(pm, &target, CONNECT_TIMEOUT));
+        // `block_on` panics inside an async runtime (an app calling us from a tokio task):
+        // then wait on a thread of our own instead.
+        let connected = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|scope| scope.spawn(connect).join())
+                .map_err(|_| NodeError::ConnectionFailed("the connecting thread failed".into()))?
+        } else {
+            connect()
+        };
+        connected?;
+        if persist {
+            self.inner.peers.upsert(&uri)?;
+        }
+        Ok(())
+    }
+
+    /// Disconnect from a peer and forget it (channels with it stay; LDK reconnects them only
+    /// when the peer connects to us).
+    pub fn disconnect(&self, node_id: &str) -> Result<(), NodeError> {
+        let node_id = parse_node_id(node_id)?;
+        self.inner.peers.remove(&node_id)?;
+        self.inner.peer_manager.disconnect_by_node_id(node_id);
+        Ok(())
+    }
+
+    /// Connected and remembered peers.
+    pub fn list_peers(&self) -> Vec<PeerInfo> {
+        let persisted = self.inner.peers.all();
+        let mut out: Vec<PeerInfo> = Vec::new();
+        for peer in self.inner.peer_manager.list_peers() {
+            let stored = persisted
+                .iter()
+                .find(|u| u.node_id == peer.counterparty_node_id);
+            out.push(PeerInfo {
+                node_id: peer.counterparty_node_id.to_string(),
+                address: stored
+                    .map(|u| u.host_port())
+                    .or_else(|| peer.socket_address.map(|a| a.to_string())),
+                is_connected: true,
+                is_persisted: stored.is_some(),
+            });
+        }
+        for uri in persisted {
+            if !out.iter().any(|p| p.node_id == uri.node_id.to_string()) {
+                out.push(PeerInfo {
+                    node_id: uri.node_id.to_string(),
+                    address: Some(uri.host_port()),
+                    is_connected: false,
+                    is_persisted: true,
+                });
+            }
+        }
+        out
+    }
+}
+
+pub(crate) fn parse_node_id(text: &str) -> Result<PublicKey, NodeError> {
+    text.trim()
+        .parse::<PublicKey>()
+        .map_err(|e| NodeError::InvalidNodeId(e.to_string()))
 }

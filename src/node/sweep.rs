@@ -265,6 +265,20 @@ impl QtumOutputSpender {
     }
 }
 
+impl super::Node {
+    /// Outputs of closed channels on their way to the on-chain wallet (our side of a force
+    /// close once its delay has passed, HTLCs claimed on chain), with where each stands. An
+    /// output too small to pay for its own sweep on Qtum stays here as
+    /// [`SweepStatus::WaitingForFees`] until it can leave with another one; it is in no
+    /// balance until then.
+    pub fn pending_sweeps(&self) -> Vec<PendingSweep> {
+        let inner = self.inner();
+        inner
+            .spender
+            .describe(inner.sweeper.tracked_spendable_outputs())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

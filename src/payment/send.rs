@@ -1,25 +1,22 @@
-//! Payments: BOLT 11 invoices to receive, invoices and keysend to send, and the payment history.
+//! Sending: invoices and keysend, the routing-fee estimate before paying, and the limits of
+//! each payment.
 
 use std::time::Duration;
 
 use bitcoin::hashes::Hash;
 use bitcoin::hex::DisplayHex;
 use lightning::ln::channelmanager::{
-    Bolt11InvoiceParameters, Bolt11PaymentError, PaymentId, RecipientOnionFields, Retry,
-    RetryableSendFailure,
+    Bolt11PaymentError, PaymentId, RecipientOnionFields, Retry, RetryableSendFailure,
 };
 use lightning::routing::router::{PaymentParameters, RouteParameters, RouteParametersConfig};
 use lightning::sign::EntropySource;
-use lightning::types::payment::{PaymentHash, PaymentPreimage};
-use lightning_invoice::{Bolt11InvoiceDescription, Description};
+use lightning::types::payment::PaymentHash;
 
 use crate::config::Config;
 use crate::error::NodeError;
 use crate::node::{now_secs, parse_node_id, Node};
-use crate::payment::store::{
-    new_payment, CustomRecord, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind,
-};
-use crate::qtum::invoice::{DecodedInvoice, InvoiceDescription, InvoiceError};
+use crate::payment::store::{new_payment, CustomRecord, PaymentDirection, PaymentKind};
+use crate::qtum::invoice::{DecodedInvoice, InvoiceDescription};
 use crate::qtum::network::Network;
 
 /// How long a send waits for channels in mid-update before calling capacity insufficient.
@@ -72,15 +69,6 @@ pub struct SendOptions {
 }
 
 use crate::config::ROUTE_CLTV_BUDGET_BLOCKS;
-
-fn invoice_error(e: InvoiceError) -> NodeError {
-    match e {
-        InvoiceError::WrongNetwork { .. } | InvoiceError::NotQtum { .. } => {
-            NodeError::WrongNetwork(e.to_string())
-        }
-        other => NodeError::InvalidInvoice(other.to_string()),
-    }
-}
 
 fn send_failure(e: RetryableSendFailure) -> NodeError {
     match e {
@@ -151,13 +139,6 @@ fn onion_fields(records: &[CustomRecord]) -> Result<RecipientOnionFields, NodeEr
         })
 }
 
-/// 32 bytes from 64 hex digits (a hash or a preimage).
-fn parse_hash32(text: &str, what: &str) -> Result<[u8; 32], NodeError> {
-    use bitcoin::hex::FromHex;
-    <[u8; 32]>::from_hex(text.trim())
-        .map_err(|e| NodeError::InvalidInput(format!("{what}: expected 64 hex digits: {e}")))
-}
-
 impl Node {
     fn preview(&self, decoded: &DecodedInvoice) -> InvoicePreview {
         let (description, description_hash) = match &decoded.description {
@@ -187,215 +168,8 @@ impl Node {
     /// Decode an invoice to show it before paying. Accepts a `lightning:` prefix and any case.
     /// Invoices of other Qtum networks decode (with their network); non-Qtum ones are refused.
     pub fn decode_invoice(&self, invoice: &str) -> Result<InvoicePreview, NodeError> {
-        let decoded = DecodedInvoice::decode(invoice).map_err(invoice_error)?;
+        let decoded = DecodedInvoice::decode(invoice)?;
         Ok(self.preview(&decoded))
-    }
-
-    fn create_invoice(
-        &self,
-        amount_msat: Option<u64>,
-        description: &str,
-        expiry_secs: Option<u32>,
-    ) -> Result<String, NodeError> {
-        let description = Description::new(description.to_string())
-            .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
-        self.create_invoice_described(
-            amount_msat,
-            Bolt11InvoiceDescription::Direct(description),
-            expiry_secs,
-            None,
-        )
-    }
-
-    fn create_invoice_described(
-        &self,
-        amount_msat: Option<u64>,
-        description: Bolt11InvoiceDescription,
-        expiry_secs: Option<u32>,
-        hold_for: Option<PaymentHash>,
-    ) -> Result<String, NodeError> {
-        self.require_running()?;
-        let inner = &self.inner;
-        if amount_msat == Some(0) {
-            return Err(NodeError::InvalidAmount(
-                "an invoice for 0 msat cannot be paid".into(),
-            ));
-        }
-        let text = match &description {
-            Bolt11InvoiceDescription::Direct(d) => Some(d.as_inner().0.clone()),
-            Bolt11InvoiceDescription::Hash(_) => None,
-        };
-        let params = Bolt11InvoiceParameters {
-            amount_msats: amount_msat,
-            description,
-            invoice_expiry_delta_secs: Some(
-                expiry_secs.unwrap_or(inner.config.invoice_expiry_secs),
-            ),
-            min_final_cltv_expiry_delta: Some(inner.config.min_final_cltv_expiry_delta),
-            payment_hash: hold_for,
-        };
-        let invoice = inner
-            .channel_manager
-            .create_bolt11_invoice(params)
-            .map_err(|e| NodeError::InvalidInvoice(e.to_string()))?;
-        let hash = invoice.payment_hash().to_string();
-        let kind = match hold_for {
-            Some(_) => PaymentKind::Bolt11Hold,
-            None => PaymentKind::Bolt11,
-        };
-        let mut row = new_payment(hash.clone(), PaymentDirection::Inbound, kind, hash);
-        row.amount_msat = amount_msat;
-        row.description = text;
-        row.invoice = Some(invoice.to_string());
-        row.counterparty_node_id = None;
-        inner.payments.insert(&row)?;
-        Ok(invoice.to_string())
-    }
-
-    /// A Qtum BOLT 11 invoice for `amount_msat` (1 msat and up), expiring after `expiry_secs`
-    /// (default: the configured one hour). Route hints for private channels are included.
-    pub fn receive(
-        &self,
-        amount_msat: u64,
-        description: &str,
-        expiry_secs: Option<u32>,
-    ) -> Result<String, NodeError> {
-        self.create_invoice(Some(amount_msat), description, expiry_secs)
-    }
-
-    /// A Qtum BOLT 11 invoice that lets the payer choose the amount.
-    pub fn receive_variable_amount(
-        &self,
-        description: &str,
-        expiry_secs: Option<u32>,
-    ) -> Result<String, NodeError> {
-        self.create_invoice(None, description, expiry_secs)
-    }
-
-    /// An invoice that commits to a description by its SHA-256 (`description_hash`, 64 hex
-    /// digits) instead of carrying it, as LNURL-pay asks (the hash of its metadata) and for
-    /// descriptions longer than an invoice can hold. `amount_msat` `None`: the payer chooses.
-    pub fn receive_for_description_hash(
-        &self,
-        amount_msat: Option<u64>,
-        description_hash: &str,
-        expiry_secs: Option<u32>,
-    ) -> Result<String, NodeError> {
-        use bitcoin::hashes::{sha256, Hash};
-        use bitcoin::hex::FromHex;
-        let text = description_hash.trim();
-        let bytes = <[u8; 32]>::from_hex(text).map_err(|e| {
-            NodeError::InvalidInvoice(format!("description hash: expected 64 hex digits: {e}"))
-        })?;
-        let hash = lightning_invoice::Sha256(sha256::Hash::from_byte_array(bytes));
-        self.create_invoice_described(
-            amount_msat,
-            Bolt11InvoiceDescription::Hash(hash),
-            expiry_secs,
-            None,
-        )
-    }
-
-    /// A hold invoice: an invoice for `payment_hash` (64 hex digits), whose preimage only the
-    /// app knows. When it is paid the node does not settle it: a `PaymentClaimable` event says
-    /// how much waits and until which block; the app then calls [`Node::claim_for_hash`] with
-    /// the preimage or [`Node::fail_for_hash`]. Unclaimed by the deadline, the node fails it
-    /// back (the payer's channels are never put at risk). `amount_msat` `None`: any amount.
-    pub fn receive_for_hash(
-        &self,
-        payment_hash: &str,
-        amount_msat: Option<u64>,
-        description: &str,
-        expiry_secs: Option<u32>,
-    ) -> Result<String, NodeError> {
-        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
-        let known = self.inner.payments.get(&hash.to_string())?;
-        if known.is_some() {
-            return Err(NodeError::DuplicatePayment);
-        }
-        let description = Description::new(description.to_string())
-            .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
-        self.create_invoice_described(
-            amount_msat,
-            Bolt11InvoiceDescription::Direct(description),
-            expiry_secs,
-            Some(hash),
-        )
-    }
-
-    /// Claim a paid hold invoice with its `preimage` (64 hex digits): the payment settles and
-    /// a `PaymentReceived` event follows. The preimage is stored before the claim, so a node
-    /// killed in between claims again when it starts. Claiming a settled one again is fine.
-    pub fn claim_for_hash(&self, payment_hash: &str, preimage: &str) -> Result<(), NodeError> {
-        use bitcoin::hashes::sha256;
-        self.require_running()?;
-        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
-        let preimage = PaymentPreimage(parse_hash32(preimage, "preimage")?);
-        if sha256::Hash::hash(&preimage.0).to_byte_array() != hash.0 {
-            return Err(NodeError::InvalidInput(
-                "the preimage does not hash to this payment hash".into(),
-            ));
-        }
-        let row = self.hold_invoice(&hash)?;
-        match row.status {
-            crate::payment::store::PaymentStatus::Succeeded => return Ok(()),
-            crate::payment::store::PaymentStatus::Failed => {
-                return Err(NodeError::NotClaimable(format!(
-                    "{hash} was failed back: {}",
-                    row.failure_reason.unwrap_or_default()
-                )))
-            }
-            crate::payment::store::PaymentStatus::Pending => {}
-        }
-        if row.claim_deadline_height.is_none() {
-            return Err(NodeError::NotClaimable(format!(
-                "nothing has been paid to {hash} yet"
-            )));
-        }
-        self.inner
-            .payments
-            .set_preimage(&hash.to_string(), &preimage.0.to_lower_hex_string())?;
-        self.inner.channel_manager.claim_funds(preimage);
-        Ok(())
-    }
-
-    /// Fail a hold invoice back: whatever waits is returned to the payer, and later payments
-    /// to it are refused. The payer sees a failure as from a recipient that rejected it.
-    pub fn fail_for_hash(&self, payment_hash: &str) -> Result<(), NodeError> {
-        self.require_running()?;
-        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
-        let row = self.hold_invoice(&hash)?;
-        match row.status {
-            crate::payment::store::PaymentStatus::Succeeded => Err(NodeError::InvalidInput(
-                format!("{hash} is already claimed"),
-            )),
-            _ if row.preimage.is_some() => {
-                Err(NodeError::InvalidInput(format!("{hash} is being claimed")))
-            }
-            _ => {
-                // Recorded first: a payment arriving meanwhile is refused by the handler.
-                self.inner
-                    .payments
-                    .fail(&hash.to_string(), "failed back by the app")?;
-                self.inner.channel_manager.fail_htlc_backwards(&hash);
-                Ok(())
-            }
-        }
-    }
-
-    fn hold_invoice(&self, hash: &PaymentHash) -> Result<PaymentDetails, NodeError> {
-        match self.inner.payments.get(&hash.to_string())? {
-            Some(row)
-                if row.kind == PaymentKind::Bolt11Hold
-                    && row.direction == PaymentDirection::Inbound =>
-            {
-                Ok(row)
-            }
-            Some(_) => Err(NodeError::InvalidInput(format!(
-                "{hash} is not a hold invoice (made by receive_for_hash)"
-            ))),
-            None => Err(NodeError::UnknownPayment(hash.to_string())),
-        }
     }
 
     /// The routing fee paying `invoice` would cost now, from the channels and the network
@@ -409,8 +183,8 @@ impl Node {
         use lightning::routing::router::Router;
         self.require_running()?;
         let inner = &self.inner;
-        let decoded = DecodedInvoice::decode(invoice).map_err(invoice_error)?;
-        let invoice = decoded.payable_on(self.network()).map_err(invoice_error)?;
+        let decoded = DecodedInvoice::decode(invoice)?;
+        let invoice = decoded.payable_on(self.network())?;
         if decoded.payee_pubkey == inner.node_id {
             return Err(NodeError::CannotPayOwnInvoice);
         }
@@ -543,8 +317,8 @@ impl Node {
     ) -> Result<String, NodeError> {
         self.require_running()?;
         let inner = &self.inner;
-        let decoded = DecodedInvoice::decode(text).map_err(invoice_error)?;
-        let invoice = decoded.payable_on(self.network()).map_err(invoice_error)?;
+        let decoded = DecodedInvoice::decode(text)?;
+        let invoice = decoded.payable_on(self.network())?;
         if decoded.is_expired_at(now_secs()) {
             return Err(NodeError::InvoiceExpired);
         }
@@ -709,25 +483,5 @@ impl Node {
                 Err(error)
             }
         }
-    }
-
-    /// One payment by id.
-    pub fn payment(&self, id: &str) -> Result<Option<PaymentDetails>, NodeError> {
-        self.inner.payments.get(&id.trim().to_ascii_lowercase())
-    }
-
-    /// Payments, newest first, filtered and paginated.
-    pub fn list_payments(&self, filter: PaymentFilter) -> Result<Vec<PaymentDetails>, NodeError> {
-        self.inner.payments.list(&filter)
-    }
-
-    /// Wait until the payment `id` is no longer pending (or `timeout` passes); returns it.
-    /// Woken when the payment settles, not by polling.
-    pub fn wait_payment(&self, id: &str, timeout: Duration) -> Result<PaymentDetails, NodeError> {
-        let id = id.trim().to_ascii_lowercase();
-        self.inner
-            .payments
-            .wait_settled(&id, crate::deadline_after(timeout))?
-            .ok_or(NodeError::UnknownPayment(id))
     }
 }
