@@ -59,6 +59,23 @@ fn open_ready_cooperative_close_funds_back() {
         "{open:?}"
     );
 
+    // Channel calls take the channel id only: the user id `open_channel` returned is refused,
+    // and the channel is untouched.
+    let user_id = alice
+        .list_channels()
+        .into_iter()
+        .find(|c| c.channel_id == channel_id)
+        .expect("listed")
+        .user_channel_id;
+    assert!(matches!(
+        alice.close_channel(&user_id),
+        Err(NodeError::UnknownChannel(_))
+    ));
+    assert!(alice
+        .list_channels()
+        .iter()
+        .any(|c| c.channel_id == channel_id && c.is_usable));
+
     // A payment each way; the close is asked while the second is in flight, with Alice on a
     // slow disk (each of her commits takes 300 ms): her monitor update for Bob's HTLC is on its
     // way to disk then, which LDK's shutdown refuses. The close waits for it instead of failing.

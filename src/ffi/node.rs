@@ -250,7 +250,7 @@ impl Node {
         self.inner.list_channels()
     }
 
-    /// Close a channel cooperatively (by channel id or user channel id).
+    /// Close a channel cooperatively (by its channel id, from `ChannelInfo` or the events).
     pub fn close_channel(&self, channel_id: String) -> Result<(), NodeError> {
         self.inner.close_channel(&channel_id)
     }

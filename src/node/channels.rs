@@ -60,8 +60,10 @@ pub struct ChannelInfo {
 
 impl Node {
     /// Open a channel of `capacity_sat` to the peer at `uri`, funded from the on-chain wallet,
-    /// optionally pushing `push_msat` to the peer. Returns the channel's user id; the channel is
-    /// usable after `funding_confirmations` blocks (watch for `ChannelReady`).
+    /// optionally pushing `push_msat` to the peer. Returns the channel's user id: its channel id,
+    /// which the other calls take, is only known once the funding transaction exists and comes
+    /// with the `ChannelPending` event carrying this user id (and in `list_channels`). The
+    /// channel is usable after `funding_confirmations` blocks (watch for `ChannelReady`).
     pub fn open_channel(
         &self,
         uri: &str,
@@ -122,18 +124,24 @@ impl Node {
             .collect()
     }
 
+    /// The channel with this channel id (64 hex digits, as in `ChannelInfo` and the events).
+    /// One kind of id only: a user channel id is a decimal number that could, in principle,
+    /// read as another channel's id, and a call that may act on the wrong channel is worse
+    /// than one that asks for the right id.
     fn find_channel(&self, channel_id: &str) -> Result<ChannelDetails, NodeError> {
-        let wanted = channel_id.trim().to_ascii_lowercase();
+        use bitcoin::hex::FromHex;
+        let unknown = || NodeError::UnknownChannel(channel_id.to_string());
+        let wanted = <[u8; 32]>::from_hex(channel_id.trim()).map_err(|_| unknown())?;
         self.inner
             .channel_manager
             .list_channels()
             .into_iter()
-            .find(|c| c.channel_id.to_string() == wanted || c.user_channel_id.to_string() == wanted)
-            .ok_or_else(|| NodeError::UnknownChannel(channel_id.to_string()))
+            .find(|c| c.channel_id.0 == wanted)
+            .ok_or_else(unknown)
     }
 
-    /// Close a channel cooperatively (by channel id or user channel id). The funds arrive in the
-    /// on-chain wallet once the closing transaction confirms.
+    /// Close a channel cooperatively (by its channel id). The funds arrive in the on-chain
+    /// wallet once the closing transaction confirms.
     ///
     /// Right after a payment the channel's last monitor updates may still be on their way to
     /// disk (they are committed together with the channel manager, see
@@ -184,8 +192,8 @@ impl Node {
         }
     }
 
-    /// Change what we charge to forward payments out through a channel (by channel id or user
-    /// channel id); `None` keeps a value as it is. The peer learns it at once (a
+    /// Change what we charge to forward payments out through a channel (by its channel id);
+    /// `None` keeps a value as it is. The peer learns it at once (a
     /// `channel_update`); payers see it in new invoices' route hints, or in gossip for an
     /// announced channel. Kept across restarts.
     pub fn set_channel_fees(

@@ -1,6 +1,6 @@
-//! Payments: receiving ([`receive`]), sending ([`send`]), the persisted history of every
-//! payment ([`store`], read through the calls below) and the router that applies a payment's
-//! limits ([`router`]).
+//! Payments: receiving (`receive`), sending (`send`), the persisted history of every payment
+//! (`store`, read through the calls below) and the router that applies a payment's limits
+//! (`router`).
 
 mod receive;
 pub(crate) mod router;
