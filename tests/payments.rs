@@ -412,6 +412,58 @@ fn refusals_are_typed_and_risk_nothing() {
         Err(NodeError::InvalidInvoice(_))
     ));
 
+    // The parser refuses the same, and what a payment URI must not carry.
+    assert!(matches!(
+        alice.parse_input(&testnet.to_string()),
+        Err(NodeError::WrongNetwork(_))
+    ));
+    let address = bob.new_address().expect("address");
+    let fine = alice
+        .parse_input(&format!(
+            "QTUM:{address}?amount=1.5&message=rent%20due&foo=bar"
+        ))
+        .expect("a payment URI");
+    assert_eq!(
+        fine,
+        qtum_lightning::ParsedInput::PaymentUri {
+            address: Some(address.clone()),
+            amount_sat: Some(150_000_000),
+            label: None,
+            message: Some("rent due".into()),
+            invoice: None,
+            invoice_preview: None,
+        }
+    );
+    for bad in [
+        format!("qtum:{address}?req-somethingnew=1"),
+        format!("qtum:{address}?amount=1.123456789"),
+        format!("qtum:{address}?amount=1&amount=2"),
+        format!("qtum:{address}?amount=0.00000002&lightning={own}"),
+        "qtum:".to_string(),
+        "lightning:qcrt1qnotanaddress".to_string(),
+        "user@localhost".to_string(),
+        "lnurl1qqqqqqqq".to_string(),
+    ] {
+        assert!(
+            matches!(alice.parse_input(&bad), Err(NodeError::InvalidInput(_))),
+            "{bad}: {:?}",
+            alice.parse_input(&bad)
+        );
+    }
+    assert!(matches!(
+        alice.parse_input(&format!("qtum:{address}x")),
+        Err(NodeError::InvalidAddress(_))
+    ));
+    // No fee estimate for what cannot be paid.
+    assert!(matches!(
+        alice.estimate_payment_fee(&own, None),
+        Err(NodeError::CannotPayOwnInvoice)
+    ));
+    assert!(matches!(
+        alice.estimate_payment_fee(&testnet.to_string(), None),
+        Err(NodeError::WrongNetwork(_))
+    ));
+
     // More than the channel can carry.
     let big = bob
         .receive(11 * QTUM * 1_000, "too much", None)
