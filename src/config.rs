@@ -428,28 +428,37 @@ impl Config {
                 self.min_channel_size_sat, self.max_channel_size_sat
             ));
         }
-        for address in self
-            .listening_addresses
-            .iter()
-            .chain(&self.announced_addresses)
-        {
-            address
-                .parse::<std::net::SocketAddr>()
-                .map_err(|e| format!("address {address}: {e} (expected IP:port)"))?;
-        }
-        if let Some(a) = self.announced_addresses.iter().find(|a| {
-            a.parse::<std::net::SocketAddr>()
-                .is_ok_and(|a| a.ip().is_unspecified())
-        }) {
-            return Err(format!(
-                "announced address {a}: peers cannot dial an unspecified IP"
-            ));
-        }
+        self.listen_socket_addresses()?;
+        self.reachable_socket_addresses()?;
         if self.sync_interval_secs == 0 {
             return Err("sync_interval_secs must be at least 1".into());
         }
         self.chain_source.validate(self.network)?;
         Ok(())
+    }
+
+    /// `listening_addresses`, parsed (`IP:port` each).
+    pub(crate) fn listen_socket_addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
+        parse_socket_addresses(&self.listening_addresses)
+    }
+
+    /// Where peers can reach the node: the announced addresses, else the listening ones with a
+    /// specific IP. An unspecified announced IP (`0.0.0.0`) is refused: nobody can dial it.
+    pub(crate) fn reachable_socket_addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
+        let announced = parse_socket_addresses(&self.announced_addresses)?;
+        if let Some(a) = announced.iter().find(|a| a.ip().is_unspecified()) {
+            return Err(format!(
+                "announced address {a}: peers cannot dial an unspecified IP"
+            ));
+        }
+        if !announced.is_empty() {
+            return Ok(announced);
+        }
+        Ok(self
+            .listen_socket_addresses()?
+            .into_iter()
+            .filter(|a| !a.ip().is_unspecified())
+            .collect())
     }
 
     /// The route fee limit for a payment of `amount_msat`: max(8,400 sat, 3 %), in msat.
@@ -459,6 +468,16 @@ impl Config {
             amount_msat / 100 * 3 + (amount_msat % 100) * 3 / 100,
         )
     }
+}
+
+fn parse_socket_addresses(list: &[String]) -> Result<Vec<std::net::SocketAddr>, String> {
+    list.iter()
+        .map(|a| {
+            a.trim()
+                .parse::<std::net::SocketAddr>()
+                .map_err(|e| format!("address {a}: {e} (expected IP:port)"))
+        })
+        .collect()
 }
 
 /// LDK's configuration from ours (the defaults table in `crate::config`).

@@ -1,14 +1,13 @@
 //! Peers we keep connections to: persisted so a restart reconnects, and connected through
 //! `lightning-net-tokio`.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
 use rusqlite::{params, Connection};
 
-use crate::config::Config;
 use crate::error::NodeError;
 use crate::io::db::SharedConnection;
 use crate::node::types::PeerManager;
@@ -132,23 +131,6 @@ pub struct PeerInfo {
     pub is_connected: bool,
     /// Whether the node reconnects to it after restarts and drops.
     pub is_persisted: bool,
-}
-
-/// Where peers can reach the node: the announced addresses, else the listening ones with a
-/// specific IP (both checked by `Config::validate`).
-pub(super) fn reachable_addresses(config: &Config) -> Vec<SocketAddr> {
-    let parse = |list: &[String]| -> Vec<SocketAddr> {
-        list.iter()
-            .filter_map(|a| a.parse::<SocketAddr>().ok())
-            .filter(|a| !a.ip().is_unspecified())
-            .collect()
-    };
-    let announced = parse(&config.announced_addresses);
-    if announced.is_empty() {
-        parse(&config.listening_addresses)
-    } else {
-        announced
-    }
 }
 
 impl super::Node {

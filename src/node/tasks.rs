@@ -11,7 +11,7 @@ use std::time::Duration;
 use lightning::chain::Confirm;
 use lightning_background_processor::BackgroundProcessor;
 
-use super::peers::{reachable_addresses, CONNECT_TIMEOUT, RECONNECT_INTERVAL};
+use super::peers::{CONNECT_TIMEOUT, RECONNECT_INTERVAL};
 use super::{handler, lock, now_secs, peers, reconcile, NodeInner};
 use crate::error::NodeError;
 
@@ -186,7 +186,7 @@ fn accept_peers(
     stop: &Arc<AtomicBool>,
 ) -> Result<(), NodeError> {
     let inbound = Arc::new(InboundLimits::default());
-    for address in &inner.config.listening_addresses {
+    for address in &inner.listen_addresses {
         let listener = std::net::TcpListener::bind(address)
             .map_err(|e| NodeError::Listen(format!("{address}: {e}")))?;
         listener
@@ -437,8 +437,9 @@ fn broadcast_node_announcement(inner: &NodeInner) {
         len -= 1;
     }
     alias[..len].copy_from_slice(&bytes[..len]);
-    let addresses = reachable_addresses(&inner.config)
-        .into_iter()
+    let addresses = inner
+        .reachable_addresses
+        .iter()
         .map(|a| match a {
             SocketAddr::V4(v4) => lightning::ln::msgs::SocketAddress::TcpIpV4 {
                 addr: v4.ip().octets(),
