@@ -761,3 +761,55 @@ fn keysend_carries_custom_records() {
     alice.stop().expect("stop");
     bob.stop().expect("stop");
 }
+
+#[test]
+fn an_unclaimed_hold_invoice_is_failed_back_at_its_deadline() {
+    let harness = harness();
+    let alice = start_node(&harness, "deadline-alice", 55);
+    let bob = start_node(&harness, "deadline-bob", 56);
+    fund(&harness, &alice, 20 * QTUM);
+    open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
+
+    let preimage = [3u8; 32];
+    let hash = hash_of(&preimage);
+    let invoice = bob
+        .receive_for_hash(&hash, Some(7_000_000), "never claimed in time", None)
+        .expect("hold invoice");
+    let id = alice.send(&invoice, None).expect("send");
+    let claimable = expect_event(&bob, "claimable", |e| {
+        matches!(e, Event::PaymentClaimable { .. })
+    });
+    let Event::PaymentClaimable {
+        claim_deadline_height: Some(deadline),
+        ..
+    } = claimable
+    else {
+        panic!("no deadline: {claimable:?}")
+    };
+    // The app never answers. Blocks come until the deadline; the payment goes back.
+    let blocks = deadline.saturating_sub(harness.height());
+    mine(&harness, blocks);
+    let failed = {
+        let mut outcome = None;
+        wait_until("the payer's payment fails back", || {
+            let _ = alice.sync();
+            let _ = bob.sync();
+            outcome = alice.payment(&id).expect("read");
+            outcome
+                .as_ref()
+                .is_some_and(|p| p.status == PaymentStatus::Failed)
+        });
+        outcome.expect("row")
+    };
+    assert_eq!(failed.status, PaymentStatus::Failed);
+    let held = bob.payment(&hash).expect("read").expect("row");
+    assert_eq!(held.claim_deadline_height, None, "nothing waits any more");
+    assert!(matches!(
+        bob.claim_for_hash(&hash, &preimage.to_lower_hex_string()),
+        Err(NodeError::NotClaimable(_))
+    ));
+    // Nothing was force-closed over it.
+    assert!(alice.list_channels().iter().any(|c| c.is_usable));
+    alice.stop().expect("stop");
+    bob.stop().expect("stop");
+}
