@@ -168,7 +168,9 @@ impl Node {
 
     /// Make a task of the running node panic, so a test can watch the node halt: `"sync"` (the
     /// chain sync thread, at its next pass), `"htlcs"` (the HTLC thread, within 100 ms) or
-    /// `"events"` (the next LDK event handled). Not for apps.
+    /// `"events"` (the next LDK event handled). `"claim"` aborts the whole process at the next
+    /// `claim_for_hash`, right after its preimage is stored and before LDK hears of it: the crash
+    /// suite's SIGKILL at that exact moment. Not for apps.
     #[doc(hidden)]
     pub fn debug_fail_task(&self, task: &str) {
         *lock(&self.inner.injected_failure) = Some(task.to_string());

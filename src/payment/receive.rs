@@ -183,6 +183,10 @@ impl Node {
         self.inner
             .payments
             .set_preimage(&hash.to_string(), &preimage.0.to_lower_hex_string())?;
+        if crate::node::take_injected_failure(&self.inner, "claim") {
+            log::error!("injected failure: the process dies between storing and making a claim");
+            std::process::abort();
+        }
         self.inner.channel_manager.claim_funds(preimage);
         Ok(())
     }

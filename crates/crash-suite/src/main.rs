@@ -398,6 +398,24 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
             let preview = node.decode_invoice(&invoice)?;
             Ok(json!({ "invoice": invoice, "payment_hash": preview.payment_hash }))
         }
+        "hold" => {
+            let hash = arg(words, 1, "payment hash")?;
+            let amount = number(words, 2, "amount in msat")?;
+            Ok(Value::String(node.receive_for_hash(
+                hash,
+                Some(amount),
+                "hold",
+                None,
+            )?))
+        }
+        "fail_task" => {
+            node.debug_fail_task(arg(words, 1, "task")?);
+            Ok(Value::Null)
+        }
+        "claim" => {
+            node.claim_for_hash(arg(words, 1, "payment hash")?, arg(words, 2, "preimage")?)?;
+            Ok(Value::Null)
+        }
         "send" => {
             let invoice = arg(words, 1, "invoice")?;
             Ok(Value::String(node.send(invoice, None)?))

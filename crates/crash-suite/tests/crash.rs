@@ -1071,3 +1071,149 @@ fn d_kills_during_force_close_sweeps() {
     world.alice.stop();
     world.bob.stop();
 }
+
+// ===== scenario e: kills while hold invoices are claimed =====
+
+/// What each hold invoice asks.
+const HOLD_AMOUNT_MSAT: u64 = 25_000_000;
+/// Kills land within this window from the `claim` command on: a claim takes a few ms to reach
+/// the monitor and the peer here, so kills land before, during and after it.
+const HOLD_KILL_WINDOW_MS: u64 = 12;
+
+/// The node's row for payment `id`, if any.
+fn payment_row(node: &mut NodeProc, id: &str) -> Option<Value> {
+    match node.call(&format!("payment {id}")) {
+        Reply::Ok(Value::Null) => None,
+        Reply::Ok(v) => Some(v),
+        _ => None,
+    }
+}
+
+#[test]
+fn e_kills_while_hold_invoices_are_claimed() {
+    use bitcoin::hashes::{sha256, Hash};
+    use bitcoin::hex::DisplayHex;
+
+    let _serial = serial();
+    let settings = Settings::from_env();
+    let mut rng = settings.rng("e");
+    let kills = settings.kills_hold;
+    let started = Instant::now();
+    let mut world = World::start("e", settings.keep, &[]);
+    world.fund_alice(SMALL_CHANNEL_SAT + QTUM / 10);
+    let (channel_id, _) = world.open_ready(SMALL_CHANNEL_SAT, 0);
+    let mut seen: Vec<Value> = world.alice.events();
+    seen.extend(world.bob.events());
+
+    let mut paths: BTreeMap<String, u32> = BTreeMap::new();
+    let mut reclaimed = 0;
+    for round in 1..=kills {
+        let mut preimage = [0u8; 32];
+        for chunk in preimage.chunks_mut(8) {
+            chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        let hash = sha256::Hash::hash(&preimage).to_string();
+        let preimage = preimage.to_lower_hex_string();
+        let invoice = world.bob.ok(&format!("hold {hash} {HOLD_AMOUNT_MSAT}"));
+        let invoice = invoice.as_str().expect("invoice").to_string();
+        let id = world.alice.ok(&format!("send {invoice}"));
+        let id = id.as_str().expect("payment id").to_string();
+        {
+            let bob = &mut world.bob;
+            let seen = &mut seen;
+            wait_until("bob holds the payment", || {
+                let events = bob.events();
+                let held = events.iter().any(|e| {
+                    e["type"] == "payment_claimable" && e["payment_hash"] == hash.as_str()
+                });
+                seen.extend(events);
+                held
+            });
+        }
+
+        // Bob's app claims; Bob is killed somewhere around it: at a random moment, or (one
+        // round in three) exactly between storing the preimage and handing it to LDK.
+        let path = if rng.chance(1, 3) {
+            world.bob.ok("fail_task claim");
+            let asked = world.bob.call(&format!("claim {hash} {preimage}"));
+            assert!(matches!(asked, Reply::Died), "round {round}: {asked:?}");
+            world.bob.restart();
+            // The app is not asked to claim again: the node must finish what it stored.
+            "killed between storing and making the claim, not asked again"
+        } else {
+            let delay = rng.millis(HOLD_KILL_WINDOW_MS);
+            let timer = KillTimer::start(&world.bob, delay);
+            let asked = world.bob.call(&format!("claim {hash} {preimage}"));
+            timer.finish();
+            world.bob.restart();
+            // The app's side: a claim it saw answered is not asked again (the node finishes
+            // it alone, after the restart if need be); one cut by the kill is asked again.
+            match asked {
+                Reply::Ok(_) => "claim answered before the kill",
+                Reply::Died | Reply::Err { .. } => {
+                    world.bob.ok(&format!("claim {hash} {preimage}"));
+                    "claim cut by the kill, asked again"
+                }
+            }
+        };
+        bump(&mut paths, path);
+        // Whether the restart found a claim stored but not finished, and made it again.
+        let reclaims = log_grep(&world.bob.spec.log, "claiming hold invoice").len();
+        if reclaims > reclaimed {
+            bump(&mut paths, "the restart claimed again");
+            reclaimed = reclaims;
+        }
+
+        // Both sides settle: the payer has the preimage, the payee its money.
+        let deadline = Instant::now() + WAIT_BOUND;
+        let mut last_connect: Option<Instant> = None;
+        loop {
+            world.assert_no_panic(&format!("hold round {round}"));
+            let sent = payment_row(&mut world.alice, &id);
+            let received = payment_row(&mut world.bob, &hash);
+            let status = |row: &Option<Value>| {
+                row.as_ref()
+                    .and_then(|r| r["status"].as_str().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            if status(&sent) == "succeeded" && status(&received) == "succeeded" {
+                assert_eq!(
+                    received.as_ref().and_then(|r| r["amount_msat"].as_u64()),
+                    Some(HOLD_AMOUNT_MSAT),
+                    "round {round}: bob's amount"
+                );
+                break;
+            }
+            assert!(
+                status(&sent) != "failed",
+                "round {round}: the payer's payment failed ({path}): {sent:?}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the held payment does not settle ({path}): alice {sent:?}, bob {received:?}"
+            );
+            if last_connect.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
+                let uri = world.alice.uri.clone();
+                let _ = world.bob.call(&format!("connect {uri}"));
+                last_connect = Some(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        seen.extend(world.alice.events());
+        seen.extend(world.bob.events());
+        assert!(
+            closed_events(&seen).is_empty(),
+            "round {round}: a channel closed: {:?}",
+            closed_events(&seen)
+        );
+        world.wait_usable(Side::Bob, &channel_id);
+    }
+    println!(
+        "crash-suite e (hold invoices): kills {kills} (bob), restarts {kills}, held payments settled {kills}, paths [{}], {:.0} s, seed {}",
+        show(&paths),
+        started.elapsed().as_secs_f64(),
+        settings.seed
+    );
+    world.alice.stop();
+    world.bob.stop();
+}

@@ -40,6 +40,8 @@ pub struct Settings {
     pub kills_close: u32,
     /// Kills during force-close sweeps: `KILLS_SWEEP` (default 4).
     pub kills_sweep: u32,
+    /// Kills while hold invoices are claimed: `KILLS_HOLD` (default 6).
+    pub kills_hold: u32,
     /// Keep the nodes' directories after a successful run: `CRASH_KEEP=1`.
     pub keep: bool,
 }
@@ -78,6 +80,7 @@ impl Settings {
             kills_open: count("KILLS_OPEN", 6),
             kills_close: count("KILLS_CLOSE", 6),
             kills_sweep: count("KILLS_SWEEP", 4),
+            kills_hold: count("KILLS_HOLD", 6),
             keep: std::env::var("CRASH_KEEP").is_ok_and(|v| v == "1"),
         }
     }
