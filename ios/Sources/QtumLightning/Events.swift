@@ -37,7 +37,7 @@ extension Node {
     ///
     /// ```swift
     /// for await event in node.events() {
-    ///     if case let .paymentReceived(_, _, amountMsat) = event { show(amountMsat) }
+    ///     if case let .paymentReceived(_, _, amountMsat, _) = event { show(amountMsat) }
     /// }
     /// ```
     public func events(pollMillis: UInt64 = 1_000) -> AsyncStream<Event> {
