@@ -18,6 +18,13 @@ pub(super) fn parse_hash32(text: &str, what: &str) -> Result<[u8; 32], NodeError
         .map_err(|e| NodeError::InvalidInput(format!("{what}: expected 64 hex digits: {e}")))
 }
 
+/// An invoice description carried in the invoice (at most 639 bytes).
+fn direct(description: &str) -> Result<Bolt11InvoiceDescription, NodeError> {
+    Description::new(description.to_string())
+        .map(Bolt11InvoiceDescription::Direct)
+        .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))
+}
+
 impl Node {
     fn create_invoice(
         &self,
@@ -25,14 +32,7 @@ impl Node {
         description: &str,
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
-        let description = Description::new(description.to_string())
-            .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
-        self.create_invoice_described(
-            amount_msat,
-            Bolt11InvoiceDescription::Direct(description),
-            expiry_secs,
-            None,
-        )
+        self.create_invoice_described(amount_msat, direct(description)?, expiry_secs, None)
     }
 
     fn create_invoice_described(
@@ -141,14 +141,7 @@ impl Node {
         if known.is_some() {
             return Err(NodeError::DuplicatePayment);
         }
-        let description = Description::new(description.to_string())
-            .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
-        self.create_invoice_described(
-            amount_msat,
-            Bolt11InvoiceDescription::Direct(description),
-            expiry_secs,
-            Some(hash),
-        )
+        self.create_invoice_described(amount_msat, direct(description)?, expiry_secs, Some(hash))
     }
 
     /// Claim a paid hold invoice with its `preimage` (64 hex digits): the payment settles and

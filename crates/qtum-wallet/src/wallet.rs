@@ -1075,29 +1075,8 @@ impl Wallet {
                 script_pubkey: change_script,
             });
         }
-        let unsigned = Transaction {
-            version: original.tx.version,
-            lock_time: original.tx.lock_time,
-            input: coins
-                .iter()
-                .map(|c| TxIn {
-                    previous_output: c.outpoint,
-                    script_sig: ScriptBuf::new(),
-                    sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-                    witness: Witness::new(),
-                })
-                .collect(),
-            output,
-        };
-        let lens: Vec<usize> = unsigned
-            .output
-            .iter()
-            .map(|o| o.script_pubkey.len())
-            .collect();
-        let weight = fees::tx_weight(coins.len(), &lens);
-        if weight > MAX_STANDARD_TX_WEIGHT {
-            return Err(WalletError::TransactionTooLarge { weight });
-        }
+        let (unsigned, weight) =
+            unsigned_spend(&coins, output, original.tx.version, original.tx.lock_time)?;
         let tx = self.sign(unsigned, &coins)?;
         let new_txid = self.chain.broadcast(&tx)?;
         let mut changes = Changes {
@@ -1276,31 +1255,9 @@ impl Wallet {
                 script_pubkey: change_script,
             });
         }
-        let unsigned = Transaction {
-            // Version 2 (BIP68); Qtum 27.1 relays nothing above 2.
-            version: Version::TWO,
-            // Anti fee sniping, as Core: only valid from the block after the tip.
-            lock_time,
-            input: coins
-                .iter()
-                .map(|c| TxIn {
-                    previous_output: c.outpoint,
-                    script_sig: ScriptBuf::new(),
-                    sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-                    witness: Witness::new(),
-                })
-                .collect(),
-            output,
-        };
-        let lens: Vec<usize> = unsigned
-            .output
-            .iter()
-            .map(|o| o.script_pubkey.len())
-            .collect();
-        let weight = fees::tx_weight(coins.len(), &lens);
-        if weight > MAX_STANDARD_TX_WEIGHT {
-            return Err(WalletError::TransactionTooLarge { weight });
-        }
+        // Version 2 (BIP68; Qtum 27.1 relays nothing above 2); the lock time is anti fee
+        // sniping, as Core: only valid from the block after the tip.
+        let (unsigned, weight) = unsigned_spend(&coins, output, Version::TWO, lock_time)?;
         Ok(Built {
             unsigned,
             coins,
@@ -1352,6 +1309,36 @@ impl Wallet {
         }
         Ok(tx)
     }
+}
+
+/// The unsigned transaction spending `coins` (each signalling replaceability) to `output`, and
+/// the upper bound of its weight once signed; refused above the standard weight.
+fn unsigned_spend(
+    coins: &[OwnedOutput],
+    output: Vec<TxOut>,
+    version: Version,
+    lock_time: LockTime,
+) -> Result<(Transaction, u64), WalletError> {
+    let lens: Vec<usize> = output.iter().map(|o| o.script_pubkey.len()).collect();
+    let weight = fees::tx_weight(coins.len(), &lens);
+    if weight > MAX_STANDARD_TX_WEIGHT {
+        return Err(WalletError::TransactionTooLarge { weight });
+    }
+    let unsigned = Transaction {
+        version,
+        lock_time,
+        input: coins
+            .iter()
+            .map(|c| TxIn {
+                previous_output: c.outpoint,
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+                witness: Witness::new(),
+            })
+            .collect(),
+        output,
+    };
+    Ok((unsigned, weight))
 }
 
 fn is_spendable(o: &OwnedOutput, state: &State, tip: Option<u32>, maturity: u32) -> bool {
