@@ -41,7 +41,7 @@ fn node(harness: &RegtestNode, name: &str, seed: u8, synchronous: bool) -> Node 
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    config.listening_addresses = vec![format!("127.0.0.1:{port}")];
+    config.listening_addresses = vec![([127, 0, 0, 1], port).into()];
     config.sync_interval_secs = 1;
     let mut builder = Builder::new(config);
     builder.set_entropy_seed_bytes(&[seed; 32]);

@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         ),
     );
-    config.listening_addresses = vec!["127.0.0.1:9735".into()];
+    config.listening_addresses = vec![([127, 0, 0, 1], 9735).into()];
     let mut builder = Builder::new(config);
     builder.set_entropy_mnemonic(words, None);
     let node = builder.build()?;

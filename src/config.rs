@@ -281,14 +281,14 @@ pub struct Config {
     pub network: Network,
     /// Directory for the node's database (created if missing).
     pub storage_dir: PathBuf,
-    /// Addresses to accept peers on (`host:port`, e.g. `0.0.0.0:9735` for a server); empty
+    /// Addresses to accept peers on (`IP:port`, e.g. `0.0.0.0:9735` for a server); empty
     /// (the default) to accept none: a phone dials its peers and needs no open port.
-    pub listening_addresses: Vec<String>,
+    pub listening_addresses: Vec<std::net::SocketAddr>,
     /// Where peers can reach this node (`host:port`), when that differs from where it listens
     /// (a server behind NAT or a proxy listens on `0.0.0.0:9735` and is reached at its public
     /// address). Used by `node_uri` and in the node announcement; when empty, the listening
     /// addresses with a specific IP are used.
-    pub announced_addresses: Vec<String>,
+    pub announced_addresses: Vec<std::net::SocketAddr>,
     /// Node alias announced in gossip (at most 32 bytes).
     pub alias: String,
     /// Node color announced in gossip, RGB.
@@ -437,15 +437,15 @@ impl Config {
         Ok(())
     }
 
-    /// `listening_addresses`, parsed (`IP:port` each).
+    /// `listening_addresses`.
     pub(crate) fn listen_socket_addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
-        parse_socket_addresses(&self.listening_addresses)
+        Ok(self.listening_addresses.clone())
     }
 
     /// Where peers can reach the node: the announced addresses, else the listening ones with a
     /// specific IP. An unspecified announced IP (`0.0.0.0`) is refused: nobody can dial it.
     pub(crate) fn reachable_socket_addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
-        let announced = parse_socket_addresses(&self.announced_addresses)?;
+        let announced = self.announced_addresses.clone();
         if let Some(a) = announced.iter().find(|a| a.ip().is_unspecified()) {
             return Err(format!(
                 "announced address {a}: peers cannot dial an unspecified IP"
@@ -468,16 +468,6 @@ impl Config {
             amount_msat / 100 * 3 + (amount_msat % 100) * 3 / 100,
         )
     }
-}
-
-fn parse_socket_addresses(list: &[String]) -> Result<Vec<std::net::SocketAddr>, String> {
-    list.iter()
-        .map(|a| {
-            a.trim()
-                .parse::<std::net::SocketAddr>()
-                .map_err(|e| format!("address {a}: {e} (expected IP:port)"))
-        })
-        .collect()
 }
 
 /// LDK's configuration from ours (the defaults table in `crate::config`).

@@ -11,6 +11,7 @@ use rusqlite::{params, Connection};
 
 use crate::io::db::SharedConnection;
 use crate::payment::store::CustomRecord;
+use crate::types::{ChannelId, OutPoint, PaymentHash, PaymentId, PublicKey, UserChannelId};
 use serde::{Deserialize, Serialize};
 
 /// Something that happened that an app wants to know about.
@@ -21,31 +22,41 @@ pub enum Event {
     /// A channel's funding transaction was broadcast; it waits for confirmations.
     ChannelPending {
         /// Channel id (hex).
-        channel_id: String,
+        #[serde(with = "crate::types::as_text")]
+        channel_id: ChannelId,
         /// The id the app gave when opening (decimal), or one the node chose.
-        user_channel_id: String,
+        #[serde(with = "crate::types::as_text")]
+        user_channel_id: UserChannelId,
         /// The peer (hex node id).
-        counterparty_node_id: String,
+        #[serde(with = "crate::types::as_text")]
+        counterparty_node_id: PublicKey,
         /// Funding outpoint `txid:vout`.
-        funding_txo: String,
+        #[serde(with = "crate::types::as_text")]
+        funding_txo: OutPoint,
     },
     /// A channel is confirmed and usable.
     ChannelReady {
         /// Channel id (hex).
-        channel_id: String,
+        #[serde(with = "crate::types::as_text")]
+        channel_id: ChannelId,
         /// The app's id for the channel.
-        user_channel_id: String,
+        #[serde(with = "crate::types::as_text")]
+        user_channel_id: UserChannelId,
         /// The peer (hex node id).
-        counterparty_node_id: String,
+        #[serde(with = "crate::types::as_text")]
+        counterparty_node_id: PublicKey,
     },
     /// A channel was closed (or failed to open).
     ChannelClosed {
         /// Channel id (hex).
-        channel_id: String,
+        #[serde(with = "crate::types::as_text")]
+        channel_id: ChannelId,
         /// The app's id for the channel.
-        user_channel_id: String,
+        #[serde(with = "crate::types::as_text")]
+        user_channel_id: UserChannelId,
         /// The peer, when known.
-        counterparty_node_id: Option<String>,
+        #[serde(with = "crate::types::opt_text", default)]
+        counterparty_node_id: Option<PublicKey>,
         /// Why, in words.
         reason: String,
         /// Why, for code to switch on (`Unknown` for events stored by an older version).
@@ -55,9 +66,11 @@ pub enum Event {
     /// We were paid.
     PaymentReceived {
         /// Payment id (hex).
-        payment_id: String,
+        #[serde(with = "crate::types::as_text")]
+        payment_id: PaymentId,
         /// Payment hash (hex).
-        payment_hash: String,
+        #[serde(with = "crate::types::as_text")]
+        payment_hash: PaymentHash,
         /// Amount received, in millisatoshi.
         amount_msat: u64,
         /// Custom records the payer put in the onion (keysend messages and the like).
@@ -68,9 +81,11 @@ pub enum Event {
     /// `claim_for_hash` with its preimage or `fail_for_hash`, before `claim_deadline_height`.
     PaymentClaimable {
         /// Payment id (hex): the payment hash.
-        payment_id: String,
+        #[serde(with = "crate::types::as_text")]
+        payment_id: PaymentId,
         /// Payment hash (hex).
-        payment_hash: String,
+        #[serde(with = "crate::types::as_text")]
+        payment_hash: PaymentHash,
         /// Amount waiting, in millisatoshi.
         amount_msat: u64,
         /// The block height by which it must be claimed; after it the node fails it back.
@@ -82,18 +97,22 @@ pub enum Event {
     /// A payment we sent arrived.
     PaymentSuccessful {
         /// Payment id (hex).
-        payment_id: String,
+        #[serde(with = "crate::types::as_text")]
+        payment_id: PaymentId,
         /// Payment hash (hex).
-        payment_hash: String,
+        #[serde(with = "crate::types::as_text")]
+        payment_hash: PaymentHash,
         /// Routing fees paid, in millisatoshi, when known.
         fee_paid_msat: Option<u64>,
     },
     /// A payment we sent failed for good.
     PaymentFailed {
         /// Payment id (hex).
-        payment_id: String,
+        #[serde(with = "crate::types::as_text")]
+        payment_id: PaymentId,
         /// Payment hash (hex), when known.
-        payment_hash: Option<String>,
+        #[serde(with = "crate::types::opt_text", default)]
+        payment_hash: Option<PaymentHash>,
         /// Why, in words.
         reason: String,
         /// Why, for code to switch on (`Unknown` for events stored by an older version).
@@ -103,9 +122,11 @@ pub enum Event {
     /// We forwarded a payment and earned a fee.
     PaymentForwarded {
         /// Inbound channel (hex).
-        prev_channel_id: Option<String>,
+        #[serde(with = "crate::types::opt_text", default)]
+        prev_channel_id: Option<ChannelId>,
         /// Outbound channel (hex).
-        next_channel_id: Option<String>,
+        #[serde(with = "crate::types::opt_text", default)]
+        next_channel_id: Option<ChannelId>,
         /// Fee earned, in millisatoshi.
         fee_earned_msat: Option<u64>,
         /// Amount forwarded (outbound), in millisatoshi.
@@ -341,7 +362,7 @@ impl EventQueue {
 
     /// A failed payment is being tried again under the same id: its outcome events of the new
     /// attempt must be queued, not taken for replays of the old one.
-    pub(crate) fn forget_payment_outcome(&self, payment_id: &str) -> rusqlite::Result<()> {
+    pub(crate) fn forget_payment_outcome(&self, payment_id: &PaymentId) -> rusqlite::Result<()> {
         lock(&self.conn).execute(
             "DELETE FROM event_keys WHERE key IN (?1, ?2)",
             params![format!("sent:{payment_id}"), format!("failed:{payment_id}")],
@@ -440,10 +461,16 @@ mod tests {
     }
 
     fn ready(n: u32) -> Event {
+        let mut id = [0u8; 32];
+        id[28..].copy_from_slice(&n.to_be_bytes());
         Event::ChannelReady {
-            channel_id: format!("{n:064x}"),
-            user_channel_id: n.to_string(),
-            counterparty_node_id: "02".repeat(33),
+            channel_id: crate::types::ChannelId(id),
+            user_channel_id: UserChannelId(u128::from(n)),
+            // The secp256k1 generator: any valid key does.
+            counterparty_node_id:
+                "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+                    .parse()
+                    .expect("key"),
         }
     }
 
@@ -496,8 +523,8 @@ mod tests {
     fn an_ldk_replay_is_queued_once() {
         let (_db, q) = open(&db("replay"));
         let received = Event::PaymentReceived {
-            payment_id: "aa".into(),
-            payment_hash: "bb".into(),
+            payment_id: PaymentId([0xaa; 32]),
+            payment_hash: PaymentHash([0xbb; 32]),
             amount_msat: 1000,
             custom_records: Vec::new(),
         };

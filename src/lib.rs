@@ -30,6 +30,7 @@ mod patch_check;
 pub mod payment;
 pub mod peer;
 pub mod qtum;
+pub mod types;
 
 // The UniFFI scaffolding (`crate::UniFfiTag`, the exported functions) lives at the crate root.
 #[cfg(feature = "uniffi")]
@@ -46,6 +47,9 @@ pub use node::{
 };
 pub use payment::store::{
     CustomRecord, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,
+};
+pub use types::{
+    ChannelId, OutPoint, PaymentHash, PaymentId, PaymentPreimage, PublicKey, Txid, UserChannelId,
 };
 
 /// The README's Rust example, compiled as a doctest by `cargo test` so it cannot drift from the

@@ -67,10 +67,10 @@ fn wait_event(
     }
 }
 
-fn channel(node: &Node, channel_id: &str) -> qtum_lightning::ChannelInfo {
+fn channel(node: &Node, channel_id: &qtum_lightning::ChannelId) -> qtum_lightning::ChannelInfo {
     node.list_channels()
         .into_iter()
-        .find(|c| c.channel_id == channel_id)
+        .find(|c| c.channel_id == *channel_id)
         .unwrap_or_else(|| panic!("channel {channel_id} is listed"))
 }
 
@@ -173,12 +173,7 @@ fn a_revoked_commitment_is_punished_with_a_justice_transaction() {
     let channel_id = open_ready_channel(&harness, &a, &b, 10 * QTUM, None);
     let info = channel(&a, &channel_id);
     let capacity_sat = info.capacity_sat;
-    let funding: OutPoint = info
-        .funding_txo
-        .as_deref()
-        .expect("funded")
-        .parse()
-        .expect("txid:vout");
+    let funding: OutPoint = info.funding_txo.expect("funded");
 
     // B gets a large balance: 6 QTUM in two payments.
     pay(&a, &b, 3 * QTUM * 1_000);

@@ -18,7 +18,7 @@ fn a_failed_start_leaks_no_thread_and_the_node_can_start_later() {
     let mut config = config(&harness, "failed-start");
     // The second listening address is taken: start fails after the first was bound.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let taken_address = taken.local_addr().expect("addr").to_string();
+    let taken_address = taken.local_addr().expect("addr");
     config.listening_addresses.push(taken_address);
     let node = build(config, 41);
     // Let the harness's and the builder's own threads settle first.

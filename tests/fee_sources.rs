@@ -26,6 +26,7 @@ use common::fee_proxy::{FeeAnswer, FeeProxy};
 use common::*;
 use qtum_lightning::ffi::{set_log_writer, LogLevel, LogRecord, LogWriter};
 use qtum_lightning::qtum::policy::FEERATE_FLOOR_SAT_PER_KW;
+use qtum_lightning::ChannelId;
 use qtum_lightning::{ChainSourceConfig, ChannelInfo, Event, Node, PaymentStatus};
 use qtum_regtest::node::RegtestNode;
 
@@ -79,22 +80,22 @@ impl Peer {
         }
     }
 
-    fn channel(&self, id: &str) -> ChannelInfo {
+    fn channel(&self, id: &ChannelId) -> ChannelInfo {
         self.node
             .list_channels()
             .into_iter()
-            .find(|c| c.channel_id == id)
+            .find(|c| c.channel_id == *id)
             .unwrap_or_else(|| panic!("{}: channel {id} is gone", self.name))
     }
 
     /// Our channels with `peer`, by channel id.
-    fn channels_with(&self, peer: &Peer) -> BTreeMap<String, ChannelInfo> {
+    fn channels_with(&self, peer: &Peer) -> BTreeMap<ChannelId, ChannelInfo> {
         let id = peer.node.node_id();
         self.node
             .list_channels()
             .into_iter()
             .filter(|c| c.counterparty_node_id == id)
-            .map(|c| (c.channel_id.clone(), c))
+            .map(|c| (c.channel_id, c))
             .collect()
     }
 }
@@ -102,7 +103,7 @@ impl Peer {
 /// One channel: who funded it and who accepted it (indexes into the peers).
 #[derive(Clone, Debug)]
 struct Channel {
-    id: String,
+    id: ChannelId,
     funder: usize,
     fundee: usize,
 }
@@ -209,13 +210,17 @@ fn htlc_limits(c: &ChannelInfo) -> (u64, u64) {
 /// alone. It sorts first hops to the same peer (`sort_first_hop_channels`): when each can carry
 /// three times the amount, the smallest first; otherwise the largest first; and the first one
 /// that carries three times the amount completes the route by itself.
-fn routes_over(channels: &BTreeMap<String, ChannelInfo>, target: &str, amount_sat: u64) -> bool {
+fn routes_over(
+    channels: &BTreeMap<ChannelId, ChannelInfo>,
+    target: &ChannelId,
+    amount_sat: u64,
+) -> bool {
     let wanted = amount_sat * 1000 * ROUTE_PROVISION;
     let (lower, upper) = htlc_limits(&channels[target]);
     lower >= wanted
         && channels
             .iter()
-            .filter(|(id, _)| id.as_str() != target)
+            .filter(|(id, _)| *id != target)
             .all(|(_, o)| {
                 let (o_lower, o_upper) = htlc_limits(o);
                 o_upper < wanted || upper < o_lower
@@ -224,13 +229,13 @@ fn routes_over(channels: &BTreeMap<String, ChannelInfo>, target: &str, amount_sa
 
 /// An amount LDK's router sends over `target` alone: SMALL_SAT if it does, else just over a
 /// third of the largest other channel's limit.
-fn amount_over(channels: &BTreeMap<String, ChannelInfo>, target: &str) -> u64 {
+fn amount_over(channels: &BTreeMap<ChannelId, ChannelInfo>, target: &ChannelId) -> u64 {
     if routes_over(channels, target, SMALL_SAT) {
         return SMALL_SAT;
     }
     let other_max = channels
         .iter()
-        .filter(|(id, _)| id.as_str() != target)
+        .filter(|(id, _)| *id != target)
         .map(|(_, o)| htlc_limits(o).1)
         .max()
         .unwrap_or(0);
@@ -252,7 +257,10 @@ fn reserve_sat(c: &ChannelInfo) -> u64 {
 /// fully added or removed, so with both balances above their reserves they add up to the
 /// capacity less both reserves only then), and each one's outbound capacity is the other's
 /// inbound capacity.
-fn at_rest(ours: &BTreeMap<String, ChannelInfo>, theirs: &BTreeMap<String, ChannelInfo>) -> bool {
+fn at_rest(
+    ours: &BTreeMap<ChannelId, ChannelInfo>,
+    theirs: &BTreeMap<ChannelId, ChannelInfo>,
+) -> bool {
     let full = |c: &ChannelInfo| {
         c.outbound_capacity_msat + c.inbound_capacity_msat
             == (c.capacity_sat - 2 * reserve_sat(c)) * 1000
@@ -272,7 +280,7 @@ fn at_rest(ours: &BTreeMap<String, ChannelInfo>, theirs: &BTreeMap<String, Chann
 /// payer's outbound capacity on it fell by the amount (outbound capacity does not depend on
 /// the commitment fee) and did not move on the payer's other channels with the payee, as both
 /// sides see them at rest.
-fn pay_over(payer: &mut Peer, payee: &mut Peer, id: &str, amount_sat: u64) {
+fn pay_over(payer: &mut Peer, payee: &mut Peer, id: &ChannelId, amount_sat: u64) {
     wait_until(
         &format!("{} and {}: channels at rest", payer.name, payee.name),
         || at_rest(&payer.channels_with(payee), &payee.channels_with(payer)),
@@ -354,7 +362,7 @@ fn pay_every_channel_both_ways(peers: &mut [Peer], channels: &[Channel]) {
                 "  {} -> {}: {amount} sat over {}",
                 payer.name,
                 payee.name,
-                &c.id[..8]
+                &c.id.to_string()[..8]
             );
         }
     }
@@ -378,7 +386,7 @@ fn assert_all_usable(peers: &[Peer], channels: &[Channel]) {
 /// `None` while an HTLC is in flight: the funder's balance on close is its share less the
 /// commitment fee (724 weight units without HTLCs), its outbound capacity the share less the
 /// reserve its peer asks (1 % of the capacity here).
-fn commitment_feerates(peer: &Peer, ids: &[String]) -> Vec<Option<u64>> {
+fn commitment_feerates(peer: &Peer, ids: &[ChannelId]) -> Vec<Option<u64>> {
     ids.iter()
         .map(|id| {
             let c = peer.channel(id);
@@ -397,9 +405,7 @@ fn floor_rate_transaction(harness: &RegtestNode, peer: &Peer) {
     let txid: bitcoin::Txid = peer
         .node
         .send_to_address(&address, QTUM / 10, Some(400))
-        .expect("floor-rate send")
-        .parse()
-        .expect("txid");
+        .expect("floor-rate send");
     assert!(
         harness.with_chain(|c| c.mempool.get(&txid).is_some()),
         "the floor-rate transaction is not in the mempool: {:?}",
@@ -569,10 +575,10 @@ fn nodes_on_different_fee_sources_never_disagree() {
     // and its channel manager acts on them once a minute: the floor stretch lasts until HIGH
     // has lowered the commitment feerate of the channels it funded to the floor (its peers
     // accepted the `update_fee`), the others until HIGH has read them at least once.
-    let high_funded: Vec<String> = channels
+    let high_funded: Vec<ChannelId> = channels
         .iter()
         .filter(|c| c.funder == 2)
-        .map(|c| c.id.clone())
+        .map(|c| c.id)
         .collect();
     // What a funder at the floor sets: the floor rounded up to 2,500 sat/kW (`qtum_chain::fees`).
     let floor_commitment = u64::from(FEERATE_FLOOR_SAT_PER_KW.div_ceil(2_500) * 2_500);

@@ -39,7 +39,7 @@ fn force_close_and_settle(
     harness: &RegtestNode,
     closer: &qtum_lightning::Node,
     other: &qtum_lightning::Node,
-    channel_id: &str,
+    channel_id: &qtum_lightning::ChannelId,
 ) {
     closer
         .force_close_channel(channel_id, None)
@@ -110,7 +110,7 @@ fn dust_balances_force_closed_from_each_side() {
     let maturing: Vec<_> = waiting
         .closing
         .iter()
-        .filter(|c| c.channel_id.as_deref() == Some(second.as_str()))
+        .filter(|c| c.channel_id == Some(second))
         .collect();
     assert_eq!(maturing.len(), 1, "{waiting:?}");
     assert!(
@@ -203,7 +203,7 @@ fn balance_just_above_dust_waits_then_leaves_with_the_next_output() {
     let report = waiting(&bob).expect("reported");
     eprintln!("reported: {report:?}");
     assert_eq!(report.value_sat, small_sat);
-    assert_eq!(report.channel_id.as_deref(), Some(first.as_str()));
+    assert_eq!(report.channel_id, Some(first));
     let SweepStatus::WaitingForFees {
         batch_sat,
         needed_sat,
@@ -244,10 +244,10 @@ fn balance_just_above_dust_waits_then_leaves_with_the_next_output() {
                 .all(|p| matches!(p.status, SweepStatus::Confirmed { .. }))
     });
     let sweeps = bob.pending_sweeps();
-    let txids: Vec<String> = sweeps
+    let txids: Vec<bitcoin::Txid> = sweeps
         .iter()
         .map(|p| match &p.status {
-            SweepStatus::Confirmed { txid, .. } => txid.clone(),
+            SweepStatus::Confirmed { txid, .. } => *txid,
             other => panic!("not confirmed: {other:?}"),
         })
         .collect();
@@ -362,10 +362,7 @@ fn force_close_with_an_htlc_in_flight_resolves_on_chain() {
     bob.start().expect("start");
     fund(&harness, &alice, 20 * QTUM);
     let channel = open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
-    let alice_channel_txo = alice.list_channels()[0]
-        .funding_txo
-        .clone()
-        .expect("funded");
+    let alice_channel_txo = alice.list_channels()[0].funding_txo.expect("funded");
 
     let amount_msat = QTUM * 1_000 / 2;
     let invoice = bob
@@ -423,10 +420,10 @@ fn force_close_with_an_htlc_in_flight_resolves_on_chain() {
                 tx.output
                     .iter()
                     .any(|o| o.value.to_sat() == amount_msat / 1_000)
-                    && tx.input.iter().any(|i| {
-                        i.previous_output.txid.to_string()
-                            == channel_funding_txid(&alice_channel_txo)
-                    })
+                    && tx
+                        .input
+                        .iter()
+                        .any(|i| i.previous_output.txid == alice_channel_txo.txid)
             })
         })
     });
@@ -437,12 +434,4 @@ fn force_close_with_an_htlc_in_flight_resolves_on_chain() {
         seen >= expected,
         "funding, commitment, HTLC ({htlc_on_chain}) and sweep transactions ({seen})"
     );
-}
-
-fn channel_funding_txid(funding_txo: &str) -> String {
-    funding_txo
-        .split(':')
-        .next()
-        .expect("txid:vout")
-        .to_string()
 }

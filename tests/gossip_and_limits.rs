@@ -425,7 +425,7 @@ mod forged {
         pub fn is_connected(&self, node: &Node) -> bool {
             node.list_peers()
                 .iter()
-                .any(|p| p.is_connected && p.node_id == self.node_id.to_string())
+                .any(|p| p.is_connected && p.node_id.to_string() == self.node_id.to_string())
         }
     }
 
@@ -534,7 +534,7 @@ fn node_uri_tells_the_truth() {
 
     let port = free_port();
     let mut wildcard = config(&harness, "uri-wildcard");
-    wildcard.listening_addresses = vec![format!("0.0.0.0:{port}")];
+    wildcard.listening_addresses = vec![([0, 0, 0, 0], port).into()];
     let node = build(wildcard.clone(), 106);
     assert_eq!(
         node.node_uri(),
@@ -543,13 +543,13 @@ fn node_uri_tells_the_truth() {
     );
     drop(node);
 
-    wildcard.announced_addresses = vec![format!("203.0.113.7:{port}")];
+    wildcard.announced_addresses = vec![([203, 0, 113, 7], port).into()];
     let node = build(wildcard.clone(), 106);
     let uri = node.node_uri().expect("announced");
     assert!(uri.ends_with(&format!("@203.0.113.7:{port}")), "{uri}");
     drop(node);
 
-    wildcard.announced_addresses = vec![format!("0.0.0.0:{port}")];
+    wildcard.announced_addresses = vec![([0, 0, 0, 0], port).into()];
     let refused = qtum_lightning::Builder::new(wildcard).build();
     assert!(
         matches!(refused, Err(qtum_lightning::BuildError::InvalidConfig(_))),

@@ -78,10 +78,8 @@ fn a_close_20000_blocks_after_the_funding_is_found_across_a_restart() {
         .list_channels()
         .iter()
         .find(|c| c.channel_id == channel_id)
-        .and_then(|c| c.funding_txo.clone())
-        .expect("funding outpoint")
-        .parse()
-        .expect("txid:vout");
+        .and_then(|c| c.funding_txo)
+        .expect("funding outpoint");
     let on_chain_before = phone.onchain_balance().total_sat;
     let in_channel = phone
         .list_channels()

@@ -7,14 +7,14 @@ mod common;
 use std::time::Duration;
 
 use bitcoin::hashes::{sha256, Hash};
-use bitcoin::hex::DisplayHex;
 use bitcoin::secp256k1::SecretKey;
 use common::*;
 use qtum_lightning::qtum::invoice::{create_signed, InvoiceRequest};
 use qtum_lightning::qtum::network::Network;
 use qtum_lightning::{
-    CustomRecord, Event, Node, NodeError, PaymentDirection, PaymentFailureKind, PaymentFilter,
-    PaymentKind, PaymentStatus, SendOptions,
+    ChannelId, CustomRecord, Event, Node, NodeError, PaymentDirection, PaymentFailureKind,
+    PaymentFilter, PaymentHash, PaymentId, PaymentKind, PaymentPreimage, PaymentStatus,
+    SendOptions,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -46,7 +46,7 @@ fn pay(from: &Node, to: &Node, amount_msat: u64, what: &str) -> u64 {
         |e| matches!(e, Event::PaymentReceived { amount_msat: a, .. } if *a == amount_msat),
     );
     let received = to
-        .payment(&sent.payment_hash)
+        .payment(&id_of(&sent.payment_hash))
         .expect("read")
         .expect("recorded");
     assert_eq!(received.direction, PaymentDirection::Inbound);
@@ -273,7 +273,7 @@ fn variable_amount_keysend_and_a_hop() {
         Err(NodeError::InvalidAmount(_))
     ));
     assert!(matches!(
-        bob.set_channel_fees(&"00".repeat(32), Some(1), None),
+        bob.set_channel_fees(&ChannelId([0; 32]), Some(1), None),
         Err(NodeError::UnknownChannel(_))
     ));
 
@@ -336,7 +336,10 @@ fn variable_amount_keysend_and_a_hop() {
         "keysend received",
         |e| matches!(e, Event::PaymentReceived { amount_msat, .. } if *amount_msat == 5_000),
     );
-    let received = bob.payment(&sent.payment_hash).expect("read").expect("row");
+    let received = bob
+        .payment(&id_of(&sent.payment_hash))
+        .expect("read")
+        .expect("row");
     assert_eq!(received.amount_msat, Some(5_000));
 
     // Carol goes away after making an invoice: Bob cannot forward, Alice's payment fails
@@ -494,8 +497,13 @@ fn refusals_are_typed_and_risk_nothing() {
     );
 }
 
-fn hash_of(preimage: &[u8; 32]) -> String {
-    sha256::Hash::hash(preimage).to_string()
+fn hash_of(preimage: &[u8; 32]) -> PaymentHash {
+    PaymentHash(sha256::Hash::hash(preimage).to_byte_array())
+}
+
+/// The id of an invoice payment: its hash.
+fn id_of(hash: &PaymentHash) -> PaymentId {
+    PaymentId(hash.0)
 }
 
 #[test]
@@ -512,15 +520,15 @@ fn hold_invoices_claimed_after_a_restart_or_failed_back() {
     let hash = hash_of(&preimage);
     let amount = 50_000_000;
     let invoice = bob
-        .receive_for_hash(&hash, Some(amount), "held until the goods ship", None)
+        .receive_for_hash(hash, Some(amount), "held until the goods ship", None)
         .expect("hold invoice");
     assert!(matches!(
-        bob.receive_for_hash(&hash, Some(amount), "again", None),
+        bob.receive_for_hash(hash, Some(amount), "again", None),
         Err(NodeError::DuplicatePayment)
     ));
     assert!(
         matches!(
-            bob.claim_for_hash(&hash, &preimage.to_lower_hex_string()),
+            bob.claim_for_hash(&hash, &PaymentPreimage(preimage)),
             Err(NodeError::NotClaimable(_))
         ),
         "nothing paid yet"
@@ -550,13 +558,10 @@ fn hold_invoices_claimed_after_a_restart_or_failed_back() {
     else {
         unreachable!()
     };
-    assert_eq!(
-        (payment_hash.as_str(), amount_msat),
-        (hash.as_str(), amount)
-    );
+    assert_eq!((payment_hash, amount_msat), (hash, amount));
     let deadline = claim_deadline_height.expect("a deadline");
     assert!(deadline > harness.height(), "{deadline}");
-    let held = bob.payment(&hash).expect("read").expect("row");
+    let held = bob.payment(&id_of(&hash)).expect("read").expect("row");
     assert_eq!(held.status, PaymentStatus::Pending);
     assert_eq!(held.kind, PaymentKind::Bolt11Hold);
     assert_eq!(held.claim_deadline_height, Some(deadline));
@@ -566,11 +571,7 @@ fn hold_invoices_claimed_after_a_restart_or_failed_back() {
         "the payer waits while the payee holds"
     );
     assert!(matches!(
-        bob.claim_for_hash(&hash, &[8u8; 32].to_lower_hex_string()),
-        Err(NodeError::InvalidInput(_))
-    ));
-    assert!(matches!(
-        bob.claim_for_hash(&hash, "not hex"),
+        bob.claim_for_hash(&hash, &PaymentPreimage([8u8; 32])),
         Err(NodeError::InvalidInput(_))
     ));
 
@@ -582,7 +583,7 @@ fn hold_invoices_claimed_after_a_restart_or_failed_back() {
     wait_until("channel back", || {
         bob.list_channels().iter().any(|c| c.is_usable)
     });
-    bob.claim_for_hash(&hash, &preimage.to_lower_hex_string())
+    bob.claim_for_hash(&hash, &PaymentPreimage(preimage))
         .expect("claim");
     let sent = alice.wait_payment(&id, WAIT).expect("payment");
     assert_eq!(
@@ -591,21 +592,21 @@ fn hold_invoices_claimed_after_a_restart_or_failed_back() {
         "{:?}",
         sent.failure_reason
     );
-    assert_eq!(sent.preimage, Some(preimage.to_lower_hex_string()));
+    assert_eq!(sent.preimage, Some(PaymentPreimage(preimage)));
     expect_event(
         &bob,
         "received",
         |e| matches!(e, Event::PaymentReceived { payment_hash, amount_msat, .. } if *payment_hash == hash && *amount_msat == amount),
     );
-    let received = bob.payment(&hash).expect("read").expect("row");
+    let received = bob.payment(&id_of(&hash)).expect("read").expect("row");
     assert_eq!(received.status, PaymentStatus::Succeeded);
-    bob.claim_for_hash(&hash, &preimage.to_lower_hex_string())
+    bob.claim_for_hash(&hash, &PaymentPreimage(preimage))
         .expect("claiming again is harmless");
 
     // A second one, refused by the app: the payer's payment fails as rejected.
     let other = hash_of(&[9u8; 32]);
     let invoice = bob
-        .receive_for_hash(&other, None, "any amount", Some(600))
+        .receive_for_hash(other, None, "any amount", Some(600))
         .expect("hold invoice");
     let id = alice
         .send_using_amount(&invoice, 1_234_000, None)
@@ -628,11 +629,14 @@ fn hold_invoices_claimed_after_a_restart_or_failed_back() {
         )
     });
     assert_eq!(
-        bob.payment(&other).expect("read").expect("row").status,
+        bob.payment(&id_of(&other))
+            .expect("read")
+            .expect("row")
+            .status,
         PaymentStatus::Failed
     );
     assert!(matches!(
-        bob.claim_for_hash(&other, &[9u8; 32].to_lower_hex_string()),
+        bob.claim_for_hash(&other, &PaymentPreimage([9u8; 32])),
         Err(NodeError::NotClaimable(_))
     ));
     // Hold calls on what is not a hold invoice, or nothing at all.
@@ -694,7 +698,10 @@ fn keysend_carries_custom_records() {
     let mut sorted = records.clone();
     sorted.sort_by_key(|r| r.type_num);
     assert_eq!(custom_records, sorted);
-    let row = bob.payment(&payment_hash).expect("read").expect("row");
+    let row = bob
+        .payment(&id_of(&payment_hash))
+        .expect("read")
+        .expect("row");
     assert_eq!(row.custom_records, sorted);
 
     // An even type is "it's OK to be odd"'s must-understand: the payee, knowing none, rejects.
@@ -773,7 +780,7 @@ fn an_unclaimed_hold_invoice_is_failed_back_at_its_deadline() {
     let preimage = [3u8; 32];
     let hash = hash_of(&preimage);
     let invoice = bob
-        .receive_for_hash(&hash, Some(7_000_000), "never claimed in time", None)
+        .receive_for_hash(hash, Some(7_000_000), "never claimed in time", None)
         .expect("hold invoice");
     let id = alice.send(&invoice, None).expect("send");
     let claimable = expect_event(&bob, "claimable", |e| {
@@ -802,10 +809,10 @@ fn an_unclaimed_hold_invoice_is_failed_back_at_its_deadline() {
         outcome.expect("row")
     };
     assert_eq!(failed.status, PaymentStatus::Failed);
-    let held = bob.payment(&hash).expect("read").expect("row");
+    let held = bob.payment(&id_of(&hash)).expect("read").expect("row");
     assert_eq!(held.claim_deadline_height, None, "nothing waits any more");
     assert!(matches!(
-        bob.claim_for_hash(&hash, &preimage.to_lower_hex_string()),
+        bob.claim_for_hash(&hash, &PaymentPreimage(preimage)),
         Err(NodeError::NotClaimable(_))
     ));
     // Nothing was force-closed over it.

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use qtum_lightning::{ChannelId, PaymentId};
 use qtum_lightning::{Config, Event, Node, PaymentStatus};
 use qtum_regtest::node::RegtestNode;
 
@@ -107,13 +108,9 @@ fn mine_with_server_syncing(harness: &RegtestNode, server: &Node, blocks: u32) {
     );
 }
 
-fn outpoint(funding_txo: &str) -> bitcoin::OutPoint {
-    funding_txo.parse().expect("txid:vout")
-}
-
 /// The funding output is still unspent on chain: nobody broadcast a commitment.
-fn assert_funding_unspent(harness: &RegtestNode, funding_txo: &str) {
-    let op = outpoint(funding_txo);
+fn assert_funding_unspent(harness: &RegtestNode, funding_txo: &bitcoin::OutPoint) {
+    let op = *funding_txo;
     harness.with_chain(|chain| {
         assert!(
             chain.utxo(&op).is_some(),
@@ -126,10 +123,10 @@ fn assert_funding_unspent(harness: &RegtestNode, funding_txo: &str) {
     });
 }
 
-fn channel(node: &Node, channel_id: &str) -> qtum_lightning::ChannelInfo {
+fn channel(node: &Node, channel_id: &ChannelId) -> qtum_lightning::ChannelInfo {
     node.list_channels()
         .into_iter()
-        .find(|c| c.channel_id == channel_id)
+        .find(|c| c.channel_id == *channel_id)
         .unwrap_or_else(|| panic!("channel {channel_id} is listed"))
 }
 
@@ -151,7 +148,7 @@ fn pay(
     to_seen.wait(
         to,
         "payment received",
-        |e| matches!(e, Event::PaymentReceived { payment_hash, .. } if *payment_hash == id),
+        |e| matches!(e, Event::PaymentReceived { payment_hash, .. } if payment_hash.0 == id.0),
     );
     from_seen.wait(
         from,
@@ -194,7 +191,7 @@ fn an_inbound_channel_pending_when_the_phone_left_is_ready_when_it_returns() {
         "pending (phone)",
         |e| matches!(e, Event::ChannelPending { channel_id: c, .. } if *c == channel_id),
     );
-    let funding = outpoint(&funding_txo);
+    let funding = funding_txo;
     let in_mempool = harness.with_chain(|c| {
         c.mempool.get(&funding.txid).is_some() && c.tx_location(&funding.txid).is_none()
     });
@@ -477,7 +474,7 @@ impl Phone {
     }
 }
 
-fn outcomes(seen: &Seen, id: &str) -> Vec<Event> {
+fn outcomes(seen: &Seen, id: &PaymentId) -> Vec<Event> {
     seen.events
         .iter()
         .filter(|e| {
@@ -500,8 +497,8 @@ fn htlc_in_flight_while_away(
     phone: &mut Phone,
     phone_seen: &mut Seen,
     proxy: &Proxy,
-    channel_id: &str,
-    funding_txo: &str,
+    channel_id: &ChannelId,
+    funding_txo: &bitcoin::OutPoint,
     case: Case,
     amount_msat: u64,
 ) {
@@ -609,7 +606,7 @@ fn htlc_in_flight_while_away(
         server
             .list_channels()
             .iter()
-            .any(|c| c.channel_id == channel_id),
+            .any(|c| c.channel_id == *channel_id),
         "the server kept the channel"
     );
     assert_funding_unspent(harness, funding_txo);
@@ -725,11 +722,7 @@ fn an_htlc_in_flight_when_the_phone_left_settles_when_it_returns() {
     let harness = harness();
     let server = start_node(&harness, "away-htlc-server", 103);
     let phone_config = config(&harness, "away-htlc-phone");
-    let phone_port: u16 = phone_config.listening_addresses[0]
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let phone_port: u16 = phone_config.listening_addresses[0].port();
     let mut phone = Phone {
         config: phone_config,
         seed: 104,

@@ -21,6 +21,7 @@ use qtum_lightning::qtum::invoice::{
     create_signed, parse_payable, DecodedInvoice, InvoiceDescription, InvoiceError, InvoiceRequest,
 };
 use qtum_lightning::qtum::network::Network;
+use qtum_lightning::{ChannelId, OutPoint, PaymentHash, PaymentId, PaymentPreimage, UserChannelId};
 
 fn network() -> impl Strategy<Value = Network> {
     prop::sample::select(Network::ALL.to_vec())
@@ -85,31 +86,70 @@ fn failure_kind() -> impl Strategy<Value = PaymentFailureKind> {
     ])
 }
 
+fn channel_id() -> impl Strategy<Value = ChannelId> {
+    any::<[u8; 32]>().prop_map(ChannelId)
+}
+
+fn payment_id() -> impl Strategy<Value = PaymentId> {
+    any::<[u8; 32]>().prop_map(PaymentId)
+}
+
+fn payment_hash() -> impl Strategy<Value = PaymentHash> {
+    any::<[u8; 32]>().prop_map(PaymentHash)
+}
+
+fn user_channel_id() -> impl Strategy<Value = UserChannelId> {
+    any::<u128>().prop_map(UserChannelId)
+}
+
+fn node_id() -> impl Strategy<Value = PublicKey> {
+    (1u8..=255, any::<[u8; 31]>()).prop_map(|(first, rest)| {
+        let mut bytes = [first; 32];
+        bytes[1..].copy_from_slice(&rest);
+        let key = SecretKey::from_slice(&bytes)
+            .unwrap_or_else(|_| SecretKey::from_slice(&[1; 32]).expect("key"));
+        PublicKey::from_secret_key(&Secp256k1::signing_only(), &key)
+    })
+}
+
+fn outpoint() -> impl Strategy<Value = OutPoint> {
+    (any::<[u8; 32]>(), any::<u32>()).prop_map(|(txid, vout)| OutPoint {
+        txid: bitcoin::Txid::from_byte_array(txid),
+        vout,
+    })
+}
+
 fn event() -> impl Strategy<Value = Event> {
-    let o = || option::of(text());
     let n = || option::of(any::<u64>());
     prop_oneof![
-        (text(), text(), text(), text()).prop_map(|(a, b, c, d)| Event::ChannelPending {
+        (channel_id(), user_channel_id(), node_id(), outpoint()).prop_map(|(a, b, c, d)| {
+            Event::ChannelPending {
+                channel_id: a,
+                user_channel_id: b,
+                counterparty_node_id: c,
+                funding_txo: d,
+            }
+        }),
+        (channel_id(), user_channel_id(), node_id()).prop_map(|(a, b, c)| Event::ChannelReady {
             channel_id: a,
             user_channel_id: b,
             counterparty_node_id: c,
-            funding_txo: d,
         }),
-        (text(), text(), text()).prop_map(|(a, b, c)| Event::ChannelReady {
-            channel_id: a,
-            user_channel_id: b,
-            counterparty_node_id: c,
-        }),
-        (text(), text(), o(), text(), close_kind()).prop_map(|(a, b, c, d, kind)| {
-            Event::ChannelClosed {
+        (
+            channel_id(),
+            user_channel_id(),
+            option::of(node_id()),
+            text(),
+            close_kind()
+        )
+            .prop_map(|(a, b, c, d, kind)| Event::ChannelClosed {
                 channel_id: a,
                 user_channel_id: b,
                 counterparty_node_id: c,
                 reason: d,
                 kind,
-            }
-        }),
-        (text(), text(), any::<u64>(), records()).prop_map(|(a, b, c, d)| {
+            }),
+        (payment_id(), payment_hash(), any::<u64>(), records()).prop_map(|(a, b, c, d)| {
             Event::PaymentReceived {
                 payment_id: a,
                 payment_hash: b,
@@ -118,8 +158,8 @@ fn event() -> impl Strategy<Value = Event> {
             }
         }),
         (
-            text(),
-            text(),
+            payment_id(),
+            payment_hash(),
             any::<u64>(),
             option::of(any::<u32>()),
             records()
@@ -131,22 +171,30 @@ fn event() -> impl Strategy<Value = Event> {
                 claim_deadline_height: d,
                 custom_records: e,
             }),
-        (text(), text(), n()).prop_map(|(a, b, c)| Event::PaymentSuccessful {
+        (payment_id(), payment_hash(), n()).prop_map(|(a, b, c)| Event::PaymentSuccessful {
             payment_id: a,
             payment_hash: b,
             fee_paid_msat: c,
         }),
-        (text(), o(), text(), failure_kind()).prop_map(|(a, b, c, kind)| Event::PaymentFailed {
-            payment_id: a,
-            payment_hash: b,
-            reason: c,
-            kind,
-        }),
-        (o(), o(), n(), n()).prop_map(|(a, b, c, d)| Event::PaymentForwarded {
-            prev_channel_id: a,
-            next_channel_id: b,
-            fee_earned_msat: c,
-            outbound_amount_msat: d,
+        (
+            payment_id(),
+            option::of(payment_hash()),
+            text(),
+            failure_kind()
+        )
+            .prop_map(|(a, b, c, kind)| Event::PaymentFailed {
+                payment_id: a,
+                payment_hash: b,
+                reason: c,
+                kind,
+            }),
+        (option::of(channel_id()), option::of(channel_id()), n(), n()).prop_map(|(a, b, c, d)| {
+            Event::PaymentForwarded {
+                prev_channel_id: a,
+                next_channel_id: b,
+                fee_earned_msat: c,
+                outbound_amount_msat: d,
+            }
         }),
     ]
 }
@@ -181,14 +229,14 @@ fn payment() -> impl Strategy<Value = PaymentDetails> {
             option::of(any::<u64>()),
         ),
         (
-            text(),
-            option::of(text()),
+            payment_hash(),
+            option::of(any::<[u8; 32]>().prop_map(PaymentPreimage)),
             option::of(text()),
             option::of(text()),
         ),
         (
             option::of(text()),
-            option::of(text()),
+            option::of(node_id()),
             any::<u64>(),
             any::<u64>(),
         ),
@@ -201,7 +249,7 @@ fn payment() -> impl Strategy<Value = PaymentDetails> {
                 (failure_reason, counterparty_node_id, created_at, updated_at),
                 (claim_deadline_height, custom_records),
             )| PaymentDetails {
-                id: String::new(),
+                id: PaymentId([0; 32]),
                 direction,
                 kind,
                 status,
@@ -318,8 +366,9 @@ proptest! {
     }
 
     #[test]
-    fn event_rows_without_a_kind_still_read(id in text(), reason in text()) {
-        // Rows stored before close and failure kinds were recorded.
+    fn event_rows_without_a_kind_still_read(id in any::<[u8; 32]>(), reason in text()) {
+        // Rows stored before close and failure kinds were recorded (ids were always hex).
+        let id = bitcoin::hex::DisplayHex::to_lower_hex_string(&id[..]);
         let closed = serde_json::json!({
             "type": "channel_closed", "channel_id": id, "user_channel_id": "1",
             "counterparty_node_id": null, "reason": reason,
@@ -337,7 +386,9 @@ proptest! {
     #[test]
     fn payment_records_round_trip(mut p in payment()) {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        p.id = format!("{:064x}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let mut id = [0u8; 32];
+        id[24..].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        p.id = PaymentId(id);
         let store = store();
         store.insert(&p).expect("insert");
         prop_assert_eq!(store.get(&p.id).expect("get"), Some(p.clone()));

@@ -172,7 +172,9 @@ fn a_full_disk_halts_the_node_and_loses_nothing() {
     // Every payment Bob started ends, and both sides agree on each.
     for id in &sent {
         let outcome = bob.wait_payment(id, WAIT).expect("payment");
-        let on_alice = alice.payment(&outcome.payment_hash).expect("read");
+        let on_alice = alice
+            .payment(&qtum_lightning::PaymentId(outcome.payment_hash.0))
+            .expect("read");
         match outcome.status {
             PaymentStatus::Succeeded => {
                 let on_alice = on_alice.expect("alice recorded a payment she received");
@@ -254,7 +256,7 @@ fn a_panicking_event_handler_halts_and_the_event_is_replayed() {
     let sent = alice.wait_payment(&id, WAIT).expect("payment");
     assert_eq!(sent.status, PaymentStatus::Succeeded);
     wait_until("bob recorded it", || {
-        bob.payment(&sent.payment_hash)
+        bob.payment(&qtum_lightning::PaymentId(sent.payment_hash.0))
             .ok()
             .flatten()
             .is_some_and(|p| p.status == PaymentStatus::Succeeded)

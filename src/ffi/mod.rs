@@ -19,6 +19,8 @@ pub mod node;
 
 use std::path::PathBuf;
 
+use std::net::SocketAddr;
+
 use bitcoin::secp256k1::PublicKey;
 
 use crate::config::{ChainSourceConfig, Config, RpcAuth};
@@ -86,6 +88,17 @@ uniffi::custom_type!(PublicKey, String, {
         .trim()
         .parse::<PublicKey>()
         .map_err(|e| NodeError::InvalidNodeId(format!("{text}: {e}")).into()),
+});
+
+// A listening or announced address crosses as `"IP:port"`; a bad one is refused when the
+// configuration enters (`BuildError::InvalidConfig`, naming it).
+uniffi::custom_type!(SocketAddr, String, {
+    remote,
+    lower: |address| address.to_string(),
+    try_lift: |text| text
+        .trim()
+        .parse::<SocketAddr>()
+        .map_err(|e| BuildError::InvalidConfig(format!("address {text}: {e} (expected IP:port)")).into()),
 });
 
 /// The alias color, RGB. Crosses as `"#rrggbb"`.

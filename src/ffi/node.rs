@@ -30,6 +30,9 @@ use crate::node::{
 };
 use crate::payment::store::{CustomRecord, PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
+use crate::types::{
+    ChannelId, PaymentHash, PaymentId, PaymentPreimage, PublicKey, Txid, UserChannelId,
+};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -179,7 +182,7 @@ const WAIT_PAYMENT_DEFAULT_MS: u64 = 3_600_000;
 #[uniffi::export]
 impl Node {
     /// The node's id (hex public key).
-    pub fn node_id(&self) -> String {
+    pub fn node_id(&self) -> PublicKey {
         self.inner.node_id()
     }
 
@@ -221,7 +224,7 @@ impl Node {
     }
 
     /// Disconnect from a peer and forget it.
-    pub fn disconnect(&self, node_id: String) -> Result<(), NodeError> {
+    pub fn disconnect(&self, node_id: PublicKey) -> Result<(), NodeError> {
         self.inner.disconnect(&node_id)
     }
 
@@ -240,7 +243,7 @@ impl Node {
         capacity_sat: u64,
         push_msat: Option<u64>,
         announce: bool,
-    ) -> Result<String, NodeError> {
+    ) -> Result<UserChannelId, NodeError> {
         self.inner
             .open_channel(&uri, capacity_sat, push_msat, announce)
     }
@@ -251,7 +254,7 @@ impl Node {
     }
 
     /// Close a channel cooperatively (by its channel id, from `ChannelInfo` or the events).
-    pub fn close_channel(&self, channel_id: String) -> Result<(), NodeError> {
+    pub fn close_channel(&self, channel_id: ChannelId) -> Result<(), NodeError> {
         self.inner.close_channel(&channel_id)
     }
 
@@ -259,7 +262,7 @@ impl Node {
     #[uniffi::method(default(base_fee_msat = None, fee_ppm = None))]
     pub fn set_channel_fees(
         &self,
-        channel_id: String,
+        channel_id: ChannelId,
         base_fee_msat: Option<u32>,
         fee_ppm: Option<u32>,
     ) -> Result<(), NodeError> {
@@ -271,7 +274,7 @@ impl Node {
     #[uniffi::method(default(reason = None))]
     pub fn force_close_channel(
         &self,
-        channel_id: String,
+        channel_id: ChannelId,
         reason: Option<String>,
     ) -> Result<(), NodeError> {
         self.inner.force_close_channel(&channel_id, reason)
@@ -304,7 +307,7 @@ impl Node {
         &self,
         message: Vec<u8>,
         signature: String,
-        node_id: String,
+        node_id: PublicKey,
     ) -> Result<bool, NodeError> {
         self.inner.verify_message(&message, &signature, &node_id)
     }
@@ -328,7 +331,7 @@ impl Node {
         address: String,
         amount_sat: u64,
         fee_rate_sat_per_vb: Option<u64>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<Txid, NodeError> {
         self.inner
             .send_to_address(&address, amount_sat, fee_rate_sat_per_vb)
     }
@@ -362,7 +365,7 @@ impl Node {
         &self,
         address: String,
         fee_rate_sat_per_vb: Option<u64>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<Txid, NodeError> {
         self.inner
             .send_all_to_address(&address, fee_rate_sat_per_vb)
     }
@@ -378,7 +381,7 @@ impl Node {
     #[uniffi::method(default(fee_rate_sat_per_vb = None))]
     pub fn bump_fee(
         &self,
-        txid: String,
+        txid: Txid,
         fee_rate_sat_per_vb: Option<u64>,
     ) -> Result<OnchainFeeBump, NodeError> {
         self.inner.bump_fee(&txid, fee_rate_sat_per_vb)
@@ -406,22 +409,26 @@ impl Node {
     #[uniffi::method(default(amount_msat = None, expiry_secs = None))]
     pub fn receive_for_hash(
         &self,
-        payment_hash: String,
+        payment_hash: PaymentHash,
         description: String,
         amount_msat: Option<u64>,
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
         self.inner
-            .receive_for_hash(&payment_hash, amount_msat, &description, expiry_secs)
+            .receive_for_hash(payment_hash, amount_msat, &description, expiry_secs)
     }
 
     /// Settle a paid hold invoice with its preimage (64 hex digits).
-    pub fn claim_for_hash(&self, payment_hash: String, preimage: String) -> Result<(), NodeError> {
+    pub fn claim_for_hash(
+        &self,
+        payment_hash: PaymentHash,
+        preimage: PaymentPreimage,
+    ) -> Result<(), NodeError> {
         self.inner.claim_for_hash(&payment_hash, &preimage)
     }
 
     /// Refuse a hold invoice: what waits goes back to the payer.
-    pub fn fail_for_hash(&self, payment_hash: String) -> Result<(), NodeError> {
+    pub fn fail_for_hash(&self, payment_hash: PaymentHash) -> Result<(), NodeError> {
         self.inner.fail_for_hash(&payment_hash)
     }
 
@@ -469,7 +476,11 @@ impl Node {
     /// Pay an invoice that states its amount; returns the payment id. The outcome arrives as
     /// `PaymentSuccessful` or `PaymentFailed` (and in `payment`).
     #[uniffi::method(default(options = None))]
-    pub fn send(&self, invoice: String, options: Option<SendOptions>) -> Result<String, NodeError> {
+    pub fn send(
+        &self,
+        invoice: String,
+        options: Option<SendOptions>,
+    ) -> Result<PaymentId, NodeError> {
         self.inner.send(&invoice, options)
     }
 
@@ -480,7 +491,7 @@ impl Node {
         invoice: String,
         amount_msat: u64,
         options: Option<SendOptions>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         self.inner.send_using_amount(&invoice, amount_msat, options)
     }
 
@@ -489,17 +500,17 @@ impl Node {
     #[uniffi::method(default(options = None, custom_records = []))]
     pub fn send_spontaneous(
         &self,
-        node_id: String,
+        node_id: PublicKey,
         amount_msat: u64,
         options: Option<SendOptions>,
         custom_records: Vec<CustomRecord>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         self.inner
             .send_spontaneous_with_records(&node_id, amount_msat, options, custom_records)
     }
 
     /// One payment by id, if known.
-    pub fn payment(&self, payment_id: String) -> Result<Option<PaymentDetails>, NodeError> {
+    pub fn payment(&self, payment_id: PaymentId) -> Result<Option<PaymentDetails>, NodeError> {
         self.inner.payment(&payment_id)
     }
 
@@ -517,7 +528,7 @@ impl Node {
     #[uniffi::method(default(timeout_ms = None))]
     pub fn wait_payment(
         &self,
-        payment_id: String,
+        payment_id: PaymentId,
         timeout_ms: Option<u64>,
     ) -> Result<PaymentDetails, NodeError> {
         self.inner.wait_payment(
@@ -587,7 +598,7 @@ impl Node {
     }
 
     /// `disconnect`, on the call pool.
-    pub async fn disconnect_async(self: Arc<Self>, node_id: String) -> Result<(), NodeError> {
+    pub async fn disconnect_async(self: Arc<Self>, node_id: PublicKey) -> Result<(), NodeError> {
         on_pool(move || self.inner.disconnect(&node_id)).await
     }
 
@@ -604,7 +615,7 @@ impl Node {
         capacity_sat: u64,
         push_msat: Option<u64>,
         announce: bool,
-    ) -> Result<String, NodeError> {
+    ) -> Result<UserChannelId, NodeError> {
         on_pool(move || {
             self.inner
                 .open_channel(&uri, capacity_sat, push_msat, announce)
@@ -618,7 +629,10 @@ impl Node {
     }
 
     /// `close_channel`, on the call pool.
-    pub async fn close_channel_async(self: Arc<Self>, channel_id: String) -> Result<(), NodeError> {
+    pub async fn close_channel_async(
+        self: Arc<Self>,
+        channel_id: ChannelId,
+    ) -> Result<(), NodeError> {
         on_pool(move || self.inner.close_channel(&channel_id)).await
     }
 
@@ -626,7 +640,7 @@ impl Node {
     #[uniffi::method(default(base_fee_msat = None, fee_ppm = None))]
     pub async fn set_channel_fees_async(
         self: Arc<Self>,
-        channel_id: String,
+        channel_id: ChannelId,
         base_fee_msat: Option<u32>,
         fee_ppm: Option<u32>,
     ) -> Result<(), NodeError> {
@@ -641,7 +655,7 @@ impl Node {
     #[uniffi::method(default(reason = None))]
     pub async fn force_close_channel_async(
         self: Arc<Self>,
-        channel_id: String,
+        channel_id: ChannelId,
         reason: Option<String>,
     ) -> Result<(), NodeError> {
         on_pool(move || self.inner.force_close_channel(&channel_id, reason)).await
@@ -679,7 +693,7 @@ impl Node {
         address: String,
         amount_sat: u64,
         fee_rate_sat_per_vb: Option<u64>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<Txid, NodeError> {
         on_pool(move || {
             self.inner
                 .send_to_address(&address, amount_sat, fee_rate_sat_per_vb)
@@ -722,7 +736,7 @@ impl Node {
         self: Arc<Self>,
         address: String,
         fee_rate_sat_per_vb: Option<u64>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<Txid, NodeError> {
         on_pool(move || {
             self.inner
                 .send_all_to_address(&address, fee_rate_sat_per_vb)
@@ -784,7 +798,7 @@ impl Node {
         self: Arc<Self>,
         invoice: String,
         options: Option<SendOptions>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         on_pool(move || self.inner.send(&invoice, options)).await
     }
 
@@ -795,7 +809,7 @@ impl Node {
         invoice: String,
         amount_msat: u64,
         options: Option<SendOptions>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         on_pool(move || self.inner.send_using_amount(&invoice, amount_msat, options)).await
     }
 
@@ -803,11 +817,11 @@ impl Node {
     #[uniffi::method(default(options = None, custom_records = []))]
     pub async fn send_spontaneous_async(
         self: Arc<Self>,
-        node_id: String,
+        node_id: PublicKey,
         amount_msat: u64,
         options: Option<SendOptions>,
         custom_records: Vec<CustomRecord>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         on_pool(move || {
             self.inner
                 .send_spontaneous_with_records(&node_id, amount_msat, options, custom_records)
@@ -824,7 +838,7 @@ impl Node {
     #[uniffi::method(default(fee_rate_sat_per_vb = None))]
     pub async fn bump_fee_async(
         self: Arc<Self>,
-        txid: String,
+        txid: Txid,
         fee_rate_sat_per_vb: Option<u64>,
     ) -> Result<OnchainFeeBump, NodeError> {
         on_pool(move || self.inner.bump_fee(&txid, fee_rate_sat_per_vb)).await
@@ -852,14 +866,14 @@ impl Node {
     #[uniffi::method(default(amount_msat = None, expiry_secs = None))]
     pub async fn receive_for_hash_async(
         self: Arc<Self>,
-        payment_hash: String,
+        payment_hash: PaymentHash,
         description: String,
         amount_msat: Option<u64>,
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
         on_pool(move || {
             self.inner
-                .receive_for_hash(&payment_hash, amount_msat, &description, expiry_secs)
+                .receive_for_hash(payment_hash, amount_msat, &description, expiry_secs)
         })
         .await
     }
@@ -867,8 +881,8 @@ impl Node {
     /// `claim_for_hash`, on the call pool.
     pub async fn claim_for_hash_async(
         self: Arc<Self>,
-        payment_hash: String,
-        preimage: String,
+        payment_hash: PaymentHash,
+        preimage: PaymentPreimage,
     ) -> Result<(), NodeError> {
         on_pool(move || self.inner.claim_for_hash(&payment_hash, &preimage)).await
     }
@@ -876,7 +890,7 @@ impl Node {
     /// `fail_for_hash`, on the call pool.
     pub async fn fail_for_hash_async(
         self: Arc<Self>,
-        payment_hash: String,
+        payment_hash: PaymentHash,
     ) -> Result<(), NodeError> {
         on_pool(move || self.inner.fail_for_hash(&payment_hash)).await
     }
@@ -884,7 +898,7 @@ impl Node {
     /// `payment`, on the call pool.
     pub async fn payment_async(
         self: Arc<Self>,
-        payment_id: String,
+        payment_id: PaymentId,
     ) -> Result<Option<PaymentDetails>, NodeError> {
         on_pool(move || self.inner.payment(&payment_id)).await
     }
@@ -902,7 +916,7 @@ impl Node {
     #[uniffi::method(default(timeout_ms = None))]
     pub async fn wait_payment_async(
         self: Arc<Self>,
-        payment_id: String,
+        payment_id: PaymentId,
         timeout_ms: Option<u64>,
     ) -> Result<PaymentDetails, NodeError> {
         on_pool(move || {

@@ -13,6 +13,7 @@ use lightning::chain::channelmonitor::{Balance as LdkBalance, BalanceSource};
 use crate::node::onchain::OnchainBalance;
 use crate::node::sweep::{PendingSweep, SweepStatus};
 use crate::node::Node;
+use crate::types::{ChannelId, PublicKey};
 
 /// The node's funds, in satoshi unless named otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +42,9 @@ pub struct Balances {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ClosingBalance {
     /// The channel (hex), when known.
-    pub channel_id: Option<String>,
+    pub channel_id: Option<ChannelId>,
     /// The peer (hex node id), when known.
-    pub counterparty_node_id: Option<String>,
+    pub counterparty_node_id: Option<PublicKey>,
     /// What is ours, in satoshi (0 for an HTLC whose outcome is still open).
     pub amount_sat: u64,
     /// Where it stands.
@@ -181,10 +182,7 @@ fn sweep_in_flight(node: &Node, sweep: &PendingSweep) -> bool {
         SweepStatus::Broadcast { txid } | SweepStatus::Confirmed { txid, .. } => txid,
         SweepStatus::Pending | SweepStatus::WaitingForFees { .. } => return true,
     };
-    match txid.parse::<bitcoin::Txid>() {
-        Ok(txid) => !node.inner.onchain.holds_transaction(&txid),
-        Err(_) => true,
-    }
+    !node.inner.onchain.holds_transaction(txid)
 }
 
 impl Node {
@@ -229,12 +227,12 @@ impl Node {
             let closing_in_wallet = inner
                 .onchain
                 .holds_spend_of(&monitor.get_funding_txo().into_bitcoin_outpoint());
-            let counterparty = monitor.get_counterparty_node_id().to_string();
+            let counterparty = monitor.get_counterparty_node_id();
             for balance in &balances {
                 if let Some(status) = closing_status(balance, closing_in_wallet) {
                     closing.push(ClosingBalance {
-                        channel_id: Some(channel_id.to_string()),
-                        counterparty_node_id: Some(counterparty.clone()),
+                        channel_id: Some(channel_id),
+                        counterparty_node_id: Some(counterparty),
                         amount_sat: balance.claimable_amount_satoshis(),
                         status,
                     });
@@ -244,7 +242,7 @@ impl Node {
         for sweep in self.pending_sweeps() {
             if sweep_in_flight(self, &sweep) {
                 closing.push(ClosingBalance {
-                    channel_id: sweep.channel_id.clone(),
+                    channel_id: sweep.channel_id,
                     counterparty_node_id: None,
                     amount_sat: sweep.value_sat,
                     status: ClosingStatus::Sweeping {

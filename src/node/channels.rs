@@ -10,6 +10,7 @@ use super::{Node, NodeInner};
 use crate::config::ldk_user_config;
 use crate::error::NodeError;
 use crate::peer::NodeUri;
+use crate::types::{ChannelId, OutPoint, PublicKey, UserChannelId};
 
 /// How long `close_channel` waits for the channel's monitor updates in flight to be committed
 /// before it gives LDK's refusal back (a commit takes milliseconds; a disk this slow is sick).
@@ -19,14 +20,14 @@ const CLOSE_WAIT_FOR_MONITORS: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ChannelInfo {
-    /// Channel id (hex).
-    pub channel_id: String,
+    /// Channel id.
+    pub channel_id: ChannelId,
     /// The id given at `open_channel` (decimal), or one the node chose for inbound channels.
-    pub user_channel_id: String,
+    pub user_channel_id: UserChannelId,
     /// The peer's node id (hex).
-    pub counterparty_node_id: String,
+    pub counterparty_node_id: PublicKey,
     /// Funding outpoint `txid:vout`, once known.
-    pub funding_txo: Option<String>,
+    pub funding_txo: Option<OutPoint>,
     /// Total capacity, in satoshi.
     pub capacity_sat: u64,
     /// What closing now would give us on chain, in satoshi, before the claim fees (LDK's
@@ -70,7 +71,7 @@ impl Node {
         capacity_sat: u64,
         push_msat: Option<u64>,
         announce: bool,
-    ) -> Result<String, NodeError> {
+    ) -> Result<UserChannelId, NodeError> {
         self.require_running()?;
         let uri: NodeUri = uri.parse()?;
         let config = &self.inner.config;
@@ -111,7 +112,7 @@ impl Node {
                 Some(channel_config),
             )
             .map_err(|e| NodeError::ChannelFailed(format!("{e:?}")))?;
-        Ok(user_channel_id.to_string())
+        Ok(UserChannelId(user_channel_id))
     }
 
     /// Our channels, pending and ready.
@@ -124,20 +125,15 @@ impl Node {
             .collect()
     }
 
-    /// The channel with this channel id (64 hex digits, as in `ChannelInfo` and the events).
-    /// One kind of id only: a user channel id is a decimal number that could, in principle,
-    /// read as another channel's id, and a call that may act on the wrong channel is worse
-    /// than one that asks for the right id.
-    fn find_channel(&self, channel_id: &str) -> Result<ChannelDetails, NodeError> {
-        use bitcoin::hex::FromHex;
-        let unknown = || NodeError::UnknownChannel(channel_id.to_string());
-        let wanted = <[u8; 32]>::from_hex(channel_id.trim()).map_err(|_| unknown())?;
+    /// The channel with this channel id (as in `ChannelInfo` and the events). Channel calls
+    /// take one kind of id only, the channel id.
+    fn find_channel(&self, channel_id: &ChannelId) -> Result<ChannelDetails, NodeError> {
         self.inner
             .channel_manager
             .list_channels()
             .into_iter()
-            .find(|c| c.channel_id.0 == wanted)
-            .ok_or_else(unknown)
+            .find(|c| c.channel_id == *channel_id)
+            .ok_or_else(|| NodeError::UnknownChannel(channel_id.to_string()))
     }
 
     /// Close a channel cooperatively (by its channel id). The funds arrive in the on-chain
@@ -148,7 +144,7 @@ impl Node {
     /// `docs/persistence.md`), and LDK refuses to begin a shutdown until they are. The call
     /// waits for them (at most [`CLOSE_WAIT_FOR_MONITORS`]) instead of failing: a refusal while
     /// the peer is not connected and nothing is in flight comes back at once.
-    pub fn close_channel(&self, channel_id: &str) -> Result<(), NodeError> {
+    pub fn close_channel(&self, channel_id: &ChannelId) -> Result<(), NodeError> {
         self.require_running()?;
         let channel = self.find_channel(channel_id)?;
         let deadline = std::time::Instant::now() + CLOSE_WAIT_FOR_MONITORS;
@@ -198,7 +194,7 @@ impl Node {
     /// announced channel. Kept across restarts.
     pub fn set_channel_fees(
         &self,
-        channel_id: &str,
+        channel_id: &ChannelId,
         base_fee_msat: Option<u32>,
         fee_ppm: Option<u32>,
     ) -> Result<(), NodeError> {
@@ -228,7 +224,7 @@ impl Node {
     /// `to_self_delay` (swept to the wallet by the node).
     pub fn force_close_channel(
         &self,
-        channel_id: &str,
+        channel_id: &ChannelId,
         reason: Option<String>,
     ) -> Result<(), NodeError> {
         self.require_running()?;
@@ -270,10 +266,10 @@ const MAX_FEE_PPM: u32 = 100_000;
 
 fn channel_info(c: &ChannelDetails, balance_sat: u64) -> ChannelInfo {
     ChannelInfo {
-        channel_id: c.channel_id.to_string(),
-        user_channel_id: c.user_channel_id.to_string(),
-        counterparty_node_id: c.counterparty.node_id.to_string(),
-        funding_txo: c.funding_txo.map(|o| format!("{}:{}", o.txid, o.index)),
+        channel_id: c.channel_id,
+        user_channel_id: UserChannelId(c.user_channel_id),
+        counterparty_node_id: c.counterparty.node_id,
+        funding_txo: c.funding_txo.map(|o| o.into_bitcoin_outpoint()),
         capacity_sat: c.channel_value_satoshis,
         balance_sat,
         outbound_capacity_msat: c.outbound_capacity_msat,

@@ -12,12 +12,11 @@ use lightning_background_processor::{
     BackgroundProcessor, GossipSync, NO_LIQUIDITY_MANAGER_SYNC, NO_ONION_MESSENGER,
 };
 
-use bitcoin::hex::DisplayHex;
-
 use crate::event::{CloseKind, Event, PaymentFailureKind};
 use crate::node::NodeInner;
 use crate::payment::store::{new_payment, CustomRecord, PaymentDirection, PaymentKind};
 use crate::peer::NodeUri;
+use crate::types::{PaymentId, UserChannelId};
 
 /// Start LDK's background processor. The flag turns `false` when its thread ends, whether
 /// by `stop`, by an error or by a panic (the event handler, which owns the guard, is dropped).
@@ -94,13 +93,6 @@ fn custom_records(
         .unwrap_or_default()
 }
 
-fn parse_preimage(hex: &str) -> Option<lightning::types::payment::PaymentPreimage> {
-    use bitcoin::hex::FromHex;
-    <[u8; 32]>::from_hex(hex)
-        .ok()
-        .map(lightning::types::payment::PaymentPreimage)
-}
-
 fn handle_event(
     inner: &NodeInner,
     runtime: &tokio::runtime::Handle,
@@ -164,10 +156,10 @@ fn handle_event(
             push(
                 inner,
                 Event::ChannelPending {
-                    channel_id: channel_id.to_string(),
-                    user_channel_id: user_channel_id.to_string(),
-                    counterparty_node_id: counterparty_node_id.to_string(),
-                    funding_txo: format!("{}:{}", funding_txo.txid, funding_txo.vout),
+                    channel_id,
+                    user_channel_id: UserChannelId(user_channel_id),
+                    counterparty_node_id,
+                    funding_txo,
                 },
             )
         }
@@ -179,9 +171,9 @@ fn handle_event(
         } => push(
             inner,
             Event::ChannelReady {
-                channel_id: channel_id.to_string(),
-                user_channel_id: user_channel_id.to_string(),
-                counterparty_node_id: counterparty_node_id.to_string(),
+                channel_id,
+                user_channel_id: UserChannelId(user_channel_id),
+                counterparty_node_id,
             },
         ),
         LdkEvent::ChannelClosed {
@@ -193,9 +185,9 @@ fn handle_event(
         } => push(
             inner,
             Event::ChannelClosed {
-                channel_id: channel_id.to_string(),
-                user_channel_id: user_channel_id.to_string(),
-                counterparty_node_id: counterparty_node_id.map(|n| n.to_string()),
+                channel_id,
+                user_channel_id: UserChannelId(user_channel_id),
+                counterparty_node_id,
                 kind: CloseKind::of(&reason),
                 reason: reason.to_string(),
             },
@@ -221,16 +213,16 @@ fn handle_event(
             claim_deadline,
             ..
         } => {
-            let hash_hex = payment_hash.to_string();
+            let id = PaymentId(payment_hash.0);
             let records = custom_records(onion_fields.as_ref());
-            let row = inner.payments.get(&hash_hex).map_err(|_| ReplayEvent())?;
+            let row = inner.payments.get(&id).map_err(|_| ReplayEvent())?;
             if matches!(purpose, PaymentPurpose::SpontaneousPayment(_)) && row.is_none() {
                 // Keysend: no invoice row exists yet.
                 let mut row = new_payment(
-                    hash_hex.clone(),
+                    id,
                     PaymentDirection::Inbound,
                     PaymentKind::Spontaneous,
-                    hash_hex.clone(),
+                    payment_hash,
                 );
                 row.amount_msat = Some(amount_msat);
                 row.custom_records = records.clone();
@@ -239,7 +231,7 @@ fn handle_event(
             if let Some(preimage) = purpose.preimage() {
                 inner
                     .payments
-                    .set_custom_records(&hash_hex, &records)
+                    .set_custom_records(&id, &records)
                     .map_err(|_| ReplayEvent())?;
                 inner.channel_manager.claim_funds(preimage);
                 return Ok(());
@@ -256,20 +248,20 @@ fn handle_event(
                 inner.channel_manager.fail_htlc_backwards(&payment_hash);
                 return Ok(());
             };
-            if let Some(preimage) = hold.preimage.as_deref().and_then(parse_preimage) {
+            if let Some(preimage) = hold.preimage {
                 // The app already gave the preimage (a replay after a restart).
                 inner.channel_manager.claim_funds(preimage);
                 return Ok(());
             }
             inner
                 .payments
-                .set_claimable(&hash_hex, Some(amount_msat), claim_deadline, &records)
+                .set_claimable(&id, Some(amount_msat), claim_deadline, &records)
                 .map_err(|_| ReplayEvent())?;
             push(
                 inner,
                 Event::PaymentClaimable {
-                    payment_id: hash_hex.clone(),
-                    payment_hash: hash_hex,
+                    payment_id: id,
+                    payment_hash,
                     amount_msat,
                     claim_deadline_height: claim_deadline,
                     custom_records: records,
@@ -282,8 +274,8 @@ fn handle_event(
         } => {
             // A hold invoice's HTLCs failed back near their expiry: nothing waits any more
             // (the payer may try again, which makes it claimable again).
-            let hash_hex = payment_hash.to_string();
-            let row = inner.payments.get(&hash_hex).map_err(|_| ReplayEvent())?;
+            let id = PaymentId(payment_hash.0);
+            let row = inner.payments.get(&id).map_err(|_| ReplayEvent())?;
             if let Some(row) = row
                 .filter(|r| r.kind == PaymentKind::Bolt11Hold && r.claim_deadline_height.is_some())
             {
@@ -293,7 +285,7 @@ fn handle_event(
                 );
                 inner
                     .payments
-                    .set_claimable(&hash_hex, None, None, &[])
+                    .set_claimable(&id, None, None, &[])
                     .map_err(|_| ReplayEvent())?;
             }
             Ok(())
@@ -305,17 +297,17 @@ fn handle_event(
             onion_fields,
             ..
         } => {
-            let hash_hex = payment_hash.to_string();
-            let preimage = purpose.preimage().map(|p| p.0.to_lower_hex_string());
+            let id = PaymentId(payment_hash.0);
+            let preimage = purpose.preimage();
             inner
                 .payments
-                .succeed(&hash_hex, preimage, Some(amount_msat), None)
+                .succeed(&id, preimage.as_ref(), Some(amount_msat), None)
                 .map_err(|_| ReplayEvent())?;
             push(
                 inner,
                 Event::PaymentReceived {
-                    payment_id: hash_hex.clone(),
-                    payment_hash: hash_hex,
+                    payment_id: id,
+                    payment_hash,
                     amount_msat,
                     custom_records: custom_records(onion_fields.as_ref()),
                 },
@@ -331,23 +323,16 @@ fn handle_event(
             if let Some(id) = &payment_id {
                 inner.router.forget(id);
             }
-            let id = payment_id
-                .map(|id| id.0.to_lower_hex_string())
-                .unwrap_or_else(|| payment_hash.to_string());
+            let id = payment_id.unwrap_or(PaymentId(payment_hash.0));
             inner
                 .payments
-                .succeed(
-                    &id,
-                    Some(payment_preimage.0.to_lower_hex_string()),
-                    None,
-                    fee_paid_msat,
-                )
+                .succeed(&id, Some(&payment_preimage), None, fee_paid_msat)
                 .map_err(|_| ReplayEvent())?;
             push(
                 inner,
                 Event::PaymentSuccessful {
                     payment_id: id,
-                    payment_hash: payment_hash.to_string(),
+                    payment_hash,
                     fee_paid_msat,
                 },
             )
@@ -358,7 +343,7 @@ fn handle_event(
             reason,
         } => {
             inner.router.forget(&payment_id);
-            let id = payment_id.0.to_lower_hex_string();
+            let id = payment_id;
             let kind = PaymentFailureKind::of(reason.as_ref());
             let reason = reason
                 .map(|r| format!("{r:?}"))
@@ -371,7 +356,7 @@ fn handle_event(
                 inner,
                 Event::PaymentFailed {
                     payment_id: id,
-                    payment_hash: payment_hash.map(|h| h.to_string()),
+                    payment_hash,
                     reason,
                     kind,
                 },
@@ -386,8 +371,8 @@ fn handle_event(
         } => push(
             inner,
             Event::PaymentForwarded {
-                prev_channel_id: prev_channel_id.map(|c| c.to_string()),
-                next_channel_id: next_channel_id.map(|c| c.to_string()),
+                prev_channel_id,
+                next_channel_id,
                 fee_earned_msat: total_fee_earned_msat,
                 outbound_amount_msat: outbound_amount_forwarded_msat,
             },

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use crate::node::sweep::SweepStatus;
 use crate::node::Node;
+use crate::types::{ChannelId, Txid};
 
 /// A transaction touching the on-chain wallet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct OnchainTransaction {
-    /// Transaction id (hex).
-    pub txid: String,
+    /// Transaction id.
+    pub txid: Txid,
     /// What its outputs pay the wallet, in satoshi.
     pub received_sat: u64,
     /// What it spends of the wallet's coins, in satoshi.
@@ -38,18 +39,18 @@ pub enum OnchainTxKind {
     Payment,
     /// Funding a channel we opened.
     ChannelFunding {
-        /// The channel (hex).
-        channel_id: String,
+        /// The channel.
+        channel_id: ChannelId,
     },
     /// Closing a channel: its funds (our share) coming back.
     ChannelClose {
-        /// The channel (hex).
-        channel_id: String,
+        /// The channel.
+        channel_id: ChannelId,
     },
     /// The node's sweeper moving a closed channel's output into the wallet.
     Sweep {
-        /// The channel (hex), when known.
-        channel_id: Option<String>,
+        /// The channel, when known.
+        channel_id: Option<ChannelId>,
     },
 }
 
@@ -58,35 +59,27 @@ impl Node {
     /// newest block down; each with what it was for. Works whether or not the node runs.
     pub fn list_transactions(&self) -> Vec<OnchainTransaction> {
         let inner = &self.inner;
-        let mut kinds: HashMap<bitcoin::Txid, OnchainTxKind> = HashMap::new();
+        let mut kinds: HashMap<Txid, OnchainTxKind> = HashMap::new();
         for channel_id in inner.chain_monitor.list_monitors() {
             let Ok(monitor) = inner.chain_monitor.get_monitor(channel_id) else {
                 continue;
             };
             let funding = monitor.get_funding_txo().into_bitcoin_outpoint();
-            let id = channel_id.to_string();
-            kinds.insert(
-                funding.txid,
-                OnchainTxKind::ChannelFunding {
-                    channel_id: id.clone(),
-                },
-            );
+            kinds.insert(funding.txid, OnchainTxKind::ChannelFunding { channel_id });
             if let Some(close) = inner.onchain.spender_of(&funding) {
-                kinds.insert(close, OnchainTxKind::ChannelClose { channel_id: id });
+                kinds.insert(close, OnchainTxKind::ChannelClose { channel_id });
             }
         }
         for sweep in self.pending_sweeps() {
             if let SweepStatus::Broadcast { txid } | SweepStatus::Confirmed { txid, .. } =
                 &sweep.status
             {
-                if let Ok(txid) = txid.parse() {
-                    kinds.insert(
-                        txid,
-                        OnchainTxKind::Sweep {
-                            channel_id: sweep.channel_id.clone(),
-                        },
-                    );
-                }
+                kinds.insert(
+                    *txid,
+                    OnchainTxKind::Sweep {
+                        channel_id: sweep.channel_id,
+                    },
+                );
             }
         }
         let tip = self.status().synced_height;
@@ -95,7 +88,7 @@ impl Node {
             .transactions()
             .into_iter()
             .map(|t| OnchainTransaction {
-                txid: t.txid.to_string(),
+                txid: t.txid,
                 received_sat: t.received_sat,
                 sent_sat: t.sent_sat,
                 fee_sat: t.fee_sat,

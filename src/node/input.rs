@@ -10,6 +10,7 @@ use crate::node::Node;
 use crate::payment::InvoicePreview;
 use crate::peer::NodeUri;
 use crate::qtum::address::{AddressError, QtumAddress};
+use crate::types::PublicKey;
 
 /// What a piece of text turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,13 +27,13 @@ pub enum ParsedInput {
     NodeUri {
         /// `pubkey@host:port`, normalised.
         uri: String,
-        /// The node id (hex).
-        node_id: String,
+        /// The node id.
+        node_id: PublicKey,
     },
     /// A bare node id (a keysend destination).
     NodeId {
-        /// The node id (hex).
-        node_id: String,
+        /// The node id.
+        node_id: PublicKey,
     },
     /// A Qtum address of this node's network.
     Address {
@@ -252,7 +253,7 @@ impl Node {
                     .map_err(|e| NodeError::InvalidNodeUri(e.to_string()))?;
                 return Ok(ParsedInput::NodeUri {
                     uri: uri.to_string(),
-                    node_id: uri.node_id.to_string(),
+                    node_id: uri.node_id,
                 });
             }
             return match lightning_address(text) {
@@ -274,9 +275,7 @@ impl Node {
         }
         if text.len() == 66 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             let node_id = super::parse_node_id(text)?;
-            return Ok(ParsedInput::NodeId {
-                node_id: node_id.to_string(),
-            });
+            return Ok(ParsedInput::NodeId { node_id });
         }
         match QtumAddress::from_str_for(text, self.network()) {
             Ok(address) => Ok(ParsedInput::Address {

@@ -7,7 +7,8 @@ use lightning::sign::NodeSigner;
 use lightning::util::message_signing;
 
 use crate::error::NodeError;
-use crate::node::{parse_node_id, Node};
+use crate::node::Node;
+use crate::types::PublicKey;
 
 impl Node {
     /// Sign `message` with the node's key. Works whether or not the node is running.
@@ -24,9 +25,8 @@ impl Node {
         &self,
         message: &[u8],
         signature: &str,
-        node_id: &str,
+        node_id: &PublicKey,
     ) -> Result<bool, NodeError> {
-        let node_id = parse_node_id(node_id)?;
-        Ok(message_signing::verify(message, signature.trim(), &node_id))
+        Ok(message_signing::verify(message, signature.trim(), node_id))
     }
 }

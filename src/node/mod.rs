@@ -41,6 +41,7 @@ use crate::event::{Event, EventListener, EventQueue};
 use crate::io::sqlite_store::SqliteStore;
 use crate::peer::NodeUri;
 use crate::qtum::network::Network;
+use crate::types::Txid;
 use onchain::Onchain;
 use peers::PeerStore;
 use tasks::{shutdown, start_parts, Running, SharedRunning};
@@ -218,8 +219,8 @@ impl Node {
     }
 
     /// The node's id (hex public key).
-    pub fn node_id(&self) -> String {
-        self.inner().node_id.to_string()
+    pub fn node_id(&self) -> PublicKey {
+        self.inner().node_id
     }
 
     /// The Qtum network the node runs on.
@@ -328,7 +329,7 @@ impl Node {
         address: &str,
         amount_sat: u64,
         fee_rate_sat_per_vb: Option<u64>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<Txid, NodeError> {
         self.inner
             .onchain
             .send_to_address(address, amount_sat, fee_rate_sat_per_vb)
@@ -371,7 +372,7 @@ impl Node {
     /// with `CannotBumpFee`.
     pub fn bump_fee(
         &self,
-        txid: &str,
+        txid: &Txid,
         fee_rate_sat_per_vb: Option<u64>,
     ) -> Result<onchain::OnchainFeeBump, NodeError> {
         let rate = fee_rate_sat_per_vb.or_else(|| Some(self.onchain_fee_rates().fast_sat_per_vb));
@@ -383,7 +384,7 @@ impl Node {
         &self,
         address: &str,
         fee_rate_sat_per_vb: Option<u64>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<Txid, NodeError> {
         self.inner.onchain.send_all(address, fee_rate_sat_per_vb)
     }
 

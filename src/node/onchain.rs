@@ -104,9 +104,9 @@ pub struct OnchainFeeRates {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct OnchainFeeBump {
     /// The replacement's id.
-    pub txid: String,
+    pub txid: bitcoin::Txid,
     /// The transaction it replaced (gone from the history).
-    pub replaced_txid: String,
+    pub replaced_txid: bitcoin::Txid,
     /// What the replaced one paid, in satoshi.
     pub original_fee_sat: u64,
     /// What the replacement pays, in satoshi.
@@ -527,10 +527,9 @@ impl Onchain {
         address: &str,
         amount_sat: u64,
         fee_rate_sat_per_vb: Option<u64>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<bitcoin::Txid, NodeError> {
         self.wallet
             .send_to_address(address, amount_sat, fee_rate_sat_per_vb)
-            .map(|t| t.to_string())
             .map_err(NodeError::from)
     }
 
@@ -562,10 +561,9 @@ impl Onchain {
         &self,
         address: &str,
         fee_rate_sat_per_vb: Option<u64>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<bitcoin::Txid, NodeError> {
         self.wallet
             .send_all(address, fee_rate_sat_per_vb)
-            .map(|t| t.to_string())
             .map_err(NodeError::from)
     }
 
@@ -582,19 +580,16 @@ impl Onchain {
 
     pub(crate) fn bump_fee(
         &self,
-        txid: &str,
+        txid: &bitcoin::Txid,
         fee_rate_sat_per_vb: Option<u64>,
     ) -> Result<OnchainFeeBump, NodeError> {
-        let txid: bitcoin::Txid = txid.trim().parse().map_err(|e| {
-            NodeError::InvalidInput(format!("transaction id: expected 64 hex digits: {e}"))
-        })?;
         let bump = self
             .wallet
-            .bump_fee(&txid, fee_rate_sat_per_vb)
+            .bump_fee(txid, fee_rate_sat_per_vb)
             .map_err(NodeError::from)?;
         Ok(OnchainFeeBump {
-            txid: bump.txid.to_string(),
-            replaced_txid: bump.replaced.to_string(),
+            txid: bump.txid,
+            replaced_txid: bump.replaced,
             original_fee_sat: bump.original_fee_sat,
             fee_sat: bump.fee_sat,
             vsize: bump.vsize,

@@ -123,8 +123,8 @@ pub(super) const RECONNECT_INTERVAL: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PeerInfo {
-    /// The peer's node id (hex).
-    pub node_id: String,
+    /// The peer's node id.
+    pub node_id: PublicKey,
     /// Its address, when known.
     pub address: Option<String>,
     /// Whether we are connected now.
@@ -164,10 +164,9 @@ impl super::Node {
 
     /// Disconnect from a peer and forget it (channels with it stay; LDK reconnects them only
     /// when the peer connects to us).
-    pub fn disconnect(&self, node_id: &str) -> Result<(), NodeError> {
-        let node_id = parse_node_id(node_id)?;
-        self.inner.peers.remove(&node_id)?;
-        self.inner.peer_manager.disconnect_by_node_id(node_id);
+    pub fn disconnect(&self, node_id: &PublicKey) -> Result<(), NodeError> {
+        self.inner.peers.remove(node_id)?;
+        self.inner.peer_manager.disconnect_by_node_id(*node_id);
         Ok(())
     }
 
@@ -180,7 +179,7 @@ impl super::Node {
                 .iter()
                 .find(|u| u.node_id == peer.counterparty_node_id);
             out.push(PeerInfo {
-                node_id: peer.counterparty_node_id.to_string(),
+                node_id: peer.counterparty_node_id,
                 address: stored
                     .map(|u| u.host_port())
                     .or_else(|| peer.socket_address.map(|a| a.to_string())),
@@ -189,9 +188,9 @@ impl super::Node {
             });
         }
         for uri in persisted {
-            if !out.iter().any(|p| p.node_id == uri.node_id.to_string()) {
+            if !out.iter().any(|p| p.node_id == uri.node_id) {
                 out.push(PeerInfo {
-                    node_id: uri.node_id.to_string(),
+                    node_id: uri.node_id,
                     address: Some(uri.host_port()),
                     is_connected: false,
                     is_persisted: true,

@@ -82,18 +82,15 @@ pub(crate) fn complete_stored_monitors(inner: &NodeInner) {
 pub(crate) fn on_build(inner: &NodeInner) -> Result<(), NodeError> {
     complete_stored_monitors(inner);
     // Payments LDK never got.
-    let known: HashSet<String> = inner
+    let known: HashSet<crate::types::PaymentId> = inner
         .channel_manager
         .list_recent_payments()
         .into_iter()
-        .map(|p| {
-            let id = match p {
-                RecentPaymentDetails::AwaitingInvoice { payment_id }
-                | RecentPaymentDetails::Pending { payment_id, .. }
-                | RecentPaymentDetails::Fulfilled { payment_id, .. }
-                | RecentPaymentDetails::Abandoned { payment_id, .. } => payment_id,
-            };
-            bitcoin::hex::DisplayHex::to_lower_hex_string(&id.0[..])
+        .map(|p| match p {
+            RecentPaymentDetails::AwaitingInvoice { payment_id }
+            | RecentPaymentDetails::Pending { payment_id, .. }
+            | RecentPaymentDetails::Fulfilled { payment_id, .. }
+            | RecentPaymentDetails::Abandoned { payment_id, .. } => payment_id,
         })
         .collect();
     let pending = inner.payments.list(&PaymentFilter {

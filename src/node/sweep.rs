@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use bitcoin::absolute::LockTime;
 use bitcoin::secp256k1::{All, Secp256k1};
-use bitcoin::{OutPoint, ScriptBuf, Transaction, TxOut};
+use bitcoin::{OutPoint, ScriptBuf, Transaction, TxOut, Txid};
+use lightning::ln::types::ChannelId;
 use lightning::sign::{KeysManager, OutputSpender, SpendableOutputDescriptor};
 use lightning::util::sweep::{OutputSpendStatus, TrackedSpendableOutput};
 
@@ -180,10 +181,10 @@ impl OutputSpender for QtumOutputSpender {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PendingSweep {
-    /// The channel it came from (hex), when known.
-    pub channel_id: Option<String>,
-    /// The output, `txid:vout`.
-    pub outpoint: String,
+    /// The channel it came from, when known.
+    pub channel_id: Option<ChannelId>,
+    /// The output.
+    pub outpoint: OutPoint,
     /// Its value, in satoshi.
     pub value_sat: u64,
     /// Where it stands.
@@ -209,14 +210,14 @@ pub enum SweepStatus {
     },
     /// Spent, not confirmed yet.
     Broadcast {
-        /// The spending transaction (hex).
-        txid: String,
+        /// The spending transaction.
+        txid: Txid,
     },
     /// The spend confirmed (the wallet has the funds). It stays listed for LDK's 4,038-block
     /// prune delay (about 36 hours), so that a replayed channel event is recognised.
     Confirmed {
-        /// The spending transaction (hex).
-        txid: String,
+        /// The spending transaction.
+        txid: Txid,
         /// Its block height.
         height: u32,
     },
@@ -243,20 +244,20 @@ impl QtumOutputSpender {
                     OutputSpendStatus::PendingFirstConfirmation {
                         latest_spending_tx, ..
                     } => SweepStatus::Broadcast {
-                        txid: latest_spending_tx.compute_txid().to_string(),
+                        txid: latest_spending_tx.compute_txid(),
                     },
                     OutputSpendStatus::PendingThresholdConfirmations {
                         latest_spending_tx,
                         confirmation_height,
                         ..
                     } => SweepStatus::Confirmed {
-                        txid: latest_spending_tx.compute_txid().to_string(),
+                        txid: latest_spending_tx.compute_txid(),
                         height: *confirmation_height,
                     },
                 };
                 PendingSweep {
-                    channel_id: t.channel_id.map(|c| c.to_string()),
-                    outpoint: outpoint.to_string(),
+                    channel_id: t.channel_id,
+                    outpoint,
                     value_sat: value_of(&t.descriptor),
                     status,
                 }

@@ -283,17 +283,10 @@ fn process_htlcs(
 /// Hold invoices the app claimed just before the node was killed: claim them again (a claim
 /// LDK already made is ignored).
 fn claim_held_invoices(inner: &NodeInner) -> Result<(), NodeError> {
-    use bitcoin::hex::FromHex;
     for row in inner.payments.hold_claims_in_progress()? {
-        let preimage = row
-            .preimage
-            .as_deref()
-            .and_then(|p| <[u8; 32]>::from_hex(p).ok());
-        if let Some(preimage) = preimage {
+        if let Some(preimage) = row.preimage {
             log::info!("claiming hold invoice {} again", row.payment_hash);
-            inner
-                .channel_manager
-                .claim_funds(lightning::types::payment::PaymentPreimage(preimage));
+            inner.channel_manager.claim_funds(preimage);
         }
     }
     Ok(())

@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use crate::error::NodeError;
 use crate::node::Node;
+use crate::types::PaymentId;
 use store::{PaymentDetails, PaymentFilter};
 
 impl Node {
     /// One payment by id.
-    pub fn payment(&self, id: &str) -> Result<Option<PaymentDetails>, NodeError> {
-        self.inner.payments.get(&id.trim().to_ascii_lowercase())
+    pub fn payment(&self, id: &PaymentId) -> Result<Option<PaymentDetails>, NodeError> {
+        self.inner.payments.get(id)
     }
 
     /// Payments, newest first, filtered and paginated.
@@ -28,11 +29,14 @@ impl Node {
 
     /// Wait until the payment `id` is no longer pending (or `timeout` passes); returns it.
     /// Woken when the payment settles, not by polling.
-    pub fn wait_payment(&self, id: &str, timeout: Duration) -> Result<PaymentDetails, NodeError> {
-        let id = id.trim().to_ascii_lowercase();
+    pub fn wait_payment(
+        &self,
+        id: &PaymentId,
+        timeout: Duration,
+    ) -> Result<PaymentDetails, NodeError> {
         self.inner
             .payments
-            .wait_settled(&id, crate::deadline_after(timeout))?
-            .ok_or(NodeError::UnknownPayment(id))
+            .wait_settled(id, crate::deadline_after(timeout))?
+            .ok_or_else(|| NodeError::UnknownPayment(id.to_string()))
     }
 }

@@ -2,7 +2,6 @@
 //! invoices the app settles or refuses.
 
 use bitcoin::hashes::Hash;
-use bitcoin::hex::DisplayHex;
 use lightning::ln::channelmanager::Bolt11InvoiceParameters;
 use lightning::types::payment::{PaymentHash, PaymentPreimage};
 use lightning_invoice::{Bolt11InvoiceDescription, Description};
@@ -10,13 +9,7 @@ use lightning_invoice::{Bolt11InvoiceDescription, Description};
 use crate::error::NodeError;
 use crate::node::Node;
 use crate::payment::store::{new_payment, PaymentDetails, PaymentDirection, PaymentKind};
-
-/// 32 bytes from 64 hex digits (a hash or a preimage).
-pub(super) fn parse_hash32(text: &str, what: &str) -> Result<[u8; 32], NodeError> {
-    use bitcoin::hex::FromHex;
-    <[u8; 32]>::from_hex(text.trim())
-        .map_err(|e| NodeError::InvalidInput(format!("{what}: expected 64 hex digits: {e}")))
-}
+use crate::types::PaymentId;
 
 /// An invoice description carried in the invoice (at most 639 bytes).
 fn direct(description: &str) -> Result<Bolt11InvoiceDescription, NodeError> {
@@ -66,12 +59,12 @@ impl Node {
             .channel_manager
             .create_bolt11_invoice(params)
             .map_err(|e| NodeError::InvalidInvoice(e.to_string()))?;
-        let hash = invoice.payment_hash().to_string();
+        let hash = PaymentHash(invoice.payment_hash().to_byte_array());
         let kind = match hold_for {
             Some(_) => PaymentKind::Bolt11Hold,
             None => PaymentKind::Bolt11,
         };
-        let mut row = new_payment(hash.clone(), PaymentDirection::Inbound, kind, hash);
+        let mut row = new_payment(PaymentId(hash.0), PaymentDirection::Inbound, kind, hash);
         row.amount_msat = amount_msat;
         row.description = text;
         row.invoice = Some(invoice.to_string());
@@ -124,34 +117,37 @@ impl Node {
         )
     }
 
-    /// A hold invoice: an invoice for `payment_hash` (64 hex digits), whose preimage only the
+    /// A hold invoice: an invoice for `payment_hash`, whose preimage only the
     /// app knows. When it is paid the node does not settle it: a `PaymentClaimable` event says
     /// how much waits and until which block; the app then calls [`Node::claim_for_hash`] with
     /// the preimage or [`Node::fail_for_hash`]. Unclaimed by the deadline, the node fails it
     /// back (the payer's channels are never put at risk). `amount_msat` `None`: any amount.
     pub fn receive_for_hash(
         &self,
-        payment_hash: &str,
+        payment_hash: PaymentHash,
         amount_msat: Option<u64>,
         description: &str,
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
-        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
-        let known = self.inner.payments.get(&hash.to_string())?;
+        let hash = payment_hash;
+        let known = self.inner.payments.get(&PaymentId(hash.0))?;
         if known.is_some() {
             return Err(NodeError::DuplicatePayment);
         }
         self.create_invoice_described(amount_msat, direct(description)?, expiry_secs, Some(hash))
     }
 
-    /// Claim a paid hold invoice with its `preimage` (64 hex digits): the payment settles and
+    /// Claim a paid hold invoice with its `preimage`: the payment settles and
     /// a `PaymentReceived` event follows. The preimage is stored before the claim, so a node
     /// killed in between claims again when it starts. Claiming a settled one again is fine.
-    pub fn claim_for_hash(&self, payment_hash: &str, preimage: &str) -> Result<(), NodeError> {
+    pub fn claim_for_hash(
+        &self,
+        payment_hash: &PaymentHash,
+        preimage: &PaymentPreimage,
+    ) -> Result<(), NodeError> {
         use bitcoin::hashes::sha256;
         self.require_running()?;
-        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
-        let preimage = PaymentPreimage(parse_hash32(preimage, "preimage")?);
+        let (hash, preimage) = (*payment_hash, *preimage);
         if sha256::Hash::hash(&preimage.0).to_byte_array() != hash.0 {
             return Err(NodeError::InvalidInput(
                 "the preimage does not hash to this payment hash".into(),
@@ -175,7 +171,7 @@ impl Node {
         }
         self.inner
             .payments
-            .set_preimage(&hash.to_string(), &preimage.0.to_lower_hex_string())?;
+            .set_preimage(&PaymentId(hash.0), &preimage)?;
         if crate::node::take_injected_failure(&self.inner, "claim") {
             log::error!("injected failure: the process dies between storing and making a claim");
             std::process::abort();
@@ -186,9 +182,9 @@ impl Node {
 
     /// Fail a hold invoice back: whatever waits is returned to the payer, and later payments
     /// to it are refused. The payer sees a failure as from a recipient that rejected it.
-    pub fn fail_for_hash(&self, payment_hash: &str) -> Result<(), NodeError> {
+    pub fn fail_for_hash(&self, payment_hash: &PaymentHash) -> Result<(), NodeError> {
         self.require_running()?;
-        let hash = PaymentHash(parse_hash32(payment_hash, "payment hash")?);
+        let hash = *payment_hash;
         let row = self.hold_invoice(&hash)?;
         match row.status {
             crate::payment::store::PaymentStatus::Succeeded => Err(NodeError::InvalidInput(
@@ -201,7 +197,7 @@ impl Node {
                 // Recorded first: a payment arriving meanwhile is refused by the handler.
                 self.inner
                     .payments
-                    .fail(&hash.to_string(), "failed back by the app")?;
+                    .fail(&PaymentId(hash.0), "failed back by the app")?;
                 self.inner.channel_manager.fail_htlc_backwards(&hash);
                 Ok(())
             }
@@ -209,7 +205,7 @@ impl Node {
     }
 
     fn hold_invoice(&self, hash: &PaymentHash) -> Result<PaymentDetails, NodeError> {
-        match self.inner.payments.get(&hash.to_string())? {
+        match self.inner.payments.get(&PaymentId(hash.0))? {
             Some(row)
                 if row.kind == PaymentKind::Bolt11Hold
                     && row.direction == PaymentDirection::Inbound =>

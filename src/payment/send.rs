@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use bitcoin::hashes::Hash;
-use bitcoin::hex::DisplayHex;
 use lightning::ln::channelmanager::{
     Bolt11PaymentError, PaymentId, RecipientOnionFields, Retry, RetryableSendFailure,
 };
@@ -14,10 +13,11 @@ use lightning::types::payment::PaymentHash;
 
 use crate::config::Config;
 use crate::error::NodeError;
-use crate::node::{now_secs, parse_node_id, Node};
+use crate::node::{now_secs, Node};
 use crate::payment::store::{new_payment, CustomRecord, PaymentDirection, PaymentKind};
 use crate::qtum::invoice::{DecodedInvoice, InvoiceDescription};
 use crate::qtum::network::Network;
+use crate::types::PublicKey;
 
 /// How long a send waits for channels in mid-update before calling capacity insufficient.
 const CAPACITY_SETTLE_WAIT: Duration = Duration::from_secs(5);
@@ -31,9 +31,9 @@ pub struct InvoicePreview {
     /// Amount asked, in millisatoshi; `None` lets the payer choose.
     pub amount_msat: Option<u64>,
     /// The payee's node id (hex).
-    pub payee_node_id: String,
+    pub payee_node_id: PublicKey,
     /// Payment hash (hex).
-    pub payment_hash: String,
+    pub payment_hash: PaymentHash,
     /// The description, when the invoice carries it.
     pub description: Option<String>,
     /// The SHA-256 of the description, when the invoice carries only that (hex).
@@ -148,8 +148,8 @@ impl Node {
         InvoicePreview {
             network: decoded.network,
             amount_msat: decoded.amount_msat,
-            payee_node_id: decoded.payee_pubkey.to_string(),
-            payment_hash: decoded.payment_hash.to_string(),
+            payee_node_id: decoded.payee_pubkey,
+            payment_hash: PaymentHash(decoded.payment_hash.to_byte_array()),
             description,
             description_hash,
             timestamp: decoded.timestamp_secs,
@@ -233,7 +233,11 @@ impl Node {
 
     /// Pay an invoice that states its amount. Returns the payment id; the outcome arrives as a
     /// `PaymentSuccessful` or `PaymentFailed` event (and in [`Node::payment`]).
-    pub fn send(&self, invoice: &str, options: Option<SendOptions>) -> Result<String, NodeError> {
+    pub fn send(
+        &self,
+        invoice: &str,
+        options: Option<SendOptions>,
+    ) -> Result<PaymentId, NodeError> {
         self.pay_invoice(invoice, None, options.unwrap_or_default())
     }
 
@@ -243,7 +247,7 @@ impl Node {
         invoice: &str,
         amount_msat: u64,
         options: Option<SendOptions>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         self.pay_invoice(invoice, Some(amount_msat), options.unwrap_or_default())
     }
 
@@ -314,7 +318,7 @@ impl Node {
         text: &str,
         amount_msat: Option<u64>,
         options: SendOptions,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         self.require_running()?;
         let inner = &self.inner;
         let decoded = DecodedInvoice::decode(text)?;
@@ -346,13 +350,13 @@ impl Node {
         };
         self.check_capacity(amount)?;
 
-        let hash_hex = decoded.payment_hash.to_string();
-        let payment_id = PaymentId(decoded.payment_hash.to_byte_array());
+        let hash = PaymentHash(decoded.payment_hash.to_byte_array());
+        let payment_id = PaymentId(hash.0);
         let mut row = new_payment(
-            hash_hex.clone(),
+            payment_id,
             PaymentDirection::Outbound,
             PaymentKind::Bolt11,
-            hash_hex.clone(),
+            hash,
         );
         row.amount_msat = Some(amount);
         row.invoice = Some(decoded.to_text());
@@ -360,13 +364,13 @@ impl Node {
             InvoiceDescription::Direct(d) => Some(d.clone()),
             InvoiceDescription::Hash(_) => None,
         };
-        row.counterparty_node_id = Some(decoded.payee_pubkey.to_string());
+        row.counterparty_node_id = Some(decoded.payee_pubkey);
         // The one duplicate check: a pending or paid invoice is refused, a failed one is
         // paid again.
         inner.payments.start_outbound(&row)?;
         inner
             .events
-            .forget_payment_outcome(&hash_hex)
+            .forget_payment_outcome(&payment_id)
             .map_err(|e| crate::io::db::node_error("events", &e))?;
 
         let route_config = self.route_config(payment_id, amount, &options);
@@ -379,7 +383,7 @@ impl Node {
             Retry::Attempts(retries),
         );
         match sent {
-            Ok(()) => Ok(hash_hex),
+            Ok(()) => Ok(payment_id),
             Err(e) => {
                 inner.router.forget(&payment_id);
                 let error = match e {
@@ -399,7 +403,7 @@ impl Node {
                     }
                     other => other.to_string(),
                 };
-                inner.payments.fail(&hash_hex, &reason)?;
+                inner.payments.fail(&payment_id, &reason)?;
                 Err(error)
             }
         }
@@ -408,10 +412,10 @@ impl Node {
     /// Pay `amount_msat` to `node_id` without an invoice (keysend). Returns the payment id.
     pub fn send_spontaneous(
         &self,
-        node_id: &str,
+        node_id: &PublicKey,
         amount_msat: u64,
         options: Option<SendOptions>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         self.send_spontaneous_with_records(node_id, amount_msat, options, Vec::new())
     }
 
@@ -422,16 +426,16 @@ impl Node {
     /// reject even types they do not know.
     pub fn send_spontaneous_with_records(
         &self,
-        node_id: &str,
+        node_id: &PublicKey,
         amount_msat: u64,
         options: Option<SendOptions>,
         custom_records: Vec<CustomRecord>,
-    ) -> Result<String, NodeError> {
+    ) -> Result<PaymentId, NodeError> {
         self.require_running()?;
         let onion = onion_fields(&custom_records)?;
         let inner = &self.inner;
         let options = options.unwrap_or_default();
-        let payee = parse_node_id(node_id)?;
+        let payee = *node_id;
         if payee == inner.node_id {
             return Err(NodeError::CannotPayOwnInvoice);
         }
@@ -439,9 +443,7 @@ impl Node {
             return Err(NodeError::InvalidAmount("amount must be above 0".into()));
         }
         self.check_capacity(amount_msat)?;
-        let id_bytes = inner.keys.get_secure_random_bytes();
-        let payment_id = PaymentId(id_bytes);
-        let id_hex = id_bytes.to_lower_hex_string();
+        let payment_id = PaymentId(inner.keys.get_secure_random_bytes());
         let payment_params = PaymentParameters::for_keysend(
             payee,
             u32::from(inner.config.min_final_cltv_expiry_delta),
@@ -458,13 +460,13 @@ impl Node {
             lightning::types::payment::PaymentPreimage(inner.keys.get_secure_random_bytes());
         let hash: PaymentHash = preimage.into();
         let mut row = new_payment(
-            id_hex.clone(),
+            payment_id,
             PaymentDirection::Outbound,
             PaymentKind::Spontaneous,
-            hash.0.to_lower_hex_string(),
+            hash,
         );
         row.amount_msat = Some(amount_msat);
-        row.counterparty_node_id = Some(payee.to_string());
+        row.counterparty_node_id = Some(payee);
         row.custom_records = custom_records;
         inner.payments.insert(&row)?;
         let retries = options.retries.unwrap_or(inner.config.payment_retries);
@@ -475,11 +477,11 @@ impl Node {
             route_params,
             Retry::Attempts(retries),
         ) {
-            Ok(_) => Ok(id_hex),
+            Ok(_) => Ok(payment_id),
             Err(e) => {
                 inner.router.forget(&payment_id);
                 let error = send_failure(e);
-                inner.payments.fail(&id_hex, &error.to_string())?;
+                inner.payments.fail(&payment_id, &error.to_string())?;
                 Err(error)
             }
         }

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::NodeError;
 use crate::io::db::SharedConnection;
+use crate::types::{IdText, PaymentHash, PaymentId, PaymentPreimage, PublicKey};
 
 /// Direction of a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,8 +60,8 @@ pub struct CustomRecord {
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PaymentDetails {
-    /// Payment id (hex): the payment hash for invoices, random for keysend.
-    pub id: String,
+    /// Payment id: the payment hash for invoices, random for keysend.
+    pub id: PaymentId,
     /// Inbound or outbound.
     pub direction: PaymentDirection,
     /// Invoice or keysend.
@@ -72,18 +73,18 @@ pub struct PaymentDetails {
     pub amount_msat: Option<u64>,
     /// Routing fees paid (outbound), in millisatoshi, once known.
     pub fee_paid_msat: Option<u64>,
-    /// Payment hash (hex).
-    pub payment_hash: String,
-    /// Preimage (hex), once the payment succeeded.
-    pub preimage: Option<String>,
+    /// Payment hash.
+    pub payment_hash: PaymentHash,
+    /// Preimage, once the payment succeeded (or, for a hold invoice, once the app claimed it).
+    pub preimage: Option<PaymentPreimage>,
     /// The invoice's description, when there was one.
     pub description: Option<String>,
     /// The BOLT 11 invoice, for invoice payments.
     pub invoice: Option<String>,
     /// Why it failed.
     pub failure_reason: Option<String>,
-    /// The counterparty node (payee for outbound), when known (hex).
-    pub counterparty_node_id: Option<String>,
+    /// The counterparty node (payee for outbound), when known.
+    pub counterparty_node_id: Option<PublicKey>,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: u64,
     /// Last change, seconds since the Unix epoch.
@@ -172,12 +173,29 @@ fn to_err(e: rusqlite::Error) -> NodeError {
     crate::io::db::node_error("payments", &e)
 }
 
+fn text_col<T: IdText>(row: &Row<'_>, name: &str) -> rusqlite::Result<T> {
+    let text: String = row.get(name)?;
+    T::from_text(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn opt_text_col<T: IdText>(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(name)?;
+    text.map(|t| {
+        T::from_text(&t).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+        })
+    })
+    .transpose()
+}
+
 fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
     let direction: String = row.get("direction")?;
     let status: String = row.get("status")?;
     let kind: String = row.get("kind")?;
     Ok(PaymentDetails {
-        id: row.get("id")?,
+        id: text_col(row, "id")?,
         direction: if direction == "inbound" {
             PaymentDirection::Inbound
         } else {
@@ -197,12 +215,12 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
         fee_paid_msat: row
             .get::<_, Option<i64>>("fee_paid_msat")?
             .map(|v| v as u64),
-        payment_hash: row.get("payment_hash")?,
-        preimage: row.get("preimage")?,
+        payment_hash: text_col(row, "payment_hash")?,
+        preimage: opt_text_col(row, "preimage")?,
         description: row.get("description")?,
         invoice: row.get("invoice")?,
         failure_reason: row.get("failure_reason")?,
-        counterparty_node_id: row.get("counterparty_node_id")?,
+        counterparty_node_id: opt_text_col(row, "counterparty_node_id")?,
         created_at: row.get::<_, i64>("created_at")? as u64,
         updated_at: row.get::<_, i64>("updated_at")? as u64,
         claim_deadline_height: row
@@ -271,7 +289,7 @@ impl PaymentStore {
     /// [`PaymentStore::fail`], not by polling.
     pub fn wait_settled(
         &self,
-        id: &str,
+        id: &PaymentId,
         deadline: std::time::Instant,
     ) -> Result<Option<PaymentDetails>, NodeError> {
         loop {
@@ -306,7 +324,7 @@ impl PaymentStore {
             .query_row(
                 "SELECT COUNT(*) FROM payments
                  WHERE payment_hash = ?1 AND direction = 'outbound' AND status != 'failed'",
-                params![p.payment_hash],
+                params![p.payment_hash.to_text()],
                 |r| r.get(0),
             )
             .map_err(to_err)?;
@@ -315,7 +333,7 @@ impl PaymentStore {
         }
         tx.execute(
             "DELETE FROM payments WHERE id = ?1 AND status = 'failed'",
-            params![p.id],
+            params![p.id.to_text()],
         )
         .map_err(to_err)?;
         insert_row(&tx, p)?;
@@ -332,11 +350,11 @@ impl PaymentStore {
     }
 
     /// One payment by id.
-    pub fn get(&self, id: &str) -> Result<Option<PaymentDetails>, NodeError> {
+    pub fn get(&self, id: &PaymentId) -> Result<Option<PaymentDetails>, NodeError> {
         self.conn()
             .query_row(
                 "SELECT * FROM payments WHERE id = ?1",
-                params![id],
+                params![id.to_text()],
                 from_row,
             )
             .optional()
@@ -346,7 +364,7 @@ impl PaymentStore {
     /// Payments with this hash in this direction.
     pub fn by_hash(
         &self,
-        payment_hash: &str,
+        payment_hash: &PaymentHash,
         direction: PaymentDirection,
     ) -> Result<Vec<PaymentDetails>, NodeError> {
         let conn = self.conn();
@@ -354,7 +372,10 @@ impl PaymentStore {
             .prepare_cached("SELECT * FROM payments WHERE payment_hash = ?1 AND direction = ?2")
             .map_err(to_err)?;
         let rows = stmt
-            .query_map(params![payment_hash, direction_str(direction)], from_row)
+            .query_map(
+                params![payment_hash.to_text(), direction_str(direction)],
+                from_row,
+            )
             .map_err(to_err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(to_err);
@@ -364,8 +385,8 @@ impl PaymentStore {
     /// Mark a payment succeeded.
     pub fn succeed(
         &self,
-        id: &str,
-        preimage: Option<String>,
+        id: &PaymentId,
+        preimage: Option<&PaymentPreimage>,
         amount_msat: Option<u64>,
         fee_paid_msat: Option<u64>,
     ) -> Result<bool, NodeError> {
@@ -379,8 +400,8 @@ impl PaymentStore {
                      updated_at = ?5
                  WHERE id = ?1",
                 params![
-                    id,
-                    preimage,
+                    id.to_text(),
+                    preimage.map(IdText::to_text),
                     amount_msat.map(|v| v as i64),
                     fee_paid_msat.map(|v| v as i64),
                     now_secs() as i64
@@ -392,12 +413,12 @@ impl PaymentStore {
     }
 
     /// Mark a payment failed (a succeeded payment stays succeeded).
-    pub fn fail(&self, id: &str, reason: &str) -> Result<bool, NodeError> {
+    pub fn fail(&self, id: &PaymentId, reason: &str) -> Result<bool, NodeError> {
         self.conn()
             .execute(
                 "UPDATE payments SET status = 'failed', failure_reason = ?2, updated_at = ?3
                  WHERE id = ?1 AND status != 'succeeded'",
-                params![id, reason, now_secs() as i64],
+                params![id.to_text(), reason, now_secs() as i64],
             )
             .map(|n| n > 0)
             .map_err(to_err)
@@ -409,7 +430,7 @@ impl PaymentStore {
     /// stored ones when given.
     pub fn set_claimable(
         &self,
-        id: &str,
+        id: &PaymentId,
         amount_msat: Option<u64>,
         deadline: Option<u32>,
         custom_records: &[CustomRecord],
@@ -422,7 +443,7 @@ impl PaymentStore {
                      updated_at = ?5
                  WHERE id = ?1 AND status = 'pending'",
                 params![
-                    id,
+                    id.to_text(),
                     deadline.map(i64::from),
                     amount_msat.map(|v| v as i64),
                     records_to_text(custom_records),
@@ -435,26 +456,34 @@ impl PaymentStore {
 
     /// Record the preimage the app gave to claim a hold invoice, before the claim is made: a
     /// restart finds it and claims again.
-    pub fn set_preimage(&self, id: &str, preimage: &str) -> Result<bool, NodeError> {
+    pub fn set_preimage(
+        &self,
+        id: &PaymentId,
+        preimage: &PaymentPreimage,
+    ) -> Result<bool, NodeError> {
         self.conn()
             .execute(
                 "UPDATE payments SET preimage = ?2, updated_at = ?3
                  WHERE id = ?1 AND status = 'pending'",
-                params![id, preimage, now_secs() as i64],
+                params![id.to_text(), preimage.to_text(), now_secs() as i64],
             )
             .map(|n| n > 0)
             .map_err(to_err)
     }
 
     /// Record the custom records of a payment.
-    pub fn set_custom_records(&self, id: &str, records: &[CustomRecord]) -> Result<(), NodeError> {
+    pub fn set_custom_records(
+        &self,
+        id: &PaymentId,
+        records: &[CustomRecord],
+    ) -> Result<(), NodeError> {
         if records.is_empty() {
             return Ok(());
         }
         self.conn()
             .execute(
                 "UPDATE payments SET custom_records = ?2 WHERE id = ?1",
-                params![id, records_to_text(records)],
+                params![id.to_text(), records_to_text(records)],
             )
             .map(|_| ())
             .map_err(to_err)
@@ -518,18 +547,18 @@ fn insert_row(conn: &Connection, p: &PaymentDetails) -> Result<(), NodeError> {
                  custom_records)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
-            p.id,
+            p.id.to_text(),
             direction_str(p.direction),
             kind_str(p.kind),
             status_str(p.status),
             p.amount_msat.map(|v| v as i64),
             p.fee_paid_msat.map(|v| v as i64),
-            p.payment_hash,
-            p.preimage,
+            p.payment_hash.to_text(),
+            p.preimage.as_ref().map(IdText::to_text),
             p.description,
             p.invoice,
             p.failure_reason,
-            p.counterparty_node_id,
+            p.counterparty_node_id.as_ref().map(IdText::to_text),
             p.created_at as i64,
             p.updated_at as i64,
             p.claim_deadline_height.map(i64::from),
@@ -542,10 +571,10 @@ fn insert_row(conn: &Connection, p: &PaymentDetails) -> Result<(), NodeError> {
 
 /// A new payment row with timestamps set to now.
 pub(crate) fn new_payment(
-    id: String,
+    id: PaymentId,
     direction: PaymentDirection,
     kind: PaymentKind,
-    payment_hash: String,
+    payment_hash: PaymentHash,
 ) -> PaymentDetails {
     let now = now_secs();
     PaymentDetails {
@@ -572,6 +601,15 @@ pub(crate) fn new_payment(
 mod tests {
     use super::*;
 
+    /// An id (and hash) made of one repeated byte, for readable tests.
+    fn id(b: u8) -> PaymentId {
+        PaymentId([b; 32])
+    }
+
+    fn hash(b: u8) -> PaymentHash {
+        PaymentHash([b; 32])
+    }
+
     fn store(name: &str) -> (PaymentStore, crate::io::db::Db, std::path::PathBuf) {
         let dir = crate::io::db::tests::temp_dir(&format!("pay-{name}"));
         let db = crate::io::db::Db::open(&dir).expect("db");
@@ -582,35 +620,35 @@ mod tests {
     fn lifecycle_filters_and_reopen() {
         let (s, db, dir) = store("life");
         let mut out = new_payment(
-            "aa".into(),
+            id(0xaa),
             PaymentDirection::Outbound,
             PaymentKind::Bolt11,
-            "aa".into(),
+            hash(0xaa),
         );
         out.amount_msat = Some(1_000);
         s.insert(&out).expect("insert");
         assert!(s.insert(&out).is_err(), "ids are unique");
         let inbound = new_payment(
-            "bb".into(),
+            id(0xbb),
             PaymentDirection::Inbound,
             PaymentKind::Bolt11,
-            "bb".into(),
+            hash(0xbb),
         );
         s.insert(&inbound).expect("insert");
 
         assert!(s
-            .succeed("aa", Some("11".into()), None, Some(5))
+            .succeed(&id(0xaa), Some(&PaymentPreimage([0x11; 32])), None, Some(5))
             .expect("update"));
         assert!(
-            !s.fail("aa", "late failure").expect("no change"),
+            !s.fail(&id(0xaa), "late failure").expect("no change"),
             "success is final"
         );
-        assert!(s.fail("bb", "expired").expect("update"));
+        assert!(s.fail(&id(0xbb), "expired").expect("update"));
 
-        let got = s.get("aa").expect("get").expect("exists");
+        let got = s.get(&id(0xaa)).expect("get").expect("exists");
         assert_eq!(got.status, PaymentStatus::Succeeded);
         assert_eq!((got.amount_msat, got.fee_paid_msat), (Some(1_000), Some(5)));
-        assert_eq!(got.preimage.as_deref(), Some("11"));
+        assert_eq!(got.preimage, Some(PaymentPreimage([0x11; 32])));
 
         let only_failed = PaymentFilter {
             status: Some(PaymentStatus::Failed),
@@ -639,10 +677,10 @@ mod tests {
         // A failed outbound payment can be tried again under the same id; a pending or
         // succeeded one cannot be paid twice.
         let mut retry = new_payment(
-            "cc".into(),
+            id(0xcc),
             PaymentDirection::Outbound,
             PaymentKind::Bolt11,
-            "cc".into(),
+            hash(0xcc),
         );
         s.start_outbound(&retry).expect("first attempt");
         assert_eq!(
@@ -650,10 +688,10 @@ mod tests {
             Err(NodeError::DuplicatePayment),
             "pending"
         );
-        s.fail("cc", "no route").expect("fail");
+        s.fail(&id(0xcc), "no route").expect("fail");
         retry.amount_msat = Some(7);
         s.start_outbound(&retry).expect("retry after failure");
-        let again = s.get("cc").expect("get").expect("row");
+        let again = s.get(&id(0xcc)).expect("get").expect("row");
         assert_eq!(
             (again.status, again.amount_msat),
             (PaymentStatus::Pending, Some(7))
@@ -670,10 +708,10 @@ mod tests {
         let (s, _db, _dir) = store("wait");
         let s = std::sync::Arc::new(s);
         let row = new_payment(
-            "dd".into(),
+            id(0xdd),
             PaymentDirection::Outbound,
             PaymentKind::Bolt11,
-            "dd".into(),
+            hash(0xdd),
         );
         s.insert(&row).expect("insert");
         let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
@@ -681,31 +719,31 @@ mod tests {
         {
             let s = s.clone();
             std::thread::spawn(move || {
-                let _ = tx.send(s.wait_settled("dd", far));
+                let _ = tx.send(s.wait_settled(&id(0xdd), far));
             });
         }
         // The waiter is parked on the condition variable (or about to be): settling the payment
         // must wake it, not the hour-long deadline (a waiter that missed the notification
         // would leave the channel silent for an hour).
         std::thread::sleep(std::time::Duration::from_millis(50));
-        s.succeed("dd", None, None, None).expect("succeed");
+        s.succeed(&id(0xdd), None, None, None).expect("succeed");
         let settled = rx
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("woken by the settlement")
             .expect("wait")
             .expect("row");
         assert_eq!(settled.status, PaymentStatus::Succeeded);
-        assert!(s.wait_settled("nope", far).expect("wait").is_none());
+        assert!(s.wait_settled(&id(0x99), far).expect("wait").is_none());
         // A deadline already passed returns the pending row as it stands.
         let pending = new_payment(
-            "ee".into(),
+            id(0xee),
             PaymentDirection::Outbound,
             PaymentKind::Bolt11,
-            "ee".into(),
+            hash(0xee),
         );
         s.insert(&pending).expect("insert");
         let now = std::time::Instant::now();
-        let still = s.wait_settled("ee", now).expect("wait").expect("row");
+        let still = s.wait_settled(&id(0xee), now).expect("wait").expect("row");
         assert_eq!(still.status, PaymentStatus::Pending);
     }
 }

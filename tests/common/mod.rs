@@ -62,7 +62,7 @@ pub fn config(harness: &RegtestNode, name: &str) -> Config {
             },
         ),
     );
-    config.listening_addresses = vec![format!("127.0.0.1:{}", free_port())];
+    config.listening_addresses = vec![([127, 0, 0, 1], free_port()).into()];
     config.alias = name.to_string();
     config.sync_interval_secs = 1;
     // The tests mine through force-close delays: they keep the first release's 5,400 blocks
@@ -144,7 +144,7 @@ pub fn open_ready_channel(
     to: &Node,
     capacity_sat: u64,
     push_msat: Option<u64>,
-) -> String {
+) -> qtum_lightning::ChannelId {
     let uri = to.node_uri().expect("listening");
     from.open_channel(&uri, capacity_sat, push_msat, false)
         .expect("open");

@@ -347,3 +347,19 @@ def test_errors_read_like_the_rust_display(harness, tmp_path):
     with pytest.raises(BuildError.InvalidConfig) as e:
         Builder(config)
     assert str(e.value) == "invalid configuration: color '#nothex' is not #rrggbb"
+
+    config = node_config(harness, tmp_path / "bad-address")
+    config.listening_addresses = ["localhost:nine"]
+    with pytest.raises(BuildError.InvalidConfig) as e:
+        Builder(config)
+    assert str(e.value).startswith("invalid configuration: address localhost:nine: "), str(e.value)
+
+    # A malformed identifier is the call's own typed error, where it enters.
+    node.start()
+    with pytest.raises(NodeError.InvalidInput):
+        node.payment("not a payment id")
+    with pytest.raises(NodeError.InvalidInput):
+        node.claim_for_hash("00" * 32, "short")
+    with pytest.raises(NodeError.InvalidNodeId):
+        node.disconnect("02nope")
+    node.stop()

@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use qtum_lightning::qtum::network::Network;
+use qtum_lightning::types::IdText;
 use qtum_lightning::{
     Builder, ChainSourceConfig, ChannelInfo, Config, Node, NodeError, PaymentDetails,
     PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus, RpcAuth,
@@ -223,7 +224,7 @@ fn build_node(args: &Args) -> Result<Node, Failure> {
             },
         ),
     );
-    config.listening_addresses = vec![format!("127.0.0.1:{}", args.port)];
+    config.listening_addresses = vec![([127, 0, 0, 1], args.port).into()];
     config.alias = args.alias.clone();
     config.sync_interval_secs = args.sync_secs;
     if let Some(delay) = args.to_self_delay {
@@ -244,10 +245,10 @@ fn build_node(args: &Args) -> Result<Node, Failure> {
 
 fn channel_json(c: &ChannelInfo) -> Value {
     json!({
-        "channel_id": c.channel_id,
-        "user_channel_id": c.user_channel_id,
-        "counterparty_node_id": c.counterparty_node_id,
-        "funding_txo": c.funding_txo,
+        "channel_id": c.channel_id.to_text(),
+        "user_channel_id": c.user_channel_id.to_text(),
+        "counterparty_node_id": c.counterparty_node_id.to_text(),
+        "funding_txo": c.funding_txo.as_ref().map(IdText::to_text),
         "capacity_sat": c.capacity_sat,
         "balance_sat": c.balance_sat,
         "outbound_capacity_msat": c.outbound_capacity_msat,
@@ -264,7 +265,7 @@ fn channel_json(c: &ChannelInfo) -> Value {
 
 fn payment_json(p: &PaymentDetails) -> Value {
     json!({
-        "id": p.id,
+        "id": p.id.to_text(),
         "direction": match p.direction {
             PaymentDirection::Inbound => "inbound",
             PaymentDirection::Outbound => "outbound",
@@ -281,9 +282,9 @@ fn payment_json(p: &PaymentDetails) -> Value {
         },
         "amount_msat": p.amount_msat,
         "fee_paid_msat": p.fee_paid_msat,
-        "payment_hash": p.payment_hash,
+        "payment_hash": p.payment_hash.to_text(),
         "failure_reason": p.failure_reason,
-        "counterparty_node_id": p.counterparty_node_id,
+        "counterparty_node_id": p.counterparty_node_id.as_ref().map(IdText::to_text),
         "created_at": p.created_at,
         "updated_at": p.updated_at,
     })
@@ -294,6 +295,12 @@ fn arg<'a>(words: &[&'a str], index: usize, what: &str) -> Result<&'a str, Failu
         .get(index)
         .copied()
         .ok_or_else(|| Failure::new("BadCommand", format!("missing {what}")))
+}
+
+/// An identifier argument (a channel id, payment id or hash, preimage, node id).
+fn id<T: IdText>(words: &[&str], index: usize, what: &str) -> Result<T, Failure> {
+    let text = arg(words, index, what)?;
+    T::from_text(text).map_err(|e| Failure::new("BadCommand", e))
 }
 
 fn number(words: &[&str], index: usize, what: &str) -> Result<u64, Failure> {
@@ -328,7 +335,7 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
         "info" => {
             let status = node.status();
             Ok(json!({
-                "node_id": node.node_id(),
+                "node_id": node.node_id().to_string(),
                 "uri": node.node_uri(),
                 "is_running": status.is_running,
                 "synced_height": status.synced_height,
@@ -360,7 +367,7 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
                 .iter()
                 .map(|p| {
                     json!({
-                        "node_id": p.node_id,
+                        "node_id": p.node_id.to_string(),
                         "address": p.address,
                         "is_connected": p.is_connected,
                         "is_persisted": p.is_persisted,
@@ -382,7 +389,7 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
                 .map(|_| number(words, 3, "push in msat"))
                 .transpose()?;
             Ok(Value::String(
-                node.open_channel(uri, capacity, push, false)?,
+                node.open_channel(uri, capacity, push, false)?.to_text(),
             ))
         }
         "receive" => {
@@ -396,10 +403,10 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
                 .trim();
             let invoice = node.receive(amount, description, None)?;
             let preview = node.decode_invoice(&invoice)?;
-            Ok(json!({ "invoice": invoice, "payment_hash": preview.payment_hash }))
+            Ok(json!({ "invoice": invoice, "payment_hash": preview.payment_hash.to_text() }))
         }
         "hold" => {
-            let hash = arg(words, 1, "payment hash")?;
+            let hash = id(words, 1, "payment hash")?;
             let amount = number(words, 2, "amount in msat")?;
             Ok(Value::String(node.receive_for_hash(
                 hash,
@@ -413,17 +420,17 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
             Ok(Value::Null)
         }
         "claim" => {
-            node.claim_for_hash(arg(words, 1, "payment hash")?, arg(words, 2, "preimage")?)?;
+            node.claim_for_hash(&id(words, 1, "payment hash")?, &id(words, 2, "preimage")?)?;
             Ok(Value::Null)
         }
         "send" => {
             let invoice = arg(words, 1, "invoice")?;
-            Ok(Value::String(node.send(invoice, None)?))
+            Ok(Value::String(node.send(invoice, None)?.to_text()))
         }
         "payment" => {
-            let id = arg(words, 1, "payment id")?;
+            let payment_id = id(words, 1, "payment id")?;
             Ok(node
-                .payment(id)?
+                .payment(&payment_id)?
                 .map(|p| payment_json(&p))
                 .unwrap_or(Value::Null))
         }
@@ -451,11 +458,11 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
             ))
         }
         "close" => {
-            node.close_channel(arg(words, 1, "channel id")?)?;
+            node.close_channel(&id(words, 1, "channel id")?)?;
             Ok(Value::Null)
         }
         "force_close" => {
-            node.force_close_channel(arg(words, 1, "channel id")?, None)?;
+            node.force_close_channel(&id(words, 1, "channel id")?, None)?;
             Ok(Value::Null)
         }
         "events" => {
@@ -494,7 +501,7 @@ fn main() {
     };
     emit(Ok(json!({
         "ready": true,
-        "node_id": node.node_id(),
+        "node_id": node.node_id().to_string(),
         "uri": node.node_uri(),
     })));
 

@@ -96,7 +96,7 @@ fn start_node(chain: &Chain, dir: &std::path::Path, name: &str, seed: u8) -> Res
             },
         ),
     );
-    config.listening_addresses = vec![format!("127.0.0.1:{}", free_port()?)];
+    config.listening_addresses = vec![([127, 0, 0, 1], free_port()?).into()];
     config.alias = name.to_string();
     config.sync_interval_secs = 1;
     let mut builder = Builder::new(config);
@@ -194,7 +194,7 @@ fn pay(from: &Node, to: &Node, amount_msat: u64, what: &str) -> Result<(), Strin
     println!(
         "  decoded: {} msat to {}…, \"{}\"",
         preview.amount_msat.unwrap_or(0),
-        &preview.payee_node_id[..16],
+        &preview.payee_node_id.to_string()[..16],
         preview.description.unwrap_or_default()
     );
     let id = from.send(&invoice, None).map_err(|e| e.to_string())?;
@@ -212,7 +212,7 @@ fn pay(from: &Node, to: &Node, amount_msat: u64, what: &str) -> Result<(), Strin
     let start = Instant::now();
     loop {
         let received = to
-            .payment(&payment.payment_hash)
+            .payment(&qtum_lightning::PaymentId(payment.payment_hash.0))
             .map_err(|e| e.to_string())?;
         if received.is_some_and(|p| p.status == PaymentStatus::Succeeded) {
             break;
@@ -342,7 +342,7 @@ pub fn run(rpc: Option<&str>) -> Result<(), String> {
     let channel_id = alice
         .list_channels()
         .first()
-        .map(|c| c.channel_id.clone())
+        .map(|c| c.channel_id)
         .ok_or("no channel")?;
     balances(&alice, &bob);
 
