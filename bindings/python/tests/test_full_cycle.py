@@ -22,6 +22,7 @@ from qtum_lightning import (
     NodeError,
     OnchainTxKind,
     PaymentDirection,
+    PaymentFailureKind,
     PaymentFilter,
     PaymentStatus,
     RpcAuth,
@@ -234,6 +235,21 @@ def test_full_cycle(harness, tmp_path):
     assert asyncio.run(alice.wait_payment_async(held_id)).status == PaymentStatus.SUCCEEDED
     expect_event(bob, "held payment received",
                  lambda e: e.is_PAYMENT_RECEIVED() and e.payment_hash == held_hash)
+    # Another one Bob refuses: Alice's payment fails with a typed reason.
+    refused_hash = hashlib.sha256(b"\x01" * 32).hexdigest()
+    refused = bob.receive_for_hash(refused_hash, "refused", amount_msat=3000)
+    refused_id = alice.send(refused)
+    expect_event(bob, "claimable again", lambda e: e.is_PAYMENT_CLAIMABLE()
+                 and e.payment_hash == refused_hash)
+    bob.fail_for_hash(refused_hash)
+    failed = await_event(alice, "refused payment failed",
+                         lambda e: e.is_PAYMENT_FAILED() and e.payment_id == refused_id)
+    assert failed.kind == PaymentFailureKind.RECIPIENT_REJECTED, failed
+    with pytest.raises(NodeError.NotClaimable):
+        bob.claim_for_hash(refused_hash, (b"\x01" * 32).hex())
+    # `start` on a running node is the same error type as every other call.
+    with pytest.raises(NodeError.AlreadyRunning):
+        bob.start()
 
     # Keysend with a custom record (a "boost" message), read by Bob.
     record = CustomRecord(type_num=7_629_169, value=b"thanks for the coffee")
