@@ -39,22 +39,25 @@ impl FromStr for UserChannelId {
 
 /// How an identifier is written as text (the form apps and stored rows use) and read back.
 pub trait IdText: Sized {
-    /// What the identifier is called in error messages.
-    const WHAT: &'static str;
     /// Its text form.
     fn to_text(&self) -> String;
     /// Read from text (surrounding spaces and upper-case hex accepted).
     fn from_text(text: &str) -> Result<Self, String>;
 }
 
+/// 32 bytes from 64 hex digits. The error never quotes the text: it may be a preimage.
 fn hex32(text: &str, what: &str) -> Result<[u8; 32], String> {
-    <[u8; 32]>::from_hex(text.trim()).map_err(|e| format!("{what}: expected 64 hex digits: {e}"))
+    <[u8; 32]>::from_hex(text.trim()).map_err(|_| {
+        format!(
+            "{what}: expected 64 hex digits, got {} characters that are not",
+            text.trim().chars().count()
+        )
+    })
 }
 
 macro_rules! hex32_id {
     ($ty:ty, $what:expr) => {
         impl IdText for $ty {
-            const WHAT: &'static str = $what;
             fn to_text(&self) -> String {
                 bitcoin::hex::DisplayHex::to_lower_hex_string(&self.0[..])
             }
@@ -71,7 +74,6 @@ hex32_id!(PaymentHash, "payment hash");
 hex32_id!(PaymentPreimage, "preimage");
 
 impl IdText for UserChannelId {
-    const WHAT: &'static str = "user channel id";
     fn to_text(&self) -> String {
         self.to_string()
     }
@@ -81,7 +83,6 @@ impl IdText for UserChannelId {
 }
 
 impl IdText for PublicKey {
-    const WHAT: &'static str = "node id";
     fn to_text(&self) -> String {
         self.to_string()
     }
@@ -93,7 +94,6 @@ impl IdText for PublicKey {
 }
 
 impl IdText for Txid {
-    const WHAT: &'static str = "transaction id";
     fn to_text(&self) -> String {
         self.to_string()
     }
@@ -105,7 +105,6 @@ impl IdText for Txid {
 }
 
 impl IdText for OutPoint {
-    const WHAT: &'static str = "outpoint";
     fn to_text(&self) -> String {
         format!("{}:{}", self.txid, self.vout)
     }
@@ -161,49 +160,57 @@ mod ffi_types {
     use super::*;
     use crate::error::NodeError;
 
-    fn lift<T: IdText>(text: String, error: fn(String) -> NodeError) -> uniffi::Result<T> {
-        T::from_text(&text).map_err(|e| {
-            uniffi::deps::anyhow::Error::from(error(if T::WHAT == "channel id" {
-                text.clone()
-            } else {
-                e
-            }))
-        })
+    /// Parse an id from a foreign caller; `error` makes the call's error from the text given
+    /// and what is wrong with it.
+    fn lift<T: IdText>(
+        text: String,
+        error: impl Fn(String, String) -> NodeError,
+    ) -> uniffi::Result<T> {
+        T::from_text(&text).map_err(|why| uniffi::deps::anyhow::Error::from(error(text, why)))
+    }
+
+    /// A channel id that does not parse names no channel: the same error as an unknown one.
+    fn unknown_channel(text: String, _why: String) -> NodeError {
+        NodeError::UnknownChannel(text)
+    }
+
+    fn invalid(_text: String, why: String) -> NodeError {
+        NodeError::InvalidInput(why)
     }
 
     uniffi::custom_type!(ChannelId, String, {
         remote,
         lower: |v| v.to_text(),
-        try_lift: |s| lift(s, NodeError::UnknownChannel),
+        try_lift: |s| lift(s, unknown_channel),
     });
     uniffi::custom_type!(PaymentId, String, {
         remote,
         lower: |v| v.to_text(),
-        try_lift: |s| lift(s, NodeError::InvalidInput),
+        try_lift: |s| lift(s, invalid),
     });
     uniffi::custom_type!(PaymentHash, String, {
         remote,
         lower: |v| v.to_text(),
-        try_lift: |s| lift(s, NodeError::InvalidInput),
+        try_lift: |s| lift(s, invalid),
     });
     uniffi::custom_type!(PaymentPreimage, String, {
         remote,
         lower: |v| v.to_text(),
-        try_lift: |s| lift(s, NodeError::InvalidInput),
+        try_lift: |s| lift(s, invalid),
     });
     uniffi::custom_type!(Txid, String, {
         remote,
         lower: |v| v.to_text(),
-        try_lift: |s| lift(s, NodeError::InvalidInput),
+        try_lift: |s| lift(s, invalid),
     });
     uniffi::custom_type!(OutPoint, String, {
         remote,
         lower: |v| v.to_text(),
-        try_lift: |s| lift(s, NodeError::InvalidInput),
+        try_lift: |s| lift(s, invalid),
     });
     uniffi::custom_type!(UserChannelId, String, {
         lower: |v| v.to_text(),
-        try_lift: |s| lift(s, NodeError::InvalidInput),
+        try_lift: |s| lift(s, invalid),
     });
 }
 
