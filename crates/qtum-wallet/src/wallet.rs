@@ -869,8 +869,15 @@ impl Wallet {
                 changes.next_index.push((Keychain::Internal, index + 1));
             }
         }
-        // The network has the transaction: a database error here must not hide that.
-        if let Err(e) = inner.store.apply(&changes) {
+        self.record_broadcast(&mut inner, &changes, &txid);
+        Ok(txid)
+    }
+
+    /// Records a transaction the network already took (`changes`), and derives the change
+    /// scripts it made room for. The network has it: a database error here must not hide that
+    /// (it is logged; the next sync records it).
+    fn record_broadcast(&self, inner: &mut Inner, changes: &Changes, txid: &Txid) {
+        if let Err(e) = inner.store.apply(changes) {
             log::error!("broadcast {txid} but could not record it ({e}); the next sync will");
         }
         changes.apply_to(&mut inner.state);
@@ -879,7 +886,6 @@ impl Wallet {
             .next(Keychain::Internal)
             .saturating_add(self.config.gap_limit);
         inner.scripts.ensure(Keychain::Internal, count);
-        Ok(txid)
     }
 
     /// Sends `amount_sat` to `address` (prepare then broadcast); returns the txid.
@@ -1095,15 +1101,7 @@ impl Wallet {
         if let (Some(index), Some(_)) = (new_change_index, change_sat) {
             changes.next_index.push((Keychain::Internal, index + 1));
         }
-        if let Err(e) = inner.store.apply(&changes) {
-            log::error!("broadcast {new_txid} but could not record it ({e}); the next sync will");
-        }
-        changes.apply_to(&mut inner.state);
-        let count = inner
-            .state
-            .next(Keychain::Internal)
-            .saturating_add(self.config.gap_limit);
-        inner.scripts.ensure(Keychain::Internal, count);
+        self.record_broadcast(&mut inner, &changes, &new_txid);
         Ok(FeeBump {
             txid: new_txid,
             replaced: *txid,
