@@ -853,31 +853,40 @@ impl Wallet {
         }
         let tx = self.sign(prepared.unsigned.clone(), &coins)?;
         let txid = self.chain.broadcast(&tx)?;
+        self.record_broadcast(&mut inner, tx, None, prepared.change_index);
+        Ok(txid)
+    }
+
+    /// Records a transaction the network already took (with the one it `replaced`, now gone),
+    /// moves the change cursor past `change_index` when the transaction used that change
+    /// script, and derives the scripts that made room for. The network has the transaction: a
+    /// database error here must not hide that (it is logged; the next sync records it).
+    fn record_broadcast(
+        &self,
+        inner: &mut Inner,
+        tx: Transaction,
+        replaced: Option<Txid>,
+        change_index: Option<u32>,
+    ) {
+        let txid = tx.compute_txid();
         let mut changes = Changes {
             upsert_txs: vec![(
-                tx.compute_txid(),
+                txid,
                 WalletTx {
                     tx,
                     confirmation: None,
                     first_seen: unix_now(),
                 },
             )],
+            delete_txs: replaced.into_iter().collect(),
             ..Default::default()
         };
-        if let Some(index) = prepared.change_index {
+        if let Some(index) = change_index {
             if index >= inner.state.next(Keychain::Internal) {
                 changes.next_index.push((Keychain::Internal, index + 1));
             }
         }
-        self.record_broadcast(&mut inner, &changes, &txid);
-        Ok(txid)
-    }
-
-    /// Records a transaction the network already took (`changes`), and derives the change
-    /// scripts it made room for. The network has it: a database error here must not hide that
-    /// (it is logged; the next sync records it).
-    fn record_broadcast(&self, inner: &mut Inner, changes: &Changes, txid: &Txid) {
-        if let Err(e) = inner.store.apply(changes) {
+        if let Err(e) = inner.store.apply(&changes) {
             log::error!("broadcast {txid} but could not record it ({e}); the next sync will");
         }
         changes.apply_to(&mut inner.state);
@@ -1085,23 +1094,9 @@ impl Wallet {
             unsigned_spend(&coins, output, original.tx.version, original.tx.lock_time)?;
         let tx = self.sign(unsigned, &coins)?;
         let new_txid = self.chain.broadcast(&tx)?;
-        let mut changes = Changes {
-            upsert_txs: vec![(
-                tx.compute_txid(),
-                WalletTx {
-                    tx,
-                    confirmation: None,
-                    first_seen: unix_now(),
-                },
-            )],
-            // The network dropped the original for the replacement.
-            delete_txs: vec![*txid],
-            ..Default::default()
-        };
-        if let (Some(index), Some(_)) = (new_change_index, change_sat) {
-            changes.next_index.push((Keychain::Internal, index + 1));
-        }
-        self.record_broadcast(&mut inner, &changes, &new_txid);
+        // The network dropped the original for the replacement.
+        let used_change_index = new_change_index.filter(|_| change_sat.is_some());
+        self.record_broadcast(&mut inner, tx, Some(*txid), used_change_index);
         Ok(FeeBump {
             txid: new_txid,
             replaced: *txid,
