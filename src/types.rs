@@ -46,7 +46,7 @@ pub trait IdText: Sized {
 }
 
 /// 32 bytes from 64 hex digits. The error never quotes the text: it may be a preimage.
-fn hex32(text: &str, what: &str) -> Result<[u8; 32], String> {
+pub(crate) fn hex32(text: &str, what: &str) -> Result<[u8; 32], String> {
     <[u8; 32]>::from_hex(text.trim()).map_err(|_| {
         format!(
             "{what}: expected 64 hex digits, got {} characters that are not",

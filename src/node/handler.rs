@@ -217,7 +217,7 @@ fn handle_event(
             let records = custom_records(onion_fields.as_ref());
             let row = inner.payments.get(&id).map_err(|_| ReplayEvent())?;
             if matches!(purpose, PaymentPurpose::SpontaneousPayment(_)) && row.is_none() {
-                // Keysend: no invoice row exists yet.
+                // Keysend: no invoice row exists yet; it is written with its records.
                 let mut row = new_payment(
                     id,
                     PaymentDirection::Inbound,
@@ -227,21 +227,21 @@ fn handle_event(
                 row.amount_msat = Some(amount_msat);
                 row.custom_records = records.clone();
                 inner.payments.insert(&row).map_err(|_| ReplayEvent())?;
-            }
-            if let Some(preimage) = purpose.preimage() {
+            } else if purpose.preimage().is_some() {
+                // An invoice's row exists: the records join it.
                 inner
                     .payments
                     .set_custom_records(&id, &records)
                     .map_err(|_| ReplayEvent())?;
+            }
+            if let Some(preimage) = purpose.preimage() {
                 inner.channel_manager.claim_funds(preimage);
                 return Ok(());
             }
             // No preimage known to LDK: a hold invoice waits for the app, anything else is
             // failed back.
             let hold = row.filter(|r| {
-                r.kind == PaymentKind::Bolt11Hold
-                    && r.direction == PaymentDirection::Inbound
-                    && r.status == crate::payment::store::PaymentStatus::Pending
+                r.is_hold_invoice() && r.status == crate::payment::store::PaymentStatus::Pending
             });
             let Some(hold) = hold else {
                 log::warn!("claimable payment {payment_hash} of {amount_msat} msat has no preimage we know: failing it back");
@@ -276,8 +276,8 @@ fn handle_event(
             // (the payer may try again, which makes it claimable again).
             let id = PaymentId(payment_hash.0);
             let row = inner.payments.get(&id).map_err(|_| ReplayEvent())?;
-            if let Some(row) = row
-                .filter(|r| r.kind == PaymentKind::Bolt11Hold && r.claim_deadline_height.is_some())
+            if let Some(row) =
+                row.filter(|r| r.is_hold_invoice() && r.claim_deadline_height.is_some())
             {
                 log::warn!(
                     "hold invoice {} was not claimed in time: failed back",
@@ -343,19 +343,18 @@ fn handle_event(
             reason,
         } => {
             inner.router.forget(&payment_id);
-            let id = payment_id;
             let kind = PaymentFailureKind::of(reason.as_ref());
             let reason = reason
                 .map(|r| format!("{r:?}"))
                 .unwrap_or_else(|| "unknown".into());
             inner
                 .payments
-                .fail(&id, &reason)
+                .fail(&payment_id, &reason)
                 .map_err(|_| ReplayEvent())?;
             push(
                 inner,
                 Event::PaymentFailed {
-                    payment_id: id,
+                    payment_id,
                     payment_hash,
                     reason,
                     kind,

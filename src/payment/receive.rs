@@ -102,12 +102,9 @@ impl Node {
         description_hash: &str,
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
-        use bitcoin::hashes::{sha256, Hash};
-        use bitcoin::hex::FromHex;
-        let text = description_hash.trim();
-        let bytes = <[u8; 32]>::from_hex(text).map_err(|e| {
-            NodeError::InvalidInvoice(format!("description hash: expected 64 hex digits: {e}"))
-        })?;
+        use bitcoin::hashes::sha256;
+        let bytes = crate::types::hex32(description_hash, "description hash")
+            .map_err(NodeError::InvalidInvoice)?;
         let hash = lightning_invoice::Sha256(sha256::Hash::from_byte_array(bytes));
         self.create_invoice_described(
             amount_msat,
@@ -129,12 +126,16 @@ impl Node {
         description: &str,
         expiry_secs: Option<u32>,
     ) -> Result<String, NodeError> {
-        let hash = payment_hash;
-        let known = self.inner.payments.get(&PaymentId(hash.0))?;
+        let known = self.inner.payments.get(&PaymentId(payment_hash.0))?;
         if known.is_some() {
             return Err(NodeError::DuplicatePayment);
         }
-        self.create_invoice_described(amount_msat, direct(description)?, expiry_secs, Some(hash))
+        self.create_invoice_described(
+            amount_msat,
+            direct(description)?,
+            expiry_secs,
+            Some(payment_hash),
+        )
     }
 
     /// Claim a paid hold invoice with its `preimage`: the payment settles and
@@ -147,13 +148,13 @@ impl Node {
     ) -> Result<(), NodeError> {
         use bitcoin::hashes::sha256;
         self.require_running()?;
-        let (hash, preimage) = (*payment_hash, *preimage);
+        let hash = payment_hash;
         if sha256::Hash::hash(&preimage.0).to_byte_array() != hash.0 {
             return Err(NodeError::InvalidInput(
                 "the preimage does not hash to this payment hash".into(),
             ));
         }
-        let row = self.hold_invoice(&hash)?;
+        let row = self.hold_invoice(hash)?;
         match row.status {
             crate::payment::store::PaymentStatus::Succeeded => return Ok(()),
             crate::payment::store::PaymentStatus::Failed => {
@@ -171,12 +172,12 @@ impl Node {
         }
         self.inner
             .payments
-            .set_preimage(&PaymentId(hash.0), &preimage)?;
+            .set_preimage(&PaymentId(hash.0), preimage)?;
         if crate::node::take_injected_failure(&self.inner, "claim") {
             log::error!("injected failure: the process dies between storing and making a claim");
             std::process::abort();
         }
-        self.inner.channel_manager.claim_funds(preimage);
+        self.inner.channel_manager.claim_funds(*preimage);
         Ok(())
     }
 
@@ -184,8 +185,8 @@ impl Node {
     /// to it are refused. The payer sees a failure as from a recipient that rejected it.
     pub fn fail_for_hash(&self, payment_hash: &PaymentHash) -> Result<(), NodeError> {
         self.require_running()?;
-        let hash = *payment_hash;
-        let row = self.hold_invoice(&hash)?;
+        let hash = payment_hash;
+        let row = self.hold_invoice(hash)?;
         match row.status {
             crate::payment::store::PaymentStatus::Succeeded => Err(NodeError::InvalidInput(
                 format!("{hash} is already claimed"),
@@ -198,7 +199,7 @@ impl Node {
                 self.inner
                     .payments
                     .fail(&PaymentId(hash.0), "failed back by the app")?;
-                self.inner.channel_manager.fail_htlc_backwards(&hash);
+                self.inner.channel_manager.fail_htlc_backwards(hash);
                 Ok(())
             }
         }
@@ -206,12 +207,7 @@ impl Node {
 
     fn hold_invoice(&self, hash: &PaymentHash) -> Result<PaymentDetails, NodeError> {
         match self.inner.payments.get(&PaymentId(hash.0))? {
-            Some(row)
-                if row.kind == PaymentKind::Bolt11Hold
-                    && row.direction == PaymentDirection::Inbound =>
-            {
-                Ok(row)
-            }
+            Some(row) if row.is_hold_invoice() => Ok(row),
             Some(_) => Err(NodeError::InvalidInput(format!(
                 "{hash} is not a hold invoice (made by receive_for_hash)"
             ))),

@@ -139,6 +139,33 @@ fn onion_fields(records: &[CustomRecord]) -> Result<RecipientOnionFields, NodeEr
         })
 }
 
+/// The route limits of a payment of `amount_msat`: its fee limit (or the configured one) and
+/// Qtum's CLTV budget. LDK's 1,008 blocks are a week on Bitcoin but 9 hours on Qtum: a one-day
+/// invoice window plus a few hops would not fit.
+fn route_limits(amount_msat: u64, options: &SendOptions) -> RouteParametersConfig {
+    RouteParametersConfig {
+        max_total_cltv_expiry_delta: ROUTE_CLTV_BUDGET_BLOCKS,
+        max_total_routing_fee_msat: Some(
+            options
+                .max_fee_msat
+                .unwrap_or_else(|| Config::route_fee_limit_msat(amount_msat)),
+        ),
+        ..RouteParametersConfig::default()
+    }
+}
+
+/// What the router is asked for: a route for `payment_params` and `amount_msat` within `limits`.
+fn route_parameters(
+    payment_params: PaymentParameters,
+    amount_msat: u64,
+    limits: &RouteParametersConfig,
+) -> RouteParameters {
+    let mut params = RouteParameters::from_payment_params_and_value(payment_params, amount_msat);
+    params.payment_params.max_total_cltv_expiry_delta = limits.max_total_cltv_expiry_delta;
+    params.max_total_routing_fee_msat = limits.max_total_routing_fee_msat;
+    params
+}
+
 impl Node {
     fn preview(&self, decoded: &DecodedInvoice) -> InvoicePreview {
         let (description, description_hash) = match &decoded.description {
@@ -203,13 +230,11 @@ impl Node {
                 ))
             }
         };
-        let payment_params = PaymentParameters::from_bolt11_invoice(&invoice);
-        let mut route_params =
-            RouteParameters::from_payment_params_and_value(payment_params, amount);
-        let config = self.route_config(PaymentId([0; 32]), amount, &SendOptions::default());
-        route_params.payment_params.max_total_cltv_expiry_delta =
-            config.max_total_cltv_expiry_delta;
-        route_params.max_total_routing_fee_msat = config.max_total_routing_fee_msat;
+        let route_params = route_parameters(
+            PaymentParameters::from_bolt11_invoice(&invoice),
+            amount,
+            &route_limits(amount, &SendOptions::default()),
+        );
         let channels = inner.channel_manager.list_usable_channels();
         let first_hops: Vec<&lightning::ln::channel_state::ChannelDetails> =
             channels.iter().collect();
@@ -260,10 +285,8 @@ impl Node {
             .sum()
     }
 
-    /// The route limits of one payment: its fee limit (or the configured one) and Qtum's CLTV
-    /// budget. LDK's 1,008 blocks are a week on Bitcoin but 9 hours on Qtum: a one-day
-    /// invoice window plus a few hops would not fit. The hop limit goes to the router
-    /// (`HopLimitRouter`), which applies it to every attempt.
+    /// The route limits of payment `payment_id` (see [`route_limits`]); its hop limit goes to
+    /// the router (`HopLimitRouter`), which applies it to every attempt.
     fn route_config(
         &self,
         payment_id: PaymentId,
@@ -273,15 +296,7 @@ impl Node {
         if let Some(hops) = options.max_route_hops {
             self.inner.router.limit(payment_id, hops);
         }
-        RouteParametersConfig {
-            max_total_cltv_expiry_delta: ROUTE_CLTV_BUDGET_BLOCKS,
-            max_total_routing_fee_msat: Some(
-                options
-                    .max_fee_msat
-                    .unwrap_or_else(|| Config::route_fee_limit_msat(amount_msat)),
-            ),
-            ..RouteParametersConfig::default()
-        }
+        route_limits(amount_msat, options)
     }
 
     /// Whether a channel is in the middle of a commitment update (an HTLC being added or
@@ -449,12 +464,11 @@ impl Node {
             u32::from(inner.config.min_final_cltv_expiry_delta),
             false,
         );
-        let route_config = self.route_config(payment_id, amount_msat, &options);
-        let mut route_params =
-            RouteParameters::from_payment_params_and_value(payment_params, amount_msat);
-        route_params.payment_params.max_total_cltv_expiry_delta =
-            route_config.max_total_cltv_expiry_delta;
-        route_params.max_total_routing_fee_msat = route_config.max_total_routing_fee_msat;
+        let route_params = route_parameters(
+            payment_params,
+            amount_msat,
+            &self.route_config(payment_id, amount_msat, &options),
+        );
         // The preimage is chosen here so the row has its hash before LDK can report anything.
         let preimage =
             lightning::types::payment::PaymentPreimage(inner.keys.get_secure_random_bytes());

@@ -119,6 +119,13 @@ impl std::fmt::Debug for PaymentDetails {
     }
 }
 
+impl PaymentDetails {
+    /// Whether this is the row of a hold invoice this node made (`receive_for_hash`).
+    pub fn is_hold_invoice(&self) -> bool {
+        self.kind == PaymentKind::Bolt11Hold && self.direction == PaymentDirection::Inbound
+    }
+}
+
 /// Which payments to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
