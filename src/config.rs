@@ -428,8 +428,15 @@ impl Config {
                 self.min_channel_size_sat, self.max_channel_size_sat
             ));
         }
-        self.listen_socket_addresses()?;
-        self.reachable_socket_addresses()?;
+        if let Some(a) = self
+            .announced_addresses
+            .iter()
+            .find(|a| a.ip().is_unspecified())
+        {
+            return Err(format!(
+                "announced address {a}: peers cannot dial an unspecified IP"
+            ));
+        }
         if self.sync_interval_secs == 0 {
             return Err("sync_interval_secs must be at least 1".into());
         }
@@ -437,28 +444,17 @@ impl Config {
         Ok(())
     }
 
-    /// `listening_addresses`.
-    pub(crate) fn listen_socket_addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
-        Ok(self.listening_addresses.clone())
-    }
-
     /// Where peers can reach the node: the announced addresses, else the listening ones with a
-    /// specific IP. An unspecified announced IP (`0.0.0.0`) is refused: nobody can dial it.
-    pub(crate) fn reachable_socket_addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
-        let announced = self.announced_addresses.clone();
-        if let Some(a) = announced.iter().find(|a| a.ip().is_unspecified()) {
-            return Err(format!(
-                "announced address {a}: peers cannot dial an unspecified IP"
-            ));
+    /// specific IP (`validate` refuses an unspecified announced IP: nobody can dial it).
+    pub(crate) fn reachable_addresses(&self) -> Vec<std::net::SocketAddr> {
+        if !self.announced_addresses.is_empty() {
+            return self.announced_addresses.clone();
         }
-        if !announced.is_empty() {
-            return Ok(announced);
-        }
-        Ok(self
-            .listen_socket_addresses()?
-            .into_iter()
+        self.listening_addresses
+            .iter()
             .filter(|a| !a.ip().is_unspecified())
-            .collect())
+            .copied()
+            .collect()
     }
 
     /// The route fee limit for a payment of `amount_msat`: max(8,400 sat, 3 %), in msat.

@@ -397,16 +397,8 @@ impl Builder {
         let payments = crate::payment::store::PaymentStore::open(db.shared())
             .map_err(|e| BuildError::Storage(e.to_string()))?;
 
-        let listen_addresses = config
-            .listen_socket_addresses()
-            .map_err(BuildError::InvalidConfig)?;
-        let reachable_addresses = config
-            .reachable_socket_addresses()
-            .map_err(BuildError::InvalidConfig)?;
         let inner = Arc::new(NodeInner {
             config,
-            listen_addresses,
-            reachable_addresses,
             db,
             journal,
             store,

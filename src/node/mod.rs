@@ -76,10 +76,6 @@ pub struct NodeStatus {
 /// Everything the running node's tasks share.
 pub(crate) struct NodeInner {
     pub(crate) config: Config,
-    /// Where the node listens (`Config::listening_addresses`, parsed once).
-    pub(crate) listen_addresses: Vec<std::net::SocketAddr>,
-    /// Where peers can reach it (announced, else specific listening addresses).
-    pub(crate) reachable_addresses: Vec<std::net::SocketAddr>,
     /// The database (its lock is held while the node exists).
     pub(crate) db: Arc<crate::io::db::Db>,
     /// The single writer of channel state.
@@ -233,7 +229,7 @@ impl Node {
     /// listens only on an unspecified address (`0.0.0.0`, `::`) with no announced address:
     /// then nobody knows where it can be reached, and a made-up address would be a lie.
     pub fn node_uri(&self) -> Option<String> {
-        let address = *self.inner().reachable_addresses.first()?;
+        let address = *self.inner().config.reachable_addresses().first()?;
         Some(
             NodeUri {
                 node_id: self.inner().node_id,

@@ -186,7 +186,7 @@ fn accept_peers(
     stop: &Arc<AtomicBool>,
 ) -> Result<(), NodeError> {
     let inbound = Arc::new(InboundLimits::default());
-    for address in &inner.listen_addresses {
+    for address in &inner.config.listening_addresses {
         let listener = std::net::TcpListener::bind(address)
             .map_err(|e| NodeError::Listen(format!("{address}: {e}")))?;
         listener
@@ -431,8 +431,9 @@ fn broadcast_node_announcement(inner: &NodeInner) {
     }
     alias[..len].copy_from_slice(&bytes[..len]);
     let addresses = inner
-        .reachable_addresses
-        .iter()
+        .config
+        .reachable_addresses()
+        .into_iter()
         .map(|a| match a {
             SocketAddr::V4(v4) => lightning::ln::msgs::SocketAddress::TcpIpV4 {
                 addr: v4.ip().octets(),
