@@ -75,7 +75,6 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-mod http;
 mod index;
 mod mempool;
 mod routes;
@@ -83,19 +82,18 @@ mod routes;
 /// The HTTP request-head parser on bytes, for the fuzz targets (feature `fuzzing` only).
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
-pub use http::fuzzing as http_fuzzing;
+pub use qtum_http::fuzzing as http_fuzzing;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use qtum_chain::{RpcAuth, RpcClient};
+use qtum_http::{HttpServer, Limits, ServerConfig as HttpConfig};
 
-use crate::http::{Limits, Response, Shared};
 use crate::routes::{Backend, BackendConfig};
 
 /// Largest request head (request line and header fields) read: 8 KiB, what common servers
@@ -104,10 +102,6 @@ pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// Largest request body read (`POST /tx`): qtumd relays transactions of at most 400,000 weight
 /// units, at most 400 kB, 800 kB of hex; 1 MB leaves room for whitespace.
 pub const MAX_BODY_BYTES: usize = 1_000_000;
-/// Connections refused with 503 waiting for their answer at once; more are just closed.
-const OVERFLOW_QUEUE: usize = 16;
-/// How long a refused connection is given to send its request before it gets its 503.
-const OVERFLOW_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How to start the server.
 ///
@@ -169,111 +163,19 @@ impl ServerConfig {
     }
 }
 
-/// Counts kept while serving.
-#[derive(Debug, Default)]
-struct Counters {
-    busy: AtomicU64,
-}
-
 /// A running server; stops when dropped.
 pub struct EsploraServer {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
+    http: Option<HttpServer>,
+    stop: Arc<AtomicBool>,
+    indexer: Option<JoinHandle<()>>,
     backend: Arc<Backend>,
-    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for EsploraServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EsploraServer")
-            .field("addr", &self.addr)
+            .field("addr", &self.addr())
             .finish()
-    }
-}
-
-fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, String> {
-    std::thread::Builder::new()
-        .name(name)
-        .spawn(f)
-        .map_err(|e| format!("cannot start a thread: {e}"))
-}
-
-/// Hands accepted connections to the workers; a connection the queue has no room for goes to
-/// the refuser (503), or is closed when the refuser is busy too.
-fn accept_loop(
-    listener: TcpListener,
-    queue: SyncSender<TcpStream>,
-    overflow: SyncSender<TcpStream>,
-    shared: Arc<Shared>,
-    counters: Arc<Counters>,
-) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors, most likely: let connections finish.
-                log::warn!("accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        shared.waiting.fetch_add(1, Ordering::SeqCst);
-        match queue.try_send(stream) {
-            Ok(()) => {}
-            Err(TrySendError::Full(stream)) => {
-                shared.waiting.fetch_sub(1, Ordering::SeqCst);
-                counters.busy.fetch_add(1, Ordering::Relaxed);
-                // Dropped (closed) when the refuser is behind as well.
-                let _ = overflow.try_send(stream);
-            }
-            Err(TrySendError::Disconnected(_)) => break,
-        }
-    }
-}
-
-fn worker_loop(
-    queue: Arc<Mutex<Receiver<TcpStream>>>,
-    backend: Arc<Backend>,
-    limits: Limits,
-    shared: Arc<Shared>,
-) {
-    loop {
-        let next = {
-            let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
-            queue.recv_timeout(Duration::from_millis(100))
-        };
-        match next {
-            Ok(stream) => {
-                shared.waiting.fetch_sub(1, Ordering::SeqCst);
-                http::serve(stream, &limits, &shared, |request| {
-                    routes::answer(&backend, request)
-                });
-            }
-            Err(RecvTimeoutError::Timeout) if !shared.stop.load(Ordering::SeqCst) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-fn refuse_loop(overflow: Receiver<TcpStream>, shared: Arc<Shared>) {
-    let busy = Response::text(503, "Server busy, try again");
-    loop {
-        match overflow.recv_timeout(Duration::from_millis(100)) {
-            Ok(stream) => {
-                // Read the request (as far as it came) so the answer is not lost to a reset.
-                let mut head = [0u8; MAX_HEAD_BYTES];
-                let _ = stream.set_read_timeout(Some(OVERFLOW_TIMEOUT));
-                let _ = std::io::Read::read(&mut &stream, &mut head);
-                http::answer_and_close(stream, &busy, OVERFLOW_TIMEOUT, &shared);
-            }
-            Err(RecvTimeoutError::Timeout) if !shared.stop.load(Ordering::SeqCst) => {}
-            Err(_) => return,
-        }
     }
 }
 
@@ -294,89 +196,60 @@ impl EsploraServer {
                 max_utxos: config.max_utxos,
             },
         )?);
-        let listener = TcpListener::bind(config.listen)
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let shared = Arc::new(Shared::default());
-        let counters = Arc::new(Counters::default());
-        let limits = Limits {
+        let mut http_config = HttpConfig::new("qtum-esplora", config.listen);
+        http_config.threads = config.threads;
+        http_config.queue = config.queue;
+        http_config.limits = Limits {
             max_head: MAX_HEAD_BYTES,
             max_body: MAX_BODY_BYTES,
             request_timeout: config.request_timeout,
             idle_timeout: config.idle_timeout,
         };
-        let (queue_tx, queue_rx) = mpsc::sync_channel(config.queue.max(1));
-        let queue_rx = Arc::new(Mutex::new(queue_rx));
-        let (overflow_tx, overflow_rx) = mpsc::sync_channel(OVERFLOW_QUEUE);
-        let mut server = EsploraServer {
-            addr,
-            shared: Arc::clone(&shared),
-            threads: Vec::new(),
-            backend: Arc::clone(&backend),
-            counters: Arc::clone(&counters),
-        };
-        // From here on a failure drops `server`, which stops what was started.
-        for i in 0..config.threads.max(1) {
-            let (queue, backend, limits, shared) = (
-                Arc::clone(&queue_rx),
-                Arc::clone(&backend),
-                limits.clone(),
-                Arc::clone(&shared),
-            );
-            server
-                .threads
-                .push(spawn(format!("qtum-esplora-{i}"), move || {
-                    worker_loop(queue, backend, limits, shared)
-                })?);
-        }
-        {
-            let shared = Arc::clone(&shared);
-            server
-                .threads
-                .push(spawn("qtum-esplora-busy".into(), move || {
-                    refuse_loop(overflow_rx, shared)
-                })?);
-        }
-        {
-            let (backend, shared) = (Arc::clone(&backend), Arc::clone(&shared));
-            server
-                .threads
-                .push(spawn("qtum-esplora-index".into(), move || {
-                    while !shared.stop.load(Ordering::SeqCst) {
+        let answering = Arc::clone(&backend);
+        let http = HttpServer::start(
+            http_config,
+            Arc::new(move |request| routes::answer(&answering, request)),
+        )?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let indexer = {
+            let (backend, stop) = (Arc::clone(&backend), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("qtum-esplora-index".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
                         if let Err(e) = backend.catch_up() {
                             log::warn!("script index: {e}");
                         }
                         for _ in 0..5 {
-                            if shared.stop.load(Ordering::SeqCst) {
+                            if stop.load(Ordering::SeqCst) {
                                 return;
                             }
                             std::thread::sleep(Duration::from_millis(100));
                         }
                     }
-                })?);
-        }
-        {
-            let (shared, counters) = (Arc::clone(&shared), Arc::clone(&counters));
-            server
-                .threads
-                .push(spawn("qtum-esplora-accept".into(), move || {
-                    accept_loop(listener, queue_tx, overflow_tx, shared, counters)
-                })?);
-        }
-        log::info!("qtum-esplora listening on http://{addr}");
-        Ok(server)
+                })
+                .map_err(|e| format!("cannot start a thread: {e}"))?
+        };
+        log::info!("qtum-esplora listening on http://{}", http.addr());
+        Ok(EsploraServer {
+            http: Some(http),
+            stop,
+            indexer: Some(indexer),
+            backend,
+        })
     }
 
     /// The address served.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        match &self.http {
+            Some(http) => http.addr(),
+            None => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
     }
 
     /// The base URL for clients, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// RPC requests made to qtumd so far.
@@ -397,32 +270,23 @@ impl EsploraServer {
 
     /// Connections refused because every worker was busy and the queue was full.
     pub fn refused_busy(&self) -> u64 {
-        self.counters.busy.load(Ordering::Relaxed)
+        self.http.as_ref().map_or(0, HttpServer::refused_busy)
     }
 
     /// Blocks until the server stops (for the binary: it never does on its own).
     pub fn wait(mut self) {
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if let Some(http) = self.http.take() {
+            http.wait();
         }
     }
 }
 
 impl Drop for EsploraServer {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the acceptor, blocked in accept(), with a connection of our own.
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        let _ = TcpStream::connect_timeout(
-            &SocketAddr::new(ip, self.addr.port()),
-            Duration::from_secs(1),
-        );
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        self.stop.store(true, Ordering::SeqCst);
+        drop(self.http.take());
+        if let Some(indexer) = self.indexer.take() {
+            let _ = indexer.join();
         }
     }
 }

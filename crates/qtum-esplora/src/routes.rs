@@ -17,7 +17,7 @@ use qtum_chain::{verify, ChainError, RpcClient};
 use qtum_primitives::address::QtumAddress;
 use qtum_primitives::network::Network;
 
-use crate::http::{Request, Response};
+use qtum_http::{Request, Response};
 use crate::index::{IndexError, IndexedBlock, ScriptIndex};
 use crate::mempool::{Delta, MempoolView};
 
@@ -1047,14 +1047,11 @@ pub(crate) fn answer(backend: &Backend, request: &Request) -> Response {
         .collect();
     match backend.route(&request.method, &path, &request.body) {
         Ok(Body::Text(text)) => Response::text(200, text),
-        Ok(Body::Json(v)) => Response {
-            status: 200,
-            content_type: "application/json",
-            body: v.to_string().into_bytes(),
-        },
+        Ok(Body::Json(v)) => Response::json(200, v.to_string().into_bytes()),
         Ok(Body::Bytes(b)) => Response {
             status: 200,
             content_type: "application/octet-stream",
+            headers: Vec::new(),
             body: b,
         },
         Err(Fail::BadRequest(m)) => Response::text(400, m),

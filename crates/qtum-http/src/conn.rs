@@ -11,12 +11,14 @@
 //! client that does not read cannot hold a worker either).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::stream::Conn;
+
 /// Header lines accepted in one request.
-pub(crate) const MAX_HEADERS: usize = 64;
+pub const MAX_HEADERS: usize = 64;
 /// How long a worker waits for one read or write before looking at the stop flag and deadline.
 const SLICE: Duration = Duration::from_millis(100);
 /// After an error answer, how long (and how much) the rest of a request is read and dropped so
@@ -29,45 +31,115 @@ const MIN_SEND_RATE: u64 = 32 * 1024;
 
 /// The limits a connection is held to.
 #[derive(Debug, Clone)]
-pub(crate) struct Limits {
-    pub(crate) max_head: usize,
-    pub(crate) max_body: usize,
-    pub(crate) request_timeout: Duration,
-    pub(crate) idle_timeout: Duration,
+pub struct Limits {
+    /// Largest request head (request line and header fields), in bytes: 431 beyond.
+    pub max_head: usize,
+    /// Largest request body, in bytes: 413 beyond.
+    pub max_body: usize,
+    /// Time to receive a whole request once a worker starts on it (and to send its answer,
+    /// plus one second per 32 KiB).
+    pub request_timeout: Duration,
+    /// Time a keep-alive connection may wait for its next request while no other connection
+    /// waits for a worker.
+    pub idle_timeout: Duration,
 }
 
 /// State the acceptor and the workers share.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
+    /// How the server words its own refusals (oversize, malformed, timeouts, busy); plain text
+    /// when `None`.
+    pub(crate) error_body: Option<fn(u16, &str) -> Response>,
     /// Connections accepted and not yet picked up by a worker.
     pub(crate) waiting: AtomicUsize,
 }
 
-/// One parsed request.
-#[derive(Debug)]
-pub(crate) struct Request {
-    pub(crate) method: String,
+impl Shared {
+    /// `response`, a refusal of the server's own, in the words of `error_body`.
+    pub(crate) fn reword(&self, response: Response) -> Response {
+        match self.error_body {
+            Some(f) => f(response.status, &String::from_utf8_lossy(&response.body)),
+            None => response,
+        }
+    }
+}
+
+/// One parsed request. Its `Debug` leaves out the header values and the body (an
+/// `Authorization` header, a password in a JSON body).
+pub struct Request {
+    /// The method token, e.g. `GET`.
+    pub method: String,
     /// The request target (path and query), as sent.
-    pub(crate) target: String,
-    pub(crate) body: Vec<u8>,
+    pub target: String,
+    /// The header fields, names as sent, values without surrounding whitespace.
+    pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes).
+    pub body: Vec<u8>,
     keep_alive: bool,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Request {
+    /// The value of the first header field named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The target's path, without the query.
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+    }
+
+    /// The target's query (after `?`), empty without one.
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, q)| q)
+    }
 }
 
 /// An answer.
 #[derive(Debug)]
-pub(crate) struct Response {
-    pub(crate) status: u16,
-    pub(crate) content_type: &'static str,
-    pub(crate) body: Vec<u8>,
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// Extra header fields (name, value); both must be free of CR and LF.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 impl Response {
-    pub(crate) fn text(status: u16, text: impl Into<String>) -> Response {
+    /// A `text/plain` answer.
+    pub fn text(status: u16, text: impl Into<String>) -> Response {
         Response {
             status,
             content_type: "text/plain",
+            headers: Vec::new(),
             body: text.into().into_bytes(),
+        }
+    }
+
+    /// An `application/json` answer.
+    pub fn json(status: u16, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body,
         }
     }
 }
@@ -76,13 +148,20 @@ fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         417 => "Expectation Failed",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
@@ -114,7 +193,7 @@ enum Got {
 /// One read of at most `buf.len()` bytes before `deadline`, in slices that watch the stop flag
 /// (and, when `idle`, the queue).
 fn read_some(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     buf: &mut [u8],
     deadline: Instant,
     shared: &Shared,
@@ -132,7 +211,7 @@ fn read_some(
             return Ok(Got::Deadline);
         }
         let wait = (deadline - now).clamp(Duration::from_millis(1), SLICE);
-        if stream.set_read_timeout(Some(wait)).is_err() {
+        if stream.tcp().set_read_timeout(Some(wait)).is_err() {
             return Err(ReadError::Close);
         }
         match stream.read(buf) {
@@ -162,6 +241,7 @@ fn is_token(s: &str) -> bool {
 struct Head {
     method: String,
     target: String,
+    headers: Vec<(String, String)>,
     http10: bool,
     content_length: usize,
     connection_close: bool,
@@ -195,6 +275,7 @@ fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ReadError> {
     let mut head = Head {
         method: method.to_string(),
         target: target.to_string(),
+        headers: Vec::new(),
         http10,
         content_length: 0,
         connection_close: false,
@@ -221,6 +302,7 @@ fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ReadError> {
             return Err(refuse(400, "Bad header line"));
         }
         let value = value.trim_matches([' ', '\t']);
+        head.headers.push((name.to_string(), value.to_string()));
         if name.eq_ignore_ascii_case("content-length") {
             let n: u64 = value
                 .parse()
@@ -261,7 +343,7 @@ fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ReadError> {
 /// arrive within the request timeout of the worker picking the connection up; a later one may
 /// be preceded by an idle keep-alive wait.
 fn read_request(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     buf: &mut Vec<u8>,
     first: bool,
     limits: &Limits,
@@ -322,6 +404,7 @@ fn read_request(
     Ok(Request {
         method: head.method,
         target: head.target,
+        headers: head.headers,
         body,
         keep_alive,
     })
@@ -329,7 +412,7 @@ fn read_request(
 
 /// Writes all of `data` before `deadline`.
 fn write_all(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     mut data: &[u8],
     deadline: Instant,
     shared: &Shared,
@@ -343,7 +426,7 @@ fn write_all(
             return Err(());
         }
         let wait = (deadline - now).clamp(Duration::from_millis(1), SLICE);
-        stream.set_write_timeout(Some(wait)).map_err(|_| ())?;
+        stream.tcp().set_write_timeout(Some(wait)).map_err(|_| ())?;
         match stream.write(data) {
             Ok(0) => return Err(()),
             Ok(n) => data = &data[n..],
@@ -355,7 +438,7 @@ fn write_all(
             Err(_) => return Err(()),
         }
     }
-    Ok(())
+    stream.flush_before(deadline, &shared.stop)
 }
 
 /// When sending `bytes` must be done by.
@@ -375,6 +458,11 @@ fn encode(response: &Response, keep_alive: bool) -> Vec<u8> {
     if response.status == 503 {
         out.push_str("Retry-After: 1\r\n");
     }
+    for (name, value) in &response.headers {
+        if !value.bytes().any(|b| b == b'\r' || b == b'\n') {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
     if !keep_alive {
         out.push_str("Connection: close\r\n");
     }
@@ -387,7 +475,7 @@ fn encode(response: &Response, keep_alive: bool) -> Vec<u8> {
 /// Sends `response` and closes: the write side first, then whatever the client still sends
 /// is read and dropped for a moment, so the answer reaches it instead of a reset.
 pub(crate) fn answer_and_close(
-    mut stream: TcpStream,
+    mut stream: Conn,
     response: &Response,
     timeout: Duration,
     shared: &Shared,
@@ -397,7 +485,8 @@ pub(crate) fn answer_and_close(
     if write_all(&mut stream, &bytes, deadline, shared).is_err() {
         return;
     }
-    let _ = stream.shutdown(Shutdown::Write);
+    stream.close_notify(deadline, &shared.stop);
+    let _ = stream.tcp().shutdown(Shutdown::Write);
     let until = Instant::now() + LINGER;
     let mut drained = 0;
     let mut sink = [0u8; 8192];
@@ -411,11 +500,17 @@ pub(crate) fn answer_and_close(
 
 /// Serves one connection until it closes, idles out, misbehaves or the server stops.
 pub(crate) fn serve(
-    mut stream: TcpStream,
+    mut stream: Conn,
     limits: &Limits,
     shared: &Shared,
-    handle: impl Fn(&Request) -> Response,
+    handle: &dyn Fn(&Request) -> Response,
 ) {
+    if stream
+        .handshake(Instant::now() + limits.request_timeout, &shared.stop)
+        .is_err()
+    {
+        return;
+    }
     let mut buf = Vec::new();
     let mut first = true;
     loop {
@@ -423,6 +518,7 @@ pub(crate) fn serve(
             Ok(r) => r,
             Err(ReadError::Close) => return,
             Err(ReadError::Answer(response)) => {
+                let response = shared.reword(response);
                 answer_and_close(stream, &response, limits.request_timeout, shared);
                 return;
             }
@@ -431,7 +527,7 @@ pub(crate) fn serve(
         let response = if request.method == "GET" || request.method == "POST" {
             handle(&request)
         } else {
-            Response::text(405, "Method not allowed")
+            shared.reword(Response::text(405, "Method not allowed"))
         };
         let keep_alive = request.keep_alive
             && response.status != 405
@@ -480,7 +576,7 @@ pub mod fuzzing {
     /// `max_body`; `Err` is the status the server answers before closing.
     pub fn parse_request_head(head: &[u8], max_body: usize) -> Result<ParsedHead, u16> {
         let limits = Limits {
-            max_head: crate::MAX_HEAD_BYTES,
+            max_head: 8 * 1024,
             max_body,
             request_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(1),
@@ -508,7 +604,7 @@ mod tests {
 
     fn status(head: &[u8]) -> u16 {
         let limits = Limits {
-            max_head: crate::MAX_HEAD_BYTES,
+            max_head: 8 * 1024,
             max_body: 1000,
             request_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(1),
