@@ -198,9 +198,11 @@ const MAX_BODY: u64 = 64 * 1024 * 1024;
 
 /// A status and a body.
 #[derive(Debug)]
-pub(crate) struct HttpResponse {
-    pub(crate) status: u16,
-    pub(crate) body: Vec<u8>,
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The body (at most 64 MiB read).
+    pub body: Vec<u8>,
 }
 
 /// The HTTP client of one endpoint (or of one source's base URLs): timeouts, the TLS trust it was
@@ -209,7 +211,7 @@ pub(crate) struct HttpResponse {
 /// A configuration error (an unreadable or empty CA file, an `https://` URL without the `https`
 /// feature) does not panic: it is kept and every request answers it, and the sources'
 /// constructors report it up front through [`HttpAgent::config_error`].
-pub(crate) struct HttpAgent {
+pub struct HttpAgent {
     agent: ureq::Agent,
     config_error: Option<ChainError>,
 }
@@ -225,7 +227,7 @@ impl core::fmt::Debug for HttpAgent {
 impl HttpAgent {
     /// A client with `timeout` per request (connect, send and receive together) that trusts the
     /// certificates in `ca_file` (PEM) for `https://` URLs, or the webpki roots without one.
-    pub(crate) fn new(timeout: Duration, ca_file: Option<&Path>) -> HttpAgent {
+    pub fn new(timeout: Duration, ca_file: Option<&Path>) -> HttpAgent {
         let builder = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             // Statuses are answers the sources interpret (404 = unknown, 5xx = endpoint fault).
@@ -249,7 +251,7 @@ impl HttpAgent {
     }
 
     /// The configuration error every request would answer, if any.
-    pub(crate) fn config_error(&self) -> Option<&ChainError> {
+    pub fn config_error(&self) -> Option<&ChainError> {
         self.config_error.as_ref()
     }
 
@@ -276,18 +278,23 @@ impl HttpAgent {
     }
 
     /// `GET url`.
-    pub(crate) fn get(&self, url: &str) -> Result<HttpResponse, ChainError> {
+    pub fn get(&self, url: &str) -> Result<HttpResponse, ChainError> {
+        self.get_with(url, &[])
+    }
+
+    /// `GET url` with `headers`.
+    pub fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Result<HttpResponse, ChainError> {
         self.ready(url)?;
-        let response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| transport_error(e, url))?;
+        let mut request = self.agent.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.call().map_err(|e| transport_error(e, url))?;
         read(response, url)
     }
 
     /// `POST url` with `headers` and `body`.
-    pub(crate) fn post(
+    pub fn post(
         &self,
         url: &str,
         headers: &[(&str, &str)],

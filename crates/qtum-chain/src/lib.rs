@@ -40,7 +40,7 @@ pub use broadcast::ChainBroadcaster;
 pub use esplora::{EsploraConfig, EsploraSource};
 pub use fees::{FeeStatus, LdkFeeEstimator};
 pub use guard::{GuardedSource, HeaderRules};
-pub use http::{redact_url, EndpointHealth};
+pub use http::{redact_url, EndpointHealth, HttpAgent, HttpResponse};
 pub use rpc::{RpcAuth, RpcClient, RpcConfig, RpcEndpoint, RpcSource};
 pub use sync::{
     ChainSync, ScriptSync, ScriptSyncResult, SyncConfig, SyncReport, SyncTip, TxConfirmation,

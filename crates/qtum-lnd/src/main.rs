@@ -1,0 +1,82 @@
+//! `qtum-lnd --config FILE`: runs the server node until SIGTERM or SIGINT.
+//! `qtum-lnd --check-config --config FILE`: checks the file and exits (0: good, 2: refused).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use qtum_lnd::config::DaemonConfig;
+use qtum_lnd::Daemon;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+const USAGE: &str = "usage: qtum-lnd --config FILE [--check-config]";
+
+fn main() -> ExitCode {
+    let mut config_path: Option<PathBuf> = None;
+    let mut check_only = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => match args.next() {
+                Some(p) => config_path = Some(PathBuf::from(p)),
+                None => return usage("--config needs a file"),
+            },
+            "--check-config" => check_only = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--version" => {
+                println!("qtum-lnd {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            other => return usage(&format!("unknown argument '{other}'")),
+        }
+    }
+    let Some(config_path) = config_path else {
+        return usage("--config is required");
+    };
+    let config = match DaemonConfig::load(&config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("qtum-lnd: {}: {e}", config_path.display());
+            return ExitCode::from(2);
+        }
+    };
+    if check_only {
+        println!("{}: good", config_path.display());
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = qtum_lnd::logging::init(config.log_level, config.log_file.as_deref()) {
+        eprintln!("qtum-lnd: {e}");
+        return ExitCode::from(2);
+    }
+    // Registered before the node starts, so a signal during the start is not lost.
+    let mut signals = match Signals::new([SIGTERM, SIGINT]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("qtum-lnd: cannot watch for signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let daemon = match Daemon::start(&config) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("qtum-lnd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(signal) = signals.forever().next() {
+        log::info!("signal {signal}: stopping");
+    }
+    daemon.stop();
+    log::info!("stopped");
+    log::logger().flush();
+    ExitCode::SUCCESS
+}
+
+fn usage(why: &str) -> ExitCode {
+    eprintln!("qtum-lnd: {why}\n{USAGE}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,289 @@
+//! The tutorial's server journey, driven only through `qtum-ln` against two `qtum-lnd`
+//! processes on the regtest harness, with an SDK node paying through them; and the API's
+//! refusals (wrong password, malformed JSON, unknown channel, oversize request), each leaving
+//! the node as it was.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use qtum_lightning::qtum::network::Network;
+use qtum_lightning::{Builder, ChainSourceConfig, Config, Node, PaymentStatus, RpcAuth};
+use qtum_regtest::node::RegtestNode;
+use serde_json::Value;
+
+fn channels(d: &Daemon) -> Vec<Value> {
+    d.ok(&["channels"]).as_array().cloned().unwrap_or_default()
+}
+
+fn payments(d: &Daemon) -> Vec<Value> {
+    d.ok(&["payments"])["payments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn confirmed_sat(d: &Daemon) -> u64 {
+    d.ok(&["balance"])["confirmed_sat"].as_u64().unwrap_or(0)
+}
+
+fn fund(harness: &RegtestNode, d: &Daemon, amount_sat: u64) {
+    let address = d.ok(&["newaddress"])["address"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    let script = qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
+        .expect("regtest address")
+        .script_pubkey();
+    harness.fund_address(&script, amount_sat).expect("funded");
+    mine(harness, 1);
+    wait_until("funds seen by the daemon", || confirmed_sat(d) >= amount_sat);
+}
+
+/// Waits until the daemon's channel with `peer` is usable, mining while the funding waits.
+fn wait_usable(harness: &RegtestNode, d: &Daemon, peer: &str) -> String {
+    wait_until("funding broadcast", || {
+        channels(d)
+            .iter()
+            .any(|c| c["counterparty_node_id"] == peer && !c["funding_txo"].is_null())
+    });
+    let mut id = String::new();
+    wait_until("channel usable", || {
+        mine(harness, 1);
+        std::thread::sleep(Duration::from_millis(300));
+        match channels(d)
+            .into_iter()
+            .find(|c| c["counterparty_node_id"] == peer && c["is_usable"] == true)
+        {
+            Some(c) => {
+                id = c["channel_id"].as_str().unwrap_or_default().to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    id
+}
+
+fn sdk_node(harness: &RegtestNode) -> Node {
+    let mut config = Config::new(
+        Network::Regtest,
+        temp_dir("sdk"),
+        ChainSourceConfig::rpc(
+            harness.url().to_string(),
+            RpcAuth::UserPass {
+                user: harness.rpc_user().to_string(),
+                password: harness.rpc_password().to_string(),
+            },
+        ),
+    );
+    config.sync_interval_secs = 1;
+    config.our_to_self_delay_blocks = 5_400;
+    let mut builder = Builder::new(config);
+    builder.set_entropy_seed_bytes(&[42; 32]);
+    let node = builder.build().expect("sdk node builds");
+    node.start().expect("sdk node starts");
+    node
+}
+
+#[test]
+fn tutorial_journey_through_the_cli() {
+    let harness = harness();
+    let mut a = Daemon::start(&harness, "alice");
+    let mut b = Daemon::start(&harness, "bob");
+    let b_id = b.node_id();
+
+    // Fund Alice, then open to Bob by his URI and wait for the confirmations.
+    fund(&harness, &a, 5_000_000);
+    let opened = a.ok(&["open", &b.uri(), "2000000"]);
+    assert!(opened["user_channel_id"].is_string(), "{opened}");
+    let channel_id = wait_usable(&harness, &a, &b_id);
+    wait_until("Bob sees the channel usable", || {
+        channels(&b).iter().any(|c| c["is_usable"] == true)
+    });
+
+    // The tutorial's 1-satoshi invoice, paid.
+    let invoice = b.ok(&["invoice", "--amount-msat", "1000", "--description", "1 sat"]);
+    let invoice_text = invoice["invoice"].as_str().expect("invoice").to_string();
+    let decoded = a.ok(&["decodeinvoice", &invoice_text]);
+    assert_eq!(decoded["amount_msat"], 1000);
+    assert_eq!(decoded["payee_node_id"], b_id.as_str());
+    let paid = a.ok(&["pay", &invoice_text]);
+    let payment_id = paid["payment_id"].as_str().expect("id").to_string();
+    wait_until("Alice's payment succeeded", || {
+        a.ok(&["payment", &payment_id])["status"] == "succeeded"
+    });
+    let sent = a.ok(&["payment", &payment_id]);
+    assert_eq!(sent["amount_msat"], 1000);
+    assert!(sent["preimage"].is_string());
+    wait_until("Bob received it", || {
+        payments(&b).iter().any(|p| {
+            p["direction"] == "inbound" && p["status"] == "succeeded" && p["amount_msat"] == 1000
+        })
+    });
+    // Bob's event stream tells it too.
+    let events = b.ok(&["events", "--after", "0", "--wait", "5"]);
+    assert!(
+        events["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["event"]["type"] == "payment_received"),
+        "{events}"
+    );
+
+    // An SDK node (a phone) opens to Alice and pays Bob through her.
+    let phone = sdk_node(&harness);
+    let address = phone.new_address().expect("address");
+    let script = qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
+        .expect("address")
+        .script_pubkey();
+    harness.fund_address(&script, 3_000_000).expect("funded");
+    mine(&harness, 1);
+    wait_until("phone funded", || {
+        let _ = phone.sync();
+        phone.onchain_balance().confirmed_sat >= 3_000_000
+    });
+    let a_id = a.node_id();
+    phone
+        .open_channel(&a.uri(), 1_500_000, None, false)
+        .expect("phone opens to Alice");
+    wait_until("phone's channel usable", || {
+        mine(&harness, 1);
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = phone.sync();
+        phone
+            .list_channels()
+            .iter()
+            .any(|c| c.counterparty_node_id.to_string() == a_id && c.is_usable)
+    });
+    let invoice = b.ok(&["invoice", "--amount-msat", "5000000", "--description", "from a phone"]);
+    let id = phone
+        .send(invoice["invoice"].as_str().expect("invoice"), None)
+        .expect("phone pays");
+    wait_until("phone's payment through Alice settled", || {
+        phone
+            .payment(&id)
+            .ok()
+            .flatten()
+            .is_some_and(|p| p.status != PaymentStatus::Pending)
+    });
+    let details = phone.payment(&id).expect("read").expect("row");
+    assert_eq!(details.status, PaymentStatus::Succeeded, "{details:?}");
+    wait_until("Alice earned a forwarding fee", || {
+        a.ok(&["events", "--after", "0"])["events"]
+            .as_array()
+            .is_some_and(|list| list.iter().any(|e| e["event"]["type"] == "payment_forwarded"))
+    });
+
+    // Close Alice–Bob cooperatively; Alice's share comes back on chain.
+    let before_close = confirmed_sat(&a);
+    let channel_balance = channels(&a)
+        .iter()
+        .find(|c| c["channel_id"] == channel_id.as_str())
+        .and_then(|c| c["balance_sat"].as_u64())
+        .expect("balance");
+    a.ok(&["close", &channel_id]);
+    wait_until("funds back on chain", || {
+        mine(&harness, 1);
+        std::thread::sleep(Duration::from_millis(300));
+        confirmed_sat(&a) > before_close + channel_balance - 100_000
+    });
+    assert!(channels(&a)
+        .iter()
+        .all(|c| c["channel_id"] != channel_id.as_str()));
+
+    phone.stop().expect("phone stops");
+    // SIGTERM: a graceful stop, status 0.
+    assert!(a.terminate().success(), "alice: {}", a.log());
+    assert!(b.terminate().success(), "bob: {}", b.log());
+}
+
+#[test]
+fn refusals_change_nothing() {
+    let harness = harness();
+    let a = Daemon::start(&harness, "refusals");
+    fund(&harness, &a, 2_000_000);
+    let before = (channels(&a), payments(&a), confirmed_sat(&a));
+
+    // Wrong password, through the CLI and raw: 401, typed.
+    let wrong = run_cli(
+        &["--api", &a.api, "--password", "not-the-password", "getinfo"],
+        &[],
+    );
+    assert_eq!(wrong.status, 2, "{wrong:?}");
+    assert!(wrong.stderr.contains("401 Unauthorized"), "{}", wrong.stderr);
+    let (status, body) = raw_request(&a.api, "GET /v1/info HTTP/1.1", b"");
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["kind"], "Unauthorized");
+    // The password from the environment works; a wrong one there too is refused.
+    let env_ok = run_cli(
+        &["--api", &a.api, "getinfo"],
+        &[("QTUM_LN_PASSWORD", &a.password)],
+    );
+    assert_eq!(env_ok.status, 0, "{}", env_ok.stderr);
+    let auth = format!("Authorization: Bearer {}", a.password);
+
+    // Malformed JSON: 400 MalformedJson; a field the API does not know: 400 InvalidRequest.
+    let (status, body) = raw_request(
+        &a.api,
+        &format!("POST /v1/onchain/send HTTP/1.1\r\n{auth}"),
+        b"{\"address\": ",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["type"], "ApiError");
+    assert_eq!(body["error"]["kind"], "MalformedJson");
+    let (status, body) = raw_request(
+        &a.api,
+        &format!("POST /v1/onchain/send HTTP/1.1\r\n{auth}"),
+        b"{\"address\": \"x\", \"amount_sats\": 5}",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["kind"], "InvalidRequest");
+
+    // An unknown channel: 404 with the SDK's typed error.
+    let unknown = a.cli(&["close", &"ab".repeat(32)]);
+    assert_eq!(unknown.status, 2);
+    assert!(unknown.stderr.contains("404 UnknownChannel"), "{}", unknown.stderr);
+    let (status, body) = raw_request(
+        &a.api,
+        &format!("POST /v1/channels/force-close HTTP/1.1\r\n{auth}"),
+        format!("{{\"channel_id\": \"{}\"}}", "cd".repeat(32)).as_bytes(),
+    );
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["type"], "NodeError");
+    assert_eq!(body["error"]["kind"], "UnknownChannel");
+
+    // Oversize: 413 before the body is read, in the API's error form.
+    let big = vec![b' '; 200 * 1024];
+    let (status, body) = raw_request(
+        &a.api,
+        &format!("POST /v1/invoices HTTP/1.1\r\n{auth}"),
+        &big,
+    );
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["kind"], "RequestTooLarge");
+
+    // A send the wallet cannot make: 409 InsufficientFunds, no transaction.
+    let address = a.ok(&["newaddress"])["address"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    let broke = a.cli(&["sendtoaddress", &address, "900000000"]);
+    assert_eq!(broke.status, 2);
+    assert!(broke.stderr.contains("InsufficientFunds"), "{}", broke.stderr);
+    // Unknown routes and methods.
+    let (status, body) = raw_request(&a.api, &format!("GET /v1/nothing HTTP/1.1\r\n{auth}"), b"");
+    assert_eq!((status, body["error"]["kind"].as_str()), (404, Some("UnknownRoute")));
+    let (status, body) = raw_request(&a.api, &format!("POST /v1/info HTTP/1.1\r\n{auth}"), b"{}");
+    assert_eq!((status, body["error"]["kind"].as_str()), (405, Some("MethodNotAllowed")));
+
+    mine(&harness, 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = (channels(&a), payments(&a), confirmed_sat(&a));
+    assert_eq!(before, after, "a refused request changed the node");
+    // The password never reached the log.
+    assert!(!a.log().contains(&a.password));
+    assert!(a.log().contains("API listening"), "the log is written");
+}
