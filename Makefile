@@ -2,7 +2,7 @@
 # Qtum-patched LDK sources (scripts/patch-deps.sh: instant once done).
 CARGO ?= cargo
 
-.PHONY: all deps build test demo lint fmt clean-deps bench bindings test-bindings soak fuzz
+.PHONY: all deps build test demo demo-server test-server lint fmt clean-deps bench bindings test-bindings soak fuzz
 
 all: build
 
@@ -15,6 +15,15 @@ build: deps
 test: deps
 	$(CARGO) test --workspace
 	$(MAKE) test-bindings
+	$(MAKE) test-server
+
+# The server's packaging as far as this machine can run it (no Docker here): the build script
+# the Dockerfile uses, the container entrypoint's config rendering, then the tutorial's server
+# journey with the binaries that script produced (two qtum-lnd processes driven by qtum-ln).
+test-server: deps
+	bash scripts/test-build-daemon.sh
+	bash scripts/test-entrypoint.sh
+	bash scripts/demo-server.sh
 
 # Bindings (issue 7): regenerate Kotlin/Swift/Python from the cdylib `cargo test` just built
 # (same target dir, so only a relink at most), then run the full cycle through Python and
@@ -35,6 +44,10 @@ test-bindings: bindings
 # `make demo RPC=http://user:pass@127.0.0.1:13889` runs the same journey on a real qtumd -regtest.
 demo: deps
 	@bash scripts/demo.sh $(if $(RPC),--rpc $(RPC))
+
+# The same journey on the server node: two qtum-lnd daemons, every step a qtum-ln command.
+demo-server: deps
+	@bash scripts/demo-server.sh $(if $(RPC),--rpc $(RPC))
 
 lint: deps
 	$(CARGO) fmt --all -- --check

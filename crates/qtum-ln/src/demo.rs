@@ -23,32 +23,32 @@ const FUND_SAT: u64 = 20 * QTUM;
 /// Bounds a hang only; the demo never measures time.
 const STEP_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn qtum(sat: u64) -> String {
+pub(crate) fn qtum(sat: u64) -> String {
     format!("{}.{:08} QTUM", sat / QTUM, sat % QTUM)
 }
 
-struct Chain {
-    rpc: RpcClient,
-    url: String,
-    user: String,
-    password: String,
-    mine_to: String,
+pub(crate) struct Chain {
+    pub(crate) rpc: RpcClient,
+    pub(crate) url: String,
+    pub(crate) user: String,
+    pub(crate) password: String,
+    pub(crate) mine_to: String,
 }
 
 impl Chain {
-    fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+    pub(crate) fn call(&self, method: &str, params: Value) -> Result<Value, String> {
         self.rpc
             .call(method, params)
             .map_err(|e| format!("{method}: {e}"))
     }
 
-    fn height(&self) -> Result<u64, String> {
+    pub(crate) fn height(&self) -> Result<u64, String> {
         self.call("getblockcount", json!([]))?
             .as_u64()
             .ok_or_else(|| "getblockcount: not a number".into())
     }
 
-    fn mine(&self, blocks: u64, to: &str) -> Result<(), String> {
+    pub(crate) fn mine(&self, blocks: u64, to: &str) -> Result<(), String> {
         let mut left = blocks;
         while left > 0 {
             let n = left.min(500);
@@ -77,7 +77,7 @@ fn split_credentials(url: &str) -> Result<(String, String, String), String> {
     ))
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -229,21 +229,24 @@ fn pay(from: &Node, to: &Node, amount_msat: u64, what: &str) -> Result<(), Strin
 
 /// Where the demo's own blocks pay: a key nobody in the demo uses, so the nodes' balances show
 /// only the tutorial's money.
-fn burn_address() -> Result<String, String> {
+pub(crate) fn burn_address() -> Result<String, String> {
     use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
     let secret = SecretKey::from_slice(&[7; 32]).map_err(|e| e.to_string())?;
     let key = bitcoin::CompressedPublicKey(PublicKey::from_secret_key(&Secp256k1::new(), &secret));
     Ok(qtum_lightning::qtum::address::QtumAddress::p2wpkh(&key, Network::Regtest).to_string())
 }
 
-fn qtum_script(address: &str) -> Result<bitcoin::ScriptBuf, String> {
+pub(crate) fn qtum_script(address: &str) -> Result<bitcoin::ScriptBuf, String> {
     qtum_lightning::qtum::address::QtumAddress::from_str_for(address, Network::Regtest)
         .map(|a| a.script_pubkey())
         .map_err(|e| e.to_string())
 }
 
-/// Run the tutorial; `rpc` is an external regtest node's `http://user:pass@host:port`.
-pub fn run(rpc: Option<&str>) -> Result<(), String> {
+/// The chain the demos run on: an in-process harness without `rpc`, else the regtest node at
+/// `rpc` (`http://user:pass@host:port`). Refuses anything but regtest.
+pub(crate) fn open_chain(
+    rpc: Option<&str>,
+) -> Result<(Option<qtum_regtest::node::RegtestNode>, Chain), String> {
     let harness = match rpc {
         Some(_) => None,
         None => Some(qtum_regtest::node::RegtestNode::start().map_err(|e| e.to_string())?),
@@ -268,12 +271,12 @@ pub fn run(rpc: Option<&str>) -> Result<(), String> {
         },
         Duration::from_secs(60),
     );
-    let mut chain = Chain {
+    let chain = Chain {
         rpc: rpc_client,
         url,
         user,
         password,
-        mine_to: String::new(),
+        mine_to: burn_address()?,
     };
     let info = chain.call("getblockchaininfo", json!([]))?;
     if info["chain"] != "regtest" {
@@ -282,7 +285,44 @@ pub fn run(rpc: Option<&str>) -> Result<(), String> {
             info["chain"]
         ));
     }
+    Ok((harness, chain))
+}
 
+/// Pays `amount_sat` to `address` from the harness's or the regtest node's wallet, or, when the
+/// node has no wallet, mines 2,001 blocks to the address (coinbase maturity).
+pub(crate) fn fund_address(
+    harness: Option<&qtum_regtest::node::RegtestNode>,
+    chain: &Chain,
+    address: &str,
+    amount_sat: u64,
+) -> Result<(), String> {
+    let funded = match harness {
+        // The harness's own wallet (it mines to itself past maturity first).
+        Some(h) => h
+            .fund_address(&qtum_script(address)?, amount_sat)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        None => chain
+            .call(
+                "sendtoaddress",
+                json!([address, amount_sat as f64 / QTUM as f64]),
+            )
+            .map(|_| ()),
+    };
+    match funded {
+        Ok(()) => println!("  sent from the regtest node's wallet to {address}"),
+        Err(why) => {
+            println!("  the regtest node cannot pay ({why}):");
+            println!("  mining 2,001 blocks to {address} and waiting out the coinbase maturity");
+            chain.mine(2_001, address)?;
+        }
+    }
+    Ok(())
+}
+
+/// Run the tutorial; `rpc` is an external regtest node's `http://user:pass@host:port`.
+pub fn run(rpc: Option<&str>) -> Result<(), String> {
+    let (harness, chain) = open_chain(rpc)?;
     let dir = std::env::temp_dir().join(format!("qtum-ln-demo-{}", std::process::id()));
     println!("\n1. Two Lightning nodes (data in {})", dir.display());
     let alice = start_node(&chain, &dir, "alice", 1)?;
@@ -293,28 +333,7 @@ pub fn run(rpc: Option<&str>) -> Result<(), String> {
 
     println!("\n2. Fund alice's on-chain wallet with {}", qtum(FUND_SAT));
     let address = alice.new_address().map_err(|e| e.to_string())?;
-    chain.mine_to = burn_address()?;
-    let funded = match &harness {
-        // The harness's own wallet (it mines to itself past maturity first).
-        Some(h) => h
-            .fund_address(&qtum_script(&address)?, FUND_SAT)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        None => chain
-            .call(
-                "sendtoaddress",
-                json!([address, FUND_SAT as f64 / QTUM as f64]),
-            )
-            .map(|_| ()),
-    };
-    match funded {
-        Ok(()) => println!("  sent from the regtest node's wallet to {address}"),
-        Err(why) => {
-            println!("  the regtest node cannot pay ({why}):");
-            println!("  mining 2,001 blocks to {address} and waiting out the coinbase maturity");
-            chain.mine(2_001, &address)?;
-        }
-    }
+    fund_address(harness.as_ref(), &chain, &address, FUND_SAT)?;
     wait(&chain, &[&alice], "funds confirmed", true, || {
         Ok(alice.onchain_balance().spendable_sat >= FUND_SAT)
     })?;

@@ -1,7 +1,8 @@
 //! `qtum-ln`: the command-line companion of the Qtum Lightning SDK.
 //!
 //! `qtum-ln decode <invoice|address|header|block> <text>` prints one JSON object on stdout.
-//! Bad input exits with status 2 and one line on stderr that says what is wrong.
+//! `qtum-ln [--api URL] [--password P] <command>` calls a `qtum-lnd` daemon's API (see
+//! `client.rs`). Bad input exits with status 2 and one line on stderr that says what is wrong.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -13,13 +14,19 @@ use qtum_lightning::qtum::invoice::{DecodedInvoice, InvoiceDescription};
 use qtum_lightning::qtum::network::Network;
 use serde_json::{json, Map, Value};
 
+mod client;
 mod demo;
+mod demo_server;
 
-const USAGE: &str = "usage: qtum-ln decode <invoice|address|header|block> <text|-> [--network mainnet|testnet|regtest]\n       qtum-ln demo [--rpc http://user:password@host:port]";
+const USAGE: &str = "usage: qtum-ln decode <invoice|address|header|block> <text|-> [--network mainnet|testnet|regtest]\n       qtum-ln demo|demo-server [--rpc http://user:password@host:port]\n       qtum-ln [--api URL] [--password P | --password-file F] [--config qtum-lnd.toml] [--cacert PEM] <command>";
+
+fn full_usage() -> String {
+    format!("{USAGE}\ncommands of a qtum-lnd daemon (API from --api, QTUM_LN_API or the config; password from --password, QTUM_LN_PASSWORD or the config):\n{}", client::COMMANDS)
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("demo") {
+    if let Some(which @ ("demo" | "demo-server")) = args.first().map(String::as_str) {
         let rpc = match args.get(1).map(String::as_str) {
             None => None,
             Some("--rpc") => match args.get(2) {
@@ -36,11 +43,32 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        return match demo::run(rpc) {
+        let result = if which == "demo" {
+            demo::run(rpc)
+        } else {
+            demo_server::run(rpc)
+        };
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(reason) => {
                 eprintln!("\nqtum-ln demo failed: {reason}");
                 ExitCode::FAILURE
+            }
+        };
+    }
+    let is_local = matches!(
+        args.first().map(String::as_str),
+        Some("decode" | "-h" | "--help") | None
+    );
+    if !is_local {
+        return match client::run(&args) {
+            Ok(value) => {
+                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(failure) => {
+                eprintln!("qtum-ln: {}", failure.message.replace('\n', " "));
+                ExitCode::from(failure.status)
             }
         };
     }
@@ -63,7 +91,7 @@ fn run(args: &[String]) -> Result<Value, String> {
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
-            "-h" | "--help" => return Err(USAGE.into()),
+            "-h" | "--help" => return Err(full_usage()),
             "--network" => {
                 let value = args.get(i + 1).ok_or("--network needs a value")?;
                 network = Some(value.parse::<Network>().map_err(|e| e.to_string())?);
@@ -91,7 +119,7 @@ fn run(args: &[String]) -> Result<Value, String> {
                 other => Err(format!("unknown kind '{other}'; {USAGE}")),
             }
         }
-        _ => Err(USAGE.into()),
+        _ => Err(full_usage()),
     }
 }
 
