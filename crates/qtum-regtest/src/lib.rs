@@ -18,6 +18,7 @@ pub mod json;
 pub mod mempool;
 pub mod miner;
 pub mod node;
+mod notify;
 pub mod params;
 pub mod policy;
 pub mod rpc;

@@ -2,17 +2,28 @@
 //!
 //! Usage: `qtum-regtest --rpcport 13889 --rpcuser u --rpcpassword p [--datadir DIR]
 //! [--addrindex 0|1]` (with `--datadir` the chain and mempool are kept in DIR and resumed on the
-//! next start; `--addrindex 0` answers the address index calls as qtumd without `-addrindex`)
-//! (qtumd's `-rpcport=…` spelling is accepted too).
+//! next start; `--addrindex 0` answers the address index calls as qtumd without `-addrindex`;
+//! `--zmqpubrawblock tcp://127.0.0.1:PORT` and `--zmqpubrawtx ...` publish qtumd's ZMQ
+//! notifications) (qtumd's `-rpcport=…` spelling is accepted too).
 
 use qtum_regtest::{NodeConfig, RegtestNode};
 
 fn usage() -> ! {
     eprintln!(
         "usage: qtum-regtest [--rpcport N] [--rpcuser USER] [--rpcpassword PASS] [--datadir DIR] \
-         [--addrindex 0|1]"
+         [--addrindex 0|1] [--zmqpubrawblock tcp://IP:PORT] [--zmqpubrawtx tcp://IP:PORT]"
     );
     std::process::exit(2)
+}
+
+/// `tcp://IP:PORT` as a socket address (the harness binds numeric addresses only).
+fn zmq_addr(text: &str) -> std::net::SocketAddr {
+    text.strip_prefix("tcp://")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| {
+            eprintln!("qtum-regtest: a ZMQ address is tcp://IP:PORT, not {text}");
+            usage()
+        })
 }
 
 fn main() {
@@ -45,6 +56,8 @@ fn main() {
                     _ => usage(),
                 }
             }
+            "zmqpubrawblock" => config.zmq_pub_raw_block = Some(zmq_addr(&value())),
+            "zmqpubrawtx" => config.zmq_pub_raw_tx = Some(zmq_addr(&value())),
             "regtest" | "server" | "printtoconsole" => {}
             "h" | "help" => usage(),
             _ => {
@@ -60,6 +73,14 @@ fn main() {
                 node.url(),
                 node.rpc_user()
             );
+            for (topic, endpoint) in [
+                ("rawblock", node.zmq_block_endpoint()),
+                ("rawtx", node.zmq_tx_endpoint()),
+            ] {
+                if let Some(e) = endpoint {
+                    println!("qtum-regtest publishes {topic} on {e}");
+                }
+            }
             node.wait();
         }
         Err(e) => {

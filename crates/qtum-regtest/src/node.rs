@@ -42,6 +42,11 @@ pub struct NodeConfig {
     pub datadir: Option<std::path::PathBuf>,
     /// Run as qtumd without `-addrindex` (the index calls answer as qtumd then does).
     pub without_addrindex: bool,
+    /// Publish `rawblock` notifications here, as qtumd's `-zmqpubrawblock` (port 0: any).
+    pub zmq_pub_raw_block: Option<std::net::SocketAddr>,
+    /// Publish `rawtx` notifications here, as `-zmqpubrawtx` (the same address as blocks: one
+    /// socket for both).
+    pub zmq_pub_raw_tx: Option<std::net::SocketAddr>,
 }
 
 /// Failure to start a node.
@@ -108,6 +113,7 @@ pub struct RegtestNode {
     state: Arc<Mutex<NodeState>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    feed: Option<crate::notify::Feed>,
 }
 
 impl std::fmt::Debug for RegtestNode {
@@ -210,6 +216,20 @@ impl RegtestNode {
                 .spawn(move || serve(server, state, stop, expected_auth))
                 .map_err(|e| StartError::Http(e.to_string()))?
         };
+        let feed = crate::notify::start(
+            Arc::clone(&state),
+            config.zmq_pub_raw_block,
+            config.zmq_pub_raw_tx,
+            Arc::clone(&stop),
+        );
+        let feed = match feed {
+            Ok(feed) => feed,
+            Err(e) => {
+                stop.store(true, Ordering::SeqCst);
+                let _ = thread.join();
+                return Err(StartError::Http(e));
+            }
+        };
         Ok(RegtestNode {
             url: format!("http://127.0.0.1:{port}"),
             port,
@@ -218,12 +238,23 @@ impl RegtestNode {
             state,
             stop,
             thread: Some(thread),
+            feed,
         })
     }
 
     /// The RPC URL, `http://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The `rawblock` ZMQ endpoint (`tcp://127.0.0.1:port`), when configured.
+    pub fn zmq_block_endpoint(&self) -> Option<&str> {
+        self.feed.as_ref().and_then(|f| f.block_endpoint.as_deref())
+    }
+
+    /// The `rawtx` ZMQ endpoint, when configured.
+    pub fn zmq_tx_endpoint(&self) -> Option<&str> {
+        self.feed.as_ref().and_then(|f| f.tx_endpoint.as_deref())
     }
 
     /// The RPC port.
@@ -366,6 +397,9 @@ impl RegtestNode {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Some(feed) = self.feed.take() {
+            let _ = feed.thread.join();
+        }
     }
 }
 
@@ -380,6 +414,9 @@ impl Drop for RegtestNode {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        if let Some(feed) = self.feed.take() {
+            let _ = feed.thread.join();
         }
     }
 }
