@@ -76,10 +76,14 @@ pub struct ChainSection {
     pub rpc_url: Option<String>,
     pub rpc_user: Option<String>,
     pub rpc_password: Option<String>,
+    /// A file whose first line is the RPC password (instead of `rpc_password`).
+    pub rpc_password_file: Option<PathBuf>,
     pub rpc_cookie_file: Option<PathBuf>,
     pub rpc_ca_file: Option<PathBuf>,
     /// Esplora-style servers, in order of preference (instead of `rpc_url`).
     pub esplora_urls: Option<Vec<String>>,
+    /// A PEM file whose certificates alone are trusted for the Esplora servers' `https://`.
+    pub esplora_ca_file: Option<PathBuf>,
     pub allow_insecure_http: Option<bool>,
     /// qtumd's `zmqpubrawblock` address, e.g. `tcp://127.0.0.1:28332`.
     pub zmq_block: Option<String>,
@@ -174,6 +178,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("password", &"<redacted>")
             .field("tls", &self.tls)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -195,6 +200,18 @@ pub struct DaemonConfig {
     pub zmq: ZmqConfig,
     pub log_level: log::LevelFilter,
     pub log_file: Option<PathBuf>,
+}
+
+/// The first line of a secret file (a trailing newline, or anything after the first line, is
+/// not part of the secret; the contents never reach an error text).
+fn read_secret(key: &str, path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(key, format!("cannot read {}: {}", path.display(), e.kind())))?;
+    let line = text.lines().next().unwrap_or("").trim_end_matches('\r').to_string();
+    if line.is_empty() {
+        return Err(bad(key, format!("{} is empty", path.display())));
+    }
+    Ok(line)
 }
 
 fn socket(key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
@@ -260,7 +277,23 @@ impl DaemonConfig {
             }
             (None, None) => return Err(bad("chain", "missing: rpc_url or esplora_urls")),
             (Some(url), None) => {
-                let auth = match (&chain.rpc_user, &chain.rpc_password, &chain.rpc_cookie_file) {
+                if chain.esplora_ca_file.is_some() {
+                    return Err(bad("chain.esplora_ca_file", "given without esplora_urls"));
+                }
+                let file_password = match (&chain.rpc_password, &chain.rpc_password_file) {
+                    (Some(_), Some(_)) => {
+                        return Err(bad(
+                            "chain.rpc_password_file",
+                            "give rpc_password or rpc_password_file, not both",
+                        ))
+                    }
+                    (None, Some(f)) => {
+                        Some(read_secret("chain.rpc_password_file", &relative(base, f.clone()))?)
+                    }
+                    _ => None,
+                };
+                let password = chain.rpc_password.clone().or(file_password);
+                let auth = match (&chain.rpc_user, &password, &chain.rpc_cookie_file) {
                     (Some(user), Some(password), None) => RpcAuth::UserPass {
                         user: user.clone(),
                         password: password.clone(),
@@ -276,7 +309,10 @@ impl DaemonConfig {
                         ))
                     }
                     (Some(_), None, None) => {
-                        return Err(bad("chain.rpc_password", "missing (rpc_user is given)"))
+                        return Err(bad(
+                            "chain.rpc_password",
+                            "missing, or rpc_password_file (rpc_user is given)",
+                        ))
                     }
                     (None, Some(_), None) => {
                         return Err(bad("chain.rpc_user", "missing (rpc_password is given)"))
@@ -297,10 +333,21 @@ impl DaemonConfig {
             (None, Some(urls)) => {
                 if chain.rpc_user.is_some()
                     || chain.rpc_password.is_some()
+                    || chain.rpc_password_file.is_some()
                     || chain.rpc_cookie_file.is_some()
                 {
                     return Err(bad("chain", "RPC credentials given without rpc_url"));
                 }
+                if chain.rpc_ca_file.is_some() {
+                    return Err(bad(
+                        "chain.rpc_ca_file",
+                        "given without rpc_url (esplora_ca_file is the Esplora servers' CA)",
+                    ));
+                }
+                let ca_file = chain
+                    .esplora_ca_file
+                    .clone()
+                    .map(|p| relative(base, p).to_string_lossy().into_owned());
                 if urls.is_empty() {
                     return Err(bad("chain.esplora_urls", "empty"));
                 }
@@ -309,7 +356,7 @@ impl DaemonConfig {
                         .iter()
                         .map(|url| EsploraServerConfig {
                             url: url.clone(),
-                            ca_file: None,
+                            ca_file: ca_file.clone(),
                         })
                         .collect(),
                     allow_insecure_http,
@@ -391,15 +438,7 @@ impl DaemonConfig {
         )?;
         let password = match (a.password, a.password_file) {
             (Some(p), None) => p,
-            (None, Some(f)) => {
-                let f = relative(base, f);
-                std::fs::read_to_string(&f)
-                    .map_err(|e| {
-                        bad("api.password_file", format!("cannot read {}: {e}", f.display()))
-                    })?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string()
-            }
+            (None, Some(f)) => read_secret("api.password_file", &relative(base, f))?,
             (Some(_), Some(_)) => {
                 return Err(bad("api.password", "give password or password_file, not both"))
             }
@@ -468,7 +507,8 @@ impl DaemonConfig {
 
 /// The TOML key an SDK validation message is about (its first word names the SDK field).
 fn config_key_of(message: &str) -> &'static str {
-    const KEYS: [(&str, &str); 10] = [
+    const KEYS: [(&str, &str); 11] = [
+        ("announced address", "node.announce"),
         ("our_to_self_delay_blocks", "channels.to_self_delay_blocks"),
         ("max_to_self_delay_blocks", "channels.max_to_self_delay_blocks"),
         ("min_final_cltv_expiry_delta", "channels.min_final_cltv_expiry_delta"),

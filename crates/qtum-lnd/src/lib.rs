@@ -13,6 +13,7 @@ pub mod api;
 pub mod config;
 pub mod events;
 pub mod logging;
+pub mod zmq;
 
 use std::io::Write;
 use std::path::Path;
@@ -33,6 +34,7 @@ pub struct Daemon {
     http: Option<HttpServer>,
     events: Arc<EventLog>,
     pump: Option<JoinHandle<()>>,
+    feed: Option<zmq::Feed>,
 }
 
 /// Reads the mnemonic at `path`, or creates one (24 words, mode 0600) when there is none yet.
@@ -81,12 +83,6 @@ pub fn load_or_create_mnemonic(path: &Path) -> Result<Zeroizing<String>, String>
 impl Daemon {
     /// Builds and starts the node, then the event pump and the API.
     pub fn start(config: &DaemonConfig) -> Result<Daemon, String> {
-        if config.zmq.block.is_some() || config.zmq.tx.is_some() {
-            // Refused rather than ignored: an operator who configured it expects it to work.
-            return Err("chain.zmq_block / chain.zmq_tx: the ZMQ feed is not supported yet; \
-                        remove them (the node polls every chain.poll_interval_secs)"
-                .into());
-        }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
         let phrase = load_or_create_mnemonic(&config.mnemonic_file)?;
@@ -118,7 +114,10 @@ impl Daemon {
             http: None,
             events: Arc::clone(&events),
             pump: None,
+            feed: None,
         };
+        daemon.feed = zmq::Feed::start(&config.zmq, Arc::clone(&node))
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
         daemon.pump = Some(
             events::start_pump(Arc::clone(&node), Arc::clone(&events))
                 .map_err(|e| format!("cannot start a thread: {e}"))?,
@@ -171,6 +170,9 @@ impl Daemon {
     fn shutdown(&mut self) {
         self.events.close();
         drop(self.http.take());
+        if let Some(feed) = self.feed.take() {
+            feed.stop();
+        }
         if let Some(pump) = self.pump.take() {
             let _ = pump.join();
         }

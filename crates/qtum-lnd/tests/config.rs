@@ -54,6 +54,10 @@ fn bad_files_are_refused_with_the_key_named() {
         ("[log]\nlevel = \"loud\"\n", "log.level"),
         ("[chain]\nzmq_block = \"127.0.0.1:28332\"\n", "chain.zmq_block"),
         ("[storage]\nbackend = \"postgres\"\n", "storage.backend"),
+        ("[chain]\nrpc_password_file = \"nothing-here\"\n", "chain.rpc_password_file"),
+        ("[chain]\nesplora_ca_file = \"ca.pem\"\n", "chain.esplora_ca_file"),
+        ("[api]\nthreads = 0\n", "api.threads"),
+        ("[node]\nannounce = [\"0.0.0.0:9735\"]\n", "node.announce"),
     ];
     for (extra, key) in cases {
         // The extra lines override or add to the good file (TOML allows a table once: the
@@ -73,6 +77,25 @@ fn bad_files_are_refused_with_the_key_named() {
     // The password is never echoed.
     let (_, stderr) = check(&merge(GOOD, "[api]\nlisten = \"nowhere\"\n"));
     assert!(!stderr.contains("a-long-enough-password"), "{stderr}");
+    // Secrets from files: the first line only; an empty or missing file is refused by key.
+    let dir = temp_dir("secrets");
+    std::fs::write(dir.join("api"), "a-long-enough-password\nsecond line\n").expect("written");
+    std::fs::write(dir.join("rpc"), "rpc-secret\n").expect("written");
+    std::fs::write(dir.join("empty"), "\n").expect("written");
+    let from_files = GOOD
+        .replace(
+            "password = \"a-long-enough-password\"",
+            &format!("password_file = \"{}\"", dir.join("api").display()),
+        )
+        .replace(
+            "rpc_password = \"p\"",
+            &format!("rpc_password_file = \"{}\"", dir.join("rpc").display()),
+        );
+    let (status, stderr) = check(&from_files);
+    assert_eq!(status, 0, "{stderr}");
+    let (status, stderr) = check(&from_files.replace("/rpc\"", "/empty\""));
+    assert_eq!(status, 2);
+    assert!(stderr.contains("chain.rpc_password_file"), "{stderr}");
     // Mainnet over plain HTTP to another machine is refused.
     let (status, stderr) = check(
         &GOOD

@@ -101,6 +101,24 @@ pub const PASSWORD_PREFIX: &str = "test-api-password-";
 
 /// The config file of a regtest daemon reading `harness`; `extra` is appended (more sections).
 pub fn config_text(harness: &RegtestNode, dir: &Path, api_port: u16, p2p_port: u16, password: &str, extra: &str) -> String {
+    config_text_polling(harness, dir, api_port, p2p_port, password, 1, extra)
+}
+
+/// As [`config_text`], polling the chain every `poll_secs`; `chain_extra` goes into `[chain]`.
+pub fn config_text_polling(
+    harness: &RegtestNode,
+    dir: &Path,
+    api_port: u16,
+    p2p_port: u16,
+    password: &str,
+    poll_secs: u64,
+    chain_extra: &str,
+) -> String {
+    let (chain_extra, extra) = if chain_extra.trim_start().starts_with('[') {
+        ("", chain_extra)
+    } else {
+        (chain_extra, "")
+    };
     format!(
         r##"network = "regtest"
 data_dir = "{dir}"
@@ -118,8 +136,8 @@ password = "{password}"
 rpc_url = "{url}"
 rpc_user = "{user}"
 rpc_password = "{rpc_password}"
-poll_interval_secs = 1
-
+poll_interval_secs = {poll_secs}
+{chain_extra}
 [channels]
 to_self_delay_blocks = 5400
 
@@ -142,6 +160,12 @@ impl Daemon {
     }
 
     pub fn start_with(harness: &RegtestNode, name: &str, extra: &str) -> Daemon {
+        Daemon::start_with_chain(harness, name, 1, extra)
+    }
+
+    /// A daemon polling the chain every `poll_secs`; `extra` is more `[chain]` keys, or whole
+    /// sections when it starts with one.
+    pub fn start_with_chain(harness: &RegtestNode, name: &str, poll_secs: u64, extra: &str) -> Daemon {
         let dir = temp_dir(name);
         let api_port = free_port();
         let p2p_port = free_port();
@@ -149,7 +173,7 @@ impl Daemon {
         let config = dir.join("qtum-lnd.toml");
         std::fs::write(
             &config,
-            config_text(harness, &dir, api_port, p2p_port, &password, extra),
+            config_text_polling(harness, &dir, api_port, p2p_port, &password, poll_secs, extra),
         )
         .expect("config written");
         let mut d = Daemon {
