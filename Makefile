@@ -39,6 +39,7 @@ test-bindings: bindings
 	cd bindings/python && $(PYTHON) -m pytest -q
 	$(MVN) -B -q -f bindings/kotlin/pom.xml test
 	bash -n scripts/build-android.sh && bash scripts/build-android.sh --dry-run >/dev/null 2>&1
+	bash scripts/test-build-android.sh
 	bash -n scripts/build-ios.sh && bash scripts/build-ios.sh --dry-run >/dev/null 2>&1
 
 # `make demo RPC=http://user:pass@127.0.0.1:13889` runs the same journey on a real qtumd -regtest.

@@ -9,6 +9,11 @@
 # and, for the AAR step only, Gradle 8.9+ with the Android SDK (ANDROID_HOME); without Gradle the
 # script stops after placing the .so files and the Kotlin sources in android/src/main.
 #
+# The libraries are built unstripped (the profile's `strip` is turned off for this build): UniFFI
+# 0.31 reads the bindings' metadata from the symbol table, so the Kotlin is generated from an
+# unstripped library and checked to be there; only then is each library stripped (the NDK's
+# llvm-strip) into jniLibs, the copy the AAR ships.
+#
 # minSdk 24: the NDK's API-24 clang wrappers. Every library is linked with
 # -z max-page-size=16384 so it loads on 16 KB-page devices (required by Google Play for
 # Android 15+). The release-size profile keeps panic=unwind: a Rust panic becomes a Kotlin
@@ -93,9 +98,16 @@ if [ "$missing" = 1 ]; then
   exit 1
 fi
 
-# ----- the native libraries -----
+# ----- the native libraries (unstripped in the target directory) -----
 run bash scripts/patch-deps.sh
 JNI=android/src/main/jniLibs
+# cargo's profile override by environment: CARGO_PROFILE_<NAME>_STRIP (dashes as underscores).
+STRIP_OFF="CARGO_PROFILE_$(echo "$PROFILE" | tr 'a-z-' 'A-Z_')_STRIP=false"
+built() { # built <abi>: the unstripped library cargo wrote
+  local dir="$PROFILE"
+  [ "$PROFILE" = dev ] && dir=debug
+  echo "$TARGET_DIR/$(rust_target "$1")/$dir/libqtum_lightning.so"
+}
 for abi in $ABIS; do
   t="$(rust_target "$abi")"
   T="$(echo "$t" | tr 'a-z-' 'A-Z_')"
@@ -105,16 +117,30 @@ for abi in $ABIS; do
   run env "CC_$t_=$cc" "AR_$t_=$TOOLCHAIN/llvm-ar" \
     "CARGO_TARGET_${T}_LINKER=$cc" \
     "CARGO_TARGET_${T}_RUSTFLAGS=$PAGE_FLAGS" \
+    "$STRIP_OFF" \
     "$CARGO" build -p qtum-lightning --lib --profile "$PROFILE" --target "$t"
-  run mkdir -p "$JNI/$abi"
-  run cp "$TARGET_DIR/$t/$PROFILE/libqtum_lightning.so" "$JNI/$abi/libqtum_lightning.so"
 done
 
-# ----- the Kotlin bindings (read from the arm64 library's own metadata) -----
+# ----- the Kotlin bindings, from the first ABI's unstripped library -----
 first_abi="${ABIS%% *}"
+KOTLIN_OUT=android/src/main/kotlin
+KOTLIN_FILE="$KOTLIN_OUT/org/qtum/lightning/qtum_lightning.kt"
+run rm -f "$KOTLIN_FILE"
 run "$CARGO" build -p uniffi-bindgen
-run "$TARGET_DIR/debug/uniffi-bindgen" generate --library "$JNI/$first_abi/libqtum_lightning.so" \
-  --language kotlin --out-dir android/src/main/kotlin --no-format
+run "$TARGET_DIR/debug/uniffi-bindgen" generate --library "$(built "$first_abi")" \
+  --language kotlin --out-dir "$KOTLIN_OUT" --no-format
+# uniffi-bindgen writes nothing, and says nothing, for a library without metadata.
+if [ "$DRY" = 0 ] && ! grep -q "class Node" "$KOTLIN_FILE" 2>/dev/null; then
+  echo "build-android: no Kotlin bindings were generated from $(built "$first_abi")" \
+    "(a stripped library has no UniFFI metadata)" >&2
+  exit 1
+fi
+
+# ----- the shipped libraries: stripped copies -----
+for abi in $ABIS; do
+  run mkdir -p "$JNI/$abi"
+  run "$TOOLCHAIN/llvm-strip" --strip-all -o "$JNI/$abi/libqtum_lightning.so" "$(built "$abi")"
+done
 
 # ----- the AAR -----
 if [ -x android/gradlew ]; then
