@@ -283,7 +283,11 @@ impl HttpAgent {
     }
 
     /// `GET url` with `headers`.
-    pub fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Result<HttpResponse, ChainError> {
+    pub fn get_with(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, ChainError> {
         self.ready(url)?;
         let mut request = self.agent.get(url);
         for (name, value) in headers {

@@ -17,9 +17,9 @@ use qtum_chain::{verify, ChainError, RpcClient};
 use qtum_primitives::address::QtumAddress;
 use qtum_primitives::network::Network;
 
-use qtum_http::{Request, Response};
 use crate::index::{IndexError, IndexedBlock, ScriptIndex};
 use crate::mempool::{Delta, MempoolView};
+use qtum_http::{Request, Response};
 
 /// Confirmed transactions per `/scripthash/:hash/txs` page, as Esplora.
 const CHAIN_PAGE: usize = 25;

@@ -113,7 +113,12 @@ pub fn tls_config(
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert_file)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("cannot read the certificates in {}: {e}", cert_file.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot read the certificates in {}: {e}",
+                cert_file.display()
+            )
+        })?;
     if certs.is_empty() {
         return Err(format!("no certificate in {}", cert_file.display()));
     }

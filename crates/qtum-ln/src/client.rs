@@ -212,12 +212,20 @@ fn request_of(args: &Args) -> Result<(&'static str, String, Option<Value>), Fail
         "connect" => {
             expect(1)?;
             let uri = arg(args, 1, "the peer's pubkey@host:port")?;
-            ("POST", "/v1/peers/connect".into(), Some(json!({"uri": uri})))
+            (
+                "POST",
+                "/v1/peers/connect".into(),
+                Some(json!({"uri": uri})),
+            )
         }
         "disconnect" => {
             expect(1)?;
             let id = arg(args, 1, "the node id")?;
-            ("POST", "/v1/peers/disconnect".into(), Some(json!({"node_id": id})))
+            (
+                "POST",
+                "/v1/peers/disconnect".into(),
+                Some(json!({"node_id": id})),
+            )
         }
         "open" => {
             expect(2)?;
@@ -230,7 +238,11 @@ fn request_of(args: &Args) -> Result<(&'static str, String, Option<Value>), Fail
                 "announce".into(),
                 json!(args.flags.iter().any(|f| f == "--announce")),
             );
-            ("POST", "/v1/channels/open".into(), with(body, &[("push_msat", "push_msat")]))
+            (
+                "POST",
+                "/v1/channels/open".into(),
+                with(body, &[("push_msat", "push_msat")]),
+            )
         }
         "channels" => {
             expect(0)?;
@@ -256,7 +268,10 @@ fn request_of(args: &Args) -> Result<(&'static str, String, Option<Value>), Fail
                 "/v1/channels/fees".into(),
                 with(
                     body,
-                    &[("base_msat", "base_msat"), ("ppm", "proportional_millionths")],
+                    &[
+                        ("base_msat", "base_msat"),
+                        ("ppm", "proportional_millionths"),
+                    ],
                 ),
             )
         }
@@ -278,14 +293,22 @@ fn request_of(args: &Args) -> Result<(&'static str, String, Option<Value>), Fail
         "decodeinvoice" => {
             expect(1)?;
             let invoice = arg(args, 1, "the invoice")?;
-            ("POST", "/v1/invoices/decode".into(), Some(json!({"invoice": invoice})))
+            (
+                "POST",
+                "/v1/invoices/decode".into(),
+                Some(json!({"invoice": invoice})),
+            )
         }
         "pay" => {
             expect(1)?;
             let invoice = arg(args, 1, "the invoice")?;
             let mut body = Map::new();
             body.insert("invoice".into(), json!(invoice));
-            ("POST", "/v1/payments/pay".into(), with(body, &[("amount_msat", "amount_msat")]))
+            (
+                "POST",
+                "/v1/payments/pay".into(),
+                with(body, &[("amount_msat", "amount_msat")]),
+            )
         }
         "keysend" => {
             expect(2)?;
@@ -369,7 +392,10 @@ pub fn run(args: &[String]) -> Result<Value, Failure> {
     }
     let url = format!("{}{path}", target.base);
     let auth = format!("Bearer {}", target.password);
-    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
     let response = match (method, body) {
         ("GET", _) => agent.get_with(&url, &headers[..1]),
         (_, body) => {

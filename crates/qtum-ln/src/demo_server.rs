@@ -129,7 +129,11 @@ fn cli_quiet(d: &Daemon, args: &[&str]) -> Result<Value, String> {
 
 /// The same, printed as a person would type it, with the answer.
 fn cli(d: &Daemon, args: &[&str]) -> Result<Value, String> {
-    println!("  $ qtum-ln --config {}/qtum-lnd.toml {}", d.name, args.join(" "));
+    println!(
+        "  $ qtum-ln --config {}/qtum-lnd.toml {}",
+        d.name,
+        args.join(" ")
+    );
     let value = cli_quiet(d, args)?;
     let text = serde_json::to_string_pretty(&value).unwrap_or_default();
     for line in text.lines().take(24) {
@@ -139,7 +143,12 @@ fn cli(d: &Daemon, args: &[&str]) -> Result<Value, String> {
 }
 
 /// Polls `done` (mining a block between polls when `mine`) until it holds.
-fn wait(chain: &Chain, what: &str, mine: bool, mut done: impl FnMut() -> bool) -> Result<(), String> {
+fn wait(
+    chain: &Chain,
+    what: &str,
+    mine: bool,
+    mut done: impl FnMut() -> bool,
+) -> Result<(), String> {
     let start = Instant::now();
     while !done() {
         if start.elapsed() > STEP_TIMEOUT {
@@ -190,7 +199,10 @@ pub fn run(rpc: Option<&str>) -> Result<(), String> {
     })?;
     cli(&alice, &["balance"])?;
 
-    println!("\n3. Alice opens a {} channel to bob by his URI", qtum(CHANNEL_SAT));
+    println!(
+        "\n3. Alice opens a {} channel to bob by his URI",
+        qtum(CHANNEL_SAT)
+    );
     cli(&alice, &["open", &bob_uri, &CHANNEL_SAT.to_string()])?;
     wait(&chain, "funding transaction broadcast", false, || {
         channel_of(&alice).is_some_and(|c| !c["funding_txo"].is_null())
@@ -208,14 +220,16 @@ pub fn run(rpc: Option<&str>) -> Result<(), String> {
         .to_string();
 
     println!("\n5. Bob asks for 1 satoshi; alice pays");
-    let invoice = cli(&bob, &["invoice", "--amount-msat", "1000", "--description", "1 sat"])?;
+    let invoice = cli(
+        &bob,
+        &["invoice", "--amount-msat", "1000", "--description", "1 sat"],
+    )?;
     let invoice = invoice["invoice"].as_str().unwrap_or_default().to_string();
     cli(&alice, &["decodeinvoice", &invoice])?;
     let paid = cli(&alice, &["pay", &invoice])?;
     let payment_id = paid["payment_id"].as_str().unwrap_or_default().to_string();
     wait(&chain, "payment settled", false, || {
-        cli_quiet(&alice, &["payment", &payment_id])
-            .is_ok_and(|p| p["status"] != "pending")
+        cli_quiet(&alice, &["payment", &payment_id]).is_ok_and(|p| p["status"] != "pending")
     })?;
     let payment = cli(&alice, &["payment", &payment_id])?;
     if payment["status"] != "succeeded" {
@@ -229,8 +243,7 @@ pub fn run(rpc: Option<&str>) -> Result<(), String> {
         .unwrap_or(0);
     cli(&alice, &["close", &channel_id])?;
     wait(&chain, "closing transaction confirmed", true, || {
-        cli_quiet(&alice, &["channels"])
-            .is_ok_and(|c| c.as_array().is_some_and(Vec::is_empty))
+        cli_quiet(&alice, &["channels"]).is_ok_and(|c| c.as_array().is_some_and(Vec::is_empty))
             && cli_quiet(&alice, &["balance"])
                 .ok()
                 .and_then(|b| b["confirmed_sat"].as_u64())

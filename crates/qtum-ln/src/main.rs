@@ -63,7 +63,10 @@ fn main() -> ExitCode {
     if !is_local {
         return match client::run(&args) {
             Ok(value) => {
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
                 ExitCode::SUCCESS
             }
             Err(failure) => {

@@ -156,7 +156,10 @@ impl From<NodeError> for ApiError {
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     let a = sha256::Hash::hash(given).to_byte_array();
     let b = sha256::Hash::hash(expected).to_byte_array();
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// The password a request presents: `Bearer <password>` or Basic `user:password`.
@@ -188,7 +191,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
         })
     };
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
@@ -242,11 +245,18 @@ fn query_value<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn query_number<T: std::str::FromStr>(request: &Request, name: &str) -> Result<Option<T>, ApiError> {
+fn query_number<T: std::str::FromStr>(
+    request: &Request,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
     match query_value(request, name) {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
-            ApiError::api(400, "InvalidRequest", format!("query parameter {name}: not a number"))
+            ApiError::api(
+                400,
+                "InvalidRequest",
+                format!("query parameter {name}: not a number"),
+            )
         }),
     }
 }
@@ -500,7 +510,8 @@ impl Api {
             )),
             ("POST", "/v1/channels/open") => {
                 let b: OpenBody = body(request)?;
-                let user_channel_id = node.open_channel(&b.uri, b.amount_sat, b.push_msat, b.announce)?;
+                let user_channel_id =
+                    node.open_channel(&b.uri, b.amount_sat, b.push_msat, b.announce)?;
                 Ok(json!({"user_channel_id": user_channel_id.to_text()}))
             }
             ("POST", "/v1/channels/close") => {
@@ -587,7 +598,9 @@ impl Api {
                     direction: query_value(request, "direction")
                         .map(parse_direction)
                         .transpose()?,
-                    status: query_value(request, "status").map(parse_status).transpose()?,
+                    status: query_value(request, "status")
+                        .map(parse_status)
+                        .transpose()?,
                     offset: query_number::<u32>(request, "offset")?.unwrap_or(0),
                     limit,
                 };
@@ -646,10 +659,16 @@ impl Api {
             ("GET", "/v1/events") => {
                 let after = query_number::<u64>(request, "after")?.unwrap_or(0);
                 let wait = query_number::<u64>(request, "wait")?.unwrap_or(0);
-                let wait = Duration::from_secs(wait.min(crate::config::DaemonConfig::max_poll().as_secs()));
+                let wait = Duration::from_secs(
+                    wait.min(crate::config::DaemonConfig::max_poll().as_secs()),
+                );
                 Ok(self.events.poll(after, wait))
             }
-            _ => Err(ApiError::api(404, "UnknownRoute", format!("no route {path}"))),
+            _ => Err(ApiError::api(
+                404,
+                "UnknownRoute",
+                format!("no route {path}"),
+            )),
         }
     }
 
@@ -784,14 +803,23 @@ mod tests {
 
     #[test]
     fn secrets_compare_by_content_only() {
-        assert!(same_secret(b"correct horse battery", b"correct horse battery"));
-        assert!(!same_secret(b"correct horse batterx", b"correct horse battery"));
+        assert!(same_secret(
+            b"correct horse battery",
+            b"correct horse battery"
+        ));
+        assert!(!same_secret(
+            b"correct horse batterx",
+            b"correct horse battery"
+        ));
         assert!(!same_secret(b"", b"correct horse battery"));
     }
 
     #[test]
     fn base64_of_basic_auth() {
-        assert_eq!(base64_decode("dXNlcjpwYXNz").as_deref(), Some(&b"user:pass"[..]));
+        assert_eq!(
+            base64_decode("dXNlcjpwYXNz").as_deref(),
+            Some(&b"user:pass"[..])
+        );
         assert_eq!(base64_decode("OmE=").as_deref(), Some(&b":a"[..]));
         assert_eq!(base64_decode("OmFi").as_deref(), Some(&b":ab"[..]));
         assert_eq!(base64_decode("Om==").as_deref(), Some(&b":"[..]));

@@ -207,7 +207,12 @@ pub struct DaemonConfig {
 fn read_secret(key: &str, path: &Path) -> Result<String, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad(key, format!("cannot read {}: {}", path.display(), e.kind())))?;
-    let line = text.lines().next().unwrap_or("").trim_end_matches('\r').to_string();
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\r')
+        .to_string();
     if line.is_empty() {
         return Err(bad(key, format!("{} is empty", path.display())));
     }
@@ -238,7 +243,11 @@ fn zmq_endpoint(key: &str, v: Option<String>) -> Result<Option<String>, ConfigEr
             let addr = v
                 .strip_prefix("tcp://")
                 .ok_or_else(|| bad(key, "must be tcp://host:port"))?;
-            if addr.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+            if addr
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
                 return Err(bad(key, "must be tcp://host:port"));
             }
             Ok(Some(v))
@@ -287,9 +296,10 @@ impl DaemonConfig {
                             "give rpc_password or rpc_password_file, not both",
                         ))
                     }
-                    (None, Some(f)) => {
-                        Some(read_secret("chain.rpc_password_file", &relative(base, f.clone()))?)
-                    }
+                    (None, Some(f)) => Some(read_secret(
+                        "chain.rpc_password_file",
+                        &relative(base, f.clone()),
+                    )?),
                     _ => None,
                 };
                 let password = chain.rpc_password.clone().or(file_password);
@@ -440,7 +450,10 @@ impl DaemonConfig {
             (Some(p), None) => p,
             (None, Some(f)) => read_secret("api.password_file", &relative(base, f))?,
             (Some(_), Some(_)) => {
-                return Err(bad("api.password", "give password or password_file, not both"))
+                return Err(bad(
+                    "api.password",
+                    "give password or password_file, not both",
+                ))
             }
             (None, None) => return Err(bad("api.password", "missing (or api.password_file)")),
         };
@@ -457,7 +470,7 @@ impl DaemonConfig {
         if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
             return Err(bad("api.max_body_bytes", "must be 1024 to 16777216"));
         }
-        let threads = a.threads.unwrap_or(8);
+        let threads = a.threads.unwrap_or(16);
         if !(1..=256).contains(&threads) {
             return Err(bad("api.threads", "must be 1 to 256"));
         }
@@ -468,7 +481,12 @@ impl DaemonConfig {
             "info" => log::LevelFilter::Info,
             "debug" => log::LevelFilter::Debug,
             "trace" => log::LevelFilter::Trace,
-            _ => return Err(bad("log.level", "must be error, warn, info, debug or trace")),
+            _ => {
+                return Err(bad(
+                    "log.level",
+                    "must be error, warn, info, debug or trace",
+                ))
+            }
         };
         let log_file = file.log.file.map(|f| relative(&data_dir, f));
         match file.storage.backend.as_deref().unwrap_or("sqlite") {
@@ -510,8 +528,14 @@ fn config_key_of(message: &str) -> &'static str {
     const KEYS: [(&str, &str); 11] = [
         ("announced address", "node.announce"),
         ("our_to_self_delay_blocks", "channels.to_self_delay_blocks"),
-        ("max_to_self_delay_blocks", "channels.max_to_self_delay_blocks"),
-        ("min_final_cltv_expiry_delta", "channels.min_final_cltv_expiry_delta"),
+        (
+            "max_to_self_delay_blocks",
+            "channels.max_to_self_delay_blocks",
+        ),
+        (
+            "min_final_cltv_expiry_delta",
+            "channels.min_final_cltv_expiry_delta",
+        ),
         ("cltv_expiry_delta", "channels.cltv_expiry_delta"),
         ("min_channel_size_sat", "channels.min_funding_sat"),
         ("max_channel_size_sat", "channels.max_funding_sat"),

@@ -153,7 +153,12 @@ mod tests {
     #[test]
     fn polls_see_every_event_after_their_cursor() {
         let log = EventLog::new("b".into());
-        assert_eq!(log.poll(0, Duration::ZERO)["events"].as_array().map(Vec::len), Some(0));
+        assert_eq!(
+            log.poll(0, Duration::ZERO)["events"]
+                .as_array()
+                .map(Vec::len),
+            Some(0)
+        );
         for i in 0..3 {
             log.push(json!({"i": i}));
         }

@@ -50,10 +50,8 @@ pub fn load_or_create_mnemonic(path: &Path) -> Result<Zeroizing<String>, String>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let seed = qtum_wallet::WalletSeed::generate(qtum_wallet::WordCount::Words24, None)
                 .map_err(|e| format!("cannot generate a mnemonic: {e}"))?;
-            let phrase = Zeroizing::new(
-                seed.mnemonic_phrase()
-                    .ok_or("cannot generate a mnemonic")?,
-            );
+            let phrase =
+                Zeroizing::new(seed.mnemonic_phrase().ok_or("cannot generate a mnemonic")?);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -89,14 +87,14 @@ impl Daemon {
         let mut builder = Builder::new(config.node.clone());
         builder.set_entropy_mnemonic(&phrase, None);
         drop(phrase);
-        let node = Arc::new(builder.build().map_err(|e| format!("cannot build the node: {e}"))?);
+        let node = Arc::new(
+            builder
+                .build()
+                .map_err(|e| format!("cannot build the node: {e}"))?,
+        );
         node.start()
             .map_err(|e| format!("cannot start the node: {e}"))?;
-        log::info!(
-            "node {} started on {}",
-            node.node_id(),
-            node.network()
-        );
+        log::info!("node {} started on {}", node.node_id(), node.network());
         if let Some(uri) = node.node_uri() {
             log::info!("peers reach this node at {uri}");
         }

@@ -49,13 +49,28 @@ fn bad_files_are_refused_with_the_key_named() {
         // Bad values.
         ("[api]\nlisten = \"localhost\"\n", "api.listen"),
         ("[node]\ncolor = \"blue\"\n", "node.color"),
-        ("[channels]\nmin_funding_sat = \"lots\"\n", "channels.min_funding_sat"),
-        ("[channels]\nto_self_delay_blocks = 10\n", "channels.to_self_delay_blocks"),
+        (
+            "[channels]\nmin_funding_sat = \"lots\"\n",
+            "channels.min_funding_sat",
+        ),
+        (
+            "[channels]\nto_self_delay_blocks = 10\n",
+            "channels.to_self_delay_blocks",
+        ),
         ("[log]\nlevel = \"loud\"\n", "log.level"),
-        ("[chain]\nzmq_block = \"127.0.0.1:28332\"\n", "chain.zmq_block"),
+        (
+            "[chain]\nzmq_block = \"127.0.0.1:28332\"\n",
+            "chain.zmq_block",
+        ),
         ("[storage]\nbackend = \"postgres\"\n", "storage.backend"),
-        ("[chain]\nrpc_password_file = \"nothing-here\"\n", "chain.rpc_password_file"),
-        ("[chain]\nesplora_ca_file = \"ca.pem\"\n", "chain.esplora_ca_file"),
+        (
+            "[chain]\nrpc_password_file = \"nothing-here\"\n",
+            "chain.rpc_password_file",
+        ),
+        (
+            "[chain]\nesplora_ca_file = \"ca.pem\"\n",
+            "chain.esplora_ca_file",
+        ),
         ("[api]\nthreads = 0\n", "api.threads"),
         ("[node]\nannounce = [\"0.0.0.0:9735\"]\n", "node.announce"),
     ];
@@ -142,11 +157,18 @@ fn tls_api_with_a_private_certificate() {
     std::fs::write(dir.join("api.key"), key.serialize_pem()).expect("key written");
     let api_port = free_port();
     let config = dir.join("qtum-lnd.toml");
-    let text = config_text(&harness, &dir, api_port, free_port(), "tls-test-password", "")
-        .replace(
-            "password = \"tls-test-password\"",
-            "password = \"tls-test-password\"\ntls_cert = \"api.crt\"\ntls_key = \"api.key\"",
-        );
+    let text = config_text(
+        &harness,
+        &dir,
+        api_port,
+        free_port(),
+        "tls-test-password",
+        "",
+    )
+    .replace(
+        "password = \"tls-test-password\"",
+        "password = \"tls-test-password\"\ntls_cert = \"api.crt\"\ntls_key = \"api.key\"",
+    );
     std::fs::write(&config, text).expect("config");
     let mut child = Command::new(daemon_bin())
         .arg("--config")
@@ -154,7 +176,9 @@ fn tls_api_with_a_private_certificate() {
         .spawn()
         .expect("spawns");
     let cfg = config.to_str().expect("utf-8").to_string();
-    wait_until("TLS API up", || run_cli(&["--config", &cfg, "getinfo"], &[]).status == 0);
+    wait_until("TLS API up", || {
+        run_cli(&["--config", &cfg, "getinfo"], &[]).status == 0
+    });
     // Without trusting the certificate, the CLI cannot connect; plain HTTP gets no answer.
     let untrusted = run_cli(
         &[
@@ -167,7 +191,11 @@ fn tls_api_with_a_private_certificate() {
         &[],
     );
     assert_eq!(untrusted.status, 1, "{untrusted:?}");
-    let (status, _) = raw_request(&format!("http://127.0.0.1:{api_port}"), "GET /v1/info HTTP/1.1", b"");
+    let (status, _) = raw_request(
+        &format!("http://127.0.0.1:{api_port}"),
+        "GET /v1/info HTTP/1.1",
+        b"",
+    );
     assert_ne!(status, 200);
     let trusted = run_cli(
         &[

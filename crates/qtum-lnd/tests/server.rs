@@ -33,12 +33,15 @@ fn fund(harness: &RegtestNode, d: &Daemon, amount_sat: u64) {
         .as_str()
         .expect("address")
         .to_string();
-    let script = qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
-        .expect("regtest address")
-        .script_pubkey();
+    let script =
+        qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
+            .expect("regtest address")
+            .script_pubkey();
     harness.fund_address(&script, amount_sat).expect("funded");
     mine(harness, 1);
-    wait_until("funds seen by the daemon", || confirmed_sat(d) >= amount_sat);
+    wait_until("funds seen by the daemon", || {
+        confirmed_sat(d) >= amount_sat
+    });
 }
 
 /// Waits until the daemon's channel with `peer` is usable, mining while the funding waits.
@@ -136,9 +139,10 @@ fn tutorial_journey_through_the_cli() {
     // An SDK node (a phone) opens to Alice and pays Bob through her.
     let phone = sdk_node(&harness);
     let address = phone.new_address().expect("address");
-    let script = qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
-        .expect("address")
-        .script_pubkey();
+    let script =
+        qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
+            .expect("address")
+            .script_pubkey();
     harness.fund_address(&script, 3_000_000).expect("funded");
     mine(&harness, 1);
     wait_until("phone funded", || {
@@ -158,7 +162,13 @@ fn tutorial_journey_through_the_cli() {
             .iter()
             .any(|c| c.counterparty_node_id.to_string() == a_id && c.is_usable)
     });
-    let invoice = b.ok(&["invoice", "--amount-msat", "5000000", "--description", "from a phone"]);
+    let invoice = b.ok(&[
+        "invoice",
+        "--amount-msat",
+        "5000000",
+        "--description",
+        "from a phone",
+    ]);
     let id = phone
         .send(invoice["invoice"].as_str().expect("invoice"), None)
         .expect("phone pays");
@@ -174,7 +184,10 @@ fn tutorial_journey_through_the_cli() {
     wait_until("Alice earned a forwarding fee", || {
         a.ok(&["events", "--after", "0"])["events"]
             .as_array()
-            .is_some_and(|list| list.iter().any(|e| e["event"]["type"] == "payment_forwarded"))
+            .is_some_and(|list| {
+                list.iter()
+                    .any(|e| e["event"]["type"] == "payment_forwarded")
+            })
     });
 
     // Close Alice–Bob cooperatively; Alice's share comes back on chain.
@@ -213,7 +226,11 @@ fn refusals_change_nothing() {
         &[],
     );
     assert_eq!(wrong.status, 2, "{wrong:?}");
-    assert!(wrong.stderr.contains("401 Unauthorized"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("401 Unauthorized"),
+        "{}",
+        wrong.stderr
+    );
     let (status, body) = raw_request(&a.api, "GET /v1/info HTTP/1.1", b"");
     assert_eq!(status, 401);
     assert_eq!(body["error"]["kind"], "Unauthorized");
@@ -245,7 +262,11 @@ fn refusals_change_nothing() {
     // An unknown channel: 404 with the SDK's typed error.
     let unknown = a.cli(&["close", &"ab".repeat(32)]);
     assert_eq!(unknown.status, 2);
-    assert!(unknown.stderr.contains("404 UnknownChannel"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("404 UnknownChannel"),
+        "{}",
+        unknown.stderr
+    );
     let (status, body) = raw_request(
         &a.api,
         &format!("POST /v1/channels/force-close HTTP/1.1\r\n{auth}"),
@@ -272,12 +293,22 @@ fn refusals_change_nothing() {
         .to_string();
     let broke = a.cli(&["sendtoaddress", &address, "900000000"]);
     assert_eq!(broke.status, 2);
-    assert!(broke.stderr.contains("InsufficientFunds"), "{}", broke.stderr);
+    assert!(
+        broke.stderr.contains("InsufficientFunds"),
+        "{}",
+        broke.stderr
+    );
     // Unknown routes and methods.
     let (status, body) = raw_request(&a.api, &format!("GET /v1/nothing HTTP/1.1\r\n{auth}"), b"");
-    assert_eq!((status, body["error"]["kind"].as_str()), (404, Some("UnknownRoute")));
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (404, Some("UnknownRoute"))
+    );
     let (status, body) = raw_request(&a.api, &format!("POST /v1/info HTTP/1.1\r\n{auth}"), b"{}");
-    assert_eq!((status, body["error"]["kind"].as_str()), (405, Some("MethodNotAllowed")));
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (405, Some("MethodNotAllowed"))
+    );
 
     mine(&harness, 1);
     std::thread::sleep(Duration::from_millis(1500));

@@ -27,7 +27,10 @@ fn synced_height(d: &Daemon) -> u64 {
 #[test]
 fn blocks_and_transactions_arrive_by_zmq() {
     let harness = zmq_harness(([127, 0, 0, 1], 0).into(), ([127, 0, 0, 1], 0).into());
-    let block = harness.zmq_block_endpoint().expect("block feed").to_string();
+    let block = harness
+        .zmq_block_endpoint()
+        .expect("block feed")
+        .to_string();
     let tx = harness.zmq_tx_endpoint().expect("tx feed").to_string();
     assert_ne!(block, tx, "two sockets");
     let extra = format!("zmq_block = \"{block}\"\nzmq_tx = \"{tx}\"\n");
@@ -44,9 +47,10 @@ fn blocks_and_transactions_arrive_by_zmq() {
         .as_str()
         .expect("address")
         .to_string();
-    let script = qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
-        .expect("address")
-        .script_pubkey();
+    let script =
+        qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
+            .expect("address")
+            .script_pubkey();
     harness.fund_address(&script, 1_234_567).expect("funded");
     wait_until("the unconfirmed payment seen", || {
         let b = d.ok(&["balance"]);

@@ -42,7 +42,11 @@ pub(crate) fn start(
     if block_addr.is_none() && tx_addr.is_none() {
         return Ok(None);
     }
-    let bind = |a: SocketAddr| Publisher::bind(a).map(Arc::new).map_err(|e| format!("ZMQ {a}: {e}"));
+    let bind = |a: SocketAddr| {
+        Publisher::bind(a)
+            .map(Arc::new)
+            .map_err(|e| format!("ZMQ {a}: {e}"))
+    };
     let block_pub = block_addr.map(bind).transpose()?;
     let tx_pub = match (tx_addr, &block_pub) {
         // The same address shares a socket (port 0 means "any": two sockets).

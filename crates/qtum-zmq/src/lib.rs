@@ -132,13 +132,16 @@ impl Subscriber {
                 Err(e) => last = Some(e),
             }
         }
-        Err(ZmqError::Io(last.unwrap_or_else(|| ErrorKind::NotFound.into())))
+        Err(ZmqError::Io(
+            last.unwrap_or_else(|| ErrorKind::NotFound.into()),
+        ))
     }
 
     /// The next message, waiting at most `timeout` (`Ok(None)` when none came). A timeout in
     /// the middle of a message's parts waits on for the rest.
     pub fn next(&mut self, timeout: Duration) -> Result<Option<Message>, ZmqError> {
-        self.stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        self.stream
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let mut first = [0u8; 1];
         match self.stream.read(&mut first) {
             Ok(0) => return Err(ZmqError::Io(ErrorKind::UnexpectedEof.into())),
@@ -245,7 +248,9 @@ pub struct Publisher {
 
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Publisher").field("addr", &self.addr).finish()
+        f.debug_struct("Publisher")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -254,7 +259,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Reads a subscriber's subscriptions until it closes.
-fn read_subscriptions(mut stream: TcpStream, topics: Arc<Mutex<Vec<Vec<u8>>>>, alive: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
+fn read_subscriptions(
+    mut stream: TcpStream,
+    topics: Arc<Mutex<Vec<Vec<u8>>>>,
+    alive: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     while !stop.load(Ordering::SeqCst) && alive.load(Ordering::SeqCst) {
         let mut first = [0u8; 1];
@@ -322,7 +332,9 @@ impl Publisher {
                             .and_then(|()| stream.set_nodelay(true))
                             .and_then(|()| stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)))
                             .and_then(|()| stream.set_write_timeout(Some(Duration::from_secs(5))));
-                        if setup.is_err() || wire::handshake(&mut stream, SocketType::Pub, true).is_err() {
+                        if setup.is_err()
+                            || wire::handshake(&mut stream, SocketType::Pub, true).is_err()
+                        {
                             continue;
                         }
                         let Ok(reader) = stream.try_clone() else {
@@ -330,7 +342,8 @@ impl Publisher {
                         };
                         let topics = Arc::new(Mutex::new(Vec::new()));
                         let alive = Arc::new(AtomicBool::new(true));
-                        let (t, a, s) = (Arc::clone(&topics), Arc::clone(&alive), Arc::clone(&stop));
+                        let (t, a, s) =
+                            (Arc::clone(&topics), Arc::clone(&alive), Arc::clone(&stop));
                         if std::thread::Builder::new()
                             .name("zmq-pub-peer".into())
                             .spawn(move || read_subscriptions(reader, t, a, s))
@@ -375,7 +388,10 @@ impl Publisher {
     /// Sends `[topic, body, sequence]` as qtumd does to every subscriber of `topic`.
     pub fn publish(&self, topic: &str, body: &[u8]) {
         let mut state = lock(&self.state);
-        let seq = state.sequences.entry(topic.as_bytes().to_vec()).or_insert(0);
+        let seq = state
+            .sequences
+            .entry(topic.as_bytes().to_vec())
+            .or_insert(0);
         let sequence = *seq;
         *seq = seq.wrapping_add(1);
         state.peers.retain(|p| p.alive.load(Ordering::SeqCst));

@@ -153,7 +153,11 @@ fn write_frame(stream: &mut impl Write, flags: u8, body: &[u8]) -> std::io::Resu
     stream.write_all(body)
 }
 
-pub(crate) fn write_command(stream: &mut impl Write, name: &[u8], data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_command(
+    stream: &mut impl Write,
+    name: &[u8],
+    data: &[u8],
+) -> std::io::Result<()> {
     let mut body = Vec::with_capacity(1 + name.len() + data.len());
     body.push(name.len() as u8);
     body.extend_from_slice(name);
@@ -171,7 +175,11 @@ pub(crate) fn write_message(stream: &mut impl Write, parts: &[&[u8]]) -> std::io
 }
 
 /// A subscription (or its cancellation) in ZMTP 3.0's form.
-pub(crate) fn write_subscription(stream: &mut impl Write, subscribe: bool, topic: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_subscription(
+    stream: &mut impl Write,
+    subscribe: bool,
+    topic: &[u8],
+) -> std::io::Result<()> {
     let mut body = Vec::with_capacity(1 + topic.len());
     body.push(u8::from(subscribe));
     body.extend_from_slice(topic);
@@ -187,7 +195,11 @@ pub(crate) fn write_pong(stream: &mut impl Write, ping: &[u8]) -> std::io::Resul
 
 /// Reads one frame; `flags` is its first byte when the caller has read it already. A frame
 /// larger than `max` is refused before its body is read.
-pub(crate) fn read_frame(stream: &mut impl Read, flags: Option<u8>, max: u64) -> Result<Frame, ZmqError> {
+pub(crate) fn read_frame(
+    stream: &mut impl Read,
+    flags: Option<u8>,
+    max: u64,
+) -> Result<Frame, ZmqError> {
     let flags = match flags {
         Some(f) => f,
         None => {
@@ -278,7 +290,10 @@ mod tests {
         let mut body = Vec::new();
         push_property(&mut body, b"Identity", b"");
         push_property(&mut body, b"Socket-Type", b"PUB");
-        assert_eq!(property(&body, b"socket-type").as_deref(), Some(&b"PUB"[..]));
+        assert_eq!(
+            property(&body, b"socket-type").as_deref(),
+            Some(&b"PUB"[..])
+        );
         assert_eq!(property(&body, b"Other"), None);
         assert_eq!(property(&body[..body.len() - 1], b"Socket-Type"), None);
     }

@@ -74,7 +74,9 @@ fn our_subscriber_reads_a_libzmq_publisher() {
     let _ = child.wait();
     // Only the subscribed topic, in qtumd's three parts, sequence numbers increasing.
     assert!(seen.iter().all(|m| m.topic == b"rawtx"), "{seen:?}");
-    assert!(seen.iter().all(|m| m.parts.len() == 2 && m.parts[0] == vec![2u8; 7]));
+    assert!(seen
+        .iter()
+        .all(|m| m.parts.len() == 2 && m.parts[0] == vec![2u8; 7]));
     let seqs: Vec<u32> = seen.iter().filter_map(|m| m.sequence()).collect();
     assert_eq!(seqs.len(), 5);
     assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");

@@ -100,7 +100,14 @@ pub struct Daemon {
 pub const PASSWORD_PREFIX: &str = "test-api-password-";
 
 /// The config file of a regtest daemon reading `harness`; `extra` is appended (more sections).
-pub fn config_text(harness: &RegtestNode, dir: &Path, api_port: u16, p2p_port: u16, password: &str, extra: &str) -> String {
+pub fn config_text(
+    harness: &RegtestNode,
+    dir: &Path,
+    api_port: u16,
+    p2p_port: u16,
+    password: &str,
+    extra: &str,
+) -> String {
     config_text_polling(harness, dir, api_port, p2p_port, password, 1, extra)
 }
 
@@ -165,7 +172,12 @@ impl Daemon {
 
     /// A daemon polling the chain every `poll_secs`; `extra` is more `[chain]` keys, or whole
     /// sections when it starts with one.
-    pub fn start_with_chain(harness: &RegtestNode, name: &str, poll_secs: u64, extra: &str) -> Daemon {
+    pub fn start_with_chain(
+        harness: &RegtestNode,
+        name: &str,
+        poll_secs: u64,
+        extra: &str,
+    ) -> Daemon {
         let dir = temp_dir(name);
         let api_port = free_port();
         let p2p_port = free_port();
@@ -173,7 +185,9 @@ impl Daemon {
         let config = dir.join("qtum-lnd.toml");
         std::fs::write(
             &config,
-            config_text_polling(harness, &dir, api_port, p2p_port, &password, poll_secs, extra),
+            config_text_polling(
+                harness, &dir, api_port, p2p_port, &password, poll_secs, extra,
+            ),
         )
         .expect("config written");
         let mut d = Daemon {
@@ -200,8 +214,16 @@ impl Daemon {
             .expect("daemon spawns");
         self.child = Some(child);
         wait_until(&format!("{} API up", self.name), || {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("{} exited at start: {status}; log: {}", self.name, self.log());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "{} exited at start: {status}; log: {}",
+                    self.name,
+                    self.log()
+                );
             }
             self.cli(&["getinfo"]).status == 0
         });
@@ -268,7 +290,10 @@ impl Drop for Daemon {
 /// Runs `qtum-ln` with `args` and extra environment.
 pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(cli_bin());
-    command.args(args).env_remove("QTUM_LN_API").env_remove("QTUM_LN_PASSWORD");
+    command
+        .args(args)
+        .env_remove("QTUM_LN_API")
+        .env_remove("QTUM_LN_PASSWORD");
     for (k, v) in env {
         command.env(k, v);
     }
