@@ -2,7 +2,7 @@
 # Qtum-patched LDK sources (scripts/patch-deps.sh: instant once done).
 CARGO ?= cargo
 
-.PHONY: all deps build test demo demo-server test-server lint fmt clean-deps bench bindings test-bindings soak fuzz
+.PHONY: all deps build test demo demo-server test-server test-react-native lint fmt clean-deps bench bindings test-bindings soak fuzz
 
 all: build
 
@@ -16,6 +16,13 @@ test: deps
 	$(CARGO) test --workspace
 	$(MAKE) test-bindings
 	$(MAKE) test-server
+	$(MAKE) test-react-native
+
+# The React Native package (react-native/): generated with uniffi-bindgen-react-native, then
+# tsc, the C++ against React Native's JSI headers, and the journey on Node.js with the real
+# library (scripts/test-react-native.sh says what is not built here).
+test-react-native: deps
+	bash scripts/test-react-native.sh
 
 # The server's packaging as far as this machine can run it (no Docker here): the build script
 # the Dockerfile uses, the container entrypoint's config rendering, then the tutorial's server
@@ -40,6 +47,7 @@ test-bindings: bindings
 	$(MVN) -B -q -f bindings/kotlin/pom.xml test
 	bash -n scripts/build-android.sh && bash scripts/build-android.sh --dry-run >/dev/null 2>&1
 	bash scripts/test-build-android.sh
+	bash -n scripts/build-react-native.sh && bash scripts/build-react-native.sh --dry-run >/dev/null 2>&1
 	bash -n scripts/build-ios.sh && bash scripts/build-ios.sh --dry-run >/dev/null 2>&1
 
 # `make demo RPC=http://user:pass@127.0.0.1:13889` runs the same journey on a real qtumd -regtest.

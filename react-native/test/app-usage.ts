@@ -1,0 +1,85 @@
+// Type-checked by `tsc --noEmit` (scripts/test-react-native.sh): the package used as a wallet
+// app would, the tutorial's journey end to end. It is compiled, not run here (it needs a device);
+// react-native/node-test runs the same calls against the real library under Node.js.
+
+import {
+  Network,
+  QtumEventTags,
+  RpcAuth,
+  WordCount,
+  createNode,
+  defaultConfig,
+  events,
+  generateMnemonic,
+  isEvent,
+  rpcChainSource,
+  validateMnemonic,
+  type PaymentDetails,
+  type QtumEvent,
+  type QtumNode,
+} from '../src/QtumLightning';
+
+export async function tutorial(peerUri: string, invoiceFromPeer: string): Promise<PaymentDetails> {
+  const mnemonic = generateMnemonic(WordCount.Words12);
+  validateMnemonic(mnemonic);
+  const config = defaultConfig(
+    Network.Regtest,
+    '/data/user/0/org.example.wallet/files/qtum',
+    rpcChainSource('http://10.0.2.2:13889', new RpcAuth.UserPass({ user: 'u', password: 'p' })),
+  );
+  const node: QtumNode = await createNode(config, mnemonic);
+  await node.startAsync();
+  const uri: string | undefined = node.nodeUri();
+  void uri;
+
+  const address: string = await node.newAddressAsync();
+  void address;
+  // u64 amounts are bigints: 0.1 QTUM.
+  await node.openChannelAsync(peerUri, 10_000_000n, undefined, false);
+  const invoice: string = await node.receiveAsync(1_000n, '1 satoshi', undefined);
+  void invoice;
+  const paymentId = await node.sendAsync(invoiceFromPeer, undefined);
+
+  const abort = new AbortController();
+  let outcome: PaymentDetails | undefined;
+  for await (const event of events(node, abort.signal)) {
+    if (isEvent(event, QtumEventTags.PaymentSuccessful) && event.inner.paymentId === paymentId) {
+      outcome = await node.paymentAsync(paymentId);
+      abort.abort();
+    }
+    describe(event);
+  }
+  const channels = await node.listChannelsAsync();
+  for (const channel of channels) {
+    await node.closeChannelAsync(channel.channelId);
+  }
+  await node.stopAsync();
+  node.uniffiDestroy();
+  if (outcome === undefined) {
+    throw new Error('no outcome');
+  }
+  return outcome;
+}
+
+function describe(event: QtumEvent): string {
+  switch (event.tag) {
+    case QtumEventTags.ChannelReady:
+      return `channel ${event.inner.channelId} ready`;
+    case QtumEventTags.PaymentReceived:
+      return `received ${event.inner.amountMsat} msat`;
+    default:
+      return event.tag;
+  }
+}
+
+// What the package does not let an app do on the JS thread: each line must stay a type error.
+export function blockingCallsAreNotOffered(node: QtumNode): void {
+  // @ts-expect-error start() blocks until the node runs: use startAsync().
+  node.start();
+  // @ts-expect-error listChannels() takes LDK's locks: use listChannelsAsync().
+  node.listChannels();
+  // @ts-expect-error a synchronous foreign callback would block the node's thread: use events().
+  node.setEventListener(undefined);
+  // @ts-expect-error waitNextEvent() blocks: use events() or nextEventAsync().
+  node.waitNextEvent(1000n);
+}
