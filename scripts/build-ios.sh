@@ -59,7 +59,7 @@ fi
 
 run bash scripts/patch-deps.sh
 for t in $DEVICE $SIM_TARGETS; do
-  run "$CARGO" build -p qtum-lightning --lib --profile "$PROFILE" --target "$t"
+  run "$CARGO" build -p qtum-lightning --lib --features mobile --profile "$PROFILE" --target "$t"
 done
 
 OUT="$TARGET_DIR/ios"

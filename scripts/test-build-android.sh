@@ -88,6 +88,8 @@ for abi in arm64-v8a armeabi-v7a x86_64; do
 done
 check "every library built with strip off" \
   '[ "$(grep -c "cargo build -p qtum-lightning.*strip_off=false" "$repo/log")" = 3 ]'
+check "every library built with the mobile feature (small crypto tables)" \
+  '[ "$(grep -c "cargo build -p qtum-lightning --lib --features mobile" "$repo/log")" = 3 ]'
 check "bindings read the unstripped library in target/" \
   'grep -q "bindgen generate --library $repo/target/aarch64-linux-android/release-size/libqtum_lightning.so" "$repo/log" || grep -q "bindgen generate --library target/aarch64-linux-android/release-size/" "$repo/log"'
 order="$(grep -n -E "^(cargo build -p qtum-lightning|bindgen|strip)" "$repo/log" | cut -d: -f2 | cut -c1-5 | uniq | tr '\n' ' ')"
