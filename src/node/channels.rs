@@ -16,17 +16,22 @@ use crate::types::{ChannelId, OutPoint, PublicKey, UserChannelId};
 /// before it gives LDK's refusal back (a commit takes milliseconds; a disk this slow is sick).
 const CLOSE_WAIT_FOR_MONITORS: Duration = Duration::from_secs(10);
 
-/// A channel as an app shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A channel as an app shows it. Its JSON form (serde) has the identifiers as text, as the
+/// server's API and the tools print it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ChannelInfo {
     /// Channel id.
+    #[serde(with = "crate::types::as_text")]
     pub channel_id: ChannelId,
     /// The id given at `open_channel` (decimal), or one the node chose for inbound channels.
+    #[serde(with = "crate::types::as_text")]
     pub user_channel_id: UserChannelId,
     /// The peer's node id (hex).
+    #[serde(with = "crate::types::as_text")]
     pub counterparty_node_id: PublicKey,
     /// Funding outpoint `txid:vout`, once known.
+    #[serde(with = "crate::types::opt_text")]
     pub funding_txo: Option<OutPoint>,
     /// Total capacity, in satoshi.
     pub capacity_sat: u64,

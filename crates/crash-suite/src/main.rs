@@ -34,8 +34,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use qtum_lightning::qtum::network::Network;
 use qtum_lightning::types::IdText;
 use qtum_lightning::{
-    Builder, ChainSourceConfig, ChannelInfo, Config, Node, NodeError, PaymentDetails,
-    PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus, RpcAuth,
+    Builder, ChainSourceConfig, Config, Node, NodeError, PaymentDetails, PaymentDirection,
+    PaymentFilter, PaymentKind, PaymentStatus, RpcAuth,
 };
 use serde_json::{json, Value};
 
@@ -243,26 +243,6 @@ fn build_node(args: &Args) -> Result<Node, Failure> {
     Ok(node)
 }
 
-fn channel_json(c: &ChannelInfo) -> Value {
-    json!({
-        "channel_id": c.channel_id.to_text(),
-        "user_channel_id": c.user_channel_id.to_text(),
-        "counterparty_node_id": c.counterparty_node_id.to_text(),
-        "funding_txo": c.funding_txo.as_ref().map(IdText::to_text),
-        "capacity_sat": c.capacity_sat,
-        "balance_sat": c.balance_sat,
-        "outbound_capacity_msat": c.outbound_capacity_msat,
-        "inbound_capacity_msat": c.inbound_capacity_msat,
-        "confirmations": c.confirmations,
-        "confirmations_required": c.confirmations_required,
-        "is_outbound": c.is_outbound,
-        "is_ready": c.is_ready,
-        "is_usable": c.is_usable,
-        "is_announced": c.is_announced,
-        "htlcs_in_flight": c.htlcs_in_flight,
-    })
-}
-
 fn payment_json(p: &PaymentDetails) -> Value {
     json!({
         "id": p.id.to_text(),
@@ -359,9 +339,8 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
             node.sync()?;
             Ok(Value::Null)
         }
-        "channels" => Ok(Value::Array(
-            node.list_channels().iter().map(channel_json).collect(),
-        )),
+        "channels" => serde_json::to_value(node.list_channels())
+            .map_err(|e| Failure::new("Json", e.to_string())),
         "peers" => Ok(Value::Array(
             node.list_peers()
                 .iter()

@@ -14,8 +14,8 @@ use bitcoin::hashes::{sha256, Hash};
 use qtum_http::{Request, Response};
 use qtum_lightning::types::IdText;
 use qtum_lightning::{
-    ChannelId, ChannelInfo, Node, NodeError, PaymentDetails, PaymentDirection, PaymentFilter,
-    PaymentId, PaymentKind, PaymentStatus, PeerInfo, PublicKey,
+    ChannelId, Node, NodeError, PaymentDetails, PaymentDirection, PaymentFilter, PaymentId,
+    PaymentKind, PaymentStatus, PeerInfo, PublicKey,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -351,28 +351,6 @@ struct SendBody {
     fee_rate_sat_per_vb: Option<u64>,
 }
 
-fn channel_json(c: &ChannelInfo) -> Value {
-    json!({
-        "channel_id": c.channel_id.to_text(),
-        "user_channel_id": c.user_channel_id.to_text(),
-        "counterparty_node_id": c.counterparty_node_id.to_text(),
-        "funding_txo": c.funding_txo.as_ref().map(IdText::to_text),
-        "capacity_sat": c.capacity_sat,
-        "balance_sat": c.balance_sat,
-        "outbound_capacity_msat": c.outbound_capacity_msat,
-        "inbound_capacity_msat": c.inbound_capacity_msat,
-        "confirmations": c.confirmations,
-        "confirmations_required": c.confirmations_required,
-        "is_outbound": c.is_outbound,
-        "is_ready": c.is_ready,
-        "is_usable": c.is_usable,
-        "is_announced": c.is_announced,
-        "htlcs_in_flight": c.htlcs_in_flight,
-        "forwarding_fee_base_msat": c.forwarding_fee_base_msat,
-        "forwarding_fee_ppm": c.forwarding_fee_ppm,
-    })
-}
-
 fn peer_json(p: &PeerInfo) -> Value {
     json!({
         "node_id": p.node_id.to_text(),
@@ -505,9 +483,8 @@ impl Api {
                 node.disconnect(&node_id)?;
                 Ok(json!({}))
             }
-            ("GET", "/v1/channels") => Ok(Value::Array(
-                node.list_channels().iter().map(channel_json).collect(),
-            )),
+            ("GET", "/v1/channels") => serde_json::to_value(node.list_channels())
+                .map_err(|e| ApiError::api(500, "Internal", e.to_string())),
             ("POST", "/v1/channels/open") => {
                 let b: OpenBody = body(request)?;
                 let user_channel_id =

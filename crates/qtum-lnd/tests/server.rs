@@ -29,15 +29,9 @@ fn confirmed_sat(d: &Daemon) -> u64 {
 }
 
 fn fund(harness: &RegtestNode, d: &Daemon, amount_sat: u64) {
-    let address = d.ok(&["newaddress"])["address"]
-        .as_str()
-        .expect("address")
-        .to_string();
-    let script =
-        qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
-            .expect("regtest address")
-            .script_pubkey();
-    harness.fund_address(&script, amount_sat).expect("funded");
+    harness
+        .fund_address(&new_address_script(d), amount_sat)
+        .expect("funded");
     mine(harness, 1);
     wait_until("funds seen by the daemon", || {
         confirmed_sat(d) >= amount_sat

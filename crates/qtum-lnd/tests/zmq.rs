@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use qtum_lightning::qtum::network::Network;
 use qtum_regtest::{NodeConfig, RegtestNode};
 
 fn zmq_harness(block: std::net::SocketAddr, tx: std::net::SocketAddr) -> RegtestNode {
@@ -43,14 +42,7 @@ fn blocks_and_transactions_arrive_by_zmq() {
     });
 
     // A payment to the wallet, still unconfirmed: seen through rawtx.
-    let address = d.ok(&["newaddress"])["address"]
-        .as_str()
-        .expect("address")
-        .to_string();
-    let script =
-        qtum_lightning::qtum::address::QtumAddress::from_str_for(&address, Network::Regtest)
-            .expect("address")
-            .script_pubkey();
+    let script = new_address_script(&d);
     harness.fund_address(&script, 1_234_567).expect("funded");
     wait_until("the unconfirmed payment seen", || {
         let b = d.ok(&["balance"]);

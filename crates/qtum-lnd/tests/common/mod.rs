@@ -78,6 +78,20 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The script of a fresh address of daemon `d` (asked through the CLI).
+pub fn new_address_script(d: &Daemon) -> bitcoin::ScriptBuf {
+    let address = d.ok(&["newaddress"])["address"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    qtum_lightning::qtum::address::QtumAddress::from_str_for(
+        &address,
+        qtum_lightning::qtum::network::Network::Regtest,
+    )
+    .expect("regtest address")
+    .script_pubkey()
+}
+
 /// What one `qtum-ln` run gave.
 #[derive(Debug)]
 pub struct Run {
