@@ -312,3 +312,86 @@ fn refusals_change_nothing() {
     assert!(!a.log().contains(&a.password));
     assert!(a.log().contains("API listening"), "the log is written");
 }
+
+/// A server is killed too (OOM killer, power loss): the payee daemon is SIGKILLed at moments
+/// spread over each payment (from before it reaches the payee to after it settles), and
+/// restarted. Every payment ends (no HTLC stuck pending), the channel
+/// is never force-closed, and the events of the payee's new run still report what it received.
+#[test]
+fn a_killed_daemon_keeps_its_channel() {
+    let harness = harness();
+    let a = Daemon::start(&harness, "payer");
+    let mut b = Daemon::start(&harness, "payee");
+    let b_id = b.node_id();
+    fund(&harness, &a, 5_000_000);
+    a.ok(&["open", &b.uri(), "2000000"]);
+    let channel_id = wait_usable(&harness, &a, &b_id);
+
+    for (round, delay_ms) in [0u64, 2, 5, 10, 20, 40].into_iter().enumerate() {
+        let amount = (10_000 + round as u64 * 1_000).to_string();
+        let invoice = b.ok(&["invoice", "--amount-msat", &amount]);
+        let invoice = invoice["invoice"].as_str().expect("invoice").to_string();
+        let killer = b.kill_after(Duration::from_millis(delay_ms));
+        let paid = a.cli(&["pay", &invoice]);
+        killer.join().expect("killer");
+        b.reap();
+        b.spawn();
+        if paid.status != 0 {
+            // The payee was already gone: refused before anything started, with the typed
+            // error that says so.
+            assert!(
+                paid.stderr.contains("InsufficientCapacity"),
+                "{}",
+                paid.stderr
+            );
+        } else {
+            let id = paid.json["payment_id"].as_str().expect("id").to_string();
+            wait_until("the payment ended", || {
+                a.ok(&["payment", &id])["status"] != "pending"
+            });
+        }
+        wait_until("the channel usable again", || {
+            channels(&a)
+                .iter()
+                .any(|c| c["channel_id"] == channel_id.as_str() && c["is_usable"] == true)
+        });
+    }
+    // Not one force close, on either side.
+    for d in [&a, &b] {
+        let events = d.ok(&["events", "--after", "0"]);
+        assert!(
+            events["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .all(|e| e["event"]["type"] != "channel_closed"),
+            "{}: {events}",
+            d.name
+        );
+    }
+    let open = channels(&b);
+    assert!(
+        open.iter()
+            .any(|c| c["channel_id"] == channel_id.as_str() && c["is_usable"] == true),
+        "{open:?}"
+    );
+    // A second payment of the same round never arrived twice: what the payee holds equals
+    // what the payer sent successfully.
+    let sent: u64 = payments(&a)
+        .iter()
+        .filter(|p| p["status"] == "succeeded")
+        .filter_map(|p| p["amount_msat"].as_u64())
+        .sum();
+    let received: u64 = payments(&b)
+        .iter()
+        .filter(|p| p["direction"] == "inbound" && p["status"] == "succeeded")
+        .filter_map(|p| p["amount_msat"].as_u64())
+        .sum();
+    assert_eq!(sent, received);
+    let outcomes: Vec<String> = payments(&a)
+        .iter()
+        .map(|p| p["status"].as_str().unwrap_or("?").to_string())
+        .collect();
+    eprintln!("payer's outcomes: {outcomes:?}");
+    assert!(sent > 0, "no payment got through: {outcomes:?}");
+}

@@ -272,6 +272,23 @@ impl Daemon {
         format!("{}@127.0.0.1:{}", self.node_id(), self.p2p_port)
     }
 
+    /// SIGKILL after `delay`, from another thread (so it lands while the caller goes on);
+    /// `reap` collects the process.
+    pub fn kill_after(&self, delay: Duration) -> std::thread::JoinHandle<()> {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        })
+    }
+
+    /// Waits for the killed process to be gone.
+    pub fn reap(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+
     /// SIGTERM, and the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
