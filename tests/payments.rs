@@ -64,6 +64,18 @@ fn outbound_msat(node: &Node) -> u64 {
         .sum()
 }
 
+/// `node`'s sendable total once its channels settle to `expected`. The payer's success and the
+/// payee's `PaymentReceived` come when the preimage is passed on; the last commitment update,
+/// which moves the amount into the payee's spendable balance, may follow a moment later. Waits
+/// for it (bounded), then asserts the exact figure.
+fn assert_outbound(node: &Node, expected: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while outbound_msat(node) != expected && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(outbound_msat(node), expected);
+}
+
 #[test]
 fn one_satoshi_and_half_a_qtum_both_ways() {
     let harness = harness();
@@ -73,27 +85,21 @@ fn one_satoshi_and_half_a_qtum_both_ways() {
     open_ready_channel(&harness, &alice, &bob, 10 * QTUM, None);
 
     let a0 = outbound_msat(&alice);
-    assert_eq!(outbound_msat(&bob), 0, "Bob holds nothing yet");
+    assert_outbound(&bob, 0); // Bob holds nothing yet
     pay(&alice, &bob, 1_000, "one satoshi");
-    assert_eq!(outbound_msat(&alice), a0 - 1_000);
+    assert_outbound(&alice, a0 - 1_000);
     pay(&alice, &bob, QTUM * 1_000 / 2, "half a QTUM");
     pay(&alice, &bob, QTUM * 1_000 / 2, "another half");
     pay(&alice, &bob, 1, "one millisatoshi");
-    assert_eq!(outbound_msat(&alice), a0 - 1_000 - QTUM * 1_000 - 1);
+    assert_outbound(&alice, a0 - 1_000 - QTUM * 1_000 - 1);
     // Bob now holds 1 QTUM + 1 sat + 1 msat, of which he must keep 1 % of the channel
     // (0.1 QTUM) as reserve.
-    assert_eq!(
-        outbound_msat(&bob),
-        QTUM * 1_000 + 1_000 + 1 - QTUM * 1_000 / 10
-    );
+    assert_outbound(&bob, QTUM * 1_000 + 1_000 + 1 - QTUM * 1_000 / 10);
     // Back the other way.
     pay(&bob, &alice, 1_000, "one satoshi back");
     pay(&bob, &alice, QTUM * 1_000 / 2, "half a QTUM back");
-    assert_eq!(
-        outbound_msat(&bob),
-        QTUM * 1_000 / 2 + 1 - QTUM * 1_000 / 10
-    );
-    assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2 - 1);
+    assert_outbound(&bob, QTUM * 1_000 / 2 + 1 - QTUM * 1_000 / 10);
+    assert_outbound(&alice, a0 - QTUM * 1_000 / 2 - 1);
     // More than Bob can send now: refused up front, nothing moves.
     let invoice = alice
         .receive(QTUM * 1_000 / 2, "too much for bob", None)
@@ -102,7 +108,7 @@ fn one_satoshi_and_half_a_qtum_both_ways() {
         bob.send(&invoice, None),
         Err(NodeError::InsufficientCapacity(_))
     ));
-    assert_eq!(outbound_msat(&alice), a0 - QTUM * 1_000 / 2 - 1);
+    assert_outbound(&alice, a0 - QTUM * 1_000 / 2 - 1);
 
     let all = alice.list_payments(PaymentFilter::default()).expect("list");
     assert_eq!(all.len(), 7, "4 sent, 2 received, 1 invoice not paid");
@@ -486,7 +492,7 @@ fn refusals_are_typed_and_risk_nothing() {
     assert_eq!(alice.send(&invoice, None), Err(NodeError::DuplicatePayment));
 
     // Only the one real payment moved money.
-    assert_eq!(outbound_msat(&alice), before - 2_000);
+    assert_outbound(&alice, before - 2_000);
     let failed = PaymentFilter {
         status: Some(PaymentStatus::Failed),
         ..Default::default()

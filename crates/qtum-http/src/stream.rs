@@ -4,7 +4,9 @@
 //! socket read and write keeps the worker's short timeouts: the handshake, a read and the
 //! final flush of an answer all end at the connection's deadline or when the server stops.
 
-use std::io::{self, ErrorKind, Read, Write};
+#[cfg(feature = "tls")]
+use std::io::ErrorKind;
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::AtomicBool;
 #[cfg(feature = "tls")]
