@@ -267,7 +267,17 @@ fn endpoints_on_different_chains_stop_the_sync_and_show_in_status() {
             "two-chains-esplora"
         };
         let honest = harness();
-        let other = harness();
+        // The other harness takes the honest blocks, not blocks of its own: a block carries
+        // the second it was mined in, so two harnesses mining apart share no block at all.
+        let other = qtum_regtest::RegtestNode::start().expect("harness");
+        for height in 1..=honest.height() {
+            let block = honest.with_chain(|c| {
+                let hash = c.hash_at(height).expect("active block");
+                c.block(&hash).expect("stored block").block.clone()
+            });
+            other.submit_block(block).expect("the same block");
+        }
+        assert_eq!(other.tip_hash(), honest.tip_hash(), "one chain to block 2,001");
         let elsewhere = bitcoin::ScriptBuf::new_op_return([7u8; 4]);
         other
             .mine_blocks(12, &elsewhere)

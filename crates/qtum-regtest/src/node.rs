@@ -16,6 +16,7 @@ use crate::chain::{AcceptOptions, BlockReject, ChainState};
 use crate::rpc::{self, NodeState};
 use crate::validation::TxReject;
 use crate::wallet::FundError;
+use qtum_primitives::QtumBlock;
 
 /// Largest request body the server reads (a block of 2,000 transactions fits comfortably).
 const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
@@ -371,6 +372,14 @@ impl RegtestNode {
     /// an empty record.
     pub fn refused_transactions(&self) -> Vec<(Txid, String)> {
         self.lock().chain.refused_transactions().to_vec()
+    }
+
+    /// `submitblock` for a block built on the tip (by another harness, say: two harnesses
+    /// share a chain only by passing blocks, as their mined blocks carry each one's clock).
+    pub fn submit_block(&self, block: QtumBlock) -> Result<BlockHash, NodeError> {
+        let mut g = self.lock();
+        let r = g.chain.submit_tip_block(block).map_err(NodeError::from);
+        synced(&mut g, r)
     }
 
     /// `invalidateblock`.
