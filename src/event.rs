@@ -7,7 +7,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use qtum_sql::{params, Connection};
 
 use crate::io::db::SharedConnection;
 use crate::payment::store::CustomRecord;
@@ -294,7 +294,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl EventQueue {
     /// The queue on the node's database (its tables come from the node's migrations).
-    pub fn open(conn: SharedConnection) -> rusqlite::Result<EventQueue> {
+    pub fn open(conn: SharedConnection) -> qtum_sql::Result<EventQueue> {
         Ok(EventQueue {
             conn,
             handed_out: Mutex::new(None),
@@ -311,11 +311,10 @@ impl EventQueue {
 
     /// Queue an event durably, then tell the listener and any waiter. An event whose key was
     /// queued before (an LDK replay) is dropped.
-    pub fn push(&self, event: Event) -> rusqlite::Result<()> {
-        let body = serde_json::to_string(&event)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    pub fn push(&self, event: Event) -> qtum_sql::Result<()> {
+        let body = serde_json::to_string(&event).map_err(qtum_sql::Error::conversion)?;
         {
-            let mut conn = lock(&self.conn);
+            let conn = lock(&self.conn);
             let tx = conn.transaction()?;
             if let Some(key) = event.dedup_key() {
                 let fresh = tx.execute(
@@ -362,7 +361,7 @@ impl EventQueue {
 
     /// A failed payment is being tried again under the same id: its outcome events of the new
     /// attempt must be queued, not taken for replays of the old one.
-    pub(crate) fn forget_payment_outcome(&self, payment_id: &PaymentId) -> rusqlite::Result<()> {
+    pub(crate) fn forget_payment_outcome(&self, payment_id: &PaymentId) -> qtum_sql::Result<()> {
         lock(&self.conn).execute(
             "DELETE FROM event_keys WHERE key IN (?1, ?2)",
             params![format!("sent:{payment_id}"), format!("failed:{payment_id}")],
@@ -420,7 +419,7 @@ impl EventQueue {
     /// Acknowledge the event last handed out by `next_event` / `wait_next_event`: it will not
     /// be returned again. Returns whether there was one to acknowledge (a second call without a
     /// new `next_event` acknowledges nothing).
-    pub fn event_handled(&self) -> rusqlite::Result<bool> {
+    pub fn event_handled(&self) -> qtum_sql::Result<bool> {
         let mut handed_out = lock(&self.handed_out);
         let Some(id) = *handed_out else {
             return Ok(false);

@@ -61,7 +61,7 @@ use lightning::util::persist::{
     CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
     CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE,
 };
-use rusqlite::params;
+use qtum_sql::params;
 
 use crate::io::db::{classify, SharedConnection, StorageError};
 
@@ -478,9 +478,9 @@ impl Journal {
         if delay > 0 {
             std::thread::sleep(std::time::Duration::from_millis(delay));
         }
-        let mut conn = lock(&self.conn);
+        let conn = lock(&self.conn);
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with_behavior(qtum_sql::TransactionBehavior::Immediate)
             .map_err(|e| classify(&e))?;
         for op in ops {
             apply(&tx, op).map_err(|e| classify(&e))?;
@@ -493,12 +493,12 @@ impl Journal {
 }
 
 pub(crate) fn put(
-    conn: &rusqlite::Connection,
+    conn: &qtum_sql::Connection,
     primary: &str,
     secondary: &str,
     key: &str,
     value: &[u8],
-) -> rusqlite::Result<()> {
+) -> qtum_sql::Result<()> {
     conn.prepare_cached(
         "INSERT INTO ldk_kv (primary_namespace, secondary_namespace, key, value)
          VALUES (?1, ?2, ?3, ?4)
@@ -509,11 +509,11 @@ pub(crate) fn put(
 }
 
 pub(crate) fn delete(
-    conn: &rusqlite::Connection,
+    conn: &qtum_sql::Connection,
     primary: &str,
     secondary: &str,
     key: &str,
-) -> rusqlite::Result<()> {
+) -> qtum_sql::Result<()> {
     conn.prepare_cached(
         "DELETE FROM ldk_kv WHERE primary_namespace = ?1 AND secondary_namespace = ?2 AND key = ?3",
     )?
@@ -521,7 +521,7 @@ pub(crate) fn delete(
     Ok(())
 }
 
-pub(crate) fn apply(conn: &rusqlite::Connection, op: &Op) -> rusqlite::Result<()> {
+pub(crate) fn apply(conn: &qtum_sql::Connection, op: &Op) -> qtum_sql::Result<()> {
     match op {
         Op::Write {
             primary,

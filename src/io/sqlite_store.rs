@@ -1,4 +1,4 @@
-//! LDK's key-value store on the node's SQLite database (the `ldk_kv` table).
+//! LDK's key-value store on the node's database (the `ldk_kv` table, SQLite or PostgreSQL).
 //!
 //! Channel state (monitors, their update records and the manager) goes through the
 //! [`Journal`](crate::io::journal), which commits it in one transaction per batch and keeps the
@@ -17,7 +17,7 @@ use lightning::util::persist::{
     CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE, KVSTORE_NAMESPACE_KEY_ALPHABET,
     KVSTORE_NAMESPACE_KEY_MAX_LEN,
 };
-use rusqlite::{params, Connection, OptionalExtension};
+use qtum_sql::{params, Connection, OptionalExtension};
 
 use crate::io::db::{classify, SharedConnection, StorageError};
 use crate::io::journal::{self, Journal, Op};
@@ -26,7 +26,7 @@ use crate::io::journal::{self, Journal, Op};
 /// go through the writer so they commit in order with the monitors' chain data.
 pub(crate) const SDK_NAMESPACE: &str = "qtum_sdk";
 
-/// SQLite-backed [`KVStoreSync`].
+/// [`KVStoreSync`] on the node's database.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: SharedConnection,
@@ -47,10 +47,10 @@ pub(crate) fn storage_to_io(e: StorageError) -> io::Error {
         StorageError::Corrupt(_) | StorageError::TooNew { .. } => io::ErrorKind::InvalidData,
         _ => io::ErrorKind::Other,
     };
-    io::Error::new(kind, format!("sqlite: {e}"))
+    io::Error::new(kind, format!("database: {e}"))
 }
 
-fn to_io(e: rusqlite::Error) -> io::Error {
+fn to_io(e: qtum_sql::Error) -> io::Error {
     storage_to_io(classify(&e))
 }
 
@@ -123,7 +123,7 @@ impl SqliteStore {
     }
 
     /// A direct write failed: the node must not go on as if it had succeeded.
-    fn failed(&self, e: rusqlite::Error) -> io::Error {
+    fn failed(&self, e: qtum_sql::Error) -> io::Error {
         let e = classify(&e);
         self.journal.fail(e.clone());
         storage_to_io(e)

@@ -25,7 +25,7 @@ use lightning::util::persist::{
 };
 use lightning::util::ser::{ReadableArgs, Writeable};
 use lightning::util::sweep::OutputSweeperSync;
-use rusqlite::{params, OptionalExtension};
+use qtum_sql::{params, OptionalExtension};
 
 use crate::config::Config;
 use crate::error::BuildError;
@@ -76,6 +76,10 @@ pub struct Builder {
     config: Config,
     entropy: Option<Entropy>,
     synchronous_persistence: bool,
+    /// A PostgreSQL database instead of the SQLite file (its URL may carry a password: never
+    /// printed).
+    #[cfg(feature = "postgres")]
+    postgres_url: Option<Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -98,7 +102,19 @@ impl Builder {
             config,
             entropy: None,
             synchronous_persistence: false,
+            #[cfg(feature = "postgres")]
+            postgres_url: None,
         }
+    }
+
+    /// Keep the node's state (channels, payments, events, peers, the on-chain wallet) in a
+    /// PostgreSQL database instead of `node.sqlite` in the storage directory: `url` like
+    /// `postgresql://user:password@host:port/dbname` (or `host=… user=… dbname=…`). One node
+    /// per database; the connection is not encrypted, so use a local server or a tunnel.
+    #[cfg(feature = "postgres")]
+    pub fn set_postgres_storage(&mut self, url: &str) -> &mut Builder {
+        self.postgres_url = Some(Zeroizing::new(url.to_string()));
+        self
     }
 
     /// Use a BIP39 mnemonic (12 or 24 words) and an optional passphrase.
@@ -143,7 +159,14 @@ impl Builder {
         }
         .map_err(|e| BuildError::InvalidEntropy(e.to_string()))?;
 
-        let db = Arc::new(Db::open(&config.storage_dir).map_err(storage_build_error)?);
+        #[cfg(feature = "postgres")]
+        let db = match &self.postgres_url {
+            Some(url) => Db::open_postgres(&config.storage_dir, url),
+            None => Db::open(&config.storage_dir),
+        };
+        #[cfg(not(feature = "postgres"))]
+        let db = Db::open(&config.storage_dir);
+        let db = Arc::new(db.map_err(storage_build_error)?);
         let db_path = db.path().to_path_buf();
         let journal = Journal::new(db.shared());
         let store = Arc::new(SqliteStore::new(db.shared(), journal.clone(), &db_path));
@@ -468,11 +491,11 @@ impl Builder {
 /// A database belongs to one node on one network: refuse another seed or network rather than
 /// mixing two nodes' state.
 fn check_identity(
-    conn: &rusqlite::Connection,
+    conn: &qtum_sql::Connection,
     config: &Config,
     node_id: &str,
 ) -> Result<(), BuildError> {
-    let storage = |e: rusqlite::Error| BuildError::Storage(e.to_string());
+    let storage = |e: qtum_sql::Error| BuildError::Storage(e.to_string());
     let stored: Option<(String, String)> = conn
         .query_row(
             "SELECT network, node_id FROM node_meta WHERE id = 1",

@@ -185,8 +185,13 @@ impl Node {
     /// that needs a page fails with `SQLITE_FULL`. Not for apps: a test of full disks.
     #[doc(hidden)]
     pub fn debug_fill_disk(&self) -> Result<(), NodeError> {
-        let conn = self.inner.db.conn();
-        let err = |e: rusqlite::Error| crate::io::db::node_error("database", &e);
+        let guard = self.inner.db.conn();
+        let Some(conn) = guard.as_sqlite() else {
+            return Err(NodeError::Persistence(
+                "filling the disk is a test of SQLite databases".into(),
+            ));
+        };
+        let err = |e: rusqlite::Error| crate::io::db::node_error("database", &e.into());
         conn.execute_batch("CREATE TABLE IF NOT EXISTS debug_filler (x BLOB NOT NULL)")
             .map_err(err)?;
         let pages: i64 = conn

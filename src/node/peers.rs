@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
-use rusqlite::{params, Connection};
+use qtum_sql::{params, Connection};
 
 use crate::error::NodeError;
 use crate::io::db::SharedConnection;

@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::{Transaction, Txid};
 use lightning::ln::channelmanager::RecentPaymentDetails;
-use rusqlite::params;
+use qtum_sql::params;
 
 use crate::error::NodeError;
 use crate::node::NodeInner;
@@ -34,7 +34,7 @@ use crate::payment::store::{PaymentDirection, PaymentFilter, PaymentStatus};
 pub(crate) const NEVER_SENT: &str =
     "the node stopped before the payment was handed to Lightning; nothing was sent, it can be paid again";
 
-fn db_err(e: rusqlite::Error) -> NodeError {
+fn db_err(e: qtum_sql::Error) -> NodeError {
     crate::io::db::node_error("funding transactions", &e)
 }
 
@@ -131,7 +131,8 @@ pub(crate) fn remember_funding(inner: &NodeInner, tx: &Transaction) -> Result<()
         .db
         .conn()
         .execute(
-            "INSERT OR REPLACE INTO funding_txs (txid, raw, created_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO funding_txs (txid, raw, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (txid) DO UPDATE SET raw = excluded.raw, created_at = excluded.created_at",
             params![
                 tx.compute_txid().to_string(),
                 serialize(tx),

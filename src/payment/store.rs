@@ -4,7 +4,7 @@
 //! from LDK's events; a restart keeps them. Columns are explicit and the table is versioned in
 //! `payments_meta`, so later versions add columns with migrations, never a reset.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use qtum_sql::{params, Connection, OptionalExtension, Row};
 
 use crate::error::NodeError;
 use crate::io::db::SharedConnection;
@@ -176,28 +176,22 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn to_err(e: rusqlite::Error) -> NodeError {
+fn to_err(e: qtum_sql::Error) -> NodeError {
     crate::io::db::node_error("payments", &e)
 }
 
-fn text_col<T: IdText>(row: &Row<'_>, name: &str) -> rusqlite::Result<T> {
+fn text_col<T: IdText>(row: &Row, name: &str) -> qtum_sql::Result<T> {
     let text: String = row.get(name)?;
-    T::from_text(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-    })
+    T::from_text(&text).map_err(|e| qtum_sql::Error::conversion(e))
 }
 
-fn opt_text_col<T: IdText>(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<T>> {
+fn opt_text_col<T: IdText>(row: &Row, name: &str) -> qtum_sql::Result<Option<T>> {
     let text: Option<String> = row.get(name)?;
-    text.map(|t| {
-        T::from_text(&t).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-        })
-    })
-    .transpose()
+    text.map(|t| T::from_text(&t).map_err(|e| qtum_sql::Error::conversion(e)))
+        .transpose()
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<PaymentDetails> {
+fn from_row(row: &Row) -> qtum_sql::Result<PaymentDetails> {
     let direction: String = row.get("direction")?;
     let status: String = row.get("status")?;
     let kind: String = row.get("kind")?;
@@ -325,7 +319,7 @@ impl PaymentStore {
     /// (paying a failed invoice again). One transaction: two concurrent sends of one invoice
     /// cannot both pass.
     pub fn start_outbound(&self, p: &PaymentDetails) -> Result<(), NodeError> {
-        let mut conn = self.conn();
+        let conn = self.conn();
         let tx = conn.transaction().map_err(to_err)?;
         let live: i64 = tx
             .query_row(
@@ -516,15 +510,17 @@ impl PaymentStore {
     /// Payments, newest first.
     pub fn list(&self, filter: &PaymentFilter) -> Result<Vec<PaymentDetails>, NodeError> {
         let conn = self.conn();
+        // No limit: the largest one (PostgreSQL refuses SQLite's -1).
         let limit: i64 = if filter.limit == 0 {
-            -1
+            i64::MAX
         } else {
             i64::from(filter.limit)
         };
         let mut stmt = conn
             .prepare_cached(
                 "SELECT * FROM payments
-                 WHERE (?1 IS NULL OR direction = ?1) AND (?2 IS NULL OR status = ?2)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR direction = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR status = ?2)
                  ORDER BY created_at DESC, rowid DESC
                  LIMIT ?3 OFFSET ?4",
             )

@@ -160,8 +160,12 @@ impl From<ChainError> for WalletError {
     }
 }
 
-impl From<rusqlite::Error> for WalletError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<qtum_sql::Error> for WalletError {
+    /// The database's message: SQLite's, or PostgreSQL's primary message (without the detail
+    /// line that can quote row values). The wallet's statements bind no secrets (transactions,
+    /// outpoints, cursors, the account's public key hash), and the server's address and
+    /// credentials belong to the connection's owner, never to a statement.
+    fn from(e: qtum_sql::Error) -> Self {
         WalletError::Store(e.to_string())
     }
 }

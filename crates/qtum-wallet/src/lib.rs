@@ -3,9 +3,9 @@
 //! A BIP39 mnemonic (or raw seed) gives both the wallet's keys and the Lightning node's seed;
 //! the wallet is BIP84 P2WPKH at Qtum Core's path and formats addresses for Qtum
 //! (`qc1…`/`tq1…`/`qcrt1…`), syncs through any [`qtum_chain::ChainSource`], persists in the
-//! node's SQLite file (through the node's one [`SharedConnection`], or a connection of its own
-//! when standalone), and builds transactions that Qtum's relay policy accepts: at least
-//! 400 sat/vB, no output below Qtum's dust thresholds (39,200 sat for P2WPKH).
+//! node's database, SQLite or PostgreSQL (through the node's one [`SharedConnection`], or an
+//! SQLite file of its own when standalone), and builds transactions that Qtum's relay policy
+//! accepts: at least 400 sat/vB, no output below Qtum's dust thresholds (39,200 sat for P2WPKH).
 //!
 //! | module | job |
 //! |---|---|
@@ -13,7 +13,7 @@
 //! | [`fees`] | fee rates and weights at Qtum's relay policy |
 //! | `coin_selection` | branch and bound, then largest first; dust change folded into the fee |
 //! | `state` | transactions → unspent outputs, trust, maturity |
-//! | `store` | SQLite tables `wallet_*` on a [`SharedConnection`], versioned with migrations; ownership and durability |
+//! | `store` | tables `wallet_*` (SQLite or PostgreSQL) on a [`SharedConnection`], versioned with migrations; ownership and durability |
 //! | [`wallet`] | the [`Wallet`]: addresses, balance, history, sync, send, LDK funding and sweeps |
 //!
 //! Key derivation (all networks):

@@ -1,6 +1,7 @@
-//! SQLite persistence in the node's database file, tables prefixed `wallet_`.
+//! Persistence in the node's database (SQLite, or PostgreSQL with the `postgres` feature),
+//! tables prefixed `wallet_`.
 //!
-//! Schema (version 1):
+//! Schema (version 1; on PostgreSQL the integers are `BIGINT` and `raw` is `BYTEA`):
 //!
 //! | table | rows |
 //! |---|---|
@@ -8,24 +9,33 @@
 //! | `wallet_txs(txid, raw, height, block_hash, block_time, first_seen)` | every transaction paying to or spending from the wallet; `height`/`block_hash` (Qtum's real hash) NULL while unconfirmed |
 //! | `wallet_locks(txid, vout, locked_by, created_at)` | inputs reserved for a funding transaction until it confirms or is abandoned |
 //!
-//! Ownership: the wallet works on a [`SharedConnection`], one `rusqlite::Connection` behind a
-//! mutex. In a node that connection belongs to the node (LDK data, payments, events, peers and
-//! the wallet share it and its one writer) and `Wallet::open_shared` only creates or migrates
-//! the wallet tables: the owner sets the pragmas (journal mode, `synchronous`, busy timeout),
-//! so the durability of wallet writes is the owner's setting. `Wallet::open` is the standalone
-//! case: it opens its own connection with [`open_file`] (WAL, `synchronous = FULL`, on Apple
-//! targets `fullfsync = ON`, a 10 s busy timeout), so a change the caller was told succeeded
-//! survives a crash or power loss, and then goes through the same code.
+//! Ownership: the wallet works on a [`SharedConnection`], one `qtum_sql::Connection` (SQLite or
+//! PostgreSQL) behind a mutex. In a node that connection belongs to the node (LDK data,
+//! payments, events, peers and the wallet share it and its one writer) and
+//! `Wallet::open_shared` only creates or migrates the wallet tables: the owner sets the pragmas
+//! (journal mode, `synchronous`, busy timeout) or configures the server, so the durability of
+//! wallet writes is the owner's setting. `Wallet::open` is the standalone SQLite case: it opens
+//! its own connection with [`open_file`] (WAL, `synchronous = FULL`, on Apple targets
+//! `fullfsync = ON`, a 10 s busy timeout), so a change the caller was told succeeded survives a
+//! crash or power loss, and then goes through the same code.
 //!
 //! Locking: every operation here locks the mutex for its SQL only (never across a chain-source
 //! call or other network I/O; the wallet's own lock is always taken first, so the order is
 //! wallet → connection). A poisoned mutex is recovered with `into_inner`: the panicking
 //! holder's SQL transaction was rolled back or never committed, so the file is consistent.
-//! Every multi-row change is one `BEGIN IMMEDIATE` transaction, taken with the lock held; a
-//! write finding the connection inside someone else's open transaction is refused rather than
-//! nested in it (its commit would then be theirs to make). Upgrades run `MIGRATIONS[v]` for
-//! each version above the stored one, each step in its own transaction; a database from a newer
-//! build is refused, never reset.
+//! Every multi-row change is one `BEGIN IMMEDIATE` transaction, taken with the lock held (on
+//! PostgreSQL a transaction that first takes a transaction-scoped advisory lock, so wallet
+//! writers of every connection to the database run one at a time, as SQLite's write lock makes
+//! them); a write finding the connection inside someone else's open transaction is refused
+//! rather than nested in it (its commit would then be theirs to make). Upgrades run
+//! `MIGRATIONS[v]` (SQLite) or `PG_MIGRATIONS[v]` (PostgreSQL) for each version above the stored
+//! one, each step in its own transaction; a database from a newer build is refused, never
+//! reset.
+//!
+//! SQL: every statement outside the schema is written once, in the subset both databases accept
+//! (see `qtum_sql`): `?N` placeholders, `INSERT … ON CONFLICT (key) DO UPDATE` for upserts. No
+//! statement's error is caught inside a transaction to carry on: PostgreSQL aborts the whole
+//! transaction at the first failed statement.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -34,7 +44,7 @@ use std::time::Duration;
 
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::{BlockHash, OutPoint, Txid};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use qtum_sql::{params, Backend, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use qtum_primitives::network::Network;
 
@@ -42,14 +52,15 @@ use crate::error::WalletError;
 use crate::keys::Keychain;
 use crate::state::{Confirmation, State, WalletTx};
 
-/// One SQLite connection shared by everything that keeps state in a node's database file (LDK
-/// data, payments, events, peers and the wallet): whoever needs it locks the mutex for one
-/// operation (one SQL transaction) and releases it before any network I/O.
+/// One database connection, SQLite or PostgreSQL, shared by everything that keeps state in a
+/// node's database (LDK data, payments, events, peers and the wallet): whoever needs it locks
+/// the mutex for one operation (one SQL transaction) and releases it before any network I/O.
 ///
-/// The wallet never changes the connection's pragmas; its owner chooses them. A poisoned mutex
-/// is usable (recover it with `into_inner`): SQLite rolls back what a panicking holder did not
-/// commit. Do not call into the wallet while holding the lock (the wallet takes its own lock
-/// first, then this one).
+/// The wallet never changes the connection's settings (SQLite's pragmas, the server's
+/// configuration); its owner chooses them. A poisoned mutex is usable (recover it with
+/// `into_inner`): a `qtum_sql::Transaction` rolls back on drop, so what a panicking holder did
+/// not commit is undone. Do not call into the wallet while holding the lock (the wallet takes its
+/// own lock first, then this one).
 pub type SharedConnection = Arc<Mutex<Connection>>;
 
 /// Newest schema this build writes.
@@ -58,7 +69,7 @@ pub(crate) const SCHEMA_VERSION: u32 = 1;
 /// How long a standalone wallet's write waits for other connections to the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `MIGRATIONS[v]` upgrades a database from version `v` to `v + 1`.
+/// `MIGRATIONS[v]` upgrades an SQLite database from version `v` to `v + 1`.
 const MIGRATIONS: &[&str] = &[
     // 0 → 1: the first schema.
     "CREATE TABLE IF NOT EXISTS wallet_meta (
@@ -82,6 +93,44 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
+/// `PG_MIGRATIONS[v]` upgrades a PostgreSQL database from version `v` to `v + 1`: the same
+/// tables as [`MIGRATIONS`], step for step, with `BIGINT` for integers and `BYTEA` for bytes.
+const PG_MIGRATIONS: &[&str] = &[
+    // 0 → 1: the first schema.
+    "CREATE TABLE IF NOT EXISTS wallet_meta (
+         key   TEXT PRIMARY KEY NOT NULL,
+         value TEXT NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS wallet_txs (
+         txid       TEXT PRIMARY KEY NOT NULL,
+         raw        BYTEA NOT NULL,
+         height     BIGINT,
+         block_hash TEXT,
+         block_time BIGINT,
+         first_seen BIGINT NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS wallet_locks (
+         txid       TEXT NOT NULL,
+         vout       BIGINT NOT NULL,
+         locked_by  TEXT NOT NULL,
+         created_at BIGINT NOT NULL,
+         PRIMARY KEY (txid, vout)
+     );",
+];
+
+/// The key of the PostgreSQL advisory lock every wallet write transaction takes first (the
+/// bytes of "qtumwalt"): a second writer, on any connection to the database, waits for the
+/// first to commit, as SQLite's `BEGIN IMMEDIATE` makes it wait.
+const PG_WRITE_LOCK: i64 = 0x7174_756d_7761_6c74;
+
+/// The migration steps for `conn`'s database.
+fn migrations(conn: &Connection) -> &'static [&'static str] {
+    match conn.backend() {
+        Backend::Sqlite => MIGRATIONS,
+        Backend::Postgres => PG_MIGRATIONS,
+    }
+}
+
 /// Opens (creating if needed) the database at `path` for a standalone wallet, with durable
 /// settings: WAL (readers never block the writer), `synchronous = FULL` (every commit is on
 /// disk before it returns; WAL's usual `NORMAL` can lose the last commits on power loss),
@@ -89,17 +138,23 @@ const MIGRATIONS: &[&str] = &[
 /// flash) and a busy timeout instead of an immediate `SQLITE_BUSY` when another connection to
 /// the file writes.
 pub(crate) fn open_file(path: &Path) -> Result<Connection, WalletError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // The pragmas are SQLite's own: set on the rusqlite connection, then handed to qtum-sql.
+    let sqlite = |e: rusqlite::Error| WalletError::from(qtum_sql::Error::from(e));
+    let conn = rusqlite::Connection::open(path).map_err(sqlite)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
     // `journal_mode` answers with the mode in force.
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(sqlite)?;
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("wallet database: journal mode {mode}, not WAL");
     }
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sqlite)?;
     #[cfg(any(target_os = "macos", target_os = "ios"))]
-    conn.pragma_update(None, "fullfsync", true)?;
-    Ok(conn)
+    conn.pragma_update(None, "fullfsync", true)
+        .map_err(sqlite)?;
+    Ok(conn.into())
 }
 
 /// The wallet's tables on a [`SharedConnection`].
@@ -130,21 +185,22 @@ impl Store {
 
     /// Locks the connection for one operation.
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A holder that panicked left no half-written change: SQLite rolls back an uncommitted
-        // transaction (rusqlite's `Transaction` on drop), so the connection is usable.
+        // A holder that panicked left no half-written change: its uncommitted transaction was
+        // rolled back (`qtum_sql::Transaction` on drop), so the connection is usable.
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`: the write lock is taken at the
-    /// start, so a read-then-write never fails on a snapshot another connection outdated) and
-    /// commits it, all under the connection's lock.
+    /// start, so a read-then-write never fails on a snapshot another connection outdated; on
+    /// PostgreSQL the wallet's advisory lock, see [`PG_WRITE_LOCK`]) and commits it, all under
+    /// the connection's lock. An error drops the transaction, which rolls it back.
     fn write<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, WalletError>,
     ) -> Result<T, WalletError> {
-        let mut conn = self.lock();
+        let conn = self.lock();
         if !conn.is_autocommit() {
             return Err(WalletError::Store(
                 "the shared database connection is inside a transaction someone else opened"
@@ -152,6 +208,11 @@ impl Store {
             ));
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if tx.backend() == Backend::Postgres {
+            // Held until the transaction ends (commit or rollback). `execute`: the function
+            // returns `void`, a value no row of this layer carries.
+            tx.execute("SELECT pg_advisory_xact_lock(?1)", params![PG_WRITE_LOCK])?;
+        }
         let value = f(&tx)?;
         tx.commit()?;
         Ok(value)
@@ -178,7 +239,7 @@ impl Store {
                 if found == SCHEMA_VERSION {
                     return Ok(true);
                 }
-                let step = MIGRATIONS.get(found as usize).ok_or_else(|| {
+                let step = migrations(tx).get(found as usize).ok_or_else(|| {
                     WalletError::Store(format!("no migration from version {found}"))
                 })?;
                 tx.execute_batch(step)?;
@@ -223,13 +284,20 @@ impl Store {
     }
 
     /// Reads everything into memory, from one consistent state: under the connection's lock
-    /// and in one read transaction (other connections to the file may write meanwhile).
+    /// and in one read transaction (other connections to the database may write meanwhile).
     pub fn load(&self) -> Result<State, WalletError> {
         let guard = self.lock();
         let conn: &Connection = &guard;
         // Inside a transaction someone else left open, its view is as consistent as it gets.
         let snapshot = if conn.is_autocommit() {
-            Some(conn.unchecked_transaction()?)
+            let tx = conn.transaction()?;
+            if tx.backend() == Backend::Postgres {
+                // PostgreSQL's default (READ COMMITTED) takes a new snapshot per statement; one
+                // snapshot for the whole read, as an SQLite read transaction has, must be asked
+                // for before the first query.
+                tx.execute_batch("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+            }
+            Some(tx)
         } else {
             None
         };
@@ -274,8 +342,10 @@ impl Store {
             }
             for (outpoint, by) in &changes.add_locks {
                 tx.execute(
-                    "INSERT OR REPLACE INTO wallet_locks (txid, vout, locked_by, created_at)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO wallet_locks (txid, vout, locked_by, created_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(txid, vout) DO UPDATE SET locked_by = excluded.locked_by,
+                         created_at = excluded.created_at",
                     params![
                         outpoint.txid.to_string(),
                         outpoint.vout,
@@ -402,11 +472,19 @@ fn read_state(conn: &Connection) -> Result<State, WalletError> {
 
 /// The schema version of the wallet tables (0 when there are none).
 fn schema_version(conn: &Connection) -> Result<u32, WalletError> {
-    let has_meta: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wallet_meta')",
-        [],
-        |r| r.get(0),
-    )?;
+    let has_meta = match conn.backend() {
+        Backend::Sqlite => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                 WHERE type = 'table' AND name = 'wallet_meta')"
+        }
+        // `current_schema()`: the first schema of the connection's `search_path`, where the
+        // unqualified `wallet_meta` is created and found.
+        Backend::Postgres => {
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_name = 'wallet_meta')"
+        }
+    };
+    let has_meta: bool = conn.query_row(has_meta, [], |r| r.get(0))?;
     if !has_meta {
         return Ok(0);
     }
@@ -574,6 +652,9 @@ mod tests {
             next_index: vec![(Keychain::External, 3)],
             ..Default::default()
         };
+        // A plain `BEGIN`, not a `Transaction`: the owner's transaction must stay open after
+        // the owner lets go of the mutex (a `Transaction` borrows the locked connection and
+        // would keep the mutex, so the wallet's write would wait forever instead of finding it).
         conn.lock()
             .expect("lock")
             .execute_batch(
@@ -596,7 +677,7 @@ mod tests {
         let conn = store.connection().clone();
         let holder = conn.clone();
         let panicked = std::thread::spawn(move || {
-            let mut conn = holder.lock().expect("lock");
+            let conn = holder.lock().expect("lock");
             let tx = conn.transaction().expect("begin");
             set_meta(&tx, "next_external", "7").expect("write");
             panic!("the holder dies before committing");

@@ -234,9 +234,9 @@ struct Inner {
     scripts: ScriptIndex,
 }
 
-/// The on-chain wallet (BIP84 P2WPKH at `m/84'/88'/0'`), persisted in the node's SQLite file
-/// through the node's [`SharedConnection`] ([`Wallet::open_shared`]) or its own connection
-/// ([`Wallet::open`]).
+/// The on-chain wallet (BIP84 P2WPKH at `m/84'/88'/0'`), persisted in the node's database
+/// (SQLite or PostgreSQL) through the node's [`SharedConnection`] ([`Wallet::open_shared`]) or
+/// an SQLite connection of its own ([`Wallet::open`]).
 ///
 /// All methods take `&self`; the wallet is `Send + Sync` and can be shared in an `Arc` with LDK
 /// (funding, sweeps). Sends and funding hold the wallet's lock from coin selection to the
@@ -279,11 +279,12 @@ impl Wallet {
     /// Opens the wallet on `conn`, the connection the node keeps all its state through, for
     /// `seed` on `network`. Every wallet read and write goes through `conn`, locking it for one
     /// SQL transaction at a time (never across a chain-source call), so the wallet and the
-    /// connection's other users share one writer. The connection's pragmas are left as its
-    /// owner set them (the durability of wallet writes is theirs); only the `wallet_*` tables
-    /// are created or migrated. A fresh store records `config.birthday_height`; a store of
-    /// another seed or network is refused ([`WalletError::StoreMismatch`]), one written by a
-    /// newer build too ([`WalletError::StoreTooNew`]).
+    /// connection's other users share one writer. The connection's settings (SQLite's pragmas,
+    /// the server's configuration) are left as its owner set them (the durability of wallet
+    /// writes is theirs); only the `wallet_*` tables are created or migrated. A fresh store
+    /// records `config.birthday_height`; a store of another seed or network is refused
+    /// ([`WalletError::StoreMismatch`]), one written by a newer build too
+    /// ([`WalletError::StoreTooNew`]).
     ///
     /// Don't call the wallet while holding `conn`'s lock: it takes its own lock, then `conn`'s.
     pub fn open_shared(

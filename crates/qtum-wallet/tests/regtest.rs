@@ -899,10 +899,13 @@ impl ChainSource for ConnectionFreeSource {
 /// The node's own use of the shared connection: one row in a table of its own, in one
 /// transaction, under the lock (as the node's LDK, payment and event stores do).
 fn node_writes(conn: &SharedConnection, what: &str) {
-    let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+    let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
     let tx = conn.transaction().expect("begin");
-    tx.execute("INSERT INTO node_events (what) VALUES (?1)", [what])
-        .expect("insert");
+    tx.execute(
+        "INSERT INTO node_events (what) VALUES (?1)",
+        qtum_sql::params![what],
+    )
+    .expect("insert");
     tx.commit().expect("commit");
 }
 
@@ -940,7 +943,7 @@ fn shared_connection_carries_the_wallet_and_the_node() {
     owned
         .execute_batch("CREATE TABLE node_events (id INTEGER PRIMARY KEY, what TEXT NOT NULL);")
         .expect("node table");
-    let conn: SharedConnection = Arc::new(Mutex::new(owned));
+    let conn: SharedConnection = Arc::new(Mutex::new(owned.into()));
     node_writes(&conn, "before the wallet");
     let source = Arc::new(ConnectionFreeSource {
         chain: rpc.clone(),
