@@ -277,7 +277,11 @@ fn endpoints_on_different_chains_stop_the_sync_and_show_in_status() {
             });
             other.submit_block(block).expect("the same block");
         }
-        assert_eq!(other.tip_hash(), honest.tip_hash(), "one chain to block 2,001");
+        assert_eq!(
+            other.tip_hash(),
+            honest.tip_hash(),
+            "one chain to block 2,001"
+        );
         let elsewhere = bitcoin::ScriptBuf::new_op_return([7u8; 4]);
         other
             .mine_blocks(12, &elsewhere)

@@ -130,8 +130,12 @@ pub struct LogSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
-    /// `sqlite` (the only backend so far).
+    /// `sqlite` (default) or `postgres`.
     pub backend: Option<String>,
+    /// The PostgreSQL database (`postgres` only): `postgresql://user:password@host/db`.
+    pub postgres_url: Option<String>,
+    /// A file whose first line is that URL (keeps a password out of the config file).
+    pub postgres_url_file: Option<PathBuf>,
 }
 
 /// A bad configuration: the key and what is wrong with it.
@@ -183,6 +187,24 @@ impl std::fmt::Debug for ApiConfig {
     }
 }
 
+/// Where the node keeps its state.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// `node.sqlite` in the data directory.
+    Sqlite,
+    /// A PostgreSQL database (the URL may carry a password: never logged, never in `Debug`).
+    Postgres { url: String },
+}
+
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageConfig::Sqlite => f.write_str("Sqlite"),
+            StorageConfig::Postgres { .. } => f.write_str("Postgres { url: <redacted> }"),
+        }
+    }
+}
+
 /// Where new blocks and transactions are announced (qtumd's ZMQ feed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZmqConfig {
@@ -200,6 +222,7 @@ pub struct DaemonConfig {
     pub zmq: ZmqConfig,
     pub log_level: log::LevelFilter,
     pub log_file: Option<PathBuf>,
+    pub storage: StorageConfig,
 }
 
 /// The first line of a secret file (a trailing newline, or anything after the first line, is
@@ -489,16 +512,59 @@ impl DaemonConfig {
             }
         };
         let log_file = file.log.file.map(|f| relative(&data_dir, f));
-        match file.storage.backend.as_deref().unwrap_or("sqlite") {
-            "sqlite" => {}
-            "postgres" | "postgresql" => {
-                return Err(bad(
-                    "storage.backend",
-                    "postgres is not supported yet; only sqlite",
-                ))
+        let st = &file.storage;
+        let storage = match st.backend.as_deref().unwrap_or("sqlite") {
+            "sqlite" => {
+                if st.postgres_url.is_some() {
+                    return Err(bad(
+                        "storage.postgres_url",
+                        "only with backend = \"postgres\"",
+                    ));
+                }
+                if st.postgres_url_file.is_some() {
+                    return Err(bad(
+                        "storage.postgres_url_file",
+                        "only with backend = \"postgres\"",
+                    ));
+                }
+                StorageConfig::Sqlite
             }
-            _ => return Err(bad("storage.backend", "must be sqlite")),
-        }
+            "postgres" | "postgresql" => {
+                let url = match (&st.postgres_url, &st.postgres_url_file) {
+                    (Some(url), None) => url.clone(),
+                    (None, Some(path)) => read_secret(
+                        "storage.postgres_url_file",
+                        &relative(&data_dir, path.clone()),
+                    )?,
+                    (Some(_), Some(_)) => {
+                        return Err(bad(
+                            "storage.postgres_url",
+                            "give postgres_url or postgres_url_file, not both",
+                        ))
+                    }
+                    (None, None) => {
+                        return Err(bad(
+                            "storage.postgres_url",
+                            "required with backend = \"postgres\" (or postgres_url_file)",
+                        ))
+                    }
+                };
+                // Only the scheme is checked here; the server refuses what it does not
+                // understand at start, with the key named by the daemon.
+                if !(url.starts_with("postgresql://")
+                    || url.starts_with("postgres://")
+                    || url.contains("host=")
+                    || url.contains("dbname="))
+                {
+                    return Err(bad(
+                        "storage.postgres_url",
+                        "must be postgresql://user@host/dbname or key=value pairs",
+                    ));
+                }
+                StorageConfig::Postgres { url }
+            }
+            _ => return Err(bad("storage.backend", "must be sqlite or postgres")),
+        };
 
         Ok(DaemonConfig {
             node,
@@ -514,6 +580,7 @@ impl DaemonConfig {
             zmq,
             log_level,
             log_file,
+            storage,
         })
     }
 

@@ -25,7 +25,7 @@ use qtum_lightning::{Builder, Node};
 use zeroize::Zeroizing;
 
 use crate::api::Api;
-use crate::config::DaemonConfig;
+use crate::config::{DaemonConfig, StorageConfig};
 use crate::events::EventLog;
 
 /// A running daemon: the node, its API and the event pump. [`Daemon::stop`] ends them in order.
@@ -87,6 +87,10 @@ impl Daemon {
         let mut builder = Builder::new(config.node.clone());
         builder.set_entropy_mnemonic(&phrase, None);
         drop(phrase);
+        if let StorageConfig::Postgres { url } = &config.storage {
+            builder.set_postgres_storage(url);
+            log::info!("node state in PostgreSQL");
+        }
         let node = Arc::new(
             builder
                 .build()

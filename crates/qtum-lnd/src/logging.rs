@@ -40,6 +40,13 @@ pub fn utc(seconds: u64, millis: u32) -> String {
 
 impl log::Log for DaemonLogger {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
+        // The PostgreSQL driver logs every statement's bound values at debug level: payment
+        // preimages and channel state among them. Its warnings and errors only.
+        if metadata.target().starts_with("tokio_postgres")
+            || metadata.target().starts_with("postgres")
+        {
+            return metadata.level() <= log::Level::Warn && metadata.level() <= self.level;
+        }
         metadata.level() <= self.level
     }
 

@@ -84,11 +84,49 @@ fn sdk_node(harness: &RegtestNode) -> Node {
     node
 }
 
+/// Where the test daemons keep their state.
+enum Storage {
+    /// `node.sqlite` in each daemon's data directory (the default).
+    Sqlite,
+    /// One database per daemon on a throwaway PostgreSQL server.
+    Postgres(qtum_pgtest::PgServer),
+}
+
+impl Storage {
+    fn postgres() -> Storage {
+        Storage::Postgres(qtum_pgtest::PgServer::start().expect("a PostgreSQL server"))
+    }
+
+    /// The config sections for daemon `name` (a new database on PostgreSQL).
+    fn section(&self, name: &str) -> String {
+        match self {
+            Storage::Sqlite => String::new(),
+            Storage::Postgres(server) => {
+                let url = server.create_database(name).expect("database");
+                format!("[storage]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\n")
+            }
+        }
+    }
+
+    fn daemon(&self, harness: &RegtestNode, name: &str) -> Daemon {
+        Daemon::start_with(harness, name, &self.section(name))
+    }
+}
+
 #[test]
 fn tutorial_journey_through_the_cli() {
+    journey(&Storage::Sqlite);
+}
+
+#[test]
+fn tutorial_journey_on_postgresql() {
+    journey(&Storage::postgres());
+}
+
+fn journey(storage: &Storage) {
     let harness = harness();
-    let mut a = Daemon::start(&harness, "alice");
-    let mut b = Daemon::start(&harness, "bob");
+    let mut a = storage.daemon(&harness, "alice");
+    let mut b = storage.daemon(&harness, "bob");
     let b_id = b.node_id();
 
     // Fund Alice, then open to Bob by his URI and wait for the confirmations.
@@ -209,8 +247,17 @@ fn tutorial_journey_through_the_cli() {
 
 #[test]
 fn refusals_change_nothing() {
+    refusals(&Storage::Sqlite);
+}
+
+#[test]
+fn refusals_change_nothing_on_postgresql() {
+    refusals(&Storage::postgres());
+}
+
+fn refusals(storage: &Storage) {
     let harness = harness();
-    let a = Daemon::start(&harness, "refusals");
+    let a = storage.daemon(&harness, "refusals");
     fund(&harness, &a, 2_000_000);
     let before = (channels(&a), payments(&a), confirmed_sat(&a));
 
@@ -397,4 +444,161 @@ fn a_killed_daemon_keeps_its_channel() {
         .collect();
     eprintln!("payer's outcomes: {outcomes:?}");
     assert!(sent > 0, "no payment got through: {outcomes:?}");
+}
+
+/// One node per PostgreSQL database: a second daemon of the same node (its mnemonic copied)
+/// given the same database stops at start with a message that says so, and the first keeps
+/// running untouched.
+#[test]
+fn a_second_daemon_on_the_same_database_is_refused() {
+    let harness = harness();
+    let storage = Storage::postgres();
+    let section = storage.section("shared");
+    let first = Daemon::start_with(&harness, "first", &section);
+    let before = first.ok(&["getinfo"]);
+
+    let dir = temp_dir("second");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // The same node twice (its mnemonic copied): only the database's lock can stop it.
+    std::fs::copy(first.dir.join("mnemonic"), dir.join("mnemonic")).expect("mnemonic");
+    let config = dir.join("qtum-lnd.toml");
+    std::fs::write(
+        &config,
+        config_text(
+            &harness,
+            &dir,
+            free_port(),
+            free_port(),
+            "second-daemon-password",
+            &section,
+        ),
+    )
+    .expect("config");
+    let mut second = std::process::Command::new(daemon_bin())
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while second.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second daemon is running on the first one's database");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = second.wait_with_output().expect("output");
+    assert!(!out.status.success(), "the second daemon started");
+    let log = std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default();
+    let said = format!("{}{log}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        said.contains("another node uses this PostgreSQL database"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("postgresql://"),
+        "the URL is not printed: {said}"
+    );
+    assert_eq!(first.ok(&["getinfo"])["node_id"], before["node_id"]);
+}
+
+/// The PostgreSQL server of a paying daemon is killed (SIGKILL, all its processes) while
+/// payments are under way, then started again, and the daemon restarted. Nothing is lost:
+/// no channel closes on either side, every payment ends, and what the payer counts as sent
+/// is what the payee received.
+#[test]
+fn a_killed_postgresql_server_loses_nothing() {
+    let harness = harness();
+    let Storage::Postgres(mut server) = Storage::postgres() else {
+        unreachable!()
+    };
+    let url = server.create_database("payer").expect("database");
+    let section = format!("[storage]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\n");
+    let mut a = Daemon::start_with(&harness, "pg-payer", &section);
+    let b = Daemon::start(&harness, "pg-payee");
+    let b_id = b.node_id();
+    fund(&harness, &a, 5_000_000);
+    a.ok(&["open", &b.uri(), "2000000"]);
+    let channel_id = wait_usable(&harness, &a, &b_id);
+
+    for round in 0..3u64 {
+        let amount = (20_000 + round * 1_000).to_string();
+        let invoice = b.ok(&["invoice", "--amount-msat", &amount]);
+        let invoice = invoice["invoice"].as_str().expect("invoice").to_string();
+        // The server dies while the payment's state is being written (or just before).
+        let killer = std::thread::spawn({
+            let delay = Duration::from_millis(round * 15);
+            move || {
+                std::thread::sleep(delay);
+                server.kill();
+                server
+            }
+        });
+        let paid = a.cli(&["pay", &invoice]);
+        server = killer.join().expect("killer");
+        eprintln!(
+            "round {round}: pay answered {}: {}",
+            paid.status,
+            paid.stderr.trim()
+        );
+        // Whatever the daemon answered, it cannot write any more: it refuses or halts.
+        if paid.status != 0 {
+            assert!(
+                paid.stderr.contains("Persistence")
+                    || paid.stderr.contains("PaymentFailed")
+                    || paid.stderr.contains("InsufficientCapacity")
+                    || paid.stderr.contains("NotRunning"),
+                "{}",
+                paid.stderr
+            );
+        }
+        server.restart().expect("PostgreSQL back");
+        // The daemon may have halted on the lost connection: start it afresh either way.
+        a.kill_after(Duration::ZERO).join().expect("kill");
+        a.reap();
+        a.spawn();
+        wait_until("the payer's payments ended", || {
+            payments(&a).iter().all(|p| p["status"] != "pending")
+        });
+        wait_until("the channel usable again", || {
+            channels(&a)
+                .iter()
+                .any(|c| c["channel_id"] == channel_id.as_str() && c["is_usable"] == true)
+        });
+    }
+    // After the restarts, a payment goes through as before.
+    let invoice = b.ok(&["invoice", "--amount-msat", "30000"]);
+    let paid = a.ok(&["pay", invoice["invoice"].as_str().expect("invoice")]);
+    let id = paid["payment_id"].as_str().expect("id").to_string();
+    wait_until("the last payment succeeded", || {
+        a.ok(&["payment", &id])["status"] == "succeeded"
+    });
+
+    for d in [&a, &b] {
+        let events = d.ok(&["events", "--after", "0"]);
+        assert!(
+            events["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .all(|e| e["event"]["type"] != "channel_closed"),
+            "{}: {events}",
+            d.name
+        );
+    }
+    let sent: u64 = payments(&a)
+        .iter()
+        .filter(|p| p["status"] == "succeeded")
+        .filter_map(|p| p["amount_msat"].as_u64())
+        .sum();
+    wait_until("the payee's count matches", || {
+        let received: u64 = payments(&b)
+            .iter()
+            .filter(|p| p["direction"] == "inbound" && p["status"] == "succeeded")
+            .filter_map(|p| p["amount_msat"].as_u64())
+            .sum();
+        received == sent
+    });
 }

@@ -39,18 +39,28 @@ pub fn daemon_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_qtum-lnd"))
 }
 
-/// The `qtum-ln` binary, built next to the daemon (by `cargo test --workspace`, or here when
-/// this package's tests run alone).
+/// The `qtum-ln` binary, built next to the daemon (by `cargo test --workspace`). Built here
+/// when it is missing or older than the daemon: `cargo test -p qtum-lnd` does not build
+/// another package's binaries, and an old one would test old code (its config reader).
 pub fn cli_bin() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let bin = daemon_bin().with_file_name(format!("qtum-ln{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let stale = match (modified(&bin), modified(&daemon_bin())) {
+        (Some(cli), Some(daemon)) => cli < daemon,
+        _ => true,
+    };
+    BUILT.call_once(|| {
+        if !stale {
+            return;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "-p", "qtum-ln"])
             .status()
             .expect("cargo runs");
         assert!(status.success(), "cargo build -p qtum-ln");
-    }
+    });
     bin
 }
 
