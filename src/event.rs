@@ -343,9 +343,6 @@ impl EventQueue {
 
     /// The oldest unacknowledged event we can read, with its row id. Rows that no longer parse
     /// (written by a newer SDK) are skipped over, not deleted.
-    // The binding outlives `rows`, which borrows `stmt`: returning the expression directly
-    // would not compile.
-    #[allow(clippy::let_and_return)]
     fn head(conn: &Connection) -> Option<(i64, Event)> {
         let mut stmt = conn
             .prepare_cached("SELECT id, body FROM events ORDER BY id")
@@ -353,10 +350,8 @@ impl EventQueue {
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
             .ok()?;
-        let head = rows
-            .flatten()
-            .find_map(|(id, body)| serde_json::from_str::<Event>(&body).ok().map(|e| (id, e)));
-        head
+        rows.flatten()
+            .find_map(|(id, body)| serde_json::from_str::<Event>(&body).ok().map(|e| (id, e)))
     }
 
     /// A failed payment is being tried again under the same id: its outcome events of the new

@@ -382,10 +382,17 @@ impl Db {
     /// they return as long as the server keeps `synchronous_commit = on` (its default), which
     /// is checked here. `dir` is the node's storage directory (created if missing) for what is
     /// not in the database.
+    ///
+    /// TLS follows the URL's `sslmode` (`require` insists on it); the server's certificate
+    /// must chain to `ca_file` (PEM) or, without one, to the webpki roots.
     #[cfg(feature = "postgres")]
-    pub fn open_postgres(dir: &Path, url: &str) -> Result<Db, StorageError> {
+    pub fn open_postgres(
+        dir: &Path,
+        url: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<Db, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create", dir, e))?;
-        let conn = Connection::open_postgres(url).map_err(|e| {
+        let conn = Connection::open_postgres(url, ca_file).map_err(|e| {
             // The URL may carry a password: say where, not what.
             StorageError::Io(format!("cannot connect to the PostgreSQL server: {e}"))
         })?;

@@ -80,6 +80,8 @@ pub struct Builder {
     /// printed).
     #[cfg(feature = "postgres")]
     postgres_url: Option<Zeroizing<String>>,
+    #[cfg(feature = "postgres")]
+    postgres_ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -104,16 +106,24 @@ impl Builder {
             synchronous_persistence: false,
             #[cfg(feature = "postgres")]
             postgres_url: None,
+            #[cfg(feature = "postgres")]
+            postgres_ca_file: None,
         }
     }
 
     /// Keep the node's state (channels, payments, events, peers, the on-chain wallet) in a
     /// PostgreSQL database instead of `node.sqlite` in the storage directory: `url` like
     /// `postgresql://user:password@host:port/dbname` (or `host=… user=… dbname=…`). One node
-    /// per database; the connection is not encrypted, so use a local server or a tunnel.
+    /// per database. TLS follows the URL's `sslmode` (`sslmode=require` insists on it); the
+    /// server's certificate must chain to `ca_file` (PEM) or, without one, to the webpki roots.
     #[cfg(feature = "postgres")]
-    pub fn set_postgres_storage(&mut self, url: &str) -> &mut Builder {
+    pub fn set_postgres_storage(
+        &mut self,
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+    ) -> &mut Builder {
         self.postgres_url = Some(Zeroizing::new(url.to_string()));
+        self.postgres_ca_file = ca_file.map(std::path::Path::to_path_buf);
         self
     }
 
@@ -161,7 +171,9 @@ impl Builder {
 
         #[cfg(feature = "postgres")]
         let db = match &self.postgres_url {
-            Some(url) => Db::open_postgres(&config.storage_dir, url),
+            Some(url) => {
+                Db::open_postgres(&config.storage_dir, url, self.postgres_ca_file.as_deref())
+            }
             None => Db::open(&config.storage_dir),
         };
         #[cfg(not(feature = "postgres"))]

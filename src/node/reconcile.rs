@@ -163,12 +163,10 @@ pub(crate) fn rebroadcast_funding(inner: &NodeInner) -> Result<(), NodeError> {
         let mut stmt = conn
             .prepare("SELECT txid, raw FROM funding_txs")
             .map_err(db_err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(db_err)?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(db_err)?;
-        rows
+            .map_err(db_err)?
     };
     if rows.is_empty() {
         return Ok(());

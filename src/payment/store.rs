@@ -182,12 +182,12 @@ fn to_err(e: qtum_sql::Error) -> NodeError {
 
 fn text_col<T: IdText>(row: &Row, name: &str) -> qtum_sql::Result<T> {
     let text: String = row.get(name)?;
-    T::from_text(&text).map_err(|e| qtum_sql::Error::conversion(e))
+    T::from_text(&text).map_err(qtum_sql::Error::conversion)
 }
 
 fn opt_text_col<T: IdText>(row: &Row, name: &str) -> qtum_sql::Result<Option<T>> {
     let text: Option<String> = row.get(name)?;
-    text.map(|t| T::from_text(&t).map_err(|e| qtum_sql::Error::conversion(e)))
+    text.map(|t| T::from_text(&t).map_err(qtum_sql::Error::conversion))
         .transpose()
 }
 
@@ -372,15 +372,13 @@ impl PaymentStore {
         let mut stmt = conn
             .prepare_cached("SELECT * FROM payments WHERE payment_hash = ?1 AND direction = ?2")
             .map_err(to_err)?;
-        let rows = stmt
-            .query_map(
-                params![payment_hash.to_text(), direction_str(direction)],
-                from_row,
-            )
-            .map_err(to_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(to_err);
-        rows
+        stmt.query_map(
+            params![payment_hash.to_text(), direction_str(direction)],
+            from_row,
+        )
+        .map_err(to_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(to_err)
     }
 
     /// Mark a payment succeeded.
@@ -499,12 +497,10 @@ impl PaymentStore {
                      AND preimage IS NOT NULL",
             )
             .map_err(to_err)?;
-        let rows = stmt
-            .query_map([], from_row)
+        stmt.query_map([], from_row)
             .map_err(to_err)?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(to_err);
-        rows
+            .map_err(to_err)
     }
 
     /// Payments, newest first.
@@ -525,20 +521,18 @@ impl PaymentStore {
                  LIMIT ?3 OFFSET ?4",
             )
             .map_err(to_err)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    filter.direction.map(direction_str),
-                    filter.status.map(status_str),
-                    limit,
-                    i64::from(filter.offset)
-                ],
-                from_row,
-            )
-            .map_err(to_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(to_err);
-        rows
+        stmt.query_map(
+            params![
+                filter.direction.map(direction_str),
+                filter.status.map(status_str),
+                limit,
+                i64::from(filter.offset)
+            ],
+            from_row,
+        )
+        .map_err(to_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(to_err)
     }
 }
 

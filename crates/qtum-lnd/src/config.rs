@@ -136,6 +136,8 @@ pub struct StorageSection {
     pub postgres_url: Option<String>,
     /// A file whose first line is that URL (keeps a password out of the config file).
     pub postgres_url_file: Option<PathBuf>,
+    /// The CA (PEM) the server's certificate must chain to when TLS is used.
+    pub postgres_ca_file: Option<PathBuf>,
 }
 
 /// A bad configuration: the key and what is wrong with it.
@@ -192,15 +194,23 @@ impl std::fmt::Debug for ApiConfig {
 pub enum StorageConfig {
     /// `node.sqlite` in the data directory.
     Sqlite,
-    /// A PostgreSQL database (the URL may carry a password: never logged, never in `Debug`).
-    Postgres { url: String },
+    /// A PostgreSQL database (the URL may carry a password: never logged, never in `Debug`),
+    /// and the CA its certificate chains to when TLS is used (the webpki roots without one).
+    Postgres {
+        url: String,
+        ca_file: Option<PathBuf>,
+    },
 }
 
 impl std::fmt::Debug for StorageConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StorageConfig::Sqlite => f.write_str("Sqlite"),
-            StorageConfig::Postgres { .. } => f.write_str("Postgres { url: <redacted> }"),
+            StorageConfig::Postgres { ca_file, .. } => f
+                .debug_struct("Postgres")
+                .field("url", &"<redacted>")
+                .field("ca_file", ca_file)
+                .finish(),
         }
     }
 }
@@ -527,6 +537,12 @@ impl DaemonConfig {
                         "only with backend = \"postgres\"",
                     ));
                 }
+                if st.postgres_ca_file.is_some() {
+                    return Err(bad(
+                        "storage.postgres_ca_file",
+                        "only with backend = \"postgres\"",
+                    ));
+                }
                 StorageConfig::Sqlite
             }
             "postgres" | "postgresql" => {
@@ -561,7 +577,20 @@ impl DaemonConfig {
                         "must be postgresql://user@host/dbname or key=value pairs",
                     ));
                 }
-                StorageConfig::Postgres { url }
+                let ca_file = match &st.postgres_ca_file {
+                    Some(path) => {
+                        let path = relative(&data_dir, path.clone());
+                        if !path.is_file() {
+                            return Err(bad(
+                                "storage.postgres_ca_file",
+                                format!("{} is not a readable file", path.display()),
+                            ));
+                        }
+                        Some(path)
+                    }
+                    None => None,
+                };
+                StorageConfig::Postgres { url, ca_file }
             }
             _ => return Err(bad("storage.backend", "must be sqlite or postgres")),
         };

@@ -87,8 +87,8 @@ impl Daemon {
         let mut builder = Builder::new(config.node.clone());
         builder.set_entropy_mnemonic(&phrase, None);
         drop(phrase);
-        if let StorageConfig::Postgres { url } = &config.storage {
-            builder.set_postgres_storage(url);
+        if let StorageConfig::Postgres { url, ca_file } = &config.storage {
+            builder.set_postgres_storage(url, ca_file.as_deref());
             log::info!("node state in PostgreSQL");
         }
         let node = Arc::new(

@@ -62,7 +62,31 @@ fn bad_files_are_refused_with_the_key_named() {
             "[chain]\nzmq_block = \"127.0.0.1:28332\"\n",
             "chain.zmq_block",
         ),
-        ("[storage]\nbackend = \"postgres\"\n", "storage.backend"),
+        ("[storage]\nbackend = \"mysql\"\n", "storage.backend"),
+        (
+            "[storage]\nbackend = \"postgres\"\n",
+            "storage.postgres_url",
+        ),
+        (
+            "[storage]\npostgres_url = \"postgresql://qtum@127.0.0.1/ln\"\n",
+            "storage.postgres_url",
+        ),
+        (
+            "[storage]\nbackend = \"postgres\"\npostgres_url = \"mysql://qtum@h/ln\"\n",
+            "storage.postgres_url",
+        ),
+        (
+            "[storage]\nbackend = \"postgres\"\npostgres_url_file = \"nothing-here\"\n",
+            "storage.postgres_url_file",
+        ),
+        (
+            "[storage]\npostgres_ca_file = \"ca.pem\"\n",
+            "storage.postgres_ca_file",
+        ),
+        (
+            "[storage]\nbackend = \"postgres\"\npostgres_url = \"postgresql://q@h/ln\"\npostgres_ca_file = \"nothing-here.pem\"\n",
+            "storage.postgres_ca_file",
+        ),
         (
             "[chain]\nrpc_password_file = \"nothing-here\"\n",
             "chain.rpc_password_file",
@@ -92,6 +116,13 @@ fn bad_files_are_refused_with_the_key_named() {
     // The password is never echoed.
     let (_, stderr) = check(&merge(GOOD, "[api]\nlisten = \"nowhere\"\n"));
     assert!(!stderr.contains("a-long-enough-password"), "{stderr}");
+    // Nor is a database URL's password, when another key is wrong.
+    let (status, stderr) = check(&merge(
+        GOOD,
+        "[storage]\nbackend = \"postgres\"\npostgres_url = \"postgresql://u:db-secret-pw@h/ln\"\n[log]\nlevel = \"loud\"\n",
+    ));
+    assert_eq!(status, 2, "{stderr}");
+    assert!(!stderr.contains("db-secret-pw"), "{stderr}");
     // Secrets from files: the first line only; an empty or missing file is refused by key.
     let dir = temp_dir("secrets");
     std::fs::write(dir.join("api"), "a-long-enough-password\nsecond line\n").expect("written");

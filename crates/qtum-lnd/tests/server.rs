@@ -446,6 +446,30 @@ fn a_killed_daemon_keeps_its_channel() {
     assert!(sent > 0, "no payment got through: {outcomes:?}");
 }
 
+/// Starts a daemon on `config` that must stop at start (within a minute); what it said, on
+/// stderr and in its log in `dir`.
+fn refused_start(dir: &std::path::Path, config: &std::path::Path) -> String {
+    let mut daemon = std::process::Command::new(daemon_bin())
+        .arg("--config")
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while daemon.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = daemon.kill();
+            panic!("the daemon of {} is running", config.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = daemon.wait_with_output().expect("output");
+    assert!(!out.status.success(), "the daemon exited 0");
+    let log = std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default();
+    format!("{}{log}", String::from_utf8_lossy(&out.stderr))
+}
+
 /// One node per PostgreSQL database: a second daemon of the same node (its mnemonic copied)
 /// given the same database stops at start with a message that says so, and the first keeps
 /// running untouched.
@@ -474,25 +498,7 @@ fn a_second_daemon_on_the_same_database_is_refused() {
         ),
     )
     .expect("config");
-    let mut second = std::process::Command::new(daemon_bin())
-        .arg("--config")
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("runs");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while second.try_wait().expect("wait").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = second.kill();
-            panic!("the second daemon is running on the first one's database");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = second.wait_with_output().expect("output");
-    assert!(!out.status.success(), "the second daemon started");
-    let log = std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default();
-    let said = format!("{}{log}", String::from_utf8_lossy(&out.stderr));
+    let said = refused_start(&dir, &config);
     assert!(
         said.contains("another node uses this PostgreSQL database"),
         "{said}"
@@ -601,4 +607,70 @@ fn a_killed_postgresql_server_loses_nothing() {
             .sum();
         received == sent
     });
+}
+
+/// The daemon reaches PostgreSQL over TLS (`sslmode=require`) trusting a private CA, and the
+/// server sees an encrypted session; given another CA, it refuses to start.
+#[test]
+fn postgresql_over_tls_with_a_private_ca() {
+    let harness = harness();
+    let Storage::Postgres(mut server) = Storage::postgres() else {
+        unreachable!()
+    };
+    let self_signed = || {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        (cert.pem(), key.serialize_pem())
+    };
+    let (cert, key) = self_signed();
+    server.enable_tls(&cert, &key).expect("TLS on");
+    let url = server.create_database("tls").expect("database");
+    let dir = temp_dir("pg-tls-cas");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("ca.pem"), &cert).expect("ca");
+    std::fs::write(dir.join("other.pem"), self_signed().0).expect("other ca");
+    let section = |ca: &str| {
+        format!(
+            "[storage]\nbackend = \"postgres\"\npostgres_url = \"{url}?sslmode=require\"\n\
+             postgres_ca_file = \"{}\"\n",
+            dir.join(ca).display()
+        )
+    };
+
+    // Another CA: the certificate is refused and the node never starts.
+    let wrong = temp_dir("pg-tls-wrong");
+    std::fs::create_dir_all(&wrong).expect("dir");
+    let config = wrong.join("qtum-lnd.toml");
+    std::fs::write(
+        &config,
+        config_text(
+            &harness,
+            &wrong,
+            free_port(),
+            free_port(),
+            "tls-wrong-ca-password",
+            &section("other.pem"),
+        ),
+    )
+    .expect("config");
+    let said = refused_start(&wrong, &config);
+    assert!(said.to_lowercase().contains("certificate"), "{said}");
+
+    // The right CA: the daemon runs, writes, and its session is encrypted.
+    let d = Daemon::start_with(&harness, "pg-tls", &section("ca.pem"));
+    new_address_script(&d);
+    let psql = std::process::Command::new(server.program("psql"))
+        // psql itself in plain text: only the daemon's session counts.
+        .args(["-X", "-At", &format!("{url}?sslmode=disable"), "-c"])
+        .arg(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE s.ssl AND a.datname = 'tls'",
+        )
+        .output()
+        .expect("psql");
+    let encrypted = String::from_utf8_lossy(&psql.stdout).trim().to_string();
+    assert_eq!(encrypted, "1", "{psql:?}");
 }

@@ -259,6 +259,44 @@ impl PgServer {
         self.pg_ctl_start()
     }
 
+    /// Serves TLS from now on with this certificate chain and key (PEM), then restarts the
+    /// server. Clients choose whether to use it (`sslmode` in their URL); a plain connection is
+    /// still accepted.
+    pub fn enable_tls(&mut self, cert_pem: &str, key_pem: &str) -> Result<(), String> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let cert = self.data.join("server.crt");
+        let key = self.data.join("server.key");
+        let write = |path: &Path, text: &str, mode: u32| -> Result<(), String> {
+            fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("cannot chmod {}: {e}", path.display()))
+        };
+        write(&cert, cert_pem, 0o644)?;
+        // PostgreSQL refuses a key that others can read.
+        write(&key, key_pem, 0o600)?;
+        let conf = self.data.join("postgresql.conf");
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .map_err(|e| format!("cannot open {}: {e}", conf.display()))?;
+        writeln!(
+            file,
+            "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'"
+        )
+        .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+        if self.as_system_user {
+            let mut chown = Command::new("chown");
+            chown
+                .arg(format!("{SYSTEM_USER}:"))
+                .arg(&cert)
+                .arg(&key)
+                .arg(&conf);
+            run(chown, None)?;
+        }
+        self.restart()
+    }
+
     /// Runs `initdb` on the data directory (handing the temporary directory to the system user
     /// first when running as root).
     fn init(&mut self) -> Result<(), String> {

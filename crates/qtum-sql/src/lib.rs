@@ -482,12 +482,13 @@ impl Connection {
     /// Connect to PostgreSQL (`postgresql://user@host:port/dbname` or key=value form).
     ///
     /// The client runs on a thread of its own, so calls work from any thread, inside a tokio
-    /// runtime or not. The connection is not encrypted: use a local socket or loopback, or a
-    /// tunnel, to reach the server.
+    /// runtime or not. TLS follows the URL's `sslmode` (`require` to insist on it); when used,
+    /// the server's certificate must chain to `ca_file` (PEM) or, without one, to the webpki
+    /// roots, and name the URL's host.
     #[cfg(feature = "postgres")]
-    pub fn open_postgres(url: &str) -> Result<Connection> {
+    pub fn open_postgres(url: &str, ca_file: Option<&std::path::Path>) -> Result<Connection> {
         Ok(Connection {
-            inner: Inner::Postgres(pg::Client::connect(url)?),
+            inner: Inner::Postgres(pg::Client::connect(url, ca_file)?),
             in_tx: Cell::new(false),
         })
     }

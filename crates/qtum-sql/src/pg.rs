@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use postgres::types::{FromSql, IsNull, ToSql, Type};
-use postgres::NoTls;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use crate::{Error, Result, Value};
 
@@ -63,15 +64,60 @@ fn gone() -> Error {
     }
 }
 
+/// The TLS settings for a connection: the webpki roots, or the certificates in `ca_file`.
+///
+/// Whether TLS is used is the URL's `sslmode`: `require` refuses a server without TLS,
+/// `prefer` (the default) uses it when the server offers it, `disable` never does. When TLS is
+/// used, the server's certificate and name are always checked.
+fn tls(ca_file: Option<&std::path::Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let bad = |what: String| Error::Postgres {
+        sqlstate: None,
+        message: what,
+        closed: true,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| bad(format!("cannot read the CA file {}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(bad(format!(
+                    "the CA file {} holds no certificate",
+                    path.display()
+                )));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    bad(format!(
+                        "a certificate in {} is refused: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(format!("TLS setup: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 impl Client {
-    pub(crate) fn connect(url: &str) -> Result<Client> {
+    pub(crate) fn connect(url: &str, ca_file: Option<&std::path::Path>) -> Result<Client> {
+        let tls = tls(ca_file)?;
         let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let url = url.to_owned();
         let thread = std::thread::Builder::new()
             .name("qtum-sql-pg".into())
             .spawn(move || {
-                let client = match postgres::Client::connect(&url, NoTls) {
+                let client = match postgres::Client::connect(&url, tls) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready_tx.send(Err(pg_error(e)));
@@ -134,11 +180,7 @@ impl Client {
         })
     }
 
-    pub(crate) fn query(
-        &self,
-        sql: String,
-        values: Vec<Value>,
-    ) -> Result<Rows> {
+    pub(crate) fn query(&self, sql: String, values: Vec<Value>) -> Result<Rows> {
         self.run(move |s| {
             let stmt = s.prepared(&sql)?;
             let names: Arc<[String]> = stmt

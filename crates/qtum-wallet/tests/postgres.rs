@@ -33,7 +33,7 @@ fn server_with_database(name: &str) -> (PgServer, String) {
 }
 
 fn connect(url: &str) -> SharedConnection {
-    let conn = Connection::open_postgres(url).expect("connect to PostgreSQL");
+    let conn = Connection::open_postgres(url, None).expect("connect to PostgreSQL");
     assert_eq!(conn.backend(), Backend::Postgres);
     Arc::new(Mutex::new(conn))
 }
