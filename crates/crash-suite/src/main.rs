@@ -42,6 +42,8 @@ use serde_json::{json, Value};
 /// Where the RPC password is read from (an environment variable keeps it out of process
 /// listings; `--rpc-password` is accepted too).
 const PASSWORD_ENV: &str = "CRASH_NODE_RPC_PASSWORD";
+/// The PostgreSQL database of the node's state, when set (else `node.sqlite` in `--dir`).
+const POSTGRES_ENV: &str = "CRASH_NODE_POSTGRES_URL";
 /// Log level of the SDK and LDK on stderr: error, warn, info (default), debug, trace, off.
 const LOG_ENV: &str = "CRASH_NODE_LOG";
 
@@ -235,6 +237,11 @@ fn build_node(args: &Args) -> Result<Node, Failure> {
     }
     let mut builder = Builder::new(config);
     builder.set_entropy_seed_bytes(&[args.seed; 32]);
+    // The node's state in PostgreSQL instead of the directory's SQLite file (the URL comes
+    // through the environment, like the RPC password).
+    if let Ok(url) = std::env::var(POSTGRES_ENV) {
+        builder.set_postgres_storage(&url, None);
+    }
     let node = builder
         .build()
         .map_err(|e| Failure::new("Build", e.to_string()))?;

@@ -544,13 +544,29 @@ impl PayWorld {
 
 #[test]
 fn a_payments_in_both_directions_survive_kills() {
+    let settings = Settings::from_env();
+    payments_under_kills("a", settings.kills_payments, false);
+}
+
+/// Scenario a with both nodes' state in PostgreSQL: the journal's one-transaction commit is a
+/// PostgreSQL transaction there, and a SIGKILL of the node drops its connection mid-way.
+#[test]
+fn a_payments_survive_kills_on_postgresql() {
+    let settings = Settings::from_env();
+    payments_under_kills("a-postgresql", settings.kills_postgres, true);
+}
+
+fn payments_under_kills(scenario: &str, kills: u32, postgres: bool) {
     let _serial = serial();
     let settings = Settings::from_env();
-    let mut rng = settings.rng("a");
-    let kills = settings.kills_payments;
+    let mut rng = settings.rng(scenario);
     let started = Instant::now();
 
-    let mut world = World::start("a", settings.keep, &[]);
+    let mut world = World::start_on(scenario, settings.keep, &[], postgres);
+    for name in ["alice", "bob"] {
+        let file = world.dir.path.join(name).join("node.sqlite");
+        assert_eq!(file.exists(), !postgres, "{}", file.display());
+    }
     world.fund_alice(PAY_CHANNEL_SAT + QTUM / 10);
     let (channel_id, _) = world.open_ready(PAY_CHANNEL_SAT, PAY_PUSH_MSAT);
     let a = world.alice.channel(&channel_id).expect("channel");
@@ -611,7 +627,7 @@ fn a_payments_in_both_directions_survive_kills() {
         .filter(|p| p.payer == Side::Alice)
         .count();
     println!(
-        "crash-suite a (payments): kills {kills} ({}), restarts {}, payments {} succeeded (alice->bob {ab}, bob->alice {}), sends refused while the peer was down {}, kill moments [{}], recovery [{}], {:.0} s, seed {}",
+        "crash-suite {scenario} (payments): kills {kills} ({}), restarts {}, payments {} succeeded (alice->bob {ab}, bob->alice {}), sends refused while the peer was down {}, kill moments [{}], recovery [{}], {:.0} s, seed {}",
         show(&pw.stats.kills),
         pw.stats.restarts,
         pw.payments.len(),

@@ -34,6 +34,8 @@ pub struct Settings {
     pub seed: u64,
     /// Kills in the payments scenario: `KILLS` (default 40).
     pub kills_payments: u32,
+    /// Kills during payments with the state in PostgreSQL: `KILLS_POSTGRES` (default 20).
+    pub kills_postgres: u32,
     /// Kills during channel opens: `KILLS_OPEN` (default 6).
     pub kills_open: u32,
     /// Kills during cooperative closes: `KILLS_CLOSE` (default 6).
@@ -77,6 +79,7 @@ impl Settings {
         Settings {
             seed,
             kills_payments: count("KILLS", 40),
+            kills_postgres: count("KILLS_POSTGRES", 20),
             kills_open: count("KILLS_OPEN", 6),
             kills_close: count("KILLS_CLOSE", 6),
             kills_sweep: count("KILLS_SWEEP", 4),
@@ -264,6 +267,8 @@ pub struct NodeSpec {
     pub rpc_user: String,
     pub rpc_password: String,
     pub extra: Vec<String>,
+    /// The node's PostgreSQL database (`None`: SQLite in `dir`).
+    pub postgres_url: Option<String>,
 }
 
 /// One answer of a node.
@@ -321,9 +326,13 @@ fn spawn(spec: &NodeSpec, start: u32) -> (Child, ChildStdin, Receiver<String>) {
         .args(&spec.extra)
         // The password goes through the environment, out of process listings.
         .env("CRASH_NODE_RPC_PASSWORD", &spec.rpc_password)
+        .env_remove("CRASH_NODE_POSTGRES_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));
+    if let Some(url) = &spec.postgres_url {
+        command.env("CRASH_NODE_POSTGRES_URL", url);
+    }
     let mut child = command.spawn().expect("crash-node starts");
     let stdin = child.stdin.take().expect("stdin");
     let stdout = child.stdout.take().expect("stdout");
@@ -579,6 +588,9 @@ pub struct World {
     pub harness: RegtestNode,
     pub alice: NodeProc,
     pub bob: NodeProc,
+    /// The PostgreSQL server of both nodes' databases, when they use one (dropped after the
+    /// processes).
+    pub postgres: Option<qtum_pgtest::PgServer>,
     // Dropped last: the processes are gone before their directory is removed.
     pub dir: RunDir,
 }
@@ -617,8 +629,20 @@ impl Side {
 impl World {
     /// A harness with mature coins and two nodes (`extra` node flags for both).
     pub fn start(scenario: &str, keep: bool, extra: &[&str]) -> World {
+        World::start_on(scenario, keep, extra, false)
+    }
+
+    /// As [`World::start`]; with `postgres`, each node keeps its state in a database of its
+    /// own on a throwaway PostgreSQL server.
+    pub fn start_on(scenario: &str, keep: bool, extra: &[&str], postgres: bool) -> World {
         let dir = RunDir::new(scenario, keep);
         let harness = harness();
+        let server = postgres.then(|| qtum_pgtest::PgServer::start().expect("PostgreSQL"));
+        let db = |name: &str| {
+            server
+                .as_ref()
+                .map(|s| s.create_database(name).expect("database"))
+        };
         let spec = |name: &'static str, seed: u8| NodeSpec {
             name,
             dir: dir.path.join(name),
@@ -629,6 +653,7 @@ impl World {
             rpc_user: harness.rpc_user().to_string(),
             rpc_password: harness.rpc_password().to_string(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            postgres_url: db(name),
         };
         let alice = NodeProc::start(spec("alice", 1));
         let bob = NodeProc::start(spec("bob", 2));
@@ -636,6 +661,7 @@ impl World {
             harness,
             alice,
             bob,
+            postgres: server,
             dir,
         }
     }
