@@ -67,14 +67,41 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(signal) = signals.forever().next() {
-        log::info!("signal {signal}: stopping");
-    }
+    // Until SIGTERM/SIGINT, or until the node halts: a failed write of channel state (a full
+    // disk, a database server that went away) stops the node for good. Exiting then lets the
+    // supervisor (systemd's Restart=on-failure, compose's restart policy) start it again from
+    // the last commit once the cause is gone, instead of serving a halted node for ever.
+    let halted = loop {
+        if let Some(signal) = signals.pending().next() {
+            log::info!("signal {signal}: stopping");
+            break None;
+        }
+        if let Some(reason) = daemon.node().status().halted_reason {
+            break Some(reason);
+        }
+        std::thread::sleep(HALT_CHECK);
+    };
     daemon.stop();
-    log::info!("stopped");
     log::logger().flush();
-    ExitCode::SUCCESS
+    match halted {
+        None => {
+            log::info!("stopped");
+            log::logger().flush();
+            ExitCode::SUCCESS
+        }
+        Some(reason) => {
+            log::error!("the node halted ({reason}); exiting so that it can be started again");
+            log::logger().flush();
+            eprintln!("qtum-lnd: the node halted: {reason}");
+            ExitCode::from(EXIT_HALTED)
+        }
+    }
 }
+
+/// How often the main thread looks for a signal or a halted node.
+const HALT_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+/// The exit status after the node halted (1 is a failed start, 2 a refused configuration).
+const EXIT_HALTED: u8 = 3;
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("qtum-lnd: {why}\n{USAGE}");

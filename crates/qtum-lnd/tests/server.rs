@@ -365,8 +365,9 @@ fn refusals(storage: &Storage) {
 /// restarted. Every payment ends (no HTLC stuck pending), the channel
 /// is never force-closed, and the events of the payee's new run still report what it received.
 #[test]
-#[ignore = "one run in five here waited 180 s in vain after a kill (which wait is not yet known): \
-            kept out of CI until that is understood; run it with --ignored"]
+#[ignore = "before settle_channel, one run in fifteen lost its channel to the channel_ready \
+            window (see settle_channel); kept out of CI until that window is closed in the SDK; \
+            run it with --ignored"]
 fn a_killed_daemon_keeps_its_channel() {
     let harness = harness();
     let a = Daemon::start(&harness, "payer");
@@ -375,6 +376,7 @@ fn a_killed_daemon_keeps_its_channel() {
     fund(&harness, &a, 5_000_000);
     a.ok(&["open", &b.uri(), "2000000"]);
     let channel_id = wait_usable(&harness, &a, &b_id);
+    settle_channel(&a, &b);
 
     for (round, delay_ms) in [0u64, 2, 5, 10, 20, 40].into_iter().enumerate() {
         let amount = (10_000 + round as u64 * 1_000).to_string();
@@ -446,6 +448,21 @@ fn a_killed_daemon_keeps_its_channel() {
     assert!(sent > 0, "no payment got through: {outcomes:?}");
 }
 
+/// One payment from `a` to `b` that succeeds, before a test starts killing processes: its
+/// commitment updates commit the channel's ready state with them. A node killed between
+/// channel_ready and its next manager commit can come back with the channel not ready and
+/// never become usable again, or have it force-closed by the peer's first HTLC (found by
+/// these tests; see docs/storage-backends.md, "Not done"). That window is not what these
+/// tests measure.
+fn settle_channel(a: &Daemon, b: &Daemon) {
+    let invoice = b.ok(&["invoice", "--amount-msat", "5000"]);
+    let paid = a.ok(&["pay", invoice["invoice"].as_str().expect("invoice")]);
+    let id = paid["payment_id"].as_str().expect("id").to_string();
+    wait_until("the first payment succeeded", || {
+        a.ok(&["payment", &id])["status"] == "succeeded"
+    });
+}
+
 /// Starts a daemon on `config` that must stop at start (within a minute); what it said, on
 /// stderr and in its log in `dir`.
 fn refused_start(dir: &std::path::Path, config: &std::path::Path) -> String {
@@ -511,7 +528,8 @@ fn a_second_daemon_on_the_same_database_is_refused() {
 }
 
 /// The PostgreSQL server of a paying daemon is killed (SIGKILL, all its processes) while
-/// payments are under way, then started again, and the daemon restarted. Nothing is lost:
+/// payments are under way: the daemon halts and exits (status 3), the server is started again,
+/// and so is the daemon. Nothing is lost:
 /// no channel closes on either side, every payment ends, and what the payer counts as sent
 /// is what the payee received.
 #[test]
@@ -528,6 +546,7 @@ fn a_killed_postgresql_server_loses_nothing() {
     fund(&harness, &a, 5_000_000);
     a.ok(&["open", &b.uri(), "2000000"]);
     let channel_id = wait_usable(&harness, &a, &b_id);
+    settle_channel(&a, &b);
 
     for round in 0..3u64 {
         let amount = (20_000 + round * 1_000).to_string();
@@ -560,10 +579,19 @@ fn a_killed_postgresql_server_loses_nothing() {
                 paid.stderr
             );
         }
+        // The node sees its database gone and halts; the daemon exits (status 3) so that a
+        // supervisor starts it again once the database is back.
+        let status = a
+            .wait_exit(Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("the daemon runs on without its database: {}", a.log()));
+        assert_eq!(status.code(), Some(3), "{status}");
+        assert!(
+            a.log()
+                .contains("the connection to the database server is lost")
+                || a.log().contains("writing the node's state failed"),
+            "why it halted is logged"
+        );
         server.restart().expect("PostgreSQL back");
-        // The daemon may have halted on the lost connection: start it afresh either way.
-        a.kill_after(Duration::ZERO).join().expect("kill");
-        a.reap();
         a.spawn();
         wait_until("the payer's payments ended", || {
             payments(&a).iter().all(|p| p["status"] != "pending")

@@ -612,6 +612,17 @@ impl Connection {
         }
     }
 
+    /// True when the connection can no longer be used: the PostgreSQL server closed it or went
+    /// away (this layer does not reconnect: a node halts and is started again). Never for
+    /// SQLite.
+    pub fn is_broken(&self) -> bool {
+        match &self.inner {
+            Inner::Sqlite(_) => false,
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(c) => c.is_closed(),
+        }
+    }
+
     /// True when no transaction is open.
     pub fn is_autocommit(&self) -> bool {
         match &self.inner {

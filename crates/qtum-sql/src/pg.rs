@@ -10,6 +10,7 @@ use std::error::Error as StdError;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use postgres::types::{FromSql, IsNull, ToSql, Type};
 use rustls::pki_types::pem::PemObject;
@@ -17,8 +18,15 @@ use rustls::pki_types::CertificateDer;
 
 use crate::{Error, Result, Value};
 
+/// How often [`Client::is_closed`] asks the server at most.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+/// How long such a question may take before the server counts as gone.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct State {
     client: postgres::Client,
+    /// When [`Client::is_closed`] last asked the server.
+    last_probe: Option<Instant>,
     /// Prepared statements by their SQL (PostgreSQL plans each once per connection).
     cache: HashMap<String, postgres::Statement>,
 }
@@ -127,6 +135,7 @@ impl Client {
                 let _ = ready_tx.send(Ok(()));
                 let mut state = State {
                     client,
+                    last_probe: None,
                     cache: HashMap::new(),
                 };
                 while let Ok(job) = jobs_rx.recv() {
@@ -201,6 +210,25 @@ impl Client {
             }
             Ok((names, out))
         })
+    }
+
+    /// Whether the connection is gone (the server closed it, or its thread ended). The driver
+    /// notices a dead server only when it talks to it, so this asks the server (at most every
+    /// [`PROBE_EVERY`], waiting [`PROBE_TIMEOUT`] at most) when it has not done so lately.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.run(|s| {
+            if s.client.is_closed() {
+                return Ok(true);
+            }
+            if s.last_probe.is_none_or(|t| t.elapsed() >= PROBE_EVERY) {
+                s.last_probe = Some(Instant::now());
+                if s.client.is_valid(PROBE_TIMEOUT).is_err() {
+                    return Ok(true);
+                }
+            }
+            Ok(s.client.is_closed())
+        })
+        .unwrap_or(true)
     }
 
     pub(crate) fn batch(&self, sql: String) -> Result<()> {

@@ -292,6 +292,23 @@ impl Daemon {
         })
     }
 
+    /// Waits up to `bound` for the process to exit by itself; its status, or `None` if it is
+    /// still running (then it is left running).
+    pub fn wait_exit(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + bound;
+        loop {
+            let child = self.child.as_mut().expect("running");
+            if let Some(status) = child.try_wait().expect("wait") {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits for the killed process to be gone.
     pub fn reap(&mut self) {
         if let Some(mut child) = self.child.take() {
