@@ -172,8 +172,19 @@ const PG_MIGRATIONS: &[&str] = &[
      ALTER TABLE payments ADD COLUMN custom_records TEXT;",
 ];
 
+/// How long opening a PostgreSQL database waits for another session's lock to go.
+#[cfg(feature = "postgres")]
+const PG_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Written in the storage directory of a node whose state is in PostgreSQL; an SQLite open
+/// of that directory is refused.
+const PG_MARKER_FILE: &str = "postgres-storage";
+#[cfg(feature = "postgres")]
+const PG_MARKER_TEXT: &str = "this node's state is in a PostgreSQL database\n";
+
 /// The key of the session-level advisory lock a node holds on its PostgreSQL database (one
 /// node per database, as one node per directory on SQLite): "qtumln" in ASCII.
+#[cfg(feature = "postgres")]
 const PG_LOCK_KEY: i64 = 0x7174_756d_6c6e;
 
 /// Why the database cannot be used. Nothing is modified when one of these is returned.
@@ -301,6 +312,13 @@ impl Db {
     /// Open (or create) the database of the node stored in `dir`.
     pub fn open(dir: &Path) -> Result<Db, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create", dir, e))?;
+        if dir.join(PG_MARKER_FILE).exists() {
+            return Err(StorageError::Locked(format!(
+                "the node of {} keeps its state in PostgreSQL ({PG_MARKER_FILE}): starting it on \
+                 a new SQLite file would start it from nothing next to its real state",
+                dir.display()
+            )));
+        }
         let lock_path = dir.join(LOCK_FILE);
         let mut lock = std::fs::OpenOptions::new()
             .read(true)
@@ -392,15 +410,36 @@ impl Db {
         ca_file: Option<&Path>,
     ) -> Result<Db, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create", dir, e))?;
+        // A directory holds one node, in one place: an SQLite node here is not moved to
+        // PostgreSQL by a setting (its channel state would be left behind and could be
+        // started again later, from old state).
+        let sqlite = dir.join(DATABASE_FILE);
+        if sqlite.exists() {
+            return Err(StorageError::Locked(format!(
+                "{} holds an SQLite node: use another storage directory for a node in PostgreSQL",
+                dir.display()
+            )));
+        }
+        let marker = dir.join(PG_MARKER_FILE);
+        std::fs::write(&marker, PG_MARKER_TEXT).map_err(|e| io_err("cannot write", &marker, e))?;
         let conn = Connection::open_postgres(url, ca_file).map_err(|e| {
             // The URL may carry a password: say where, not what.
             StorageError::Io(format!("cannot connect to the PostgreSQL server: {e}"))
         })?;
-        let locked: bool = conn.query_row(
-            "SELECT pg_try_advisory_lock(?1)",
-            params![PG_LOCK_KEY],
-            |r| r.get(0),
-        )?;
+        // The server releases a killed node's lock once it sees the connection gone, which can
+        // take a moment after a SIGKILL (a backend finishing its commit): wait a little.
+        let deadline = std::time::Instant::now() + PG_LOCK_WAIT;
+        let locked = loop {
+            let locked: bool = conn.query_row(
+                "SELECT pg_try_advisory_lock(?1)",
+                params![PG_LOCK_KEY],
+                |r| r.get(0),
+            )?;
+            if locked || std::time::Instant::now() >= deadline {
+                break locked;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        };
         if !locked {
             return Err(StorageError::Locked(
                 "another node uses this PostgreSQL database (stop it first)".into(),
@@ -432,6 +471,16 @@ impl Db {
     /// consistent whatever the panicking thread was doing.
     pub fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connection if nobody holds it now (the watchdog must not wait behind a write that
+    /// a hung server blocks).
+    pub fn try_conn(&self) -> Option<MutexGuard<'_, Connection>> {
+        match self.conn.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// The database file (SQLite) or the storage directory (PostgreSQL).

@@ -287,6 +287,12 @@ impl Node {
         shutdown(&self.inner, running)
     }
 
+    /// Why the node halted, if it did: reads only the node's status (no other lock), so a
+    /// supervisor can ask while the database or the wallet is busy.
+    pub fn halted_reason(&self) -> Option<String> {
+        lock(&self.inner.status).halted_reason.clone()
+    }
+
     /// Where the node stands.
     pub fn status(&self) -> NodeStatus {
         let mut status = lock(&self.inner.status).clone();

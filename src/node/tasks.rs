@@ -339,7 +339,7 @@ fn watchdog(
                 Some(format!("writing the node's state failed: {e}"))
             } else if let Some(reason) = handler::handler_failure(&inner) {
                 Some(reason)
-            } else if inner.db.conn().is_broken() {
+            } else if inner.db.try_conn().is_some_and(|c| c.is_broken()) {
                 // Nothing can be written any more; every write would fail from here on.
                 Some("the connection to the database server is lost".to_string())
             } else {

@@ -127,7 +127,8 @@ pub struct LogSection {
     pub file: Option<PathBuf>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `Debug` leaves the URL out: it may carry a password.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
     /// `sqlite` (default) or `postgres`.
@@ -185,6 +186,20 @@ impl std::fmt::Debug for ApiConfig {
             .field("tls", &self.tls)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StorageSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageSection")
+            .field("backend", &self.backend)
+            .field(
+                "postgres_url",
+                &self.postgres_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("postgres_url_file", &self.postgres_url_file)
+            .field("postgres_ca_file", &self.postgres_ca_file)
             .finish()
     }
 }

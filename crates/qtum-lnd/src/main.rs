@@ -76,7 +76,7 @@ fn main() -> ExitCode {
             log::info!("signal {signal}: stopping");
             break None;
         }
-        if let Some(reason) = daemon.node().status().halted_reason {
+        if let Some(reason) = daemon.node().halted_reason() {
             break Some(reason);
         }
         std::thread::sleep(HALT_CHECK);

@@ -454,6 +454,9 @@ pub struct Connection {
     inner: Inner,
     /// A transaction begun through this layer is open (PostgreSQL; SQLite reports its own).
     in_tx: Cell<bool>,
+    /// A statement failed inside the open transaction (PostgreSQL then aborts the transaction
+    /// and answers its COMMIT with a rollback, not an error: see [`Transaction::commit`]).
+    tx_failed: Cell<bool>,
 }
 
 impl fmt::Debug for Connection {
@@ -469,6 +472,7 @@ impl From<rusqlite::Connection> for Connection {
         Connection {
             inner: Inner::Sqlite(conn),
             in_tx: Cell::new(false),
+            tx_failed: Cell::new(false),
         }
     }
 }
@@ -490,6 +494,7 @@ impl Connection {
         Ok(Connection {
             inner: Inner::Postgres(pg::Client::connect(url, ca_file)?),
             in_tx: Cell::new(false),
+            tx_failed: Cell::new(false),
         })
     }
 
@@ -523,8 +528,17 @@ impl Connection {
                 .execute(rusqlite::params_from_iter(to_sqlite(values)))?),
             Inner::Sqlite(c) => Ok(c.execute(sql, rusqlite::params_from_iter(to_sqlite(values)))?),
             #[cfg(feature = "postgres")]
-            Inner::Postgres(c) => c.execute(translate(sql)?, values),
+            Inner::Postgres(c) => self.noted(c.execute(translate(sql)?, values)),
         }
+    }
+
+    /// Remembers a failure inside an open transaction.
+    #[cfg(feature = "postgres")]
+    fn noted<T>(&self, r: Result<T>) -> Result<T> {
+        if r.is_err() && self.in_tx.get() {
+            self.tx_failed.set(true);
+        }
+        r
     }
 
     /// Run statements separated by `;`, without parameters (schema changes).
@@ -532,7 +546,7 @@ impl Connection {
         match &self.inner {
             Inner::Sqlite(c) => Ok(c.execute_batch(sql)?),
             #[cfg(feature = "postgres")]
-            Inner::Postgres(c) => c.batch(translate_batch(sql)),
+            Inner::Postgres(c) => self.noted(c.batch(translate_batch(sql))),
         }
     }
 
@@ -600,7 +614,7 @@ impl Connection {
             }
             #[cfg(feature = "postgres")]
             Inner::Postgres(c) => {
-                let (names, rows) = c.query(translate(sql)?, values)?;
+                let (names, rows) = self.noted(c.query(translate(sql)?, values))?;
                 Ok(rows
                     .into_iter()
                     .map(|values| Row {
@@ -653,6 +667,7 @@ impl Connection {
         };
         self.execute_batch(begin)?;
         self.in_tx.set(true);
+        self.tx_failed.set(false);
         Ok(Transaction {
             conn: self,
             done: false,
@@ -699,9 +714,20 @@ pub struct Transaction<'c> {
 }
 
 impl Transaction<'_> {
-    /// Commit what the transaction did.
+    /// Commit what the transaction did. On PostgreSQL, a transaction in which a statement
+    /// failed is rolled back and the commit is an error (the server itself would answer the
+    /// COMMIT with a rollback and no error).
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
+        if self.conn.tx_failed.get() && self.conn.backend() == Backend::Postgres {
+            let _ = self.conn.end("ROLLBACK");
+            return Err(Error::Postgres {
+                sqlstate: Some("25P02".into()),
+                message: "a statement of the transaction failed: it was rolled back, not committed"
+                    .into(),
+                closed: false,
+            });
+        }
         let r = self.conn.end("COMMIT");
         if r.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.end("ROLLBACK");

@@ -119,13 +119,32 @@ fn tls(ca_file: Option<&std::path::Path>) -> Result<tokio_postgres_rustls::MakeR
 impl Client {
     pub(crate) fn connect(url: &str, ca_file: Option<&std::path::Path>) -> Result<Client> {
         let tls = tls(ca_file)?;
+        // Never print the URL (it may carry a password): the parser's errors name keys only.
+        let mut config: postgres::Config =
+            url.parse().map_err(|e: postgres::Error| Error::Postgres {
+                sqlstate: None,
+                message: format!("bad PostgreSQL URL: {e}"),
+                closed: true,
+            })?;
+        // A server that stops answering must not hang the node: bounded connects, and TCP
+        // keepalives and a user timeout so a dead peer or a silent network partition fails the
+        // call within about a minute instead of the system's two hours. A connect timeout in
+        // the URL wins.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_interval(Duration::from_secs(10))
+            .keepalives_retries(3)
+            .tcp_user_timeout(Duration::from_secs(60));
         let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
-        let url = url.to_owned();
         let thread = std::thread::Builder::new()
             .name("qtum-sql-pg".into())
             .spawn(move || {
-                let client = match postgres::Client::connect(&url, tls) {
+                let client = match config.connect(tls) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready_tx.send(Err(pg_error(e)));
