@@ -6,14 +6,14 @@
 
 #![cfg(feature = "postgres")]
 
+mod common;
+
+use common::Offline;
 use std::sync::{Arc, Barrier, Mutex};
 
 use bitcoin::hashes::Hash as _;
-use bitcoin::{OutPoint, ScriptBuf, Transaction, Txid};
-use qtum_chain::{
-    BlockRef, ChainError, ChainSource, FeeEstimates, HistoryEntry, RpcAuth, RpcConfig, RpcEndpoint,
-    RpcSource, Spend, TxStatus,
-};
+use bitcoin::{OutPoint, ScriptBuf};
+use qtum_chain::{ChainSource, RpcAuth, RpcConfig, RpcEndpoint, RpcSource};
 use qtum_pgtest::PgServer;
 use qtum_primitives::address::QtumAddress;
 use qtum_primitives::network::Network;
@@ -42,45 +42,6 @@ fn config(birthday_height: Option<u32>) -> WalletConfig {
     WalletConfig {
         birthday_height,
         ..WalletConfig::default()
-    }
-}
-
-/// A chain source that is never reached: opening, binding and handing out addresses need none.
-struct Offline;
-
-impl ChainSource for Offline {
-    fn describe(&self) -> String {
-        "offline".into()
-    }
-    fn tip(&self) -> Result<BlockRef, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn block_hash_at(&self, _: u32) -> Result<Option<bitcoin::BlockHash>, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn header(&self, _: &bitcoin::BlockHash) -> Result<qtum_primitives::QtumHeader, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn block(&self, _: &bitcoin::BlockHash) -> Result<qtum_primitives::QtumBlock, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn transaction(&self, _: &Txid) -> Result<Option<Transaction>, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn tx_status(&self, _: &Txid) -> Result<TxStatus, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn script_history(&self, _: &bitcoin::Script) -> Result<Vec<HistoryEntry>, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn outspend(&self, _: &OutPoint) -> Result<Option<Spend>, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn broadcast(&self, _: &Transaction) -> Result<Txid, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn fee_estimates(&self) -> Result<FeeEstimates, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
     }
 }
 

@@ -1,6 +1,9 @@
 //! The wallet against the Qtum regtest harness (which validates like qtumd), through the RPC
 //! chain source.
 
+mod common;
+
+use common::Offline;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
@@ -741,45 +744,6 @@ fn coinbase_outputs_mature_after_2000_confirmations() {
     wallet
         .send_to_address(&harness_address(&node), COIN, None)
         .expect("spend the coinbase");
-}
-
-/// A source for wallets that only derive addresses.
-struct Offline;
-
-impl ChainSource for Offline {
-    fn describe(&self) -> String {
-        "offline".into()
-    }
-    fn tip(&self) -> Result<BlockRef, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn block_hash_at(&self, _: u32) -> Result<Option<bitcoin::BlockHash>, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn header(&self, _: &bitcoin::BlockHash) -> Result<qtum_primitives::QtumHeader, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn block(&self, _: &bitcoin::BlockHash) -> Result<qtum_primitives::QtumBlock, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn transaction(&self, _: &Txid) -> Result<Option<Transaction>, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn tx_status(&self, _: &Txid) -> Result<TxStatus, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn script_history(&self, _: &bitcoin::Script) -> Result<Vec<HistoryEntry>, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn outspend(&self, _: &OutPoint) -> Result<Option<Spend>, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn broadcast(&self, _: &Transaction) -> Result<Txid, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
-    fn fee_estimates(&self) -> Result<FeeEstimates, ChainError> {
-        Err(ChainError::Unreachable("offline".into()))
-    }
 }
 
 #[test]
