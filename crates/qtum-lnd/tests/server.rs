@@ -24,6 +24,40 @@ fn payments(d: &Daemon) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// Neither daemon reported a closed channel (not one force close, on either side).
+fn assert_no_channel_closed(daemons: &[&Daemon]) {
+    for d in daemons {
+        let events = d.ok(&["events", "--after", "0"]);
+        assert!(
+            events["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .all(|e| e["event"]["type"] != "channel_closed"),
+            "{}: {events}",
+            d.name
+        );
+    }
+}
+
+/// What the daemon's succeeded payments amount to.
+fn succeeded_msat(d: &Daemon) -> u64 {
+    payments(d)
+        .iter()
+        .filter(|p| p["status"] == "succeeded")
+        .filter_map(|p| p["amount_msat"].as_u64())
+        .sum()
+}
+
+/// What the daemon received in succeeded inbound payments.
+fn received_msat(d: &Daemon) -> u64 {
+    payments(d)
+        .iter()
+        .filter(|p| p["direction"] == "inbound" && p["status"] == "succeeded")
+        .filter_map(|p| p["amount_msat"].as_u64())
+        .sum()
+}
+
 fn confirmed_sat(d: &Daemon) -> u64 {
     d.ok(&["balance"])["confirmed_sat"].as_u64().unwrap_or(0)
 }
@@ -409,18 +443,7 @@ fn a_killed_daemon_keeps_its_channel() {
         });
     }
     // Not one force close, on either side.
-    for d in [&a, &b] {
-        let events = d.ok(&["events", "--after", "0"]);
-        assert!(
-            events["events"]
-                .as_array()
-                .expect("events")
-                .iter()
-                .all(|e| e["event"]["type"] != "channel_closed"),
-            "{}: {events}",
-            d.name
-        );
-    }
+    assert_no_channel_closed(&[&a, &b]);
     let open = channels(&b);
     assert!(
         open.iter()
@@ -429,16 +452,8 @@ fn a_killed_daemon_keeps_its_channel() {
     );
     // A second payment of the same round never arrived twice: what the payee holds equals
     // what the payer sent successfully.
-    let sent: u64 = payments(&a)
-        .iter()
-        .filter(|p| p["status"] == "succeeded")
-        .filter_map(|p| p["amount_msat"].as_u64())
-        .sum();
-    let received: u64 = payments(&b)
-        .iter()
-        .filter(|p| p["direction"] == "inbound" && p["status"] == "succeeded")
-        .filter_map(|p| p["amount_msat"].as_u64())
-        .sum();
+    let sent = succeeded_msat(&a);
+    let received = received_msat(&b);
     assert_eq!(sent, received);
     let outcomes: Vec<String> = payments(&a)
         .iter()
@@ -610,31 +625,9 @@ fn a_killed_postgresql_server_loses_nothing() {
         a.ok(&["payment", &id])["status"] == "succeeded"
     });
 
-    for d in [&a, &b] {
-        let events = d.ok(&["events", "--after", "0"]);
-        assert!(
-            events["events"]
-                .as_array()
-                .expect("events")
-                .iter()
-                .all(|e| e["event"]["type"] != "channel_closed"),
-            "{}: {events}",
-            d.name
-        );
-    }
-    let sent: u64 = payments(&a)
-        .iter()
-        .filter(|p| p["status"] == "succeeded")
-        .filter_map(|p| p["amount_msat"].as_u64())
-        .sum();
-    wait_until("the payee's count matches", || {
-        let received: u64 = payments(&b)
-            .iter()
-            .filter(|p| p["direction"] == "inbound" && p["status"] == "succeeded")
-            .filter_map(|p| p["amount_msat"].as_u64())
-            .sum();
-        received == sent
-    });
+    assert_no_channel_closed(&[&a, &b]);
+    let sent = succeeded_msat(&a);
+    wait_until("the payee's count matches", || received_msat(&b) == sent);
 }
 
 /// The daemon reaches PostgreSQL over TLS (`sslmode=require`) trusting a private CA, and the
