@@ -36,6 +36,7 @@ use crate::io::sqlite_store::SqliteStore;
 use crate::logger::LdkLogger;
 use crate::node::keys::{ScriptSource, WalletSignerProvider};
 use crate::node::onchain::Onchain;
+use crate::node::peer_gate::{PeerAdmission, PeerGate};
 use crate::node::peers::PeerStore;
 use zeroize::Zeroizing;
 
@@ -410,11 +411,15 @@ impl Builder {
             Some(utxo_lookup),
             logger.clone(),
         ));
+        let peer_gate = Arc::new(PeerGate::new());
         let handlers = MessageHandler {
             chan_handler: channel_manager.clone(),
             route_handler: gossip_sync.clone(),
             onion_message_handler: Arc::new(IgnoringMessageHandler {}),
-            custom_message_handler: Arc::new(IgnoringMessageHandler {}),
+            custom_message_handler: Arc::new(PeerAdmission::new(
+                peer_gate.clone(),
+                channel_manager.clone(),
+            )),
             send_only_message_handler: chain_monitor.clone(),
         };
         let peer_manager = Arc::new(lightning::ln::peer_handler::PeerManager::new(
@@ -442,6 +447,7 @@ impl Builder {
             chain_monitor,
             channel_manager,
             peer_manager,
+            peer_gate,
             network_graph,
             gossip_sync,
             gossip_verifier,

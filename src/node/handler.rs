@@ -377,6 +377,11 @@ fn handle_event(
             },
         ),
         LdkEvent::ConnectionNeeded { node_id, addresses } => {
+            if !inner.peer_gate.admits(&inner.channel_manager, &node_id) {
+                // Not before the chain sync (see `peer_gate`); LDK asks again when it still
+                // needs the peer.
+                return Ok(());
+            }
             let peer_manager = inner.peer_manager.clone();
             let uris: Vec<NodeUri> = addresses
                 .iter()

@@ -11,6 +11,7 @@ mod input;
 pub(crate) mod keys;
 mod message;
 mod onchain;
+mod peer_gate;
 mod peers;
 mod reconcile;
 mod sweep;
@@ -86,6 +87,8 @@ pub(crate) struct NodeInner {
     pub(crate) chain_monitor: Arc<ChainMonitor>,
     pub(crate) channel_manager: Arc<ChannelManager>,
     pub(crate) peer_manager: Arc<PeerManager>,
+    /// Holds peers back after a start until LDK has synced with the chain.
+    pub(crate) peer_gate: Arc<peer_gate::PeerGate>,
     /// The gossip graph (persisted by the background processor through `gossip_sync`).
     pub(crate) network_graph: Arc<Graph>,
     pub(crate) gossip_sync: Arc<GossipSync>,

@@ -396,8 +396,13 @@ impl Onchain {
         Ok(())
     }
 
-    /// Feed LDK, then the wallet. The tip is persisted only after LDK has seen it.
-    pub(crate) fn sync(&self, confirmables: &[&dyn Confirm]) -> Result<BlockRef, NodeError> {
+    /// Feed LDK, then the wallet. The tip is persisted only after LDK has seen it;
+    /// `ldk_synced` is called once LDK is at the tip, before the wallet's turn.
+    pub(crate) fn sync(
+        &self,
+        confirmables: &[&dyn Confirm],
+        ldk_synced: impl FnOnce(),
+    ) -> Result<BlockRef, NodeError> {
         let report = self.sync.sync(confirmables);
         // The cursors moved even when the pass failed later on.
         self.persist_spend_scans()?;
@@ -407,6 +412,7 @@ impl Onchain {
                 .write(SDK_NAMESPACE, "", SYNC_TIP_KEY, tip.encode())
                 .map_err(|e| NodeError::Persistence(e.to_string()))?;
         }
+        ldk_synced();
         self.wallet.sync().map_err(NodeError::from)?;
         Ok(report.tip)
     }

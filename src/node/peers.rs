@@ -146,7 +146,19 @@ impl super::Node {
         let pm = self.inner.peer_manager.clone();
         let handle = self.with_runtime(|rt| rt.handle().clone())?;
         let target = uri.clone();
-        let connect = move || handle.block_on(connect(pm, &target, CONNECT_TIMEOUT));
+        let inner = self.inner.clone();
+        // `Ok(false)`: the node may not talk to the peer yet.
+        let connect = move || {
+            handle.block_on(async {
+                // Right after a start the peer waits for the chain sync (see `peer_gate`).
+                let gate = &inner.peer_gate;
+                gate.wait_synced(gate.remaining_wait()).await;
+                if !gate.admits(&inner.channel_manager, &target.node_id) {
+                    return Ok(false);
+                }
+                connect(pm, &target, CONNECT_TIMEOUT).await.map(|()| true)
+            })
+        };
         // `block_on` panics inside an async runtime (an app calling us from a tokio task):
         // then wait on a thread of our own instead.
         let connected = if tokio::runtime::Handle::try_current().is_ok() {
@@ -154,10 +166,28 @@ impl super::Node {
                 .map_err(|_| NodeError::ConnectionFailed("the connecting thread failed".into()))?
         } else {
             connect()
-        };
-        connected?;
+        }?;
         if persist {
             self.inner.peers.upsert(&uri)?;
+        }
+        if !connected {
+            let remembered = if persist
+                || self
+                    .inner
+                    .peers
+                    .all()
+                    .iter()
+                    .any(|p| p.node_id == uri.node_id)
+            {
+                "it connects once it has"
+            } else {
+                "connect again once it has (or connect with `persist`)"
+            };
+            return Err(NodeError::ConnectionFailed(format!(
+                "the node has a channel with {} that is not ready yet and has not synced with \
+                 the chain since it started: {remembered}",
+                uri.node_id
+            )));
         }
         Ok(())
     }

@@ -147,6 +147,8 @@ pub(super) fn start_parts(
     let handle = runtime.handle().clone();
     parts.runtime = Some(runtime);
     let stop = parts.stop.clone();
+    // Peers wait for the chain again (see `peer_gate`).
+    inner.peer_gate.reset();
 
     accept_peers(inner, &handle, &stop)?;
     // Channel announcements checked against the chain, off the peers' threads.
@@ -224,15 +226,21 @@ fn accept_peers(
     Ok(())
 }
 
-/// Reconnect persisted peers, now and after drops.
+/// Reconnect persisted peers, now and after drops: each once the node may talk to it (see
+/// `peer_gate`), and at once when the first chain sync opens the way.
 async fn reconnect_peers(inner: Arc<NodeInner>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Acquire) {
         for uri in inner.peers.all() {
-            if inner.peer_manager.peer_by_node_id(&uri.node_id).is_none() {
+            let connected = inner.peer_manager.peer_by_node_id(&uri.node_id).is_some();
+            if !connected && inner.peer_gate.admits(&inner.channel_manager, &uri.node_id) {
                 let _ = peers::connect(inner.peer_manager.clone(), &uri, CONNECT_TIMEOUT).await;
             }
         }
-        tokio::time::sleep(RECONNECT_INTERVAL).await;
+        if inner.peer_gate.is_synced() {
+            tokio::time::sleep(RECONNECT_INTERVAL).await;
+        } else {
+            inner.peer_gate.wait_synced(RECONNECT_INTERVAL).await;
+        }
     }
 }
 
@@ -461,7 +469,9 @@ pub(crate) fn sync_once(inner: &NodeInner) -> Result<(), NodeError> {
         &*inner.chain_monitor,
         &*inner.sweeper,
     ];
-    let result = inner.onchain.sync(&confirmables);
+    let result = inner
+        .onchain
+        .sync(&confirmables, || inner.peer_gate.chain_synced());
     let mut status = lock(&inner.status);
     match result {
         Ok(tip) => {

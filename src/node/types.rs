@@ -79,7 +79,7 @@ pub(crate) type PeerManager = lightning::ln::peer_handler::PeerManager<
     Arc<GossipSync>,
     Arc<IgnoringMessageHandler>,
     Logger,
-    Arc<IgnoringMessageHandler>,
+    Arc<crate::node::peer_gate::PeerAdmission>,
     Arc<KeysManager>,
     Arc<ChainMonitor>,
 >;
