@@ -22,6 +22,8 @@
 //! | `payments [inbound\|outbound]` | every payment, newest first |
 //! | `close <channel_id>` / `force_close <channel_id>` | `null` |
 //! | `events` | the queued events, each acknowledged once read |
+//! | `fail_task <task>` | `null`; the task panics (see `Node::debug_fail_task`) |
+//! | `slow_storage <ms>` | `null`; every commit of channel state waits that long first |
 //! | `stop` | `null` after a clean stop; then the process exits |
 //!
 //! End of input stops the node cleanly too.
@@ -403,6 +405,10 @@ fn command_answer(node: &Node, command: &str, words: &[&str], line: &str) -> Ans
         }
         "fail_task" => {
             node.debug_fail_task(arg(words, 1, "task")?);
+            Ok(Value::Null)
+        }
+        "slow_storage" => {
+            node.debug_slow_storage(number(words, 1, "milliseconds")?);
             Ok(Value::Null)
         }
         "claim" => {

@@ -1233,3 +1233,155 @@ fn e_kills_while_hold_invoices_are_claimed() {
     world.alice.stop();
     world.bob.stop();
 }
+
+// ===== f: a kill right after a channel became ready =====
+
+/// How long the killed node's chain server stays away after its restart, per round: shorter
+/// than the SDK's wait of every peer for the first sync (30 s), then longer.
+const READY_ROUNDS: [(Side, Duration); 2] = [
+    (Side::Bob, Duration::from_secs(10)),
+    (Side::Alice, Duration::from_secs(40)),
+];
+
+/// A channel becomes ready by the chain alone: no monitor update, so the manager on disk may be
+/// a commit behind. The victim's commits are slowed, it is killed as soon as both sides list the
+/// new channel as ready, and it comes back with its chain server down: its stored manager has
+/// the channel not ready (checked: else the scenario did not happen). Meanwhile the peer, which
+/// had the channel ready, must not be able to use it (it would add an HTLC the victim refuses by
+/// closing the channel); once the chain is back the channel works and nothing was closed.
+#[test]
+fn f_kill_right_after_channel_ready() {
+    let _serial = serial();
+    let settings = Settings::from_env();
+    let started = Instant::now();
+    let mut world = World::start("f", settings.keep, &[]);
+    world.fund_alice(READY_ROUNDS.len() as u64 * (SMALL_CHANNEL_SAT + 400_000) + QTUM / 10);
+    let mut opened: HashSet<String> = HashSet::new();
+    for (round, (victim, away)) in READY_ROUNDS.into_iter().enumerate() {
+        let round = round + 1;
+        let payer = victim.other();
+        let switch = ChainSwitch::start(world.harness.url());
+        // Takes effect at the restart.
+        world.node(victim).spec.rpc_url = switch.url().to_string();
+
+        let known = channel_ids(&world.alice.channels());
+        let uri = world.bob.uri.clone();
+        // Half the capacity on each side: either may pay.
+        world.alice.ok(&format!(
+            "open {uri} {SMALL_CHANNEL_SAT} {}",
+            SMALL_CHANNEL_SAT * 500
+        ));
+        let mut id = String::new();
+        {
+            let alice = &mut world.alice;
+            let harness = &world.harness;
+            wait_until("the funding transaction is broadcast", || {
+                let funded = alice.channels().into_iter().find(|c| {
+                    !known.contains(&s(c, "channel_id"))
+                        && c["funding_txo"]
+                            .as_str()
+                            .and_then(parse_outpoint)
+                            .is_some_and(|o| tx_known(harness, &o.txid))
+                });
+                if let Some(c) = funded {
+                    id = s(&c, "channel_id");
+                }
+                !id.is_empty()
+            });
+        }
+        opened.insert(id.clone());
+        let invoice = world.node(victim).ok("receive 50000000 after-the-kill")["invoice"]
+            .as_str()
+            .expect("invoice")
+            .to_string();
+
+        // Slow commits on the victim; blocks one at a time until both list the channel ready,
+        // then the kill.
+        world.node(victim).ok("slow_storage 5000");
+        let deadline = Instant::now() + WAIT_BOUND;
+        'mining: loop {
+            world.mine(1);
+            let poll_until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < poll_until {
+                let ready = |c: Option<Value>| c.is_some_and(|c| c["is_ready"] == true);
+                if ready(world.node(victim).channel(&id)) && ready(world.node(payer).channel(&id)) {
+                    break 'mining;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: channel {id} never got ready"
+            );
+        }
+        world.node(victim).kill();
+        switch.set(false);
+        world.node(victim).restart();
+        let after = world
+            .node(victim)
+            .channel(&id)
+            .expect("the channel is still there");
+        assert_eq!(
+            after["is_ready"], false,
+            "round {round}: the scenario needs the stored manager to be behind (the channel not \
+             ready after the restart), and it was not: {after}"
+        );
+
+        // The chain server stays away; the peer must not get to use the channel.
+        let back_at = Instant::now() + away;
+        let mut polls = 0;
+        while Instant::now() < back_at {
+            world.assert_no_panic(&format!("round {round}, chain away"));
+            let peer_view = world
+                .node(payer)
+                .channel(&id)
+                .expect("the peer lists the channel");
+            if peer_view["is_usable"] == true {
+                // What the peer does with a usable channel: pay. Without the wait for the chain
+                // the victim answers by closing the channel.
+                let _ = world.node(payer).call(&format!("send {invoice}"));
+                std::thread::sleep(Duration::from_secs(2));
+                panic!(
+                    "round {round}: {} reconnected to {} {:?} after the restart, before its \
+                     first chain sync; its events: {:?}",
+                    victim.name(),
+                    payer.name(),
+                    started.elapsed(),
+                    world.node(victim).events()
+                );
+            }
+            polls += 1;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(polls > 0);
+        switch.set(true);
+        world.wait_usable(payer, &id);
+
+        // The payment goes through the channel that was in danger, or another: it succeeds, and
+        // no channel closed on either side.
+        let payment = world.node(payer).ok(&format!("send {invoice}"));
+        let payment = payment.as_str().expect("payment id").to_string();
+        {
+            let node = world.node(payer);
+            wait_until("the payment succeeds", || {
+                node.ok(&format!("payment {payment}"))["status"] == "succeeded"
+            });
+        }
+        for side in [Side::Alice, Side::Bob] {
+            let events = world.node(side).events();
+            assert_not_closed(side.name(), &events, &opened, &format!("round {round}"));
+        }
+        // The restarted node runs against the harness again (the switch goes away).
+        world.node(victim).spec.rpc_url = world.harness.url().to_string();
+        world.node(victim).restart();
+        world.wait_usable(payer, &id);
+    }
+    println!(
+        "crash-suite f (kill right after channel_ready): rounds {}, channels kept {}, {:.0} s",
+        READY_ROUNDS.len(),
+        opened.len(),
+        started.elapsed().as_secs_f64()
+    );
+    world.alice.stop();
+    world.bob.stop();
+}

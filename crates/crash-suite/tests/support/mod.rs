@@ -224,6 +224,107 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+// ----- a chain server that goes away -----
+
+/// A TCP forwarder in front of the harness's RPC port that the test switches off and on: while
+/// off, every new connection is closed at once and the open ones are cut, as when the chain
+/// server is down or the phone has no route to it.
+pub struct ChainSwitch {
+    url: String,
+    on: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    /// Each open connection's two sockets, by a number of its own (removed when it ends).
+    open: Arc<Mutex<BTreeMap<u64, Vec<std::net::TcpStream>>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ChainSwitch {
+    /// A forwarder to `upstream_url` (`http://127.0.0.1:PORT…`), switched on.
+    pub fn start(upstream_url: &str) -> ChainSwitch {
+        let rest = upstream_url
+            .strip_prefix("http://")
+            .expect("an http:// URL");
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let upstream: std::net::SocketAddr = authority.parse().expect("an IP:port URL");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}{path}", listener.local_addr().expect("address"));
+        let on = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<BTreeMap<u64, Vec<std::net::TcpStream>>>> = Arc::default();
+        let thread = {
+            let (on, stop, open) = (on.clone(), stop.clone(), open.clone());
+            std::thread::spawn(move || {
+                let mut number = 0u64;
+                while !stop.load(Ordering::Acquire) {
+                    let client = match listener.accept() {
+                        Ok((client, _)) => client,
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(10));
+                            continue;
+                        }
+                    };
+                    if !on.load(Ordering::Acquire) {
+                        continue;
+                    }
+                    let _ = client.set_nonblocking(false);
+                    let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                        continue;
+                    };
+                    let pipes = (client.try_clone(), server.try_clone());
+                    let (Ok(client_reader), Ok(server_reader)) = pipes else {
+                        continue;
+                    };
+                    number += 1;
+                    let sockets = [client.try_clone(), server.try_clone()];
+                    lock(&open).insert(number, sockets.into_iter().flatten().collect());
+                    for (mut from, mut to) in [(client_reader, server), (server_reader, client)] {
+                        let open = open.clone();
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut from, &mut to);
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                            let _ = from.shutdown(std::net::Shutdown::Both);
+                            lock(&open).remove(&number);
+                        });
+                    }
+                }
+            })
+        };
+        ChainSwitch {
+            url,
+            on,
+            stop,
+            open,
+            thread: Some(thread),
+        }
+    }
+
+    /// The URL to give a node instead of the harness's.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Switch off (cutting every open connection) or on again.
+    pub fn set(&self, on: bool) {
+        self.on.store(on, Ordering::Release);
+        if !on {
+            for stream in lock(&self.open).values().flatten() {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+impl Drop for ChainSwitch {
+    fn drop(&mut self) {
+        self.set(false);
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 // ----- the regtest harness -----
 
 /// A harness with mature coins (2,001 blocks), serving RPC on loopback to the node processes.
