@@ -183,7 +183,8 @@ pub enum CloseKind {
     FundingTimedOut,
     /// The channel closed before it was funded (peer left, open cancelled, a batch failed).
     OpenAborted,
-    /// The channel state was older than the peer's: the peer's commitment is used instead.
+    /// The channel state was older than the peer's (a restored older backup, or a manager
+    /// behind its monitors): our commitment is not broadcast, the peer's is used instead.
     StaleState,
     /// LDK hit an error processing the channel (see `reason`).
     ProcessingError,
@@ -192,6 +193,9 @@ pub enum CloseKind {
     #[default]
     Unknown,
 }
+
+/// How the patched LDK's close of a channel whose peer proved our state stale begins.
+const STALE_STATE_PREFIX: &str = "our channel state is stale";
 
 impl CloseKind {
     pub(crate) fn of(reason: &lightning::events::ClosureReason) -> Self {
@@ -211,6 +215,11 @@ impl CloseKind {
             | R::LocallyCoopClosedUnfundedChannel
             | R::FundingBatchClosure => CloseKind::OpenAborted,
             R::OutdatedChannelManager => CloseKind::StaleState,
+            // Our LDK patch closes a channel whose peer proved our state stale (a restored
+            // older backup) with this message instead of panicking (patches/README.md).
+            R::ProcessingError { err } if err.starts_with(STALE_STATE_PREFIX) => {
+                CloseKind::StaleState
+            }
             R::ProcessingError { .. } => CloseKind::ProcessingError,
         }
     }

@@ -7,8 +7,9 @@
 
 /// The patch level this SDK is written against.
 const EXPECTED: u32 = 1;
-/// LDK's patch level: 2 adds the funding deadline and HTLC expiry cap in 32-second blocks.
-const EXPECTED_LDK: u32 = 2;
+/// LDK's patch level: 2 adds the funding deadline and HTLC expiry cap in 32-second blocks; 3
+/// closes a channel whose peer proves our state stale without broadcasting it (no panic).
+const EXPECTED_LDK: u32 = 3;
 
 const _: () = assert!(
     lightning::QTUM_PATCH_LEVEL == EXPECTED_LDK
