@@ -27,6 +27,15 @@ pub enum BuildError {
     WrongStore(String),
     /// The chain source is unusable (bad URL, bad credentials).
     ChainSource(String),
+    /// The file given to restore from is not a usable backup (not a backup, damaged or changed,
+    /// a newer format).
+    BackupInvalid(String),
+    /// The backup is of another node: another mnemonic or passphrase.
+    BackupWrongSeed(String),
+    /// The backup is of a node on another network.
+    BackupWrongNetwork(String),
+    /// A restore was asked into a storage directory that already holds a node.
+    RestoreTargetNotEmpty(String),
 }
 
 impl fmt::Display for BuildError {
@@ -43,6 +52,16 @@ impl fmt::Display for BuildError {
             BuildError::ReadFailed(w) => write!(f, "cannot read the node's stored state: {w}"),
             BuildError::WrongStore(w) => write!(f, "this storage belongs to another node: {w}"),
             BuildError::ChainSource(w) => write!(f, "chain source: {w}"),
+            BuildError::BackupInvalid(w) => write!(f, "cannot restore this backup: {w}"),
+            BuildError::BackupWrongSeed(w) => {
+                write!(f, "the backup belongs to another seed: {w}")
+            }
+            BuildError::BackupWrongNetwork(w) => {
+                write!(f, "the backup is for another network: {w}")
+            }
+            BuildError::RestoreTargetNotEmpty(w) => {
+                write!(f, "cannot restore over an existing node: {w}")
+            }
         }
     }
 }
@@ -114,6 +133,8 @@ pub enum NodeError {
     CannotBumpFee(String),
     /// Nothing is waiting to be claimed for this hold invoice (not paid yet, or failed back).
     NotClaimable(String),
+    /// A backup could not be made (a PostgreSQL node, or the target cannot be written).
+    BackupFailed(String),
 }
 
 impl fmt::Display for NodeError {
@@ -152,6 +173,7 @@ impl fmt::Display for NodeError {
             NodeError::InvalidInput(w) => write!(f, "invalid input: {w}"),
             NodeError::CannotBumpFee(w) => write!(f, "cannot raise the fee: {w}"),
             NodeError::NotClaimable(w) => write!(f, "nothing to claim: {w}"),
+            NodeError::BackupFailed(w) => write!(f, "backup failed: {w}"),
         }
     }
 }

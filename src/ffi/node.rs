@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
 use crate::node::{
-    Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, OnchainFeeBump,
+    BackupInfo, Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, OnchainFeeBump,
     OnchainFeeRates, OnchainSendPreview, OnchainTransaction, ParsedInput, PaymentFeeEstimate,
     PeerInfo, PendingSweep, SendOptions,
 };
@@ -139,6 +139,14 @@ impl Builder {
     pub fn set_entropy_seed_bytes(&self, seed: Vec<u8>) {
         let seed = zeroize::Zeroizing::new(seed);
         lock(&self.inner).set_entropy_seed_bytes(&seed);
+    }
+
+    /// Restore the node from a backup file made by `export_backup` when building (same
+    /// mnemonic or seed; the storage directory must not hold a node yet). An older backup is
+    /// safe: the peers prove its channels stale, the node closes them without broadcasting,
+    /// and the balances come back on chain.
+    pub fn set_restore_from_backup_file(&self, path: String) {
+        lock(&self.inner).set_restore_from_backup_file(std::path::Path::new(&path));
     }
 
     /// Open (or create) the node's store and restore its state: reads the disk and asks the
@@ -278,6 +286,13 @@ impl Node {
         reason: Option<String>,
     ) -> Result<(), NodeError> {
         self.inner.force_close_channel(&channel_id, reason)
+    }
+
+    /// Write an encrypted backup of the whole node (channels, payments, peers, wallet) to
+    /// `path`, readable only with this node's seed. Written under a temporary name and renamed
+    /// when complete.
+    pub fn export_backup(&self, path: String) -> Result<BackupInfo, NodeError> {
+        self.inner.export_backup(std::path::Path::new(&path))
     }
 
     /// Outputs of closed channels on their way to the wallet, with where each stands (an
@@ -659,6 +674,14 @@ impl Node {
         reason: Option<String>,
     ) -> Result<(), NodeError> {
         on_pool(move || self.inner.force_close_channel(&channel_id, reason)).await
+    }
+
+    /// `export_backup`, on the call pool.
+    pub async fn export_backup_async(
+        self: Arc<Self>,
+        path: String,
+    ) -> Result<BackupInfo, NodeError> {
+        on_pool(move || self.inner.export_backup(std::path::Path::new(&path))).await
     }
 
     /// `pending_sweeps`, on the call pool.

@@ -33,6 +33,10 @@ pub use qtum_wallet::SharedConnection;
 pub const DATABASE_FILE: &str = "node.sqlite";
 /// The lock file inside the storage directory.
 pub const LOCK_FILE: &str = "node.lock";
+/// A backup's plain copy of the database while it is being read (removed at once).
+const SNAPSHOT_FILE: &str = "backup-snapshot.tmp";
+/// A restored database while it is being written (renamed to [`DATABASE_FILE`] when complete).
+const RESTORE_FILE: &str = "node.sqlite.restoring";
 
 /// Newest schema of the node's tables this build writes.
 pub const SCHEMA_VERSION: u32 = 4;
@@ -488,6 +492,33 @@ impl Db {
         &self.path
     }
 
+    /// A consistent copy of the whole SQLite database, as its bytes: what a crash at this
+    /// moment would leave on disk (every commit before, none after), which the crash-proof
+    /// persistence makes a safe restart point. Taken with `VACUUM INTO` while this node's one
+    /// connection is held, so no write lands in the middle; the copy is written next to the
+    /// database (the same protection as the database itself) and removed once read. `None` on
+    /// PostgreSQL, whose own tools back it up.
+    pub fn snapshot(&self) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StorageError> {
+        let conn = self.conn();
+        if conn.backend() != Backend::Sqlite {
+            return Ok(None);
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let tmp = dir.join(SNAPSHOT_FILE);
+        let _ = std::fs::remove_file(&tmp);
+        let taken = conn
+            .execute("VACUUM INTO ?1", params![tmp.to_string_lossy().to_string()])
+            .map_err(|e| classify(&e));
+        drop(conn);
+        let read = taken.and_then(|_| {
+            std::fs::read(&tmp)
+                .map(zeroize::Zeroizing::new)
+                .map_err(|e| io_err("cannot read", &tmp, e))
+        });
+        let _ = std::fs::remove_file(&tmp);
+        read.map(Some)
+    }
+
     /// A clean close: fold the log into the main file, mark the directory closed and release
     /// the lock. Safe to call twice.
     pub fn close(&self) {
@@ -513,6 +544,68 @@ impl Drop for Db {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Put a restored database into the storage directory `dir`, which must hold no node yet.
+///
+/// The file is written under another name, flushed, and renamed into place, so a crash during
+/// the restore leaves no half-written database that a later start would take for the node.
+pub fn install_restored(dir: &Path, database: &[u8]) -> Result<(), StorageError> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create", dir, e))?;
+    for taken in [
+        DATABASE_FILE.to_string(),
+        format!("{DATABASE_FILE}-wal"),
+        PG_MARKER_FILE.to_string(),
+    ] {
+        if dir.join(&taken).exists() {
+            return Err(StorageError::Locked(format!(
+                "{} already holds a node ({taken}): a backup is restored only into an empty \
+                 storage directory, never over a node's state",
+                dir.display()
+            )));
+        }
+    }
+    // A node that crashed here earlier left "open" in the lock file; the restored database
+    // is complete without a log, so the lock file must say so (and nobody may hold it).
+    let lock_path = dir.join(LOCK_FILE);
+    let mut lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| io_err("cannot open", &lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(StorageError::Locked(format!(
+                "another node has {} open",
+                dir.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err("cannot lock", &lock_path, e)),
+    }
+    let _ = std::fs::remove_file(dir.join(format!("{DATABASE_FILE}-shm")));
+    let tmp = dir.join(RESTORE_FILE);
+    let written = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(database)?;
+        file.sync_all()
+    })()
+    .map_err(|e| io_err("cannot write", &tmp, e));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    write_state(&mut lock, STATE_CLOSED).map_err(|e| io_err("cannot write", &lock_path, e))?;
+    let target = dir.join(DATABASE_FILE);
+    std::fs::rename(&tmp, &target).map_err(|e| io_err("cannot rename", &target, e))?;
+    // The rename itself is durable once the directory is flushed.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    let _ = lock.unlock();
+    Ok(())
 }
 
 fn write_state(file: &mut File, state: &[u8]) -> std::io::Result<()> {

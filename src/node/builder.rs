@@ -30,6 +30,7 @@ use qtum_sql::{params, OptionalExtension};
 use crate::config::Config;
 use crate::error::BuildError;
 use crate::event::EventQueue;
+use crate::io::backup::BackupKey;
 use crate::io::db::{Db, StorageError};
 use crate::io::journal::{AtomicPersister, Hooks, Journal};
 use crate::io::sqlite_store::SqliteStore;
@@ -77,6 +78,8 @@ pub struct Builder {
     config: Config,
     entropy: Option<Entropy>,
     synchronous_persistence: bool,
+    /// A backup file to restore into the (empty) storage directory before opening it.
+    restore_from: Option<std::path::PathBuf>,
     /// A PostgreSQL database instead of the SQLite file (its URL may carry a password: never
     /// printed).
     #[cfg(feature = "postgres")]
@@ -105,6 +108,7 @@ impl Builder {
             config,
             entropy: None,
             synchronous_persistence: false,
+            restore_from: None,
             #[cfg(feature = "postgres")]
             postgres_url: None,
             #[cfg(feature = "postgres")]
@@ -146,6 +150,21 @@ impl Builder {
         self
     }
 
+    /// Restore the node from a backup file made by [`Node::export_backup`] (with the same
+    /// mnemonic and passphrase, or seed bytes) when building: the storage directory must not
+    /// hold a node yet. The backup brings back the channels, the payment history, the peers and
+    /// the on-chain wallet as they were when it was made.
+    ///
+    /// Restoring an *older* backup is safe: on the first reconnection each peer proves which
+    /// of our channel states are stale, and the node closes those channels without
+    /// broadcasting them ([`crate::Event::ChannelClosed`]); the peer's own commitment then
+    /// returns our balance on chain, which the node sweeps to its wallet. Never run the old
+    /// device and the restored one at the same time.
+    pub fn set_restore_from_backup_file(&mut self, path: &std::path::Path) -> &mut Builder {
+        self.restore_from = Some(path.to_path_buf());
+        self
+    }
+
     /// Use raw seed bytes (16 to 64 bytes).
     pub fn set_entropy_seed_bytes(&mut self, seed: &[u8]) -> &mut Builder {
         self.entropy = Some(Entropy::SeedBytes(Zeroizing::new(seed.to_vec())));
@@ -170,6 +189,31 @@ impl Builder {
         }
         .map_err(|e| BuildError::InvalidEntropy(e.to_string()))?;
 
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let keys = Arc::new(KeysManager::new(
+            &seed.ldk_seed(),
+            now.as_secs(),
+            now.subsec_nanos(),
+            true,
+        ));
+        let node_id = keys
+            .get_node_id(Recipient::Node)
+            .map_err(|()| BuildError::InvalidEntropy("cannot derive the node id".into()))?;
+        let backup_key = BackupKey::derive(&seed.ldk_seed());
+        if let Some(file) = &self.restore_from {
+            #[cfg(feature = "postgres")]
+            if self.postgres_url.is_some() {
+                return Err(BuildError::InvalidConfig(
+                    "a backup file restores a node kept in SQLite; a node kept in PostgreSQL is \
+                     restored with the database's own tools"
+                        .into(),
+                ));
+            }
+            restore(&config, &backup_key, &node_id.to_string(), file)?;
+        }
+
         #[cfg(feature = "postgres")]
         let db = match &self.postgres_url {
             Some(url) => {
@@ -184,18 +228,6 @@ impl Builder {
         let journal = Journal::new(db.shared());
         let store = Arc::new(SqliteStore::new(db.shared(), journal.clone(), &db_path));
 
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let keys = Arc::new(KeysManager::new(
-            &seed.ldk_seed(),
-            now.as_secs(),
-            now.subsec_nanos(),
-            true,
-        ));
-        let node_id = keys
-            .get_node_id(Recipient::Node)
-            .map_err(|()| BuildError::InvalidEntropy("cannot derive the node id".into()))?;
         check_identity(&db.conn(), &config, &node_id.to_string())?;
 
         let logger = Arc::new(LdkLogger);
@@ -443,6 +475,7 @@ impl Builder {
             journal,
             store,
             keys,
+            backup_key,
             onchain,
             chain_monitor,
             channel_manager,
@@ -504,6 +537,41 @@ impl Builder {
             running: Arc::new(Mutex::new(None)),
         })
     }
+}
+
+/// Check a backup file against this seed and network and install its database in the empty
+/// storage directory.
+fn restore(
+    config: &Config,
+    key: &BackupKey,
+    node_id: &str,
+    file: &std::path::Path,
+) -> Result<(), BuildError> {
+    use crate::io::backup::{self, BackupFileError};
+    let bytes = std::fs::read(file)
+        .map_err(|e| BuildError::BackupInvalid(format!("cannot read {}: {e}", file.display())))?;
+    let (header, database) =
+        backup::open(key, &bytes, config.network, node_id).map_err(|e| match e {
+            BackupFileError::WrongNode { .. } => BuildError::BackupWrongSeed(e.to_string()),
+            BackupFileError::WrongNetwork { .. } => BuildError::BackupWrongNetwork(e.to_string()),
+            e => BuildError::BackupInvalid(e.to_string()),
+        })?;
+    if header.schema_version > crate::io::db::SCHEMA_VERSION {
+        return Err(BuildError::StorageTooNew(format!(
+            "the backup has schema version {}; this SDK understands up to {}",
+            header.schema_version,
+            crate::io::db::SCHEMA_VERSION
+        )));
+    }
+    crate::io::db::install_restored(&config.storage_dir, &database).map_err(|e| match e {
+        StorageError::Locked(w) => BuildError::RestoreTargetNotEmpty(w),
+        e => storage_build_error(e),
+    })?;
+    log::info!(
+        "restored the node's database from a backup made at {} (Unix time)",
+        header.created_at
+    );
+    Ok(())
 }
 
 /// A database belongs to one node on one network: refuse another seed or network rather than

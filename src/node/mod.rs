@@ -1,6 +1,7 @@
 //! The Lightning node: LDK's channel manager, chain monitor, peer manager, gossip, sweeper and
 //! background processor, wired to Qtum's chain layer and the on-chain wallet.
 
+mod backup;
 mod balances;
 mod builder;
 mod channels;
@@ -24,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bitcoin::secp256k1::PublicKey;
 
 pub use crate::payment::{InvoicePreview, PaymentFeeEstimate, SendOptions};
+pub use backup::BackupInfo;
 pub use balances::{Balances, CloseSource, ClosingBalance, ClosingStatus};
 pub use builder::Builder;
 pub use channels::ChannelInfo;
@@ -83,6 +85,8 @@ pub(crate) struct NodeInner {
     pub(crate) journal: Arc<crate::io::journal::Journal>,
     pub(crate) store: Arc<SqliteStore>,
     pub(crate) keys: Arc<lightning::sign::KeysManager>,
+    /// Seals the node's backup files (derived from the seed).
+    pub(crate) backup_key: crate::io::backup::BackupKey,
     pub(crate) onchain: Arc<Onchain>,
     pub(crate) chain_monitor: Arc<ChainMonitor>,
     pub(crate) channel_manager: Arc<ChannelManager>,

@@ -136,6 +136,7 @@ fn node_error_status(e: &NodeError) -> (u16, &'static str) {
         E::InvalidInput(_) => (400, "InvalidInput"),
         E::CannotBumpFee(_) => (409, "CannotBumpFee"),
         E::NotClaimable(_) => (409, "NotClaimable"),
+        E::BackupFailed(_) => (500, "BackupFailed"),
     }
 }
 
