@@ -50,6 +50,8 @@ struct Setting {
     /// Other requests forwarded so far, and the time the upstream took to answer them.
     forwarded: u64,
     upstream_time: Duration,
+    /// Bodies of every `POST /tx` (a broadcast: the transaction's hex), in order.
+    posted: Vec<String>,
 }
 
 /// The running proxy. Stops when dropped (requests in flight are finished first).
@@ -80,6 +82,7 @@ impl FeeProxy {
             served: 0,
             forwarded: 0,
             upstream_time: Duration::ZERO,
+            posted: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -113,6 +116,12 @@ impl FeeProxy {
     /// answer.
     pub fn fee_requests(&self) -> u64 {
         lock(&self.setting).served
+    }
+
+    /// Every transaction a node behind the proxy broadcast so far (hex, in order), whatever
+    /// the upstream answered.
+    pub fn posted_transactions(&self) -> Vec<String> {
+        lock(&self.setting).posted.clone()
     }
 
     /// How many other requests were forwarded so far, and the time the upstream took to
@@ -269,6 +278,10 @@ fn serve(client: TcpStream, upstream: &str, setting: &Mutex<Setting>) -> std::io
         )
         .into_bytes()
     } else {
+        if req.method == "POST" && path == "/tx" {
+            let body = String::from_utf8_lossy(&req.body).trim().to_string();
+            lock(setting).posted.push(body);
+        }
         let started = std::time::Instant::now();
         let answer = forward(&req, upstream)?;
         let mut s = lock(setting);
