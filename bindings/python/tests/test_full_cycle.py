@@ -2,7 +2,9 @@
 harness, fund, open a channel, pay a 1-satoshi invoice, close cooperatively, funds back."""
 
 import asyncio
+import gc
 import hashlib
+import shutil
 import threading
 
 import pytest
@@ -259,6 +261,39 @@ def test_full_cycle(harness, tmp_path):
     assert boosted.custom_records == [record]
     with pytest.raises(NodeError.InvalidInput):
         alice.send_spontaneous(bob.node_id(), 2000, None, [CustomRecord(type_num=1, value=b"")])
+
+    # Alice's phone is lost. She had exported an encrypted backup; her directory is wiped and
+    # she restores from her mnemonic and the file: the channel, its history and its balance come
+    # back, and it pays again.
+    backup_file = tmp_path / "alice.qtumln-backup"
+    info = asyncio.run(alice.export_backup_async(str(backup_file)))
+    assert info.channel_count == 1 and info.size_bytes == backup_file.stat().st_size, info
+    assert b"SQLite format 3" not in backup_file.read_bytes()
+    channel_before = next(c for c in alice.list_channels() if c.channel_id == channel_id)
+    history_before = sorted(p.id for p in alice.list_payments())
+    alice.stop()
+    del alice
+    gc.collect()
+    shutil.rmtree(tmp_path / "alice")
+    someone_else = Builder(node_config(harness, tmp_path / "alice"))
+    someone_else.set_entropy_mnemonic(generate_mnemonic(WordCount.WORDS12))
+    someone_else.set_restore_from_backup_file(str(backup_file))
+    with pytest.raises(BuildError.BackupWrongSeed):
+        someone_else.build()
+    restoring = Builder(node_config(harness, tmp_path / "alice"))
+    restoring.set_entropy_mnemonic(alice_words)
+    restoring.set_restore_from_backup_file(str(backup_file))
+    alice = asyncio.run(restoring.build_async())
+    alice.start()
+    with pytest.raises(BuildError.RestoreTargetNotEmpty):
+        restoring.build()
+    restored = next(c for c in alice.list_channels() if c.channel_id == channel_id)
+    assert restored.balance_sat == channel_before.balance_sat, (restored, channel_before)
+    assert restored.outbound_capacity_msat == channel_before.outbound_capacity_msat
+    assert sorted(p.id for p in alice.list_payments()) == history_before
+    wait_until("restored channel usable", lambda: any(c.is_usable for c in alice.list_channels()))
+    after_restore = asyncio.run(alice.send_async(bob.receive(1000, "after the restore")))
+    assert asyncio.run(alice.wait_payment_async(after_restore)).status == PaymentStatus.SUCCEEDED
 
     # Close cooperatively; the funds come back on chain.
     asyncio.run(alice.close_channel_async(channel_id))
