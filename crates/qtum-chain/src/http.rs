@@ -203,6 +203,18 @@ pub struct HttpResponse {
     pub status: u16,
     /// The body (at most 64 MiB read).
     pub body: Vec<u8>,
+    /// The header fields (names in lowercase), for the few callers that read one.
+    pub headers: Vec<(String, String)>,
+}
+
+impl HttpResponse {
+    /// The value of header `name` (any case), if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The HTTP client of one endpoint (or of one source's base URLs): timeouts, the TLS trust it was
@@ -328,13 +340,22 @@ fn read(
     url: &str,
 ) -> Result<HttpResponse, ChainError> {
     let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
     let body = response
         .body_mut()
         .with_config()
         .limit(MAX_BODY)
         .read_to_vec()
         .map_err(|e| transport_error(e, url))?;
-    Ok(HttpResponse { status, body })
+    Ok(HttpResponse {
+        status,
+        body,
+        headers,
+    })
 }
 
 /// The TLS config for `ca_file`, or the default (webpki roots).
