@@ -36,6 +36,10 @@ pub enum BuildError {
     BackupWrongNetwork(String),
     /// A restore was asked into a storage directory that already holds a node.
     RestoreTargetNotEmpty(String),
+    /// The backup server holds no backup of this node.
+    BackupNotFound(String),
+    /// The backup server could not be reached or gave no usable answer.
+    BackupUnavailable(String),
 }
 
 impl fmt::Display for BuildError {
@@ -62,6 +66,8 @@ impl fmt::Display for BuildError {
             BuildError::RestoreTargetNotEmpty(w) => {
                 write!(f, "cannot restore over an existing node: {w}")
             }
+            BuildError::BackupNotFound(w) => write!(f, "no backup to restore: {w}"),
+            BuildError::BackupUnavailable(w) => write!(f, "cannot fetch the backup: {w}"),
         }
     }
 }

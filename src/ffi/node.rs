@@ -149,6 +149,18 @@ impl Builder {
         lock(&self.inner).set_restore_from_backup_file(std::path::Path::new(&path));
     }
 
+    /// Keep an encrypted copy of the node on the backup server at `url`, uploaded after every
+    /// change of channel state (see `NodeStatus.remote_backup_*` and `degraded_reasons`).
+    pub fn set_backup_server(&self, url: String) {
+        lock(&self.inner).set_backup_server(&url);
+    }
+
+    /// Restore the node from the latest backup on the backup server at `url` when building
+    /// (same mnemonic; the storage directory must not hold a node yet).
+    pub fn set_restore_from_backup_server(&self, url: String) {
+        lock(&self.inner).set_restore_from_backup_server(&url);
+    }
+
     /// Open (or create) the node's store and restore its state: reads the disk and asks the
     /// chain source where the chain stands. Does not start networking.
     pub fn build(&self) -> Result<Arc<Node>, BuildError> {

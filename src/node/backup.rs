@@ -9,7 +9,7 @@ use lightning::sign::EntropySource;
 use crate::error::NodeError;
 use crate::io::backup::{self, BackupHeader};
 use crate::io::db::{self, StorageError};
-use crate::node::Node;
+use crate::node::{Node, NodeInner};
 
 /// What [`Node::export_backup`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,52 +36,59 @@ impl Node {
     /// back on chain through the peers' commitments) but it closes those channels. Take one
     /// after each change that matters.
     pub fn export_backup(&self, path: &Path) -> Result<BackupInfo, NodeError> {
-        let inner = &self.inner;
-        let channel_count = inner.chain_monitor.list_monitors().len() as u32;
-        let database = inner
-            .db
-            .snapshot()
-            .map_err(|e| match e {
-                StorageError::Full(w) => NodeError::StorageFull(w),
-                e => NodeError::BackupFailed(format!("cannot copy the database: {e}")),
-            })?
-            .ok_or_else(|| {
-                NodeError::BackupFailed(
-                    "this node keeps its state in PostgreSQL: back up the database with its own \
-                     tools (pg_dump, replication)"
-                        .into(),
-                )
-            })?;
-        let schema_version = {
-            let conn = inner.db.conn();
-            db::schema_version(&conn).map_err(|e| NodeError::BackupFailed(e.to_string()))?
-        };
-        let created_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let header = BackupHeader {
-            network: inner.config.network,
-            node_id: inner.node_id.to_string(),
-            created_at,
-            schema_version,
-        };
-        let random = inner.keys.get_secure_random_bytes();
-        let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&random[..12]);
-        let sealed = backup::seal(&inner.backup_key, &header, nonce, &database)
-            .map_err(|e| NodeError::BackupFailed(e.to_string()))?;
+        let (sealed, info) = sealed_copy(&self.inner)?;
         write_atomically(path, &sealed)?;
         log::info!(
-            "backup written: {} bytes, {channel_count} channel(s)",
-            sealed.len()
+            "backup written: {} bytes, {} channel(s)",
+            info.size_bytes,
+            info.channel_count
         );
-        Ok(BackupInfo {
-            created_at,
-            size_bytes: sealed.len() as u64,
-            channel_count,
-        })
+        Ok(info)
     }
+}
+
+/// A consistent copy of the node's database, sealed into a backup file's bytes.
+pub(crate) fn sealed_copy(inner: &NodeInner) -> Result<(Vec<u8>, BackupInfo), NodeError> {
+    let channel_count = inner.chain_monitor.list_monitors().len() as u32;
+    let database = inner
+        .db
+        .snapshot()
+        .map_err(|e| match e {
+            StorageError::Full(w) => NodeError::StorageFull(w),
+            e => NodeError::BackupFailed(format!("cannot copy the database: {e}")),
+        })?
+        .ok_or_else(|| {
+            NodeError::BackupFailed(
+                "this node keeps its state in PostgreSQL: back up the database with its own \
+                 tools (pg_dump, replication)"
+                    .into(),
+            )
+        })?;
+    let schema_version = {
+        let conn = inner.db.conn();
+        db::schema_version(&conn).map_err(|e| NodeError::BackupFailed(e.to_string()))?
+    };
+    let created_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let header = BackupHeader {
+        network: inner.config.network,
+        node_id: inner.node_id.to_string(),
+        created_at,
+        schema_version,
+    };
+    let random = inner.keys.get_secure_random_bytes();
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&random[..12]);
+    let sealed = backup::seal(&inner.backup_key, &header, nonce, &database)
+        .map_err(|e| NodeError::BackupFailed(e.to_string()))?;
+    let info = BackupInfo {
+        created_at,
+        size_bytes: sealed.len() as u64,
+        channel_count,
+    };
+    Ok((sealed, info))
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory, flushed and renamed.

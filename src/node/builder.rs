@@ -80,6 +80,10 @@ pub struct Builder {
     synchronous_persistence: bool,
     /// A backup file to restore into the (empty) storage directory before opening it.
     restore_from: Option<std::path::PathBuf>,
+    /// A backup server to restore from instead.
+    restore_from_server: Option<String>,
+    /// A backup server to upload every change of channel state to.
+    backup_server: Option<String>,
     /// A PostgreSQL database instead of the SQLite file (its URL may carry a password: never
     /// printed).
     #[cfg(feature = "postgres")]
@@ -109,6 +113,8 @@ impl Builder {
             entropy: None,
             synchronous_persistence: false,
             restore_from: None,
+            restore_from_server: None,
+            backup_server: None,
             #[cfg(feature = "postgres")]
             postgres_url: None,
             #[cfg(feature = "postgres")]
@@ -165,6 +171,26 @@ impl Builder {
         self
     }
 
+    /// Keep an encrypted copy of the node on a backup server (`qtum-backupd`, or the server
+    /// daemon's backup endpoint) at `url`: after every change of channel state the node uploads
+    /// a fresh copy as the next version of its slot, signed with its node key. The server
+    /// holds ciphertext only. A server that is down delays the copy and shows in
+    /// [`NodeStatus::degraded_reasons`]; a server holding a newer version (another device, an
+    /// older copy of this node running) stops the uploads rather than overwrite it.
+    pub fn set_backup_server(&mut self, url: &str) -> &mut Builder {
+        self.backup_server = Some(url.to_string());
+        self
+    }
+
+    /// Restore the node from the latest backup on the backup server at `url` when building
+    /// (same seed; the storage directory must not hold a node yet). Call
+    /// [`Builder::set_backup_server`] too to go on backing up there: the sequence continues
+    /// from the version restored.
+    pub fn set_restore_from_backup_server(&mut self, url: &str) -> &mut Builder {
+        self.restore_from_server = Some(url.to_string());
+        self
+    }
+
     /// Use raw seed bytes (16 to 64 bytes).
     pub fn set_entropy_seed_bytes(&mut self, seed: &[u8]) -> &mut Builder {
         self.entropy = Some(Entropy::SeedBytes(Zeroizing::new(seed.to_vec())));
@@ -202,6 +228,27 @@ impl Builder {
             .get_node_id(Recipient::Node)
             .map_err(|()| BuildError::InvalidEntropy("cannot derive the node id".into()))?;
         let backup_key = BackupKey::derive(&seed.ldk_seed());
+        if self.restore_from.is_some() && self.restore_from_server.is_some() {
+            return Err(BuildError::InvalidConfig(
+                "restore from a backup file or from a backup server, not both".into(),
+            ));
+        }
+        #[cfg(feature = "postgres")]
+        if (self.restore_from.is_some() || self.restore_from_server.is_some())
+            && self.postgres_url.is_some()
+        {
+            return Err(BuildError::InvalidConfig(
+                "a backup restores a node kept in SQLite; a node kept in PostgreSQL is \
+                 restored with the database's own tools"
+                    .into(),
+            ));
+        }
+        let mut restored_version = None;
+        if let Some(url) = &self.restore_from_server {
+            let (bytes, version) = super::remote_backup::fetch(url, &keys, &node_id.to_string())?;
+            restore_bytes(&config, &backup_key, &node_id.to_string(), &bytes)?;
+            restored_version = Some(version);
+        }
         if let Some(file) = &self.restore_from {
             #[cfg(feature = "postgres")]
             if self.postgres_url.is_some() {
@@ -229,6 +276,13 @@ impl Builder {
         let store = Arc::new(SqliteStore::new(db.shared(), journal.clone(), &db_path));
 
         check_identity(&db.conn(), &config, &node_id.to_string())?;
+        if let Some(version) = restored_version {
+            super::remote_backup::record_version(&store, version)?;
+        }
+        let remote_backup = match &self.backup_server {
+            Some(url) => Some(super::remote_backup::RemoteBackup::new(url, &store)?),
+            None => None,
+        };
 
         let logger = Arc::new(LdkLogger);
         let onchain = Arc::new(Onchain::build(&config, &seed, store.clone(), &db)?);
@@ -476,6 +530,7 @@ impl Builder {
             store,
             keys,
             backup_key,
+            remote_backup,
             onchain,
             chain_monitor,
             channel_manager,
@@ -502,6 +557,9 @@ impl Builder {
                 degraded_reasons: Vec::new(),
                 halted_reason: None,
                 wallet_scanned_height: None,
+                remote_backup_version: None,
+                remote_backup_at: None,
+                remote_backup_pending: false,
             }),
             handler_failure: Mutex::new(None),
             injected_failure: Mutex::new(None),
@@ -547,11 +605,21 @@ fn restore(
     node_id: &str,
     file: &std::path::Path,
 ) -> Result<(), BuildError> {
-    use crate::io::backup::{self, BackupFileError};
     let bytes = std::fs::read(file)
         .map_err(|e| BuildError::BackupInvalid(format!("cannot read {}: {e}", file.display())))?;
+    restore_bytes(config, key, node_id, &bytes)
+}
+
+/// Check a backup file's bytes against this seed and network and install its database.
+fn restore_bytes(
+    config: &Config,
+    key: &BackupKey,
+    node_id: &str,
+    bytes: &[u8],
+) -> Result<(), BuildError> {
+    use crate::io::backup::{self, BackupFileError};
     let (header, database) =
-        backup::open(key, &bytes, config.network, node_id).map_err(|e| match e {
+        backup::open(key, bytes, config.network, node_id).map_err(|e| match e {
             BackupFileError::WrongNode { .. } => BuildError::BackupWrongSeed(e.to_string()),
             BackupFileError::WrongNetwork { .. } => BuildError::BackupWrongNetwork(e.to_string()),
             e => BuildError::BackupInvalid(e.to_string()),

@@ -15,6 +15,7 @@ mod onchain;
 mod peer_gate;
 mod peers;
 mod reconcile;
+mod remote_backup;
 mod sweep;
 mod tasks;
 pub(crate) mod types;
@@ -74,6 +75,14 @@ pub struct NodeStatus {
     /// known. Far below `synced_height` the on-chain balance may still be incomplete (a restore
     /// catching up). `None` with an indexed source (Esplora, RPC with `-addrindex`).
     pub wallet_scanned_height: Option<u32>,
+    /// With a backup server (`Builder::set_backup_server`): the last version of this node's
+    /// backup the server confirmed (0: none yet).
+    pub remote_backup_version: Option<u64>,
+    /// When the server confirmed it (Unix seconds).
+    pub remote_backup_at: Option<u64>,
+    /// Whether channel state changed since that copy (an upload is due or failing; a
+    /// failure is in `degraded_reasons`).
+    pub remote_backup_pending: bool,
 }
 
 /// Everything the running node's tasks share.
@@ -87,6 +96,8 @@ pub(crate) struct NodeInner {
     pub(crate) keys: Arc<lightning::sign::KeysManager>,
     /// Seals the node's backup files (derived from the seed).
     pub(crate) backup_key: crate::io::backup::BackupKey,
+    /// Continuous backup to a backup server, when one is configured.
+    pub(crate) remote_backup: Option<remote_backup::RemoteBackup>,
     pub(crate) onchain: Arc<Onchain>,
     pub(crate) chain_monitor: Arc<ChainMonitor>,
     pub(crate) channel_manager: Arc<ChannelManager>,
@@ -314,6 +325,15 @@ impl Node {
             if !reasons.contains(&reason) {
                 reasons.push(reason);
             }
+        }
+        if let Some(remote) = &self.inner.remote_backup {
+            let backup = remote.status(self.inner.journal.stats().commits);
+            if let Some(reason) = backup.degraded {
+                reasons.push(reason);
+            }
+            status.remote_backup_version = Some(backup.version);
+            status.remote_backup_at = backup.uploaded_at;
+            status.remote_backup_pending = backup.pending;
         }
         status.degraded_reasons = reasons;
         status.wallet_scanned_height = self.inner.onchain.wallet_scanned_height();

@@ -159,6 +159,10 @@ pub(super) fn start_parts(
     );
     handle.spawn(reconnect_peers(inner.clone(), stop.clone()));
     handle.spawn(announce_node(inner.clone(), stop.clone()));
+    handle.spawn(super::remote_backup::backup_loop(
+        inner.clone(),
+        stop.clone(),
+    ));
 
     let mut watched: Vec<(&'static str, Arc<AtomicBool>)> = Vec::new();
     if !inner.config.batch_htlc_processing {

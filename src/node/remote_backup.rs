@@ -1,0 +1,282 @@
+//! Continuous backup to a backup server (`qtum-backupd`, crates/qtum-backup-server).
+//!
+//! After every commit of channel state the node seals a fresh copy of its database (the same
+//! file `Node::export_backup` writes) and posts it as the next version of its slot, signed with
+//! its node key. The server accepts exactly the version after the one it holds, so a second
+//! device or a restored older copy cannot overwrite newer state: it gets a conflict, stops
+//! uploading and says so in the node's status. A server that is down or answers nonsense only
+//! delays the next copy (the node keeps working on its local state) and shows as degraded.
+//!
+//! The last version the server confirmed is kept in the node's own store, so a restart
+//! continues the sequence; a restore from the server continues from the version it fetched.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hex::DisplayHex;
+use lightning::sign::NodeSigner;
+use lightning::util::persist::KVStoreSync;
+use qtum_chain::HttpAgent;
+
+use crate::error::BuildError;
+use crate::io::sqlite_store::SqliteStore;
+use crate::node::{now_secs, NodeInner};
+
+const NAMESPACE: &str = "qtumln_backup";
+const VERSION_KEY: &str = "server_version";
+/// One request's limit (a slow link uploading a few megabytes).
+const TIMEOUT: Duration = Duration::from_secs(60);
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+const LAST_RETRY: Duration = Duration::from_secs(120);
+/// Prefix of the node's degraded reasons about the backup.
+pub(crate) const DEGRADED_PREFIX: &str = "backup server";
+
+/// The message a node signs to write `version` of its slot with `body`.
+pub(crate) fn put_message(node_id: &str, version: u64, body: &[u8]) -> String {
+    let digest = sha256::Hash::hash(body).to_byte_array();
+    format!(
+        "qtum-ln backup put {node_id} {version} {}",
+        digest.to_lower_hex_string()
+    )
+}
+
+/// The message a node signs to read its slot at Unix time `time`.
+pub(crate) fn get_message(node_id: &str, time: u64) -> String {
+    format!("qtum-ln backup get {node_id} {time}")
+}
+
+fn slot_url(base: &str, node_id: &str) -> String {
+    format!("{}/v1/backups/{node_id}", base.trim_end_matches('/'))
+}
+
+struct State {
+    /// The last version the server confirmed (0: none yet).
+    version: u64,
+    /// Journal commits covered by the last confirmed copy.
+    uploaded_commits: Option<u64>,
+    /// When the server last confirmed a copy (Unix seconds).
+    uploaded_at: Option<u64>,
+    /// The version another writer put on the server: uploads stop.
+    conflict: Option<u64>,
+    /// Why the last attempt failed.
+    error: Option<String>,
+    retry_after: Option<Instant>,
+    backoff: Duration,
+}
+
+/// The node's link to its backup server.
+pub(crate) struct RemoteBackup {
+    base: String,
+    agent: HttpAgent,
+    state: Mutex<State>,
+}
+
+/// What the status shows of the remote backup.
+pub(crate) struct RemoteStatus {
+    pub version: u64,
+    pub uploaded_at: Option<u64>,
+    pub pending: bool,
+    pub degraded: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RemoteBackup {
+    /// The link to `url`, continuing from the version recorded in `store`.
+    pub(crate) fn new(url: &str, store: &SqliteStore) -> Result<RemoteBackup, BuildError> {
+        let agent = HttpAgent::new(TIMEOUT, None);
+        if let Some(e) = agent.config_error() {
+            return Err(BuildError::InvalidConfig(format!("backup server: {e}")));
+        }
+        let version = store
+            .read(NAMESPACE, "", VERSION_KEY)
+            .ok()
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        Ok(RemoteBackup {
+            base: url.trim_end_matches('/').to_string(),
+            agent,
+            state: Mutex::new(State {
+                version,
+                uploaded_commits: None,
+                uploaded_at: None,
+                conflict: None,
+                error: None,
+                retry_after: None,
+                backoff: FIRST_RETRY,
+            }),
+        })
+    }
+
+    pub(crate) fn status(&self, commits: u64) -> RemoteStatus {
+        let s = lock(&self.state);
+        let degraded = match (s.conflict, &s.error) {
+            (Some(theirs), _) => Some(format!(
+                "{DEGRADED_PREFIX}: it holds version {theirs} of this node's backup, written by \
+                 another device or an older copy of this node; uploads stopped so that it is not \
+                 overwritten"
+            )),
+            (None, Some(e)) => Some(format!("{DEGRADED_PREFIX}: {e}")),
+            _ => None,
+        };
+        RemoteStatus {
+            version: s.version,
+            uploaded_at: s.uploaded_at,
+            pending: s.uploaded_commits != Some(commits),
+            degraded,
+        }
+    }
+
+    /// Upload a fresh copy if channel state changed since the last confirmed one.
+    pub(crate) fn tick(&self, inner: &NodeInner) {
+        let commits = inner.journal.stats().commits;
+        let version = {
+            let s = lock(&self.state);
+            if s.conflict.is_some() || s.uploaded_commits == Some(commits) {
+                return;
+            }
+            if s.retry_after.is_some_and(|t| Instant::now() < t) {
+                return;
+            }
+            s.version + 1
+        };
+        let result = self.upload(inner, version);
+        let mut s = lock(&self.state);
+        match result {
+            Ok(()) => {
+                s.version = version;
+                s.uploaded_commits = Some(commits);
+                s.uploaded_at = Some(now_secs());
+                s.error = None;
+                s.retry_after = None;
+                s.backoff = FIRST_RETRY;
+                let _ =
+                    inner
+                        .store
+                        .write(NAMESPACE, "", VERSION_KEY, version.to_be_bytes().to_vec());
+            }
+            Err(Upload::Conflict(theirs)) => {
+                log::error!(
+                    "backup server holds version {theirs}; ours would be {version}: uploads stop"
+                );
+                s.conflict = Some(theirs);
+            }
+            Err(Upload::Failed(why)) => {
+                log::warn!("backup upload failed: {why}");
+                s.error = Some(why);
+                s.retry_after = Some(Instant::now() + s.backoff);
+                s.backoff = (s.backoff * 2).min(LAST_RETRY);
+            }
+        }
+    }
+
+    fn upload(&self, inner: &NodeInner, version: u64) -> Result<(), Upload> {
+        let (sealed, _) = super::backup::sealed_copy(inner)
+            .map_err(|e| Upload::Failed(format!("cannot make the copy: {e}")))?;
+        let node_id = inner.node_id.to_string();
+        let signature = inner
+            .keys
+            .sign_message(put_message(&node_id, version, &sealed).as_bytes())
+            .map_err(|()| Upload::Failed("the node key could not sign".into()))?;
+        let version_text = version.to_string();
+        let response = self
+            .agent
+            .post(
+                &slot_url(&self.base, &node_id),
+                &[
+                    ("Content-Type", "application/octet-stream"),
+                    ("X-Backup-Version", &version_text),
+                    ("X-Backup-Signature", &signature),
+                ],
+                &sealed,
+            )
+            .map_err(|e| Upload::Failed(format!("unreachable: {e}")))?;
+        let answered = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .ok()
+            .and_then(|v| v.get("version").and_then(|v| v.as_u64()));
+        match (response.status, answered) {
+            (200, Some(v)) if v == version => Ok(()),
+            (409, Some(theirs)) => Err(Upload::Conflict(theirs)),
+            (status, _) => Err(Upload::Failed(format!(
+                "unexpected answer (HTTP {status}, {} bytes)",
+                response.body.len()
+            ))),
+        }
+    }
+}
+
+enum Upload {
+    Conflict(u64),
+    Failed(String),
+}
+
+/// Check for changes every second while the node runs.
+pub(crate) async fn backup_loop(inner: Arc<NodeInner>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Acquire) {
+        if inner.remote_backup.is_some() {
+            let inner = inner.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(remote) = &inner.remote_backup {
+                    remote.tick(&inner);
+                }
+            })
+            .await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Fetch the latest backup of `node_id` from the server at `url` (for a restore).
+pub(crate) fn fetch(
+    url: &str,
+    keys: &lightning::sign::KeysManager,
+    node_id: &str,
+) -> Result<(Vec<u8>, u64), BuildError> {
+    let agent = HttpAgent::new(TIMEOUT, None);
+    let time = now_secs();
+    let signature = keys
+        .sign_message(get_message(node_id, time).as_bytes())
+        .map_err(|()| BuildError::InvalidEntropy("the node key could not sign".into()))?;
+    let time_text = time.to_string();
+    let response = agent
+        .get_with(
+            &slot_url(url, node_id),
+            &[
+                ("X-Backup-Time", &time_text),
+                ("X-Backup-Signature", &signature),
+            ],
+        )
+        .map_err(|e| BuildError::BackupUnavailable(format!("backup server: {e}")))?;
+    match response.status {
+        200 => {
+            let version = response
+                .header("x-backup-version")
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|v| *v >= 1)
+                .ok_or_else(|| {
+                    BuildError::BackupUnavailable(
+                        "the backup server's answer has no version".into(),
+                    )
+                })?;
+            Ok((response.body, version))
+        }
+        404 => Err(BuildError::BackupNotFound(format!(
+            "the backup server holds no backup of node {node_id}"
+        ))),
+        status => Err(BuildError::BackupUnavailable(format!(
+            "backup server answered HTTP {status}"
+        ))),
+    }
+}
+
+/// Record `version` as the last one the server holds (after a restore from it).
+pub(crate) fn record_version(store: &SqliteStore, version: u64) -> Result<(), BuildError> {
+    store
+        .write(NAMESPACE, "", VERSION_KEY, version.to_be_bytes().to_vec())
+        .map_err(|e| BuildError::Storage(format!("cannot record the backup version: {e}")))
+}

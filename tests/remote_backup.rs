@@ -1,0 +1,260 @@
+//! Continuous backup to a backup server (`qtum-backupd`, here in-process on real TCP with its
+//! real SQLite file).
+//!
+//! 1. A node backs up every change; its directory is deleted; a new node restores from the
+//!    mnemonic and the server: the channel is usable, the history is there, the balances are
+//!    exact, and the sequence of versions goes on. Another seed finds nothing to restore.
+//! 2. A server that answers nonsense, or none at all: the node keeps paying and reports the
+//!    backup as degraded.
+//! 3. A stale copy of the node (restored from an older version) cannot overwrite the newer
+//!    versions: it gets a conflict, stops uploading and says so; the server keeps the newest.
+//!
+//! Node logs: `E2E_LOG=debug cargo test --test remote_backup -- --nocapture`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::*;
+use qtum_backup_server::BackupServer;
+use qtum_lightning::{BuildError, Builder, Config, Node, PaymentFilter, PaymentStatus};
+use qtum_regtest::node::RegtestNode;
+
+const A_SEED: u8 = 0x51;
+const B_SEED: u8 = 0x52;
+
+fn server() -> (BackupServer, String) {
+    let dir = temp_dir("backupd");
+    let server = BackupServer::start(qtum_backup_server::Config::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        dir.join("backups.sqlite"),
+    ))
+    .expect("backup server starts");
+    let url = format!("http://{}", server.addr());
+    (server, url)
+}
+
+fn pay(from: &Node, to: &Node, amount_msat: u64) {
+    let invoice = to.receive(amount_msat, "remote", None).expect("invoice");
+    let id = from.send(&invoice, None).expect("send");
+    let paid = from
+        .wait_payment(&id, Duration::from_secs(60))
+        .expect("payment");
+    assert_eq!(paid.status, PaymentStatus::Succeeded, "{paid:?}");
+}
+
+fn builder(config: Config, seed: u8) -> Builder {
+    let mut b = Builder::new(config);
+    b.set_entropy_seed_bytes(&[seed; 32]);
+    b
+}
+
+/// Wait until the server has confirmed a copy of the node's current channel state.
+fn backed_up(node: &Node) -> u64 {
+    wait_until("the backup caught up", || {
+        let s = node.status();
+        !s.remote_backup_pending && s.remote_backup_version.unwrap_or(0) > 0
+    });
+    node.status().remote_backup_version.unwrap_or(0)
+}
+
+fn history(node: &Node) -> Vec<String> {
+    let mut ids: Vec<String> = node
+        .list_payments(PaymentFilter::default())
+        .expect("list")
+        .iter()
+        .map(|p| p.id.to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A (backed up to `url`) and B with a 1 QTUM channel from A.
+fn pair(harness: &RegtestNode, url: &str) -> (Node, Node, Config) {
+    let a_config = config(harness, "remote-a");
+    let mut a = builder(a_config.clone(), A_SEED);
+    a.set_backup_server(url);
+    let a = a.build().expect("a builds");
+    a.start().expect("a starts");
+    let b = start_node(harness, "remote-b", B_SEED);
+    fund(harness, &a, 2 * QTUM);
+    open_ready_channel(harness, &a, &b, QTUM, None);
+    (a, b, a_config)
+}
+
+#[test]
+fn a_node_restored_from_the_backup_server_keeps_its_channel() {
+    init_logs();
+    let harness = harness();
+    let (_server, url) = server();
+    let (a, b, a_config) = pair(&harness, &url);
+    for _ in 0..5 {
+        pay(&a, &b, 7_000_000);
+    }
+    let version = backed_up(&a);
+    assert!(version >= 2, "one copy per change: version {version}");
+    let channels = a.list_channels();
+    let payments = history(&a);
+    assert_eq!(payments.len(), 5);
+
+    a.stop().expect("stop");
+    drop(a);
+    std::fs::remove_dir_all(&a_config.storage_dir).expect("wipe");
+
+    // Another seed has no slot on the server.
+    let mut other = builder(a_config.clone(), 0x53);
+    other.set_restore_from_backup_server(&url);
+    match other.build() {
+        Err(BuildError::BackupNotFound(_)) => {}
+        Err(e) => panic!("another seed: {e}"),
+        Ok(_) => panic!("another seed restored something"),
+    }
+    // Nothing to fetch from a server that is not there.
+    let mut nowhere = builder(a_config.clone(), A_SEED);
+    nowhere.set_restore_from_backup_server(&format!("http://127.0.0.1:{}", free_port()));
+    match nowhere.build() {
+        Err(BuildError::BackupUnavailable(_)) => {}
+        Err(e) => panic!("no server: {e}"),
+        Ok(_) => panic!("restored from no server"),
+    }
+    assert!(!a_config.storage_dir.join("node.sqlite").exists());
+
+    let mut restoring = builder(a_config.clone(), A_SEED);
+    restoring.set_restore_from_backup_server(&url);
+    restoring.set_backup_server(&url);
+    let a = restoring.build().expect("restore from the server");
+    a.start().expect("restored node starts");
+    assert_eq!(history(&a), payments);
+    let restored = a.list_channels();
+    assert_eq!(restored.len(), 1);
+    assert_eq!(restored[0].channel_id, channels[0].channel_id);
+    assert_eq!(restored[0].balance_sat, channels[0].balance_sat);
+    assert_eq!(
+        restored[0].outbound_capacity_msat,
+        channels[0].outbound_capacity_msat
+    );
+    wait_until("usable after the restore", || {
+        a.list_channels().iter().any(|c| c.is_usable)
+    });
+    pay(&a, &b, 7_000_000);
+    // The sequence goes on from the restored version (no conflict with itself).
+    let later = backed_up(&a);
+    assert!(later > version, "{later} after {version}");
+    assert!(
+        !a.status()
+            .degraded_reasons
+            .iter()
+            .any(|r| r.starts_with("backup server")),
+        "{:?}",
+        a.status().degraded_reasons
+    );
+    a.stop().expect("stop");
+    b.stop().expect("stop");
+}
+
+/// A server that answers every request with `200` and nonsense.
+fn lying_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+            let mut buf = [0u8; 65536];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n<html>ok</ht",
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_backup_server_that_lies_or_is_gone_degrades_the_node_and_nothing_else() {
+    init_logs();
+    let harness = harness();
+    for (name, url) in [
+        ("lying", lying_server()),
+        ("gone", format!("http://127.0.0.1:{}", free_port())),
+    ] {
+        let (a, b, _) = pair(&harness, &url);
+        for _ in 0..3 {
+            pay(&a, &b, 5_000_000);
+        }
+        wait_until("the failure shows", || {
+            a.status()
+                .degraded_reasons
+                .iter()
+                .any(|r| r.starts_with("backup server"))
+        });
+        let status = a.status();
+        eprintln!("{name}: {:?}", status.degraded_reasons);
+        assert!(status.remote_backup_pending, "{name}");
+        assert_eq!(status.remote_backup_version, Some(0), "{name}");
+        // Still paying, and the channel is fine.
+        pay(&a, &b, 5_000_000);
+        assert!(a.list_channels().iter().all(|c| c.is_usable), "{name}");
+        a.stop().expect("stop");
+        b.stop().expect("stop");
+    }
+}
+
+#[test]
+fn a_stale_copy_cannot_overwrite_newer_backups() {
+    init_logs();
+    let harness = harness();
+    let (_server, url) = server();
+    let (a, b, _a_config) = pair(&harness, &url);
+    pay(&a, &b, 7_000_000);
+    let old_version = backed_up(&a);
+
+    // A second device restores the server's copy now...
+    let mut copy_config = config(&harness, "remote-copy");
+    copy_config.listening_addresses = Vec::new();
+    let mut copy = builder(copy_config, A_SEED);
+    copy.set_restore_from_backup_server(&url);
+    copy.set_backup_server(&url);
+    let copy = copy.build().expect("second device restores");
+
+    // ...while the first goes on paying and backing up.
+    for _ in 0..3 {
+        pay(&a, &b, 7_000_000);
+    }
+    let newest = backed_up(&a);
+    assert!(newest > old_version);
+    let latest_balance = a.list_channels()[0].balance_sat;
+    // B goes away so that the copy cannot reach it (two copies of a node talking to a peer
+    // would close the channel); the copy starts and tries to back up its older state.
+    b.stop().expect("stop b");
+    copy.start().expect("the copy starts");
+    wait_until("the copy reports the conflict", || {
+        copy.status()
+            .degraded_reasons
+            .iter()
+            .any(|r| r.starts_with("backup server") && r.contains("another device"))
+    });
+    let status = copy.status();
+    assert_eq!(
+        status.remote_backup_version,
+        Some(old_version),
+        "{status:?}"
+    );
+    copy.stop().expect("stop the copy");
+
+    // The server still holds A's newest state: a third restore shows A's latest balance.
+    let mut third_config = config(&harness, "remote-third");
+    third_config.listening_addresses = Vec::new();
+    let mut third = builder(third_config, A_SEED);
+    third.set_restore_from_backup_server(&url);
+    let third = third.build().expect("third restore");
+    assert_eq!(third.list_channels()[0].balance_sat, latest_balance);
+    assert_eq!(
+        third.status().remote_backup_version,
+        None,
+        "no backup server configured on the third"
+    );
+    a.stop().expect("stop");
+}
