@@ -39,12 +39,15 @@ use crate::node::keys::{ScriptSource, WalletSignerProvider};
 use crate::node::onchain::Onchain;
 use crate::node::peer_gate::{PeerAdmission, PeerGate};
 use crate::node::peers::PeerStore;
+use crate::node::restore_hold::{HoldingBroadcaster, RestoreHold};
 use zeroize::Zeroizing;
 
 use crate::config::ldk_user_config;
 use crate::node::gossip::GossipVerifier;
 use crate::node::sweep::QtumOutputSpender;
-use crate::node::types::{ChannelManager, DynChangeDestination, DynUtxoLookup, Sweeper};
+use crate::node::types::{
+    ChannelManager, DynBroadcaster, DynChangeDestination, DynUtxoLookup, Sweeper,
+};
 use crate::node::{Node, NodeInner, NodeStatus};
 
 /// How many monitor updates are stored as small records before the whole ChannelMonitor is
@@ -286,6 +289,12 @@ impl Builder {
 
         let logger = Arc::new(LdkLogger);
         let onchain = Arc::new(Onchain::build(&config, &seed, store.clone(), &db)?);
+        // Every channel component broadcasts through the restore hold (see `restore_hold`).
+        let restore_hold = Arc::new(RestoreHold::load(store.clone()));
+        let broadcaster: Arc<DynBroadcaster> = Arc::new(HoldingBroadcaster::new(
+            onchain.broadcaster(),
+            restore_hold.clone(),
+        ));
         let scripts_onchain = onchain.clone();
         let scripts: ScriptSource = Arc::new(move || scripts_onchain.close_script());
         let signer_provider = Arc::new(WalletSignerProvider::new(keys.clone(), scripts));
@@ -297,14 +306,14 @@ impl Builder {
                 MONITOR_UPDATES_PER_FULL_WRITE,
                 keys.clone(),
                 signer_provider.clone(),
-                onchain.broadcaster(),
+                broadcaster.clone(),
                 onchain.fee_estimator(),
             ),
             journal.clone(),
         ));
         let chain_monitor = Arc::new(lightning::chain::chainmonitor::ChainMonitor::new(
             Some(onchain.filter()),
-            onchain.broadcaster(),
+            broadcaster.clone(),
             logger.clone(),
             onchain.fee_estimator(),
             persister.clone(),
@@ -365,6 +374,17 @@ impl Builder {
             .inner()
             .read_all_channel_monitors_with_updates()
             .map_err(|e| read_failed("channel monitors", e))?;
+        if self.restore_from.is_some() || self.restore_from_server.is_some() {
+            // Before anything can broadcast: every restored channel is held until its peer
+            // confirms our state.
+            restore_hold
+                .hold(
+                    monitors
+                        .iter()
+                        .map(|(_, m)| m.get_funding_txo().into_bitcoin_outpoint()),
+                )
+                .map_err(BuildError::Storage)?;
+        }
         // Update records already folded into a full monitor are garbage now.
         persister
             .inner()
@@ -390,7 +410,7 @@ impl Builder {
                     signer_provider.clone(),
                     onchain.fee_estimator(),
                     chain_monitor.clone(),
-                    onchain.broadcaster(),
+                    broadcaster.clone(),
                     router.clone(),
                     message_router.clone(),
                     logger.clone(),
@@ -418,7 +438,7 @@ impl Builder {
                 let manager = ChannelManager::new(
                     onchain.fee_estimator(),
                     chain_monitor.clone(),
-                    onchain.broadcaster(),
+                    broadcaster.clone(),
                     router.clone(),
                     message_router.clone(),
                     logger.clone(),
@@ -451,7 +471,7 @@ impl Builder {
         let change_destination: Arc<DynChangeDestination> = onchain.change_destination();
         let spender = Arc::new(QtumOutputSpender::new(keys.clone()));
         let sweeper_args = (
-            onchain.broadcaster(),
+            broadcaster.clone(),
             onchain.fee_estimator(),
             Some(onchain.filter()),
             spender.clone(),
@@ -473,7 +493,7 @@ impl Builder {
                 }
                 Err(e) if e.kind() == lightning::io::ErrorKind::NotFound => OutputSweeperSync::new(
                     channel_manager.current_best_block(),
-                    onchain.broadcaster(),
+                    broadcaster.clone(),
                     onchain.fee_estimator(),
                     Some(onchain.filter()),
                     spender.clone(),
@@ -531,6 +551,7 @@ impl Builder {
             keys,
             backup_key,
             remote_backup,
+            restore_hold,
             onchain,
             chain_monitor,
             channel_manager,
@@ -631,14 +652,23 @@ fn restore_bytes(
             crate::io::db::SCHEMA_VERSION
         )));
     }
-    crate::io::db::install_restored(&config.storage_dir, &database).map_err(|e| match e {
-        StorageError::Locked(w) => BuildError::RestoreTargetNotEmpty(w),
-        e => storage_build_error(e),
-    })?;
-    log::info!(
-        "restored the node's database from a backup made at {} (Unix time)",
-        header.created_at
-    );
+    use bitcoin::hashes::Hash as _;
+    let backup_id = bitcoin::hashes::sha256::Hash::hash(bytes).to_string();
+    use crate::io::db::InstallError;
+    let installed = crate::io::db::install_restored(&config.storage_dir, &database, &backup_id)
+        .map_err(|e| match e {
+            InstallError::NotEmpty(w) => BuildError::RestoreTargetNotEmpty(w),
+            InstallError::Locked(w) => BuildError::StorageLocked(w),
+            InstallError::Storage(e) => storage_build_error(e),
+        })?;
+    if installed {
+        log::info!(
+            "restored the node's database from a backup made at {} (Unix time)",
+            header.created_at
+        );
+    } else {
+        log::info!("this backup was already restored here: opening the node it restored");
+    }
     Ok(())
 }
 

@@ -234,6 +234,20 @@ impl Node {
     ) -> Result<(), NodeError> {
         self.require_running()?;
         let channel = self.find_channel(channel_id)?;
+        if let Some(funding) = channel.funding_txo {
+            if self
+                .inner
+                .restore_hold
+                .is_held(&funding.into_bitcoin_outpoint())
+            {
+                return Err(NodeError::ChannelFailed(
+                    "this channel was restored from a backup and its peer has not confirmed our \
+                     state yet: our commitment may be revoked, and broadcasting it could lose \
+                     the channel. It can be closed once the peer has reconnected"
+                        .into(),
+                ));
+            }
+        }
         self.inner
             .channel_manager
             .force_close_broadcasting_latest_txn(

@@ -16,6 +16,7 @@ mod peer_gate;
 mod peers;
 mod reconcile;
 mod remote_backup;
+mod restore_hold;
 mod sweep;
 mod tasks;
 pub(crate) mod types;
@@ -98,6 +99,8 @@ pub(crate) struct NodeInner {
     pub(crate) backup_key: crate::io::backup::BackupKey,
     /// Continuous backup to a backup server, when one is configured.
     pub(crate) remote_backup: Option<remote_backup::RemoteBackup>,
+    /// Restored channels whose commitments may not be broadcast yet.
+    pub(crate) restore_hold: Arc<restore_hold::RestoreHold>,
     pub(crate) onchain: Arc<Onchain>,
     pub(crate) chain_monitor: Arc<ChainMonitor>,
     pub(crate) channel_manager: Arc<ChannelManager>,
@@ -325,6 +328,16 @@ impl Node {
             if !reasons.contains(&reason) {
                 reasons.push(reason);
             }
+        }
+        let held = self
+            .inner
+            .restore_hold
+            .open_held(&self.inner.channel_manager);
+        if held > 0 {
+            reasons.push(format!(
+                "{held} channel(s) restored from a backup: no commitment of theirs is broadcast \
+                 until the peer confirms our state on reconnection"
+            ));
         }
         if let Some(remote) = &self.inner.remote_backup {
             let backup = remote.status(self.inner.journal.stats().commits);

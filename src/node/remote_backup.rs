@@ -216,8 +216,10 @@ enum Upload {
 }
 
 /// Check for changes every second while the node runs.
+/// Also releases restored channels their peers have confirmed (`restore_hold`).
 pub(crate) async fn backup_loop(inner: Arc<NodeInner>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Acquire) {
+        inner.restore_hold.release_confirmed(&inner.channel_manager);
         if inner.remote_backup.is_some() {
             let inner = inner.clone();
             let _ = tokio::task::spawn_blocking(move || {
