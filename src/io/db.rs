@@ -35,8 +35,10 @@ pub const DATABASE_FILE: &str = "node.sqlite";
 pub const LOCK_FILE: &str = "node.lock";
 /// A backup's plain copy of the database while it is being read (removed at once).
 const SNAPSHOT_FILE: &str = "backup-snapshot.tmp";
-/// A restored database while it is being written (renamed to [`DATABASE_FILE`] when complete).
+/// A restored database while it is being written (linked to [`DATABASE_FILE`] when complete).
 const RESTORE_FILE: &str = "node.sqlite.restoring";
+/// Names the backup a directory's database was restored from (see [`install_restored`]).
+const RESTORED_MARKER: &str = "restored-from";
 
 /// Newest schema of the node's tables this build writes.
 pub const SCHEMA_VERSION: u32 = 4;
@@ -343,6 +345,8 @@ impl Db {
                 return Err(io_err("cannot lock", &lock_path, e))
             }
         }
+        // Plain copies a killed export or restore left behind go first.
+        remove_leftovers(dir);
         let mut state = Vec::new();
         lock.read_to_end(&mut state)
             .map_err(|e| io_err("cannot read", &lock_path, e))?;
@@ -546,27 +550,32 @@ impl Drop for Db {
     }
 }
 
+/// Why a restored database could not be installed.
+#[derive(Debug)]
+pub enum InstallError {
+    /// The directory already holds a node (not the one this backup installed).
+    NotEmpty(String),
+    /// Another node has the directory open.
+    Locked(String),
+    /// Reading or writing failed.
+    Storage(StorageError),
+}
+
 /// Put a restored database into the storage directory `dir`, which must hold no node yet.
 ///
-/// The file is written under another name, flushed, and renamed into place, so a crash during
-/// the restore leaves no half-written database that a later start would take for the node.
-pub fn install_restored(dir: &Path, database: &[u8]) -> Result<(), StorageError> {
-    std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create", dir, e))?;
-    for taken in [
-        DATABASE_FILE.to_string(),
-        format!("{DATABASE_FILE}-wal"),
-        PG_MARKER_FILE.to_string(),
-    ] {
-        if dir.join(&taken).exists() {
-            return Err(StorageError::Locked(format!(
-                "{} already holds a node ({taken}): a backup is restored only into an empty \
-                 storage directory, never over a node's state",
-                dir.display()
-            )));
-        }
-    }
-    // A node that crashed here earlier left "open" in the lock file; the restored database
-    // is complete without a log, so the lock file must say so (and nobody may hold it).
+/// `backup_id` names the backup (a hash of its file): a directory this same backup was already
+/// installed in is left as it is and `Ok(false)` returned, so a build that failed after the
+/// restore (a chain source down, say) can simply be retried. The file is written under another
+/// name, flushed, and linked into place without replacing anything, under the directory's lock,
+/// so a crash during the restore leaves no half-written database and nothing is ever
+/// overwritten.
+pub fn install_restored(
+    dir: &Path,
+    database: &[u8],
+    backup_id: &str,
+) -> Result<bool, InstallError> {
+    let storage = InstallError::Storage;
+    std::fs::create_dir_all(dir).map_err(|e| storage(io_err("cannot create", dir, e)))?;
     let lock_path = dir.join(LOCK_FILE);
     let mut lock = std::fs::OpenOptions::new()
         .read(true)
@@ -574,38 +583,78 @@ pub fn install_restored(dir: &Path, database: &[u8]) -> Result<(), StorageError>
         .create(true)
         .truncate(false)
         .open(&lock_path)
-        .map_err(|e| io_err("cannot open", &lock_path, e))?;
+        .map_err(|e| storage(io_err("cannot open", &lock_path, e)))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(StorageError::Locked(format!(
-                "another node has {} open",
+            return Err(InstallError::Locked(format!(
+                "another node has {} open (stop it first)",
                 dir.display()
             )))
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io_err("cannot lock", &lock_path, e)),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(storage(io_err("cannot lock", &lock_path, e)))
+        }
     }
+    let marker = dir.join(RESTORED_MARKER);
+    let target = dir.join(DATABASE_FILE);
+    if target.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == backup_id) {
+        return Ok(false);
+    }
+    for taken in [
+        DATABASE_FILE.to_string(),
+        format!("{DATABASE_FILE}-wal"),
+        PG_MARKER_FILE.to_string(),
+    ] {
+        if dir.join(&taken).exists() {
+            return Err(InstallError::NotEmpty(format!(
+                "{} already holds a node ({taken}): a backup is restored only into an empty \
+                 storage directory, never over a node's state",
+                dir.display()
+            )));
+        }
+    }
+    remove_leftovers(dir);
     let _ = std::fs::remove_file(dir.join(format!("{DATABASE_FILE}-shm")));
     let tmp = dir.join(RESTORE_FILE);
     let written = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(database)?;
-        file.sync_all()
+        file.sync_all()?;
+        std::fs::write(&marker, format!("{backup_id}\n"))?;
+        File::open(&marker)?.sync_all()
     })()
     .map_err(|e| io_err("cannot write", &tmp, e));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+        return Err(storage(e));
     }
-    write_state(&mut lock, STATE_CLOSED).map_err(|e| io_err("cannot write", &lock_path, e))?;
-    let target = dir.join(DATABASE_FILE);
-    std::fs::rename(&tmp, &target).map_err(|e| io_err("cannot rename", &target, e))?;
-    // The rename itself is durable once the directory is flushed.
+    // A node that crashed here earlier left "open" in the lock file; the restored database is
+    // complete without a log, so the lock file must say so.
+    write_state(&mut lock, STATE_CLOSED)
+        .map_err(|e| storage(io_err("cannot write", &lock_path, e)))?;
+    // A hard link fails rather than replace a file that appeared meanwhile.
+    std::fs::hard_link(&tmp, &target).map_err(|e| storage(io_err("cannot link", &target, e)))?;
+    let _ = std::fs::remove_file(&tmp);
+    // The link itself is durable once the directory is flushed.
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     let _ = lock.unlock();
-    Ok(())
+    Ok(true)
+}
+
+/// Remove the plain copies a killed export or restore may have left in `dir`.
+fn remove_leftovers(dir: &Path) {
+    for name in [SNAPSHOT_FILE, RESTORE_FILE] {
+        let path = dir.join(name);
+        if path.exists() {
+            match std::fs::remove_file(&path) {
+                Ok(()) => log::info!("removed {} left by an interrupted backup", path.display()),
+                Err(e) => log::warn!("cannot remove {}: {e}", path.display()),
+            }
+        }
+    }
 }
 
 fn write_state(file: &mut File, state: &[u8]) -> std::io::Result<()> {

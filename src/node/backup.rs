@@ -36,6 +36,7 @@ impl Node {
     /// back on chain through the peers' commitments) but it closes those channels. Take one
     /// after each change that matters.
     pub fn export_backup(&self, path: &Path) -> Result<BackupInfo, NodeError> {
+        check_target(path, &self.inner.config.storage_dir)?;
         let (sealed, info) = sealed_copy(&self.inner)?;
         write_atomically(path, &sealed)?;
         log::info!(
@@ -91,6 +92,40 @@ pub(crate) fn sealed_copy(inner: &NodeInner) -> Result<(Vec<u8>, BackupInfo), No
     Ok((sealed, info))
 }
 
+/// The directory a path's file goes in (`.` for a bare file name).
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Refuse a target that is a directory or lies inside the node's storage directory (where it
+/// could replace the database, its log or its lock file).
+fn check_target(path: &Path, storage_dir: &Path) -> Result<(), NodeError> {
+    if path.is_dir() || path.file_name().is_none() {
+        return Err(NodeError::InvalidInput(format!(
+            "{} is a directory: give the backup file's path",
+            path.display()
+        )));
+    }
+    let parent = std::fs::canonicalize(parent_of(path)).map_err(|e| {
+        NodeError::BackupFailed(format!(
+            "cannot write into {}: {e}",
+            parent_of(path).display()
+        ))
+    })?;
+    if let Ok(storage) = std::fs::canonicalize(storage_dir) {
+        if parent.starts_with(&storage) {
+            return Err(NodeError::InvalidInput(format!(
+                "{} is inside the node's storage directory: a backup there is lost with the \
+                 device and could replace the node's own files",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Write `bytes` to `path` through a temporary file in the same directory, flushed and renamed.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     let failed = |what: &str, e: std::io::Error| {
@@ -119,10 +154,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
         let _ = std::fs::remove_file(&tmp);
         failed("cannot rename to", e)
     })?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if let Ok(d) = std::fs::File::open(parent_of(path)) {
+        let _ = d.sync_all();
     }
     Ok(())
 }
