@@ -285,7 +285,7 @@ def test_full_cycle(harness, tmp_path):
     restoring.set_restore_from_backup_file(str(backup_file))
     alice = asyncio.run(restoring.build_async())
     alice.start()
-    with pytest.raises(BuildError.RestoreTargetNotEmpty):
+    with pytest.raises(BuildError.StorageLocked):
         restoring.build()
     restored = next(c for c in alice.list_channels() if c.channel_id == channel_id)
     assert restored.balance_sat == channel_before.balance_sat, (restored, channel_before)
