@@ -9,6 +9,10 @@
 //! 3. A stale copy of the node (restored from an older version) cannot overwrite the newer
 //!    versions: it gets a conflict, stops uploading and says so; the server keeps the newest.
 //!
+//! 4. With `BackupPolicy::ServerConfirmed`, every state the peer has seen is on the server: a
+//!    node lost right after a payment restores from the server with its channel open, and
+//!    while the server is down a payment waits instead of running ahead of the backup.
+//!
 //! Node logs: `E2E_LOG=debug cargo test --test remote_backup -- --nocapture`.
 
 mod common;
@@ -19,7 +23,9 @@ use std::time::Duration;
 
 use common::*;
 use qtum_backup_server::BackupServer;
-use qtum_lightning::{BuildError, Builder, Config, Node, PaymentFilter, PaymentStatus};
+use qtum_lightning::{
+    BackupPolicy, BuildError, Builder, Config, Event, Node, PaymentFilter, PaymentStatus,
+};
 use qtum_regtest::node::RegtestNode;
 
 const A_SEED: u8 = 0x51;
@@ -257,4 +263,84 @@ fn a_stale_copy_cannot_overwrite_newer_backups() {
         "no backup server configured on the third"
     );
     a.stop().expect("stop");
+}
+
+#[test]
+fn with_server_confirmed_updates_a_lost_node_restores_without_closing() {
+    init_logs();
+    let harness = harness();
+    let db = temp_dir("backupd-required").join("backups.sqlite");
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let start_server = || {
+        BackupServer::start(qtum_backup_server::Config::new(listen, db.clone()))
+            .expect("backup server starts")
+    };
+    let server = start_server();
+    let url = format!("http://{listen}");
+
+    let a_config = config(&harness, "required-a");
+    let mut a = builder(a_config.clone(), A_SEED);
+    a.set_backup_server(&url);
+    a.set_backup_policy(BackupPolicy::ServerConfirmed);
+    let a = a.build().expect("a builds");
+    a.start().expect("a starts");
+    let b = start_node(&harness, "required-b", B_SEED);
+    fund(&harness, &a, 2 * QTUM);
+    open_ready_channel(&harness, &a, &b, QTUM, None);
+    for _ in 0..5 {
+        pay(&a, &b, 7_000_000);
+    }
+
+    // The server goes down: a payment cannot get ahead of the backup. Its first commitment
+    // for B waits on the upload, so B never sees the HTLC and the payment stays pending.
+    drop(server);
+    let invoice = b
+        .receive(9_000_000, "while the server is down", None)
+        .expect("invoice");
+    let waiting = a.send(&invoice, None).expect("send");
+    wait_until("the failed upload shows", || {
+        a.status()
+            .degraded_reasons
+            .iter()
+            .any(|r| r.starts_with("backup server"))
+    });
+    assert_eq!(
+        a.payment(&waiting).expect("read").expect("known").status,
+        PaymentStatus::Pending
+    );
+    // The server is back: the upload goes through and the payment completes.
+    let server = start_server();
+    let paid = a
+        .wait_payment(&waiting, Duration::from_secs(120))
+        .expect("payment");
+    assert_eq!(paid.status, PaymentStatus::Succeeded, "{paid:?}");
+
+    // One more, and A is lost right after it succeeded: no waiting for anything.
+    pay(&a, &b, 7_000_000);
+    let expected_history = history(&a);
+    a.stop().expect("stop");
+    drop(a);
+    std::fs::remove_dir_all(&a_config.storage_dir).expect("wipe");
+
+    let mut restoring = builder(a_config.clone(), A_SEED);
+    restoring.set_restore_from_backup_server(&url);
+    restoring.set_backup_server(&url);
+    restoring.set_backup_policy(BackupPolicy::ServerConfirmed);
+    let a = restoring.build().expect("restore from the server");
+    a.start().expect("restored node starts");
+    // B finds A's state current: the channel comes back usable, never closed as stale.
+    wait_until("usable after the restore", || {
+        while let Some(event) = a.next_event() {
+            if let Event::ChannelClosed { kind, reason, .. } = &event {
+                panic!("the restored channel closed ({kind:?}): {reason}");
+            }
+            a.event_handled().expect("ack");
+        }
+        a.list_channels().iter().any(|c| c.is_usable)
+    });
+    assert_eq!(history(&a), expected_history);
+    pay(&a, &b, 7_000_000);
+    a.stop().expect("stop");
+    b.stop().expect("stop");
+    drop(server);
 }

@@ -24,9 +24,9 @@ use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
 use crate::node::{
-    BackupInfo, Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance, OnchainFeeBump,
-    OnchainFeeRates, OnchainSendPreview, OnchainTransaction, ParsedInput, PaymentFeeEstimate,
-    PeerInfo, PendingSweep, SendOptions,
+    BackupInfo, BackupPolicy, Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance,
+    OnchainFeeBump, OnchainFeeRates, OnchainSendPreview, OnchainTransaction, ParsedInput,
+    PaymentFeeEstimate, PeerInfo, PendingSweep, SendOptions,
 };
 use crate::payment::store::{CustomRecord, PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
@@ -153,6 +153,13 @@ impl Builder {
     /// change of channel state (see `NodeStatus.remote_backup_*` and `degraded_reasons`).
     pub fn set_backup_server(&self, url: String) {
         lock(&self.inner).set_backup_server(&url);
+    }
+
+    /// When a channel update counts as stored: `LOCAL_FIRST` (default) or `SERVER_CONFIRMED`
+    /// (only once the backup server holds it: the server never lags the peer; payments wait
+    /// while it is unreachable).
+    pub fn set_backup_policy(&self, policy: BackupPolicy) {
+        lock(&self.inner).set_backup_policy(policy);
     }
 
     /// Restore the node from the latest backup on the backup server at `url` when building

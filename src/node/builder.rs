@@ -87,6 +87,7 @@ pub struct Builder {
     restore_from_server: Option<String>,
     /// A backup server to upload every change of channel state to.
     backup_server: Option<String>,
+    backup_policy: super::remote_backup::BackupPolicy,
     /// A PostgreSQL database instead of the SQLite file (its URL may carry a password: never
     /// printed).
     #[cfg(feature = "postgres")]
@@ -118,6 +119,7 @@ impl Builder {
             restore_from: None,
             restore_from_server: None,
             backup_server: None,
+            backup_policy: Default::default(),
             #[cfg(feature = "postgres")]
             postgres_url: None,
             #[cfg(feature = "postgres")]
@@ -182,6 +184,14 @@ impl Builder {
     /// older copy of this node running) stops the uploads rather than overwrite it.
     pub fn set_backup_server(&mut self, url: &str) -> &mut Builder {
         self.backup_server = Some(url.to_string());
+        self
+    }
+
+    /// When a channel update counts as stored (see [`super::BackupPolicy`]): by default once
+    /// it is in the local database; with `ServerConfirmed`, only once the backup server holds
+    /// a copy with it, so that the server never lags behind what the peer has seen.
+    pub fn set_backup_policy(&mut self, policy: super::BackupPolicy) -> &mut Builder {
+        self.backup_policy = policy;
         self
     }
 
@@ -283,7 +293,11 @@ impl Builder {
             super::remote_backup::record_version(&store, version)?;
         }
         let remote_backup = match &self.backup_server {
-            Some(url) => Some(super::remote_backup::RemoteBackup::new(url, &store)?),
+            Some(url) => Some(Arc::new(super::remote_backup::RemoteBackup::new(
+                url,
+                self.backup_policy,
+                &store,
+            )?)),
             None => None,
         };
 
@@ -596,7 +610,15 @@ impl Builder {
                 },
                 completed: {
                     let monitor = Arc::downgrade(&inner.chain_monitor);
+                    let remote = inner
+                        .remote_backup
+                        .clone()
+                        .filter(|r| r.waits_for_server());
                     Box::new(move |channel_id, update_id| {
+                        if let Some(remote) = &remote {
+                            remote.defer(channel_id, update_id);
+                            return;
+                        }
                         if let Some(monitor) = monitor.upgrade() {
                             if let Err(e) = monitor.channel_monitor_updated(channel_id, update_id)
                             {

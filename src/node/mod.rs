@@ -37,6 +37,7 @@ pub use input::ParsedInput;
 pub use onchain::{OnchainBalance, OnchainFeeBump, OnchainFeeRates, OnchainSendPreview};
 pub(crate) use peers::parse_node_id;
 pub use peers::PeerInfo;
+pub use remote_backup::BackupPolicy;
 pub use sweep::{PendingSweep, SweepStatus};
 pub(crate) use tasks::{sync_once, take_injected_failure, AliveGuard};
 
@@ -98,7 +99,7 @@ pub(crate) struct NodeInner {
     /// Seals the node's backup files (derived from the seed).
     pub(crate) backup_key: crate::io::backup::BackupKey,
     /// Continuous backup to a backup server, when one is configured.
-    pub(crate) remote_backup: Option<remote_backup::RemoteBackup>,
+    pub(crate) remote_backup: Option<Arc<remote_backup::RemoteBackup>>,
     /// Restored channels whose commitments may not be broadcast yet.
     pub(crate) restore_hold: Arc<restore_hold::RestoreHold>,
     pub(crate) onchain: Arc<Onchain>,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::hex::DisplayHex;
+use lightning::ln::types::ChannelId;
 use lightning::sign::NodeSigner;
 use lightning::util::persist::KVStoreSync;
 use qtum_chain::HttpAgent;
@@ -51,6 +52,23 @@ fn slot_url(base: &str, node_id: &str) -> String {
     format!("{}/v1/backups/{node_id}", base.trim_end_matches('/'))
 }
 
+/// When the node tells LDK that a channel update is safely stored (which lets LDK send the
+/// peer the messages that depend on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum BackupPolicy {
+    /// Once it is committed to the local database; the server gets a copy within a second or
+    /// so. A phone lost in that second leaves a server copy one step behind the peer: restoring
+    /// it is safe (the peer proves it stale and the funds come back through its force close)
+    /// but closes the channel.
+    #[default]
+    LocalFirst,
+    /// Only once the backup server has confirmed a copy that holds it: every state the peer
+    /// has seen is on the server, and restoring the latest copy never closes a channel. While
+    /// the server cannot be reached, payments wait.
+    ServerConfirmed,
+}
+
 struct State {
     /// The last version the server confirmed (0: none yet).
     version: u64,
@@ -64,10 +82,14 @@ struct State {
     error: Option<String>,
     retry_after: Option<Instant>,
     backoff: Duration,
+    /// Monitor updates committed locally, acknowledged to LDK once a copy holding them is on
+    /// the server ([`BackupPolicy::ServerConfirmed`]).
+    deferred: Vec<(ChannelId, u64)>,
 }
 
 /// The node's link to its backup server.
 pub(crate) struct RemoteBackup {
+    policy: BackupPolicy,
     base: String,
     agent: HttpAgent,
     state: Mutex<State>,
@@ -87,7 +109,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl RemoteBackup {
     /// The link to `url`, continuing from the version recorded in `store`.
-    pub(crate) fn new(url: &str, store: &SqliteStore) -> Result<RemoteBackup, BuildError> {
+    pub(crate) fn new(
+        url: &str,
+        policy: BackupPolicy,
+        store: &SqliteStore,
+    ) -> Result<RemoteBackup, BuildError> {
         let agent = HttpAgent::new(TIMEOUT, None);
         if let Some(e) = agent.config_error() {
             return Err(BuildError::InvalidConfig(format!("backup server: {e}")));
@@ -99,6 +125,7 @@ impl RemoteBackup {
             .map(u64::from_be_bytes)
             .unwrap_or(0);
         Ok(RemoteBackup {
+            policy,
             base: url.trim_end_matches('/').to_string(),
             agent,
             state: Mutex::new(State {
@@ -109,8 +136,24 @@ impl RemoteBackup {
                 error: None,
                 retry_after: None,
                 backoff: FIRST_RETRY,
+                deferred: Vec::new(),
             }),
         })
+    }
+
+    /// Whether monitor updates wait for the server.
+    pub(crate) fn waits_for_server(&self) -> bool {
+        self.policy == BackupPolicy::ServerConfirmed
+    }
+
+    /// Acknowledge this committed monitor update once a server copy holds it.
+    pub(crate) fn defer(&self, channel_id: ChannelId, update_id: u64) {
+        lock(&self.state).deferred.push((channel_id, update_id));
+    }
+
+    /// Whether updates wait for an upload (the loop then checks more often).
+    pub(crate) fn has_deferred(&self) -> bool {
+        !lock(&self.state).deferred.is_empty()
     }
 
     pub(crate) fn status(&self, commits: u64) -> RemoteStatus {
@@ -135,18 +178,41 @@ impl RemoteBackup {
     /// Upload a fresh copy if channel state changed since the last confirmed one.
     pub(crate) fn tick(&self, inner: &NodeInner) {
         let commits = inner.journal.stats().commits;
-        let version = {
-            let s = lock(&self.state);
-            if s.conflict.is_some() || s.uploaded_commits == Some(commits) {
+        let (version, covered) = {
+            let mut s = lock(&self.state);
+            if s.conflict.is_some()
+                || (s.uploaded_commits == Some(commits) && s.deferred.is_empty())
+            {
                 return;
             }
             if s.retry_after.is_some_and(|t| Instant::now() < t) {
                 return;
             }
-            s.version + 1
+            // Every update deferred so far was committed before the copy below is taken: the
+            // copy holds it.
+            (s.version + 1, std::mem::take(&mut s.deferred))
         };
         let result = self.upload(inner, version);
         let mut s = lock(&self.state);
+        if result.is_err() {
+            // Still waiting; the order of acknowledgements is kept.
+            let later = std::mem::take(&mut s.deferred);
+            s.deferred = covered;
+            s.deferred.extend(later);
+        } else {
+            drop(s);
+            for (channel_id, update_id) in covered {
+                if let Err(e) = inner
+                    .chain_monitor
+                    .channel_monitor_updated(channel_id, update_id)
+                {
+                    log::error!(
+                        "channel {channel_id}: completing monitor update {update_id}: {e:?}"
+                    );
+                }
+            }
+            s = lock(&self.state);
+        }
         match result {
             Ok(()) => {
                 s.version = version;
@@ -229,7 +295,13 @@ pub(crate) async fn backup_loop(inner: Arc<NodeInner>, stop: Arc<AtomicBool>) {
             })
             .await;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let waiting = inner
+            .remote_backup
+            .as_ref()
+            .is_some_and(|r| r.has_deferred());
+        // Payments wait on the upload when updates are deferred: look again soon.
+        let pause = if waiting { 100 } else { 1000 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 
