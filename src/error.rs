@@ -40,6 +40,9 @@ pub enum BuildError {
     BackupNotFound(String),
     /// The backup server could not be reached or gave no usable answer.
     BackupUnavailable(String),
+    /// A new, empty node was asked for, but the backup server holds a backup of this node:
+    /// restore it instead (an empty node would meet its peers with no channel state).
+    BackupFound(String),
 }
 
 impl fmt::Display for BuildError {
@@ -68,6 +71,7 @@ impl fmt::Display for BuildError {
             }
             BuildError::BackupNotFound(w) => write!(f, "no backup to restore: {w}"),
             BuildError::BackupUnavailable(w) => write!(f, "cannot fetch the backup: {w}"),
+            BuildError::BackupFound(w) => write!(f, "this node has a backup: {w}"),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! 1. A node backs up every change; its directory is deleted; a new node restores from the
 //!    mnemonic and the server: the channel is usable, the history is there, the balances are
 //!    exact, and the sequence of versions goes on. Another seed finds nothing to restore.
+//!    An empty node in the lost one's place is refused while the server holds its backup.
 //! 2. A server that answers nonsense, or none at all: the node keeps paying and reports the
 //!    backup as degraded.
 //! 3. A stale copy of the node (restored from an older version) cannot overwrite the newer
@@ -109,6 +110,14 @@ fn a_node_restored_from_the_backup_server_keeps_its_channel() {
     drop(a);
     std::fs::remove_dir_all(&a_config.storage_dir).expect("wipe");
 
+    // An empty node in A's place, while the server holds A's backup: refused.
+    let mut empty = builder(a_config.clone(), A_SEED);
+    empty.set_backup_server(&url);
+    match empty.build() {
+        Err(BuildError::BackupFound(_)) => {}
+        Err(e) => panic!("an empty node over a backed-up one: {e}"),
+        Ok(_) => panic!("an empty node started over a backed-up one"),
+    }
     // Another seed has no slot on the server.
     let mut other = builder(a_config.clone(), 0x53);
     other.set_restore_from_backup_server(&url);

@@ -257,6 +257,33 @@ impl Builder {
             ));
         }
         let mut restored_version = None;
+        // A new node (no database yet) whose backup server holds a copy of it is almost
+        // certainly a lost device's replacement: starting it empty would meet the peers with no
+        // channel state. Ask the app to restore instead.
+        if let (Some(url), None, None) = (
+            &self.backup_server,
+            &self.restore_from,
+            &self.restore_from_server,
+        ) {
+            let fresh = !config
+                .storage_dir
+                .join(crate::io::db::DATABASE_FILE)
+                .exists();
+            if fresh {
+                match super::remote_backup::fetch(url, &keys, &node_id.to_string()) {
+                    Ok((_, version)) => {
+                        return Err(BuildError::BackupFound(format!(
+                            "the backup server holds version {version} of node {node_id}: \
+                             restore it (set_restore_from_backup_server) instead of starting \
+                             an empty node"
+                        )))
+                    }
+                    Err(BuildError::BackupNotFound(_)) => {}
+                    // Cannot tell: the first upload meets the newer version and stops.
+                    Err(e) => log::warn!("cannot ask the backup server for a backup: {e}"),
+                }
+            }
+        }
         if let Some(url) = &self.restore_from_server {
             let (bytes, version) = super::remote_backup::fetch(url, &keys, &node_id.to_string())?;
             restore_bytes(&config, &backup_key, &node_id.to_string(), &bytes)?;
