@@ -50,9 +50,9 @@ run() {
 
 if [ "$BUILD" = 1 ]; then
   run bash scripts/patch-deps.sh
-  # One invocation for the library, the generator and the regtest harness the binding tests
-  # start: features unify the same way as in `cargo test --workspace`, so nothing rebuilds.
-  run "$CARGO" build -p qtum-lightning -p uniffi-bindgen -p qtum-regtest
+  # One invocation for the library, the generator, and the regtest harness and backup server
+  # the binding tests start.
+  run "$CARGO" build -p qtum-lightning -p uniffi-bindgen -p qtum-regtest -p qtum-backup-server
   if [ "$PROFILE" != dev ]; then
     run "$CARGO" build -p qtum-lightning --lib --profile "$PROFILE"
   fi

@@ -85,6 +85,42 @@ def harness():
     h.stop()
 
 
+class BackupServer:
+    """A `qtum-backupd` process on a free port, its slots in `database`."""
+
+    def __init__(self, binary: Path, database: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(binary), "--listen", f"127.0.0.1:{self.port}", "--database", str(database)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("qtum-backupd did not come up")
+                time.sleep(0.1)
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def backup_server(tmp_path):
+    binary = TARGET_DIR / "debug" / "qtum-backupd"
+    if not binary.exists():
+        pytest.fail(f"{binary} is missing: run scripts/gen-bindings.sh (it builds it)")
+    server = BackupServer(binary, tmp_path / "backups.sqlite")
+    yield server
+    server.stop()
+
+
 def wait_until(what, done):
     deadline = time.monotonic() + PATIENCE_SECS
     while not done():
