@@ -12,7 +12,10 @@
 //! pays us. The held set is kept in the node's store, so a crash does not forget it.
 //!
 //! The price: a restored channel whose peer never comes back cannot be force-closed by us (its
-//! state may be revoked; we cannot know). `Node::force_close_channel` says so.
+//! state may be revoked; we cannot know). `Node::force_close_channel` says so. And the proof is
+//! the peer's word: a peer holding newer revocation secrets could answer our stale numbers as if
+//! they were current and wait for us to broadcast. An honest peer (the normal case, and the
+//! one the protocol's own data-loss protection also relies on) cannot be fooled this way.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -85,31 +88,34 @@ impl RestoreHold {
 
     /// How many open channels are held (a closed one stays held, but waits for nothing).
     pub(crate) fn open_held(&self, manager: &ChannelManager) -> usize {
-        let set = lock(&self.held);
-        if set.is_empty() {
+        if lock(&self.held).is_empty() {
             return 0;
         }
-        manager
+        // LDK's channel locks are taken before ours, never inside it: LDK broadcasts (and so
+        // asks `spends_held`) while holding them.
+        let open: Vec<OutPoint> = manager
             .list_channels()
             .iter()
             .filter_map(|c| c.funding_txo.map(|o| o.into_bitcoin_outpoint()))
-            .filter(|o| set.contains(o))
-            .count()
+            .collect();
+        let set = lock(&self.held);
+        open.iter().filter(|o| set.contains(o)).count()
     }
 
     /// Release the channels that are usable again (re-established with their peer).
     pub(crate) fn release_confirmed(&self, manager: &ChannelManager) {
-        let mut set = lock(&self.held);
-        if set.is_empty() {
+        if lock(&self.held).is_empty() {
             return;
         }
-        let confirmed: Vec<OutPoint> = manager
+        // Outside our lock (see `open_held`).
+        let usable: Vec<OutPoint> = manager
             .list_channels()
             .iter()
             .filter(|c| c.is_usable)
             .filter_map(|c| c.funding_txo.map(|o| o.into_bitcoin_outpoint()))
-            .filter(|o| set.contains(o))
             .collect();
+        let mut set = lock(&self.held);
+        let confirmed: Vec<OutPoint> = usable.into_iter().filter(|o| set.contains(o)).collect();
         if confirmed.is_empty() {
             return;
         }
@@ -124,8 +130,18 @@ impl RestoreHold {
     }
 
     fn spends_held(&self, tx: &Transaction) -> bool {
+        // Only commitment transactions are held: BOLT 3 marks them with 0x80 in the top byte of
+        // the input's sequence and 0x20 in the top byte of the lock time (the obscured
+        // commitment number). A cooperative close (which the peer co-signed, so it proves
+        // nothing stale) goes through.
+        let commitment_shaped = tx.input.len() == 1
+            && tx.input[0].sequence.0 >> 24 == 0x80
+            && tx.lock_time.to_consensus_u32() >> 24 == 0x20;
+        if !commitment_shaped {
+            return false;
+        }
         let set = lock(&self.held);
-        !set.is_empty() && tx.input.iter().any(|i| set.contains(&i.previous_output))
+        set.contains(&tx.input[0].previous_output)
     }
 }
 
@@ -176,5 +192,44 @@ mod tests {
             .collect();
         assert_eq!(decode(&encode(&set)), set);
         assert!(decode(&[1, 2, 3]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+    use bitcoin::{absolute::LockTime, transaction::Version, Sequence, TxIn, TxOut};
+
+    fn tx(sequence: u32, lock_time: u32, funding: OutPoint) -> Transaction {
+        Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::from_consensus(lock_time),
+            input: vec![TxIn {
+                previous_output: funding,
+                sequence: Sequence(sequence),
+                ..Default::default()
+            }],
+            output: vec![TxOut::NULL],
+        }
+    }
+
+    #[test]
+    fn only_commitments_of_held_channels_are_held() {
+        let dir = std::env::temp_dir().join(format!("qtum-ln-hold-{}", std::process::id()));
+        let db = crate::io::db::Db::open(&dir).expect("db");
+        let journal = crate::io::journal::Journal::new(db.shared());
+        let store = Arc::new(SqliteStore::new(db.shared(), journal, db.path()));
+        let hold = RestoreHold::load(store.clone());
+        let held = OutPoint::new(bitcoin::Txid::from_byte_array([1; 32]), 0);
+        let other = OutPoint::new(bitcoin::Txid::from_byte_array([2; 32]), 0);
+        hold.hold([held]).expect("hold");
+        assert!(hold.spends_held(&tx(0x8000_1234, 0x2000_5678, held)));
+        assert!(!hold.spends_held(&tx(0x8000_1234, 0x2000_5678, other)));
+        // A cooperative close of the held channel goes through.
+        assert!(!hold.spends_held(&tx(0xffff_ffff, 0, held)));
+        // The set survives a reload.
+        assert!(RestoreHold::load(store).is_held(&held));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
