@@ -12,7 +12,15 @@ use crate::types::PublicKey;
 
 impl Node {
     /// Sign `message` with the node's key. Works whether or not the node is running.
+    ///
+    /// Messages of the backup server's protocol (they begin `qtum-ln backup `) are refused:
+    /// whoever could get such a message signed could overwrite or read this node's backups.
     pub fn sign_message(&self, message: &[u8]) -> Result<String, NodeError> {
+        if message.starts_with(super::remote_backup::PROTOCOL_PREFIX.as_bytes()) {
+            return Err(NodeError::InvalidInput(
+                "messages of the backup server's protocol are signed by the node only".into(),
+            ));
+        }
         self.inner
             .keys
             .sign_message(message)
