@@ -39,6 +39,9 @@ const SNAPSHOT_FILE: &str = "backup-snapshot.tmp";
 const RESTORE_FILE: &str = "node.sqlite.restoring";
 /// Names the backup a directory's database was restored from (see [`install_restored`]).
 const RESTORED_MARKER: &str = "restored-from";
+/// Written by a restore before its database is in place, removed once the builder has held the
+/// restored channels (see `node::restore_hold`): a crash in between still holds them.
+pub const HOLD_PENDING_FILE: &str = "restore-hold-pending";
 
 /// Newest schema of the node's tables this build writes.
 pub const SCHEMA_VERSION: u32 = 4;
@@ -622,7 +625,10 @@ pub fn install_restored(
         file.write_all(database)?;
         file.sync_all()?;
         std::fs::write(&marker, format!("{backup_id}\n"))?;
-        File::open(&marker)?.sync_all()
+        File::open(&marker)?.sync_all()?;
+        let pending = dir.join(HOLD_PENDING_FILE);
+        std::fs::write(&pending, b"hold the restored channels\n")?;
+        File::open(&pending)?.sync_all()
     })()
     .map_err(|e| io_err("cannot write", &tmp, e));
     if let Err(e) = written {

@@ -241,6 +241,25 @@ impl Builder {
             .get_node_id(Recipient::Node)
             .map_err(|()| BuildError::InvalidEntropy("cannot derive the node id".into()))?;
         let backup_key = BackupKey::derive(&seed.ldk_seed());
+        if self.backup_server.is_some() {
+            #[cfg(feature = "postgres")]
+            if self.postgres_url.is_some() {
+                return Err(BuildError::InvalidConfig(
+                    "a backup server keeps nodes stored in SQLite; a node kept in PostgreSQL is \
+                     backed up with the database's own tools"
+                        .into(),
+                ));
+            }
+            if self.synchronous_persistence
+                && self.backup_policy == super::BackupPolicy::ServerConfirmed
+            {
+                return Err(BuildError::InvalidConfig(
+                    "ServerConfirmed needs the node's journal; the benchmark persistence \
+                     acknowledges updates at once"
+                        .into(),
+                ));
+            }
+        }
         if self.restore_from.is_some() && self.restore_from_server.is_some() {
             return Err(BuildError::InvalidConfig(
                 "restore from a backup file or from a backup server, not both".into(),
@@ -318,6 +337,14 @@ impl Builder {
         check_identity(&db.conn(), &config, &node_id.to_string())?;
         if let Some(version) = restored_version {
             super::remote_backup::record_version(&store, version)?;
+        }
+        let mut peer_gate_backup = false;
+        if self.backup_server.is_some()
+            && self.backup_policy == super::BackupPolicy::ServerConfirmed
+        {
+            // A restart acknowledges the updates the last run deferred: peers wait until this
+            // start's first copy is on the server.
+            peer_gate_backup = true;
         }
         let remote_backup = match &self.backup_server {
             Some(url) => Some(Arc::new(super::remote_backup::RemoteBackup::new(
@@ -415,7 +442,12 @@ impl Builder {
             .inner()
             .read_all_channel_monitors_with_updates()
             .map_err(|e| read_failed("channel monitors", e))?;
-        if self.restore_from.is_some() || self.restore_from_server.is_some() {
+        // A restore that crashed before its channels were held left a marker behind.
+        let hold_pending = config
+            .storage_dir
+            .join(crate::io::db::HOLD_PENDING_FILE)
+            .exists();
+        if self.restore_from.is_some() || self.restore_from_server.is_some() || hold_pending {
             // Before anything can broadcast: every restored channel is held until its peer
             // confirms our state.
             restore_hold
@@ -425,6 +457,7 @@ impl Builder {
                         .map(|(_, m)| m.get_funding_txo().into_bitcoin_outpoint()),
                 )
                 .map_err(BuildError::Storage)?;
+            let _ = std::fs::remove_file(config.storage_dir.join(crate::io::db::HOLD_PENDING_FILE));
         }
         // Update records already folded into a full monitor are garbage now.
         persister
@@ -559,6 +592,9 @@ impl Builder {
             logger.clone(),
         ));
         let peer_gate = Arc::new(PeerGate::new());
+        if peer_gate_backup {
+            peer_gate.require_backup();
+        }
         let handlers = MessageHandler {
             chan_handler: channel_manager.clone(),
             route_handler: gossip_sync.clone(),

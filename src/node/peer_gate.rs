@@ -19,6 +19,7 @@
 //! inbound or outbound, at one place: the handshake (see [`PeerAdmission`]).
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,10 @@ pub(crate) const FIRST_SYNC_WAIT: Duration = Duration::from_secs(30);
 pub(crate) struct PeerGate {
     started: Mutex<Instant>,
     synced: tokio::sync::watch::Sender<bool>,
+    /// With `BackupPolicy::ServerConfirmed`: peers also wait for the first copy of this start
+    /// on the backup server (a restart acknowledges updates the server may not hold yet).
+    needs_backup: AtomicBool,
+    backup_confirmed: AtomicBool,
 }
 
 impl PeerGate {
@@ -46,13 +51,34 @@ impl PeerGate {
         PeerGate {
             started: Mutex::new(Instant::now()),
             synced: tokio::sync::watch::Sender::new(false),
+            needs_backup: AtomicBool::new(false),
+            backup_confirmed: AtomicBool::new(false),
         }
+    }
+
+    /// Peers wait for the backup server too (see `needs_backup`).
+    pub(crate) fn require_backup(&self) {
+        self.needs_backup.store(true, Ordering::Release);
+    }
+
+    /// The backup server confirmed a copy taken since this start.
+    pub(crate) fn backup_confirmed(&self) {
+        if self.needs_backup.load(Ordering::Acquire)
+            && !self.backup_confirmed.swap(true, Ordering::AcqRel)
+        {
+            log::info!("the backup server holds this start's state: peers may connect");
+        }
+    }
+
+    fn backup_ok(&self) -> bool {
+        !self.needs_backup.load(Ordering::Acquire) || self.backup_confirmed.load(Ordering::Acquire)
     }
 
     /// The node starts: every peer waits for a sync again.
     pub(crate) fn reset(&self) {
         *lock(&self.started) = Instant::now();
         self.synced.send_replace(false);
+        self.backup_confirmed.store(false, Ordering::Release);
     }
 
     /// LDK's chain state is at the tip: every peer may connect.
@@ -77,8 +103,10 @@ impl PeerGate {
 
     /// Whether `peer` may talk to the node now.
     pub(crate) fn admits(&self, channel_manager: &ChannelManager, peer: &PublicKey) -> bool {
-        self.is_synced()
-            || (self.remaining_wait().is_zero() && !has_channel_not_ready(channel_manager, peer))
+        self.backup_ok()
+            && (self.is_synced()
+                || (self.remaining_wait().is_zero()
+                    && !has_channel_not_ready(channel_manager, peer)))
     }
 
     /// Wait until the node synced, at most `max`. Whether it has.

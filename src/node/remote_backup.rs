@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::{sha256, Hash};
-use bitcoin::hex::DisplayHex;
+use bitcoin::hex::{DisplayHex, FromHex};
 use lightning::ln::types::ChannelId;
 use lightning::sign::NodeSigner;
 use lightning::util::persist::KVStoreSync;
@@ -27,12 +27,18 @@ use crate::node::{now_secs, NodeInner};
 
 const NAMESPACE: &str = "qtumln_backup";
 const VERSION_KEY: &str = "server_version";
+/// The version being attempted and the hashes of the copies sent for it (a copy the server
+/// stored whose answer was lost is recognized by its hash, not taken for another writer's).
+const ATTEMPT_KEY: &str = "server_attempt";
 /// One request's limit (a slow link uploading a few megabytes).
 const TIMEOUT: Duration = Duration::from_secs(60);
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LAST_RETRY: Duration = Duration::from_secs(120);
 /// Prefix of the node's degraded reasons about the backup.
 pub(crate) const DEGRADED_PREFIX: &str = "backup server";
+
+/// How every message of the backup protocol begins (`Node::sign_message` refuses them).
+pub(crate) const PROTOCOL_PREFIX: &str = "qtum-ln backup ";
 
 /// The message a node signs to write `version` of its slot with `body`.
 pub(crate) fn put_message(node_id: &str, version: u64, body: &[u8]) -> String {
@@ -85,6 +91,27 @@ struct State {
     /// Monitor updates committed locally, acknowledged to LDK once a copy holding them is on
     /// the server ([`BackupPolicy::ServerConfirmed`]).
     deferred: Vec<(ChannelId, u64)>,
+    /// The version last attempted and the hashes of the copies sent for it.
+    attempt: (u64, Vec<[u8; 32]>),
+}
+
+fn encode_attempt(attempt: &(u64, Vec<[u8; 32]>)) -> Vec<u8> {
+    let mut out = attempt.0.to_be_bytes().to_vec();
+    for h in &attempt.1 {
+        out.extend_from_slice(h);
+    }
+    out
+}
+
+fn decode_attempt(bytes: &[u8]) -> (u64, Vec<[u8; 32]>) {
+    let Some((v, rest)) = bytes.split_first_chunk::<8>() else {
+        return (0, Vec::new());
+    };
+    let hashes = rest
+        .chunks_exact(32)
+        .filter_map(|c| <[u8; 32]>::try_from(c).ok())
+        .collect();
+    (u64::from_be_bytes(*v), hashes)
 }
 
 /// The node's link to its backup server.
@@ -124,6 +151,10 @@ impl RemoteBackup {
             .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map(u64::from_be_bytes)
             .unwrap_or(0);
+        let attempt = store
+            .read(NAMESPACE, "", ATTEMPT_KEY)
+            .map(|b| decode_attempt(&b))
+            .unwrap_or((0, Vec::new()));
         Ok(RemoteBackup {
             policy,
             base: url.trim_end_matches('/').to_string(),
@@ -137,6 +168,7 @@ impl RemoteBackup {
                 retry_after: None,
                 backoff: FIRST_RETRY,
                 deferred: Vec::new(),
+                attempt,
             }),
         })
     }
@@ -192,7 +224,7 @@ impl RemoteBackup {
             // copy holds it.
             (s.version + 1, std::mem::take(&mut s.deferred))
         };
-        let result = self.upload(inner, version);
+        let result = self.upload(inner, version, &inner.store);
         let mut s = lock(&self.state);
         if result.is_err() {
             // Still waiting; the order of acknowledgements is kept.
@@ -221,10 +253,16 @@ impl RemoteBackup {
                 s.error = None;
                 s.retry_after = None;
                 s.backoff = FIRST_RETRY;
-                let _ =
-                    inner
-                        .store
-                        .write(NAMESPACE, "", VERSION_KEY, version.to_be_bytes().to_vec());
+                record(&inner.store, VERSION_KEY, version.to_be_bytes().to_vec());
+                inner.peer_gate.backup_confirmed();
+            }
+            Err(Upload::OursAlready(theirs)) => {
+                // An earlier copy of ours is stored under `theirs` (its answer was lost): go on
+                // from there at once; the updates wait for the next copy.
+                log::info!("backup server holds our own version {theirs}; continuing after it");
+                s.version = theirs;
+                s.retry_after = None;
+                record(&inner.store, VERSION_KEY, theirs.to_be_bytes().to_vec());
             }
             Err(Upload::Conflict(theirs)) => {
                 log::error!(
@@ -241,9 +279,25 @@ impl RemoteBackup {
         }
     }
 
-    fn upload(&self, inner: &NodeInner, version: u64) -> Result<(), Upload> {
+    fn upload(&self, inner: &NodeInner, version: u64, store: &SqliteStore) -> Result<(), Upload> {
         let (sealed, _) = super::backup::sealed_copy(inner)
             .map_err(|e| Upload::Failed(format!("cannot make the copy: {e}")))?;
+        let digest = sha256::Hash::hash(&sealed).to_byte_array();
+        // Recorded before sending: a copy the server stores may lose its answer.
+        let attempt = {
+            let mut s = lock(&self.state);
+            if s.attempt.0 != version {
+                s.attempt = (version, Vec::new());
+            }
+            s.attempt.1.push(digest);
+            if s.attempt.1.len() > 64 {
+                s.attempt.1.remove(0);
+            }
+            s.attempt.clone()
+        };
+        store
+            .write(NAMESPACE, "", ATTEMPT_KEY, encode_attempt(&attempt))
+            .map_err(|e| Upload::Failed(format!("cannot record the attempt: {e}")))?;
         let node_id = inner.node_id.to_string();
         let signature = inner
             .keys
@@ -262,11 +316,21 @@ impl RemoteBackup {
                 &sealed,
             )
             .map_err(|e| Upload::Failed(format!("unreachable: {e}")))?;
-        let answered = serde_json::from_slice::<serde_json::Value>(&response.body)
-            .ok()
+        let json = serde_json::from_slice::<serde_json::Value>(&response.body).ok();
+        let answered = json
+            .as_ref()
             .and_then(|v| v.get("version").and_then(|v| v.as_u64()));
+        let stored_hash = json
+            .as_ref()
+            .and_then(|v| v.get("sha256").and_then(|v| v.as_str()))
+            .and_then(|h| <[u8; 32]>::from_hex(h).ok());
         match (response.status, answered) {
             (200, Some(v)) if v == version => Ok(()),
+            (409, Some(theirs))
+                if theirs == attempt.0 && stored_hash.is_some_and(|h| attempt.1.contains(&h)) =>
+            {
+                Err(Upload::OursAlready(theirs))
+            }
             (409, Some(theirs)) => Err(Upload::Conflict(theirs)),
             (status, _) => Err(Upload::Failed(format!(
                 "unexpected answer (HTTP {status}, {} bytes)",
@@ -276,7 +340,16 @@ impl RemoteBackup {
     }
 }
 
+/// Write a small record of ours; a failure is logged (the next success writes it again).
+fn record(store: &SqliteStore, key: &str, value: Vec<u8>) {
+    if let Err(e) = store.write(NAMESPACE, "", key, value) {
+        log::warn!("cannot record the backup state ({key}): {e}");
+    }
+}
+
 enum Upload {
+    /// The server holds a copy of ours under this version.
+    OursAlready(u64),
     Conflict(u64),
     Failed(String),
 }

@@ -12,7 +12,8 @@
 //!
 //! `POST /v1/backups/<node id>` — headers `X-Backup-Version: <n>` and `X-Backup-Signature:
 //! <sig of "qtum-ln backup put <node id> <n> <sha256 of the body, hex>">`, the file as body:
-//! `200 {"version": n}`, `409 {"error": …, "version": stored}`, `401`, `400`, `413`.
+//! `200 {"version": n}`, `409 {"error": …, "version": stored, "sha256": of the stored body}`,
+//! `401`, `400`, `413`.
 //!
 //! `GET /v1/backups/<node id>` — headers `X-Backup-Time: <unix seconds>` (within ten minutes
 //! of the server's clock) and `X-Backup-Signature: <sig of "qtum-ln backup get <node id>
@@ -181,18 +182,26 @@ impl Store {
             return error(400, "the backup file is another node's");
         }
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let result = (|| -> rusqlite::Result<Result<(), u64>> {
+        let result = (|| -> rusqlite::Result<Result<(), (u64, String)>> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let stored: Option<i64> = tx
+            let stored: Option<(i64, Vec<u8>)> = tx
                 .query_row(
-                    "SELECT version FROM backups WHERE node_id = ?1",
+                    "SELECT version, body FROM backups WHERE node_id = ?1",
                     params![id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let stored = stored.unwrap_or(0) as u64;
+            let (stored, stored_hash) = match stored {
+                Some((v, body)) => (
+                    v as u64,
+                    sha256::Hash::hash(&body)
+                        .to_byte_array()
+                        .to_lower_hex_string(),
+                ),
+                None => (0, String::new()),
+            };
             if version != stored + 1 {
-                return Ok(Err(stored));
+                return Ok(Err((stored, stored_hash)));
             }
             tx.execute(
                 "INSERT INTO backups (node_id, version, body, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -214,11 +223,14 @@ impl Store {
                         .into_bytes(),
                 )
             }
-            Ok(Err(stored)) => {
+            Ok(Err((stored, stored_hash))) => {
                 log::warn!("backup of {id}: version {version} refused, {stored} is stored");
+                // The stored copy's hash lets a client whose earlier answer was lost see that
+                // the stored version is its own.
                 let body = serde_json::json!({
                     "error": format!("version {version} does not follow the stored version {stored}"),
                     "version": stored,
+                    "sha256": stored_hash,
                 });
                 Response::json(409, body.to_string().into_bytes())
             }
