@@ -14,6 +14,10 @@
 //!    node lost right after a payment restores from the server with its channel open, and
 //!    while the server is down a payment waits instead of running ahead of the backup.
 //!
+//! 5. A lost answer from the server is not taken for another writer; the backup protocol's
+//!    messages cannot be signed through `sign_message`; after a restart with ServerConfirmed,
+//!    peers wait for the first copy of the start.
+//!
 //! Node logs: `E2E_LOG=debug cargo test --test remote_backup -- --nocapture`.
 
 mod common;
@@ -352,4 +356,84 @@ fn with_server_confirmed_updates_a_lost_node_restores_without_closing() {
     a.stop().expect("stop");
     b.stop().expect("stop");
     drop(server);
+}
+
+#[test]
+fn a_lost_answer_a_forged_request_and_a_restart_without_the_server() {
+    init_logs();
+    let harness = harness();
+    let db = temp_dir("backupd-lost").join("backups.sqlite");
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let start_server = || {
+        BackupServer::start(qtum_backup_server::Config::new(listen, db.clone()))
+            .expect("backup server starts")
+    };
+    let server = start_server();
+    let proxy = common::fee_proxy::FeeProxy::start(&format!("http://{listen}"));
+
+    let a_config = config(&harness, "lost-a");
+    let mut a = builder(a_config.clone(), A_SEED);
+    a.set_backup_server(&proxy.url());
+    a.set_backup_policy(BackupPolicy::ServerConfirmed);
+    let a = a.build().expect("a builds");
+    a.start().expect("a starts");
+    let b = start_node(&harness, "lost-b", B_SEED);
+    fund(&harness, &a, 2 * QTUM);
+    open_ready_channel(&harness, &a, &b, QTUM, None);
+    let before = backed_up(&a);
+
+    // The server stores the next copy but its answer is lost: the retry meets version
+    // `before + 1` holding our own copy, and goes on after it.
+    proxy.swallow_post_replies(1);
+    pay(&a, &b, 7_000_000);
+    let after = backed_up(&a);
+    assert!(after >= before + 2, "{before} then {after}");
+    assert!(
+        !a.status()
+            .degraded_reasons
+            .iter()
+            .any(|r| r.contains("another device")),
+        "{:?}",
+        a.status().degraded_reasons
+    );
+
+    // Nobody can get the node to sign a request of the backup protocol.
+    for message in [
+        format!("qtum-ln backup put {} 99 00", a.node_id()),
+        format!("qtum-ln backup get {} 1", a.node_id()),
+    ] {
+        match a.sign_message(message.as_bytes()) {
+            Err(qtum_lightning::NodeError::InvalidInput(_)) => {}
+            other => panic!("{message}: {other:?}"),
+        }
+    }
+
+    // A restart while the server is down: the chain syncs, but B is not let in before the
+    // server holds this start's state (the restart acknowledged the deferred updates).
+    a.stop().expect("stop");
+    drop(server);
+    a.start().expect("restart");
+    wait_until("synced and the upload failed", || {
+        let s = a.status();
+        s.synced_height.is_some()
+            && s.degraded_reasons
+                .iter()
+                .any(|r| r.starts_with("backup server"))
+    });
+    assert!(
+        !a.list_peers()
+            .iter()
+            .any(|p| p.node_id == b.node_id() && p.is_connected),
+        "B was let in before the backup"
+    );
+    let _server = start_server();
+    wait_until("B connects once the copy is on the server", || {
+        a.list_peers()
+            .iter()
+            .any(|p| p.node_id == b.node_id() && p.is_connected)
+    });
+    wait_until("usable", || a.list_channels().iter().any(|c| c.is_usable));
+    pay(&a, &b, 7_000_000);
+    a.stop().expect("stop");
+    b.stop().expect("stop");
 }

@@ -52,6 +52,9 @@ struct Setting {
     upstream_time: Duration,
     /// Bodies of every `POST /tx` (a broadcast: the transaction's hex), in order.
     posted: Vec<String>,
+    /// How many of the next other `POST`s are forwarded but their answer not returned (the
+    /// connection is closed instead, as when a reply is lost on the way).
+    swallow_post_replies: u32,
 }
 
 /// The running proxy. Stops when dropped (requests in flight are finished first).
@@ -83,6 +86,7 @@ impl FeeProxy {
             forwarded: 0,
             upstream_time: Duration::ZERO,
             posted: Vec::new(),
+            swallow_post_replies: 0,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -116,6 +120,11 @@ impl FeeProxy {
     /// answer.
     pub fn fee_requests(&self) -> u64 {
         lock(&self.setting).served
+    }
+
+    /// Forward the next `n` `POST`s (other than broadcasts) but lose their answers.
+    pub fn swallow_post_replies(&self, n: u32) {
+        lock(&self.setting).swallow_post_replies = n;
     }
 
     /// Every transaction a node behind the proxy broadcast so far (hex, in order), whatever
@@ -287,6 +296,12 @@ fn serve(client: TcpStream, upstream: &str, setting: &Mutex<Setting>) -> std::io
         let mut s = lock(setting);
         s.forwarded += 1;
         s.upstream_time += started.elapsed();
+        if req.method == "POST" && path != "/tx" && s.swallow_post_replies > 0 {
+            s.swallow_post_replies -= 1;
+            drop(s);
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
         answer
     };
     client.write_all(&answer)?;
