@@ -89,6 +89,14 @@ pub(crate) enum Op {
 impl Op {
     fn is_channel_state(&self) -> bool {
         match self {
+            // The sync tip too: committed without a fresh manager, it could get ahead of the
+            // stored manager's best block, and after a crash the sync would start past blocks
+            // the manager never saw (a funding reaching its depth, so no channel_ready).
+            Op::Write { primary, key, .. }
+                if primary == SDK_TIP_NAMESPACE && key == SDK_TIP_KEY =>
+            {
+                true
+            }
             Op::Write { primary, .. } | Op::Remove { primary, .. } => {
                 primary == CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE
                     || primary == CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE
@@ -97,6 +105,10 @@ impl Op {
         }
     }
 }
+
+/// Where the node's sync engine keeps its tip (see `node::onchain`).
+const SDK_TIP_NAMESPACE: &str = "qtum_sdk";
+const SDK_TIP_KEY: &str = "sync_tip";
 
 /// What the writer needs from the node once it exists (weak: the journal must not keep the
 /// manager alive).
