@@ -329,25 +329,7 @@ impl Db {
             )));
         }
         let lock_path = dir.join(LOCK_FILE);
-        let mut lock = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| io_err("cannot open", &lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StorageError::Locked(format!(
-                    "another node has {} open (stop it first)",
-                    dir.display()
-                )))
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(io_err("cannot lock", &lock_path, e))
-            }
-        }
+        let mut lock = take_lock(dir)?;
         // Plain copies a killed export or restore left behind go first.
         remove_leftovers(dir);
         let mut state = Vec::new();
@@ -580,25 +562,10 @@ pub fn install_restored(
     let storage = InstallError::Storage;
     std::fs::create_dir_all(dir).map_err(|e| storage(io_err("cannot create", dir, e)))?;
     let lock_path = dir.join(LOCK_FILE);
-    let mut lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(|e| storage(io_err("cannot open", &lock_path, e)))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(InstallError::Locked(format!(
-                "another node has {} open (stop it first)",
-                dir.display()
-            )))
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(storage(io_err("cannot lock", &lock_path, e)))
-        }
-    }
+    let mut lock = take_lock(dir).map_err(|e| match e {
+        StorageError::Locked(w) => InstallError::Locked(w),
+        e => storage(e),
+    })?;
     let marker = dir.join(RESTORED_MARKER);
     let target = dir.join(DATABASE_FILE);
     if target.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == backup_id) {
@@ -660,6 +627,27 @@ fn remove_leftovers(dir: &Path) {
                 Err(e) => log::warn!("cannot remove {}: {e}", path.display()),
             }
         }
+    }
+}
+
+/// Open the lock file of the storage directory `dir` and lock it exclusively (a node, or a
+/// restore, holds it): [`StorageError::Locked`] while another holds it.
+fn take_lock(dir: &Path) -> Result<File, StorageError> {
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| io_err("cannot open", &lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked(format!(
+            "another node has {} open (stop it first)",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err("cannot lock", &lock_path, e)),
     }
 }
 
