@@ -32,37 +32,6 @@ use qtum_regtest::node::RegtestNode;
 const A_SEED: u8 = 0x41;
 const B_SEED: u8 = 0x42;
 
-fn pay(from: &Node, to: &Node, amount_msat: u64) {
-    let invoice = to.receive(amount_msat, "backup", None).expect("invoice");
-    let id = from.send(&invoice, None).expect("send");
-    let paid = from
-        .wait_payment(&id, Duration::from_secs(60))
-        .expect("payment");
-    assert_eq!(paid.status, PaymentStatus::Succeeded, "{paid:?}");
-    wait_until("the payee has it", || {
-        to.payment(&id)
-            .ok()
-            .flatten()
-            .is_some_and(|p| p.status == PaymentStatus::Succeeded)
-    });
-}
-
-/// Wait until neither node has written a monitor update for a second: the commitment dance of
-/// the last payment is over.
-fn wait_settled(a: &Node, b: &Node) {
-    let updates = || (a.storage_stats().updates, b.storage_stats().updates);
-    let mut last = updates();
-    let mut since = Instant::now();
-    wait_until("no channel update for a second", || {
-        let now = updates();
-        if now != last {
-            last = now;
-            since = Instant::now();
-        }
-        since.elapsed() >= Duration::from_secs(1)
-    });
-}
-
 fn restore(config: Config, seed: u8, file: &Path) -> Result<Node, BuildError> {
     let mut builder = Builder::new(config);
     builder.set_entropy_seed_bytes(&[seed; 32]);

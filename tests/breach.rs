@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bitcoin::{OutPoint, Transaction, Txid};
 use common::*;
-use qtum_lightning::{Config, Event, Node, PaymentStatus};
+use qtum_lightning::{Config, Event, Node};
 use qtum_regtest::node::RegtestNode;
 
 /// Blocks A stays offline after B's revoked commitment confirmed: a good share of the
@@ -72,39 +72,6 @@ fn channel(node: &Node, channel_id: &qtum_lightning::ChannelId) -> qtum_lightnin
         .into_iter()
         .find(|c| c.channel_id == *channel_id)
         .unwrap_or_else(|| panic!("channel {channel_id} is listed"))
-}
-
-/// `from` pays `to` `amount_msat` over their channel; both sides see it.
-fn pay(from: &Node, to: &Node, amount_msat: u64) {
-    let invoice = to.receive(amount_msat, "breach", None).expect("invoice");
-    let id = from.send(&invoice, None).expect("send");
-    let paid = from
-        .wait_payment(&id, Duration::from_secs(60))
-        .expect("payment");
-    assert_eq!(paid.status, PaymentStatus::Succeeded, "{paid:?}");
-    wait_until("the payee has it", || {
-        to.payment(&id)
-            .ok()
-            .flatten()
-            .is_some_and(|p| p.status == PaymentStatus::Succeeded)
-    });
-}
-
-/// Wait until neither node has written a monitor update for a second: the commitment dance of
-/// the last payment is over (a payment counts as sent on the fulfill, before the HTLC leaves
-/// both commitments; a copy taken earlier would hold a commitment with the HTLC still in it).
-fn wait_settled(a: &Node, b: &Node) {
-    let updates = || (a.storage_stats().updates, b.storage_stats().updates);
-    let mut last = updates();
-    let mut since = Instant::now();
-    wait_until("no channel update for a second", || {
-        let now = updates();
-        if now != last {
-            last = now;
-            since = Instant::now();
-        }
-        since.elapsed() >= Duration::from_secs(1)
-    });
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -47,15 +47,6 @@ fn server() -> (BackupServer, String) {
     (server, url)
 }
 
-fn pay(from: &Node, to: &Node, amount_msat: u64) {
-    let invoice = to.receive(amount_msat, "remote", None).expect("invoice");
-    let id = from.send(&invoice, None).expect("send");
-    let paid = from
-        .wait_payment(&id, Duration::from_secs(60))
-        .expect("payment");
-    assert_eq!(paid.status, PaymentStatus::Succeeded, "{paid:?}");
-}
-
 fn builder(config: Config, seed: u8) -> Builder {
     let mut b = Builder::new(config);
     b.set_entropy_seed_bytes(&[seed; 32]);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bitcoin::ScriptBuf;
 use qtum_lightning::qtum::address::QtumAddress;
 use qtum_lightning::qtum::network::Network;
-use qtum_lightning::{Builder, ChainSourceConfig, Config, Event, Node, RpcAuth};
+use qtum_lightning::{Builder, ChainSourceConfig, Config, Event, Node, PaymentStatus, RpcAuth};
 use qtum_regtest::node::RegtestNode;
 
 pub const QTUM: u64 = 100_000_000;
@@ -317,4 +317,37 @@ pub fn esplora_server(harness: &RegtestNode) -> qtum_esplora::EsploraServer {
         "127.0.0.1:0".parse().expect("addr"),
     ))
     .expect("qtum-esplora starts")
+}
+
+/// `from` pays an invoice of `to` for `amount_msat`; returns once both sides have it settled.
+pub fn pay(from: &Node, to: &Node, amount_msat: u64) {
+    let invoice = to.receive(amount_msat, "test", None).expect("invoice");
+    let id = from.send(&invoice, None).expect("send");
+    let paid = from
+        .wait_payment(&id, Duration::from_secs(60))
+        .expect("payment");
+    assert_eq!(paid.status, PaymentStatus::Succeeded, "{paid:?}");
+    wait_until("the payee has it", || {
+        to.payment(&id)
+            .ok()
+            .flatten()
+            .is_some_and(|p| p.status == PaymentStatus::Succeeded)
+    });
+}
+
+/// Wait until neither node has written a monitor update for a second: the commitment dance of
+/// the last payment is over (a payment counts as sent on the fulfill, before the HTLC leaves
+/// both commitments; a copy taken earlier would hold a commitment with the HTLC still in it).
+pub fn wait_settled(a: &Node, b: &Node) {
+    let updates = || (a.storage_stats().updates, b.storage_stats().updates);
+    let mut last = updates();
+    let mut since = Instant::now();
+    wait_until("no channel update for a second", || {
+        let now = updates();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+        since.elapsed() >= Duration::from_secs(1)
+    });
 }
