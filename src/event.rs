@@ -132,6 +132,15 @@ pub enum Event {
         /// Amount forwarded (outbound), in millisatoshi.
         outbound_amount_msat: Option<u64>,
     },
+    /// A recovery without backup (`Node::start_channel_recovery`) found an output of a peer's
+    /// force close that pays this node; the sweeper now brings it to the wallet.
+    ChannelFundsRecovered {
+        /// The output `txid:vout` (its transaction is the peer's commitment).
+        #[serde(with = "crate::types::as_text")]
+        outpoint: OutPoint,
+        /// Its value, in satoshi (the sweep's fee comes off it).
+        amount_sat: u64,
+    },
 }
 
 impl Event {
@@ -154,6 +163,7 @@ impl Event {
             Event::PaymentSuccessful { payment_id, .. } => Some(format!("sent:{payment_id}")),
             Event::PaymentFailed { payment_id, .. } => Some(format!("failed:{payment_id}")),
             Event::PaymentForwarded { .. } => None,
+            Event::ChannelFundsRecovered { outpoint, .. } => Some(format!("recovered:{outpoint}")),
         }
     }
 }

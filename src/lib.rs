@@ -40,10 +40,11 @@ pub use config::{ChainSourceConfig, Config, EsploraServerConfig, RpcAuth, RpcEnd
 pub use error::{BuildError, NodeError};
 pub use event::{CloseKind, Event, EventListener, PaymentFailureKind};
 pub use node::{
-    BackupInfo, BackupPolicy, Balances, Builder, ChannelInfo, CloseSource, ClosingBalance,
-    ClosingStatus, InvoicePreview, Node, NodeStatus, OnchainBalance, OnchainFeeBump,
-    OnchainFeeRates, OnchainSendPreview, OnchainTransaction, OnchainTxKind, ParsedInput,
-    PaymentFeeEstimate, PeerInfo, PendingSweep, SendOptions, SweepStatus,
+    BackupInfo, BackupPolicy, Balances, Builder, ChannelInfo, ChannelRecovery, CloseSource,
+    ClosingBalance, ClosingStatus, InvoicePreview, Node, NodeStatus, OnchainBalance,
+    OnchainFeeBump, OnchainFeeRates, OnchainSendPreview, OnchainTransaction, OnchainTxKind,
+    ParsedInput, PaymentFeeEstimate, PeerInfo, PendingSweep, RecoveredOutput, SendOptions,
+    SweepStatus,
 };
 pub use payment::store::{
     CustomRecord, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,

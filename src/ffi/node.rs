@@ -24,9 +24,9 @@ use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
 use crate::node::{
-    BackupInfo, BackupPolicy, Balances, ChannelInfo, InvoicePreview, NodeStatus, OnchainBalance,
-    OnchainFeeBump, OnchainFeeRates, OnchainSendPreview, OnchainTransaction, ParsedInput,
-    PaymentFeeEstimate, PeerInfo, PendingSweep, SendOptions,
+    BackupInfo, BackupPolicy, Balances, ChannelInfo, ChannelRecovery, InvoicePreview, NodeStatus,
+    OnchainBalance, OnchainFeeBump, OnchainFeeRates, OnchainSendPreview, OnchainTransaction,
+    ParsedInput, PaymentFeeEstimate, PeerInfo, PendingSweep, SendOptions,
 };
 use crate::payment::store::{CustomRecord, PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
@@ -312,6 +312,24 @@ impl Node {
     /// when complete.
     pub fn export_backup(&self, path: String) -> Result<BackupInfo, NodeError> {
         self.inner.export_backup(std::path::Path::new(&path))
+    }
+
+    /// Recover channel funds without a backup after a restore from the mnemonic: connect to
+    /// every peer the wallet had channels with; each force-closes, and this node's share of its
+    /// close is found on chain and swept to the wallet. Stays on until
+    /// `stop_channel_recovery`; show the report's `notice` to the user.
+    pub fn start_channel_recovery(&self) -> Result<ChannelRecovery, NodeError> {
+        self.inner.start_channel_recovery()
+    }
+
+    /// Where a recovery without backup stands (`null`: none is on).
+    pub fn channel_recovery(&self) -> Option<ChannelRecovery> {
+        self.inner.channel_recovery()
+    }
+
+    /// Turn the recovery without backup off.
+    pub fn stop_channel_recovery(&self) -> Result<(), NodeError> {
+        self.inner.stop_channel_recovery()
     }
 
     /// Outputs of closed channels on their way to the wallet, with where each stands (an
@@ -693,6 +711,23 @@ impl Node {
         reason: Option<String>,
     ) -> Result<(), NodeError> {
         on_pool(move || self.inner.force_close_channel(&channel_id, reason)).await
+    }
+
+    /// `start_channel_recovery`, on the call pool.
+    pub async fn start_channel_recovery_async(
+        self: Arc<Self>,
+    ) -> Result<ChannelRecovery, NodeError> {
+        on_pool(move || self.inner.start_channel_recovery()).await
+    }
+
+    /// `channel_recovery`, on the call pool (React Native apps see only the async calls).
+    pub async fn channel_recovery_async(self: Arc<Self>) -> Option<ChannelRecovery> {
+        on_pool(move || self.inner.channel_recovery()).await
+    }
+
+    /// `stop_channel_recovery`, on the call pool.
+    pub async fn stop_channel_recovery_async(self: Arc<Self>) -> Result<(), NodeError> {
+        on_pool(move || self.inner.stop_channel_recovery()).await
     }
 
     /// `export_backup`, on the call pool.

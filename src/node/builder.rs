@@ -620,6 +620,7 @@ impl Builder {
         let payments = crate::payment::store::PaymentStore::open(db.shared())
             .map_err(|e| BuildError::Storage(e.to_string()))?;
 
+        let recovery = super::recovery::Recovery::load(store.clone(), keys.clone());
         let inner = Arc::new(NodeInner {
             config,
             db,
@@ -629,6 +630,7 @@ impl Builder {
             backup_key,
             remote_backup,
             restore_hold,
+            recovery,
             onchain,
             chain_monitor,
             channel_manager,

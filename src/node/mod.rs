@@ -15,6 +15,7 @@ mod onchain;
 mod peer_gate;
 mod peers;
 mod reconcile;
+mod recovery;
 mod remote_backup;
 mod restore_hold;
 mod sweep;
@@ -37,6 +38,7 @@ pub use input::ParsedInput;
 pub use onchain::{OnchainBalance, OnchainFeeBump, OnchainFeeRates, OnchainSendPreview};
 pub(crate) use peers::parse_node_id;
 pub use peers::PeerInfo;
+pub use recovery::{ChannelRecovery, RecoveredOutput};
 pub use remote_backup::BackupPolicy;
 pub use sweep::{PendingSweep, SweepStatus};
 pub(crate) use tasks::{sync_once, take_injected_failure, AliveGuard};
@@ -102,6 +104,8 @@ pub(crate) struct NodeInner {
     pub(crate) remote_backup: Option<Arc<remote_backup::RemoteBackup>>,
     /// Restored channels whose commitments may not be broadcast yet.
     pub(crate) restore_hold: Arc<restore_hold::RestoreHold>,
+    /// A recovery without backup, when the app started one.
+    pub(crate) recovery: recovery::Recovery,
     pub(crate) onchain: Arc<Onchain>,
     pub(crate) chain_monitor: Arc<ChainMonitor>,
     pub(crate) channel_manager: Arc<ChannelManager>,
@@ -355,8 +359,40 @@ impl Node {
     }
 
     /// Sync with the chain now (LDK and the wallet), instead of waiting for the next interval.
+    /// With a recovery on ([`Node::start_channel_recovery`]) its scan runs too.
     pub fn sync(&self) -> Result<(), NodeError> {
-        sync_once(&self.inner)
+        sync_once(&self.inner)?;
+        self.inner.recovery.scan(&self.inner, true)
+    }
+
+    // ----- recovery without a backup -----
+
+    /// Recover channel funds of a node restored from its mnemonic without any backup, as far
+    /// as the protocol allows: every peer that still has a channel with this node force-closes
+    /// when it connects (connect to them: your LSP, your peers), and while recovery is on the
+    /// node finds this node's output in each such close on chain (from the wallet's birthday)
+    /// and sweeps it to the wallet (`Event::ChannelFundsRecovered`, `pending_sweeps`). Stays
+    /// on across restarts until [`Node::stop_channel_recovery`]. The report's `notice` says
+    /// what can and cannot come back; show it to the user.
+    pub fn start_channel_recovery(&self) -> Result<ChannelRecovery, NodeError> {
+        let from = self.inner.config.wallet_birthday_height.unwrap_or(0);
+        self.inner.recovery.start(from)?;
+        log::info!("recovery without backup on, scanning from height {from}");
+        self.inner
+            .recovery
+            .report()
+            .ok_or_else(|| NodeError::Persistence("the recovery was turned off meanwhile".into()))
+    }
+
+    /// Where a recovery without backup stands (`None`: none is on).
+    pub fn channel_recovery(&self) -> Option<ChannelRecovery> {
+        self.inner.recovery.report()
+    }
+
+    /// Turn the recovery without backup off (its scan stops; outputs it found still reach
+    /// the wallet).
+    pub fn stop_channel_recovery(&self) -> Result<(), NodeError> {
+        self.inner.recovery.stop()
     }
 
     // ----- on-chain wallet -----

@@ -317,7 +317,11 @@ fn sync_chain(
             if take_injected_failure(&inner, "sync") {
                 panic!("injected failure of the chain sync thread");
             }
-            let _ = sync_once(&inner);
+            if sync_once(&inner).is_ok() {
+                if let Err(e) = inner.recovery.scan(&inner, false) {
+                    log::warn!("{e}");
+                }
+            }
             if last_rebroadcast.is_none_or(|t| t.elapsed() >= FUNDING_REBROADCAST_INTERVAL) {
                 if let Err(e) = reconcile::rebroadcast_funding(&inner) {
                     log::warn!("funding rebroadcast: {e}");
