@@ -152,6 +152,39 @@ class FullCycleTest {
         assertEquals(7_629_169uL, boosted.customRecords.single().typeNum)
         assertEquals("boost", String(boosted.customRecords.single().value))
 
+        // An encrypted backup file, exported while running and restored elsewhere from the same
+        // words (built, never started: it talks to no one while Alice runs). Another mnemonic
+        // and a damaged file are typed errors.
+        val backupFile = dir.resolve("alice.qtumln-backup")
+        val info = runBlocking { alice.exportBackupAsync(backupFile.toString()) }
+        assertEquals(1u, info.channelCount)
+        assertEquals(java.nio.file.Files.size(backupFile).toULong(), info.sizeBytes)
+        fun restore(name: String, words: String, file: Path): Node =
+            Builder(config(harness, name)).use { builder ->
+                builder.setEntropyMnemonic(words)
+                builder.setRestoreFromBackupFile(file.toString())
+                runBlocking { builder.buildAsync() }
+            }
+        assertThrows<BuildException.BackupWrongSeed> {
+            restore("restored-other-seed", generateMnemonic(WordCount.WORDS12), backupFile)
+        }
+        val damaged = dir.resolve("damaged.qtumln-backup")
+        val bytes = java.nio.file.Files.readAllBytes(backupFile)
+        bytes[bytes.size / 2] = (bytes[bytes.size / 2].toInt() xor 1).toByte()
+        java.nio.file.Files.write(damaged, bytes)
+        assertThrows<BuildException.BackupInvalid> { restore("restored-damaged", aliceWords, damaged) }
+        val restored = restore("restored", aliceWords, backupFile)
+        assertEquals(alice.nodeId(), restored.nodeId())
+        assertEquals(
+            alice.listChannels().map { it.channelId to it.capacitySat },
+            restored.listChannels().map { it.channelId to it.capacitySat },
+        )
+        assertEquals(
+            alice.listPayments(PaymentFilter()).map { it.id }.toSet(),
+            restored.listPayments(PaymentFilter()).map { it.id }.toSet(),
+        )
+        restored.close()
+
         // Close cooperatively; the funds come back on chain.
         runBlocking { alice.closeChannelAsync(pending.channelId) }
         waitUntil("channel closed on both sides") {
