@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
 #
-# The qtum-lnd server image: the daemon qtum-lnd, its CLI qtum-ln and qtum-esplora, built by
-# scripts/build-daemon.sh (the same script CI builds them with).
+# The qtum-lnd server image: the daemon qtum-lnd, its CLI qtum-ln, qtum-esplora and the backup
+# server qtum-backupd, built by scripts/build-daemon.sh (the same script CI builds them with).
 #
 #   docker build -t qtum-lnd:local .
-#   docker compose up -d --build          # with qtumd and qtum-esplora: docker-compose.yml
+#   docker compose up -d --build          # with qtumd, qtum-esplora, qtum-backupd: docker-compose.yml
 #
 # The container runs as the unprivileged user qtumln (uid/gid 10001) and keeps everything in
 # /data: the config (rendered from the environment on first start by docker/entrypoint.sh),
@@ -40,7 +40,7 @@ RUN apt-get update \
  && mkdir -p /data \
  && chown qtumln:qtumln /data \
  && chmod 0700 /data
-COPY --from=builder /out/qtum-lnd /out/qtum-ln /out/qtum-esplora /usr/local/bin/
+COPY --from=builder /out/qtum-lnd /out/qtum-ln /out/qtum-esplora /out/qtum-backupd /usr/local/bin/
 COPY docker/entrypoint.sh /usr/local/bin/qtum-lnd-entrypoint
 COPY docker/qtum-lnd.toml.example /usr/local/share/qtum-lnd/qtum-lnd.toml.example
 RUN chmod 0755 /usr/local/bin/qtum-lnd-entrypoint \

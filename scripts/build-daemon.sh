@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the server binaries — qtum-lnd (the daemon), qtum-ln (its CLI) and qtum-esplora (the
-# Esplora-style REST server over qtumd) — and copy them into OUTDIR. The Dockerfile and CI both
+# Build the server binaries — qtum-lnd (the daemon), qtum-ln (its CLI), qtum-esplora (the
+# Esplora-style REST server over qtumd) and qtum-backupd (the backup server for phones) — and
+# copy them into OUTDIR. The Dockerfile and CI both
 # call this script, so the image and the tests run binaries built the same way.
 #
 #   scripts/build-daemon.sh [--profile release|dev] [--dry-run] OUTDIR
@@ -15,7 +16,15 @@
 # Exit status: 0 on success, 2 for bad usage, 1 when a step fails.
 set -euo pipefail
 
-BINARIES=(qtum-lnd qtum-ln qtum-esplora)
+BINARIES=(qtum-lnd qtum-ln qtum-esplora qtum-backupd)
+
+# The package that builds a binary (most are named alike).
+package_of() {
+  case "$1" in
+    qtum-backupd) echo qtum-backup-server ;;
+    *) echo "$1" ;;
+  esac
+}
 
 usage() {
   echo "usage: scripts/build-daemon.sh [--profile release|dev] [--dry-run] OUTDIR" >&2
@@ -92,7 +101,7 @@ run() {
 
 packages=()
 for b in "${BINARIES[@]}"; do
-  packages+=(-p "$b")
+  packages+=(-p "$(package_of "$b")")
 done
 
 run bash scripts/patch-deps.sh

@@ -3,7 +3,7 @@
 #   - the dry run lists the right commands and paths for both profiles, and runs nothing;
 #   - bad arguments are refused with exit status 2 and a message;
 #   - a real run, in a scratch copy of the repository whose cargo and patch-deps.sh are stand-ins,
-#     copies the three binaries from the profile's directory and fails when one is missing.
+#     copies the four binaries from the profile's directory and fails when one is missing.
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
 
@@ -43,11 +43,12 @@ expect_dry() { # expect_dry PROFILE DIR ARGS...: run a dry run and compare with 
   local want
   want=$(cat <<EOF
 + bash scripts/patch-deps.sh
-+ $tmp/no-cargo build --locked --profile $profile -p qtum-lnd -p qtum-ln -p qtum-esplora
++ $tmp/no-cargo build --locked --profile $profile -p qtum-lnd -p qtum-ln -p qtum-esplora -p qtum-backup-server
 + mkdir -p $tmp/out
 + cp target/$dir/qtum-lnd $tmp/out/qtum-lnd
 + cp target/$dir/qtum-ln $tmp/out/qtum-ln
 + cp target/$dir/qtum-esplora $tmp/out/qtum-esplora
++ cp target/$dir/qtum-backupd $tmp/out/qtum-backupd
 build-daemon: dry run, nothing was built or copied
 EOF
 )
@@ -101,7 +102,8 @@ cp "$script" "$repo/scripts/build-daemon.sh"
 cat >"$repo/scripts/patch-deps.sh" <<EOF
 touch "$tmp/patch-deps-ran"
 EOF
-# A stand-in cargo: checks its arguments, then "builds" the binaries the packages name.
+# A stand-in cargo: checks its arguments, then "builds" the binaries the packages name (the
+# backup server's package builds qtum-backupd).
 cat >"$tmp/fake-cargo" <<'EOF'
 #!/usr/bin/env bash
 set -euo pipefail
@@ -113,7 +115,9 @@ mkdir -p "$out"
 shift 4
 while [ $# -gt 0 ]; do
   [ "$1" = -p ] || exit 95
-  [ "${FAKE_CARGO_SKIP:-}" = "$2" ] || echo "binary $2 ($dir)" >"$out/$2"
+  bin=$2
+  [ "$bin" = qtum-backup-server ] && bin=qtum-backupd
+  [ "${FAKE_CARGO_SKIP:-}" = "$bin" ] || echo "binary $bin ($dir)" >"$out/$bin"
   shift 2
 done
 EOF
@@ -124,7 +128,7 @@ out=$(cd "$tmp" && CARGO="$tmp/fake-cargo" CARGO_TARGET_DIR='' bash "$repo/scrip
 rc=$?
 check "real run (dev) exits 0" test "$rc" = 0
 check "real run ran patch-deps.sh first" test -e "$tmp/patch-deps-ran"
-for b in qtum-lnd qtum-ln qtum-esplora; do
+for b in qtum-lnd qtum-ln qtum-esplora qtum-backupd; do
   check "real run (dev) copied $b from target/debug" \
     grep -qx "binary $b (debug)" "$tmp/bin-dev/$b"
   check "real run (dev) reports $b with its sha256" \
