@@ -7,6 +7,8 @@
 //! node finds its output in that commitment (one of its 1,000 seed-derived `to_remote` keys),
 //! tells the app (`ChannelFundsRecovered`, the report) and sweeps it to the wallet. The amount
 //! is checked against the commitment on chain and against the channel balance before the loss.
+//! A channel opened afterwards and force-closed by the peer while recovery is still on is left
+//! to its monitor: its output reaches the wallet once, and the report does not claim it.
 //!
 //! Node logs: `E2E_LOG=debug cargo test --test recovery -- --nocapture`.
 
@@ -15,7 +17,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use qtum_lightning::{Event, RecoveredOutput};
+use qtum_lightning::{Event, RecoveredOutput, SweepStatus};
 
 const A_SEED: u8 = 0x51;
 const B_SEED: u8 = 0x52;
@@ -150,6 +152,56 @@ fn a_node_restored_from_its_seed_alone_gets_its_channel_balance_back_through_the
         mine(&harness, 1);
         std::thread::sleep(Duration::from_millis(300));
     }
+
+    // A channel opened while recovery is on belongs to its monitor. When the peer force-closes
+    // it, its output pays one of the same 1,000 keys: the scan must leave it to the monitor (one
+    // output handed to the sweeper twice would go twice into one sweep, which no node accepts,
+    // and the sweep would never confirm).
+    let channel_id = open_ready_channel(&harness, &a, &b, QTUM / 2, None);
+    pay(&a, &b, 5_000_000_000);
+    wait_settled(&a, &b);
+    let wallet_sat = a.onchain_balance().confirmed_sat;
+    b.force_close_channel(&channel_id, None)
+        .expect("b force-closes");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let _ = a.sync();
+        while a.next_event().is_some() {
+            a.event_handled().expect("ack");
+        }
+        // LDK keeps a swept output listed, as confirmed, for thousands of blocks.
+        let sweeps = a.pending_sweeps();
+        if a.onchain_balance().confirmed_sat > wallet_sat
+            && sweeps.len() == 2
+            && sweeps
+                .iter()
+                .all(|s| matches!(s.status, SweepStatus::Confirmed { .. }))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live channel's output never settled in the wallet: {:?}",
+            a.pending_sweeps()
+        );
+        mine(&harness, 1);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let sweeps = a.pending_sweeps();
+    assert_eq!(
+        sweeps
+            .iter()
+            .filter(|s| s.channel_id == Some(channel_id))
+            .count(),
+        1,
+        "the monitor's claim: {sweeps:?}"
+    );
+    let report = a.channel_recovery().expect("still on");
+    assert_eq!(
+        report.found.len(),
+        1,
+        "the monitor's close is not a recovery's: {report:?}"
+    );
 
     // Recovery stays on across a restart, with what it found; the app turns it off.
     a.stop().expect("stop");

@@ -200,6 +200,26 @@ fn handle_event(
             // Outputs that already pay a wallet address (cooperative closes, HTLC and justice
             // claims: `StaticOutput`) are the wallet's: its sync finds them. Handing them to
             // the sweeper would break every sweep, since LDK's keys cannot sign for them.
+            // An output a recovery without backup found first (`recovery.rs`) is tracked
+            // already, under another key identifier: a second entry would put it twice into
+            // one sweep.
+            let tracked: std::collections::HashSet<bitcoin::OutPoint> = inner
+                .sweeper
+                .tracked_spendable_outputs()
+                .iter()
+                .map(|o| super::sweep::outpoint_of(&o.descriptor))
+                .collect();
+            let outputs: Vec<_> = outputs
+                .into_iter()
+                .filter(|d| {
+                    let outpoint = super::sweep::outpoint_of(d);
+                    let fresh = !tracked.contains(&outpoint);
+                    if !fresh {
+                        log::info!("{outpoint} is already being swept");
+                    }
+                    fresh
+                })
+                .collect();
             inner
                 .sweeper
                 .track_spendable_outputs(outputs, channel_id, true, None)

@@ -26,7 +26,7 @@
 //! scans from a cursor that moves forward and stays [`SCAN_SAFETY_MARGIN`] blocks behind the tip.
 //! Recovery stays on (across restarts) until the app turns it off.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::NodeError;
 use crate::event::Event;
 use crate::io::sqlite_store::SqliteStore;
+use crate::node::sweep::outpoint_of;
 use crate::node::NodeInner;
 
 const NAMESPACE: &str = "qtumln_recovery";
@@ -267,17 +268,47 @@ impl Recovery {
             .collect();
         candidates.sort();
         candidates.dedup();
+        // Closes of channels this node still has a monitor for are the monitor's to claim (with
+        // the channel's real key identifier); outputs the sweeper has already are left alone. A
+        // second descriptor for the same output would put it twice into one sweep, which no
+        // node accepts.
+        let monitored: HashSet<OutPoint> = inner
+            .chain_monitor
+            .list_monitors()
+            .into_iter()
+            .filter_map(|id| inner.chain_monitor.get_monitor(id).ok())
+            .map(|m| m.get_funding_txo().into_bitcoin_outpoint())
+            .collect();
+        let tracked: HashSet<OutPoint> = inner
+            .sweeper
+            .tracked_spendable_outputs()
+            .iter()
+            .map(|o| outpoint_of(&o.descriptor))
+            .collect();
+        log::debug!(
+            "recovery: {} confirmed transaction(s) pay our keys from height {} (tip {})",
+            candidates.len(),
+            state.cursor,
+            tip.height
+        );
         let mut new_found = Vec::new();
         for (txid, height) in candidates {
             let Some(tx) = chain.transaction(&txid).map_err(chain_error)? else {
                 continue;
             };
+            if tx
+                .input
+                .iter()
+                .any(|i| monitored.contains(&i.previous_output))
+            {
+                continue;
+            }
             for (vout, output) in tx.output.iter().enumerate() {
                 if !index.contains_key(&output.script_pubkey) {
                     continue;
                 }
                 let outpoint = OutPoint::new(txid, vout as u32);
-                if state.found.contains_key(&outpoint.to_string()) {
+                if state.found.contains_key(&outpoint.to_string()) || tracked.contains(&outpoint) {
                     continue;
                 }
                 if let Some(spend) = chain.outspend(&outpoint).map_err(chain_error)? {

@@ -97,7 +97,7 @@ fn value_of(descriptor: &SpendableOutputDescriptor) -> u64 {
     }
 }
 
-fn outpoint_of(descriptor: &SpendableOutputDescriptor) -> OutPoint {
+pub(crate) fn outpoint_of(descriptor: &SpendableOutputDescriptor) -> OutPoint {
     match descriptor {
         SpendableOutputDescriptor::StaticOutput { outpoint, .. } => {
             outpoint.into_bitcoin_outpoint()
