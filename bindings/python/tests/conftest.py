@@ -143,3 +143,17 @@ def expect_event(node, what, matches):
             if matches(event):
                 return event
     raise AssertionError(f"gave up waiting for event: {what}")
+
+
+def fund_with_coinbase(harness, node, miner):
+    """One 20,000-QTUM coinbase for `node`, matured by 2,000 blocks mined to `miner` (a node
+    that is never started). The harness has no wallet RPC; a real regtest qtumd is funded the
+    same way."""
+    harness.mine(1, node.new_address())
+    harness.mine(2000, miner.new_address())
+
+    def funded():
+        node.sync()
+        return node.onchain_balance().spendable_sat >= 20 * QTUM
+
+    wait_until("the coinbase matures", funded)

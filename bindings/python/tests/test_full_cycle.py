@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import QTUM, expect_event, free_port, wait_until
+from conftest import QTUM, expect_event, free_port, fund_with_coinbase, wait_until
 from qtum_lightning import (
     Builder,
     BuildError,
@@ -119,16 +119,7 @@ def test_full_cycle(harness, tmp_path):
     bob.start()
     assert parse_node_uri(bob.node_uri()).node_id == bob.node_id()
 
-    # Fund Alice: one 20,000-QTUM coinbase, matured by 2,000 blocks (the harness has no wallet
-    # RPC; this is how a real regtest qtumd is funded too).
-    harness.mine(1, alice.new_address())
-    harness.mine(2000, miner.new_address())
-
-    def funded():
-        alice.sync()
-        return alice.onchain_balance().spendable_sat >= 20 * QTUM
-
-    wait_until("Alice's coinbase matures", funded)
+    fund_with_coinbase(harness, alice, miner)
     before = alice.onchain_balance().total_sat
 
     # Open 10 QTUM to Bob; ready after the configured 6 confirmations.

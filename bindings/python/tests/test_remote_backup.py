@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import QTUM, expect_event, wait_until
+from conftest import QTUM, expect_event, fund_with_coinbase, wait_until
 from qtum_lightning import (
     BackupPolicy,
     Builder,
@@ -39,14 +39,7 @@ def test_restore_from_the_backup_server(harness, backup_server, tmp_path):
     miner = build(harness, tmp_path / "miner", generate_mnemonic(WordCount.WORDS12))
     alice.start()
     bob.start()
-    harness.mine(1, alice.new_address())
-    harness.mine(2000, miner.new_address())
-
-    def funded():
-        alice.sync()
-        return alice.onchain_balance().spendable_sat >= 20 * QTUM
-
-    wait_until("Alice's coinbase matures", funded)
+    fund_with_coinbase(harness, alice, miner)
     user_channel_id = alice.open_channel(bob.node_uri(), 10 * QTUM)
     pending = await_event(alice, "pending",
                           lambda e: e.is_CHANNEL_PENDING() and e.user_channel_id == user_channel_id)
