@@ -289,8 +289,8 @@ impl Builder {
                 .join(crate::io::db::DATABASE_FILE)
                 .exists();
             if fresh {
-                match super::remote_backup::fetch(url, &keys, &node_id.to_string()) {
-                    Ok((_, version)) => {
+                match super::remote_backup::stored_version(url, &keys, &node_id.to_string()) {
+                    Ok(version) => {
                         return Err(BuildError::BackupFound(format!(
                             "the backup server holds version {version} of node {node_id}: \
                              restore it (set_restore_from_backup_server) instead of starting \

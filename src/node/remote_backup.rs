@@ -384,20 +384,39 @@ pub(crate) fn fetch(
     keys: &lightning::sign::KeysManager,
     node_id: &str,
 ) -> Result<(Vec<u8>, u64), BuildError> {
+    read(url, keys, node_id, false)
+}
+
+/// The version of the latest backup of `node_id` on the server at `url`, without the file.
+pub(crate) fn stored_version(
+    url: &str,
+    keys: &lightning::sign::KeysManager,
+    node_id: &str,
+) -> Result<u64, BuildError> {
+    read(url, keys, node_id, true).map(|(_, version)| version)
+}
+
+fn read(
+    url: &str,
+    keys: &lightning::sign::KeysManager,
+    node_id: &str,
+    version_only: bool,
+) -> Result<(Vec<u8>, u64), BuildError> {
     let agent = HttpAgent::new(TIMEOUT, None);
     let time = now_secs();
     let signature = keys
         .sign_message(get_message(node_id, time).as_bytes())
         .map_err(|()| BuildError::InvalidEntropy("the node key could not sign".into()))?;
     let time_text = time.to_string();
+    let mut headers = vec![
+        ("X-Backup-Time", time_text.as_str()),
+        ("X-Backup-Signature", signature.as_str()),
+    ];
+    if version_only {
+        headers.push(("X-Backup-Version-Only", "1"));
+    }
     let response = agent
-        .get_with(
-            &slot_url(url, node_id),
-            &[
-                ("X-Backup-Time", &time_text),
-                ("X-Backup-Signature", &signature),
-            ],
-        )
+        .get_with(&slot_url(url, node_id), &headers)
         .map_err(|e| BuildError::BackupUnavailable(format!("backup server: {e}")))?;
     match response.status {
         200 => {

@@ -18,6 +18,8 @@
 //! `GET /v1/backups/<node id>` — headers `X-Backup-Time: <unix seconds>` (within ten minutes
 //! of the server's clock) and `X-Backup-Signature: <sig of "qtum-ln backup get <node id>
 //! <time>">`: `200` with the file and `X-Backup-Version`, `404` when the slot is empty, `401`.
+//! With `X-Backup-Version-Only: 1` the answer is `200 {"version": n}` without the file (a new
+//! device asking whether a backup exists need not download it).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -255,6 +257,34 @@ impl Store {
             return error(401, "the signature is not this node's");
         }
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if request.header("x-backup-version-only") == Some("1") {
+            let version: rusqlite::Result<Option<i64>> = conn
+                .query_row(
+                    "SELECT version FROM backups WHERE node_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional();
+            return match version {
+                Ok(Some(version)) => {
+                    let mut response = Response::json(
+                        200,
+                        serde_json::json!({ "version": version })
+                            .to_string()
+                            .into_bytes(),
+                    );
+                    response
+                        .headers
+                        .push(("X-Backup-Version", version.to_string()));
+                    response
+                }
+                Ok(None) => error(404, "no backup of this node"),
+                Err(e) => {
+                    log::error!("backup of {id}: {e}");
+                    error(500, "the backup could not be read")
+                }
+            };
+        }
         let row: rusqlite::Result<Option<(i64, Vec<u8>)>> = conn
             .query_row(
                 "SELECT version, body FROM backups WHERE node_id = ?1",
