@@ -26,6 +26,7 @@ pub const COMMANDS: &str = "\
   payments [--limit N] [--offset N] [--direction inbound|outbound] [--status S]
   payment <payment_id>
   newaddress      balance               sendtoaddress <address> <amount_sat|all> [--fee-rate N]
+  recovery [start|stop]                 (channel funds without a backup)
   events [--after N] [--wait SECS]";
 
 /// A failure: the exit status and the line to print.
@@ -353,6 +354,18 @@ fn request_of(args: &Args) -> Result<(&'static str, String, Option<Value>), Fail
             expect(0)?;
             ("GET", "/v1/onchain/balance".into(), None)
         }
+        "recovery" => match args.positional.get(1).map(String::as_str) {
+            None => ("GET", "/v1/recovery".into(), None),
+            Some(action @ ("start" | "stop")) => {
+                expect(1)?;
+                ("POST", format!("/v1/recovery/{action}"), Some(json!({})))
+            }
+            Some(other) => {
+                return Err(usage(format!(
+                    "recovery takes start, stop or nothing, not '{other}'"
+                )))
+            }
+        },
         "sendtoaddress" => {
             expect(2)?;
             let address = arg(args, 1, "the address")?;

@@ -47,6 +47,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/onchain/address"),
     ("GET", "/v1/onchain/balance"),
     ("POST", "/v1/onchain/send"),
+    ("GET", "/v1/recovery"),
+    ("POST", "/v1/recovery/start"),
+    ("POST", "/v1/recovery/stop"),
     ("GET", "/v1/events"),
     ("GET", "/v1/openapi.json"),
 ];
@@ -602,6 +605,16 @@ impl Api {
                 let EmptyBody {} = body(request)?;
                 Ok(json!({"address": node.new_address()?}))
             }
+            ("GET", "/v1/recovery") => Ok(recovery_json(node.channel_recovery())),
+            ("POST", "/v1/recovery/start") => {
+                let EmptyBody {} = body(request)?;
+                Ok(recovery_json(Some(node.start_channel_recovery()?)))
+            }
+            ("POST", "/v1/recovery/stop") => {
+                let EmptyBody {} = body(request)?;
+                node.stop_channel_recovery()?;
+                Ok(recovery_json(None))
+            }
             ("GET", "/v1/onchain/balance") => {
                 let b = node.onchain_balance();
                 let all = node.balances();
@@ -672,6 +685,25 @@ impl Api {
     }
 }
 
+/// A recovery without backup as the API shows it (`active: false` when none is on).
+fn recovery_json(recovery: Option<qtum_lightning::ChannelRecovery>) -> Value {
+    match recovery {
+        None => json!({ "active": false }),
+        Some(r) => json!({
+            "active": true,
+            "from_height": r.from_height,
+            "scanned_to_height": r.scanned_to_height,
+            "found": r.found.iter().map(|f| json!({
+                "outpoint": f.outpoint.to_string(),
+                "amount_sat": f.amount_sat,
+                "height": f.height,
+            })).collect::<Vec<_>>(),
+            "found_sat": r.found_sat,
+            "notice": r.notice,
+        }),
+    }
+}
+
 /// Whether `path` fits `pattern` (`{x}` matches one non-empty segment).
 pub fn matches(pattern: &str, path: &str) -> bool {
     let mut p = pattern.split('/');
@@ -706,7 +738,9 @@ fn read_body(path: &str, value: Value) -> Result<(), serde_json::Error> {
         "/v1/payments/pay" => read::<PayBody>(value).map(drop),
         "/v1/payments/keysend" => read::<KeysendBody>(value).map(drop),
         "/v1/onchain/send" => read::<SendBody>(value).map(drop),
-        "/v1/onchain/address" => read::<EmptyBody>(value).map(drop),
+        "/v1/onchain/address" | "/v1/recovery/start" | "/v1/recovery/stop" => {
+            read::<EmptyBody>(value).map(drop)
+        }
         other => panic!("no body type for {other}"),
     }
 }

@@ -385,6 +385,34 @@ fn refusals(storage: &Storage) {
         (405, Some("MethodNotAllowed"))
     );
 
+    // Recovery without a backup: off, on with what it can bring back, off again; a body or an
+    // action it does not take is refused.
+    assert_eq!(a.ok(&["recovery"])["active"], false);
+    let on = a.ok(&["recovery", "start"]);
+    assert_eq!(on["active"], true, "{on}");
+    assert_eq!(on["found"], serde_json::json!([]), "{on}");
+    assert!(
+        on["notice"]
+            .as_str()
+            .is_some_and(|n| n.contains("force-closes")),
+        "{on}"
+    );
+    assert_eq!(a.ok(&["recovery"])["active"], true);
+    let (status, body) = raw_request(
+        &a.api,
+        &format!("POST /v1/recovery/stop HTTP/1.1\r\n{auth}"),
+        b"{\"now\": true}",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        a.ok(&["recovery"])["active"],
+        true,
+        "a refused stop stops nothing"
+    );
+    assert_eq!(a.ok(&["recovery", "stop"])["active"], false);
+    assert_eq!(a.ok(&["recovery"])["active"], false);
+    assert_eq!(a.cli(&["recovery", "later"]).status, 2);
+
     mine(&harness, 1);
     std::thread::sleep(Duration::from_millis(1500));
     let after = (channels(&a), payments(&a), confirmed_sat(&a));
