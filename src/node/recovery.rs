@@ -217,24 +217,6 @@ impl Recovery {
         })
     }
 
-    /// A channel-key identifier whose signer's `to_remote` key pays `script`: LDK picks the
-    /// key from the identifier, so one is searched for (deterministically: the same output
-    /// always gets the same identifier, and the sweeper recognises it as already tracked).
-    fn keys_id_for(&self, script: &ScriptBuf) -> Option<[u8; 32]> {
-        let secp = Secp256k1::new();
-        for n in 0..MAX_KEY_SEARCH {
-            let mut id = [0u8; 32];
-            id[..8].copy_from_slice(&n.to_be_bytes());
-            id[8..24].copy_from_slice(KEYS_ID_TAG);
-            let signer = self.keys.derive_channel_signer(id);
-            let point = signer.pubkeys(&secp).payment_point;
-            if p2wpkh(&point) == *script {
-                return Some(id);
-            }
-        }
-        None
-    }
-
     /// Look for new outputs paying this node's `to_remote` keys and hand them to the sweeper.
     /// Without `force`, at most every [`BACKGROUND_SCAN_INTERVAL`].
     pub(crate) fn scan(&self, inner: &NodeInner, force: bool) -> Result<(), NodeError> {
@@ -279,11 +261,13 @@ impl Recovery {
             .filter_map(|id| inner.chain_monitor.get_monitor(id).ok())
             .map(|m| m.get_funding_txo().into_bitcoin_outpoint())
             .collect();
-        let tracked: HashSet<OutPoint> = inner
+        // Each tracked output, and whether a recovery gave it to the sweeper (a scan that
+        // stopped half-way: it is recorded again, not tracked again).
+        let tracked: HashMap<OutPoint, bool> = inner
             .sweeper
             .tracked_spendable_outputs()
             .iter()
-            .map(|o| outpoint_of(&o.descriptor))
+            .map(|o| (outpoint_of(&o.descriptor), is_ours(&o.descriptor)))
             .collect();
         log::debug!(
             "recovery: {} confirmed transaction(s) pay our keys from height {} (tip {})",
@@ -291,7 +275,6 @@ impl Recovery {
             state.cursor,
             tip.height
         );
-        let mut new_found = Vec::new();
         for (txid, height) in candidates {
             let Some(tx) = chain.transaction(&txid).map_err(chain_error)? else {
                 continue;
@@ -308,47 +291,68 @@ impl Recovery {
                     continue;
                 }
                 let outpoint = OutPoint::new(txid, vout as u32);
-                if state.found.contains_key(&outpoint.to_string()) || tracked.contains(&outpoint) {
+                if state.found.contains_key(&outpoint.to_string()) {
                     continue;
                 }
-                if let Some(spend) = chain.outspend(&outpoint).map_err(chain_error)? {
-                    log::info!(
-                        "recovery: {outpoint} pays one of our keys but is spent by {}",
-                        spend.txid
-                    );
-                    continue;
+                match tracked.get(&outpoint) {
+                    // The monitor's (a channel this node knows).
+                    Some(false) => continue,
+                    // Ours, from a scan that did not finish.
+                    Some(true) => {}
+                    None => {
+                        if let Some(spend) = chain.outspend(&outpoint).map_err(chain_error)? {
+                            log::info!(
+                                "recovery: {outpoint} pays one of our keys but is spent by {}",
+                                spend.txid
+                            );
+                            continue;
+                        }
+                        let Some(keys_id) = keys_id_for(&self.keys, &output.script_pubkey) else {
+                            log::warn!("recovery: no channel key found for {outpoint}");
+                            continue;
+                        };
+                        let descriptor = SpendableOutputDescriptor::StaticPaymentOutput(
+                            StaticPaymentOutputDescriptor {
+                                outpoint: lightning::chain::transaction::OutPoint {
+                                    txid,
+                                    index: vout as u16,
+                                },
+                                output: output.clone(),
+                                channel_keys_id: keys_id,
+                                channel_value_satoshis: output.value.to_sat(),
+                                channel_transaction_parameters: None,
+                            },
+                        );
+                        // The sweeper records it before we do: a crash in between finds it
+                        // again, tracked already.
+                        inner
+                            .sweeper
+                            .track_spendable_outputs(vec![descriptor], None, false, None)
+                            .map_err(|()| {
+                                NodeError::Persistence(
+                                    "the sweeper could not record a found output".into(),
+                                )
+                            })?;
+                    }
                 }
-                let Some(keys_id) = self.keys_id_for(&output.script_pubkey) else {
-                    log::warn!("recovery: no channel key found for {outpoint}");
-                    continue;
-                };
-                let descriptor =
-                    SpendableOutputDescriptor::StaticPaymentOutput(StaticPaymentOutputDescriptor {
-                        outpoint: lightning::chain::transaction::OutPoint {
-                            txid,
-                            index: vout as u16,
-                        },
-                        output: output.clone(),
-                        channel_keys_id: keys_id,
-                        channel_value_satoshis: output.value.to_sat(),
-                        channel_transaction_parameters: None,
-                    });
-                // The sweeper records it before we do: a crash in between finds it again, and
-                // the sweeper ignores an output it tracks already (same descriptor).
-                inner
-                    .sweeper
-                    .track_spendable_outputs(vec![descriptor], None, false, None)
-                    .map_err(|()| {
-                        NodeError::Persistence("the sweeper could not record a found output".into())
-                    })?;
                 log::info!(
                     "recovery: found {} sat of a peer's force close at {outpoint}",
                     output.value.to_sat()
                 );
+                // The event too is queued before the state records the output: a crash in
+                // between finds the output again, and the queue drops a repeated event.
+                inner
+                    .events
+                    .push(Event::ChannelFundsRecovered {
+                        outpoint,
+                        amount_sat: output.value.to_sat(),
+                    })
+                    .map_err(|e| {
+                        NodeError::Persistence(format!("cannot record the recovery event: {e}"))
+                    })?;
                 state
                     .found
                     .insert(outpoint.to_string(), (output.value.to_sat(), height));
-                new_found.push((outpoint, output.value.to_sat()));
             }
         }
         let covered = match answer.scanned_to {
@@ -376,16 +380,32 @@ impl Recovery {
             *current = Some(state);
         }
         *lock(&self.last_scan) = Some(Instant::now());
-        for (outpoint, amount_sat) in new_found {
-            if let Err(e) = inner.events.push(Event::ChannelFundsRecovered {
-                outpoint,
-                amount_sat,
-            }) {
-                log::warn!("cannot record the recovery event for {outpoint}: {e}");
-            }
-        }
         Ok(())
     }
+}
+
+/// A channel-key identifier whose signer's `to_remote` key pays `script`: LDK picks the key
+/// from the identifier, so one is searched for (deterministically: the same output always gets
+/// the same identifier).
+fn keys_id_for(keys: &KeysManager, script: &ScriptBuf) -> Option<[u8; 32]> {
+    let secp = Secp256k1::new();
+    for n in 0..MAX_KEY_SEARCH {
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&n.to_be_bytes());
+        id[8..24].copy_from_slice(KEYS_ID_TAG);
+        let signer = keys.derive_channel_signer(id);
+        let point = signer.pubkeys(&secp).payment_point;
+        if p2wpkh(&point) == *script {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// Whether a recovery made `descriptor` (its key identifier carries [`KEYS_ID_TAG`]).
+fn is_ours(descriptor: &SpendableOutputDescriptor) -> bool {
+    matches!(descriptor, SpendableOutputDescriptor::StaticPaymentOutput(d)
+        if d.channel_keys_id[8..24] == KEYS_ID_TAG[..])
 }
 
 fn chain_error(e: qtum_chain::ChainError) -> NodeError {
@@ -394,4 +414,65 @@ fn chain_error(e: qtum_chain::ChainError) -> NodeError {
 
 fn p2wpkh(key: &PublicKey) -> ScriptBuf {
     ScriptBuf::new_p2wpkh(&WPubkeyHash::hash(&key.serialize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+    use bitcoin::{Amount, TxOut, Txid};
+    use lightning::sign::OutputSpender;
+
+    /// Keys found for the first, a middle and the last of LDK's 1,000 scripts sign a spend of
+    /// an output paying that script, and the same search gives the same identifier again.
+    #[test]
+    fn the_key_of_any_listed_script_is_found_and_spends_it() {
+        let keys = KeysManager::new(&[9u8; 32], 1, 2, true);
+        let secp = Secp256k1::new();
+        let scripts: Vec<ScriptBuf> = keys
+            .possible_v2_counterparty_closed_balance_spks(&secp)
+            .into_iter()
+            .step_by(2)
+            .collect();
+        assert_eq!(scripts.len(), 1000);
+        assert!(scripts.iter().all(|s| s.is_p2wpkh()));
+        for (i, script) in [(0, &scripts[0]), (499, &scripts[499]), (999, &scripts[999])] {
+            let id = keys_id_for(&keys, script).expect("a key identifier");
+            assert_eq!(keys_id_for(&keys, script), Some(id), "script {i}");
+            let output = TxOut {
+                value: Amount::from_sat(500_000),
+                script_pubkey: script.clone(),
+            };
+            let descriptor =
+                SpendableOutputDescriptor::StaticPaymentOutput(StaticPaymentOutputDescriptor {
+                    outpoint: lightning::chain::transaction::OutPoint {
+                        txid: Txid::from_byte_array([i as u8; 32]),
+                        index: 1,
+                    },
+                    output: output.clone(),
+                    channel_keys_id: id,
+                    channel_value_satoshis: 500_000,
+                    channel_transaction_parameters: None,
+                });
+            assert!(is_ours(&descriptor));
+            let change = ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array([1; 20]));
+            let tx = keys
+                .spend_spendable_outputs(&[&descriptor], Vec::new(), change, 100_000, None, &secp)
+                .expect("the found key signs");
+            let witness = &tx.input[0].witness;
+            let key = PublicKey::from_slice(witness.nth(1).expect("a key")).expect("a key");
+            assert_eq!(p2wpkh(&key), *script, "script {i}");
+            let sig = witness.nth(0).expect("a signature");
+            let (der, hash_type) = sig.split_at(sig.len() - 1);
+            assert_eq!(hash_type, [EcdsaSighashType::All as u8]);
+            let sighash = SighashCache::new(&tx)
+                .p2wpkh_signature_hash(0, script, output.value, EcdsaSighashType::All)
+                .expect("sighash");
+            let message = bitcoin::secp256k1::Message::from_digest(sighash.to_byte_array());
+            let signature =
+                bitcoin::secp256k1::ecdsa::Signature::from_der(der).expect("a DER signature");
+            secp.verify_ecdsa(&message, &signature, &key)
+                .expect("the signature verifies");
+        }
+    }
 }
