@@ -205,6 +205,20 @@ def esplora_http():
         write("esplora_http_request", name, h)
 
 
+def backup_file():
+    """Shapes of the SDK's backup file (magic, format 1, network, node id, created_at, schema,
+    nonce, sealed database and tag), without the key: whole, cut short, of another format."""
+    node_id = bytes.fromhex("02" + "11" * 32)
+    header = b"QTUMLNBK" + bytes([1, 2]) + node_id + (1_700_000_000).to_bytes(8, "big")
+    header += (7).to_bytes(4, "big") + bytes(range(12))
+    write("backup_file", "empty_database", header + bytes(16))
+    write("backup_file", "sealed_page", header + b"SQLite format 3\0" + bytes(100) + bytes(16))
+    write("backup_file", "header_only", header)
+    write("backup_file", "magic_only", b"QTUMLNBK")
+    write("backup_file", "format_2", b"QTUMLNBK" + bytes([2, 2]) + node_id + bytes(40))
+    write("backup_file", "unknown_network", b"QTUMLNBK" + bytes([1, 9]) + node_id + bytes(40))
+
+
 if __name__ == "__main__":
     headers_and_blocks()
     bolt11()
@@ -214,6 +228,7 @@ if __name__ == "__main__":
     esplora()
     regtest_rpc()
     esplora_http()
+    backup_file()
     for d in sorted(CORPUS.iterdir()):
         seeds = [f for f in d.iterdir() if f.name.startswith("seed-")]
         print(f"{d.name}: {len(seeds)} seeds, {sum(f.stat().st_size for f in seeds)} bytes")
