@@ -334,6 +334,9 @@ impl Node {
                 reasons.push(reason);
             }
         }
+        if let Some(reason) = self.inner.recovery.degraded_reason() {
+            reasons.push(reason);
+        }
         let held = self
             .inner
             .restore_hold

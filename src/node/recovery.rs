@@ -112,6 +112,8 @@ pub(crate) struct Recovery {
     /// The 1,000 `to_remote` scripts (derived on first use).
     scripts: OnceLock<Vec<ScriptBuf>>,
     last_scan: Mutex<Option<Instant>>,
+    /// Why the last scan failed, if it did (for the node's status).
+    last_error: Mutex<Option<String>>,
     /// One scan at a time.
     scanning: Mutex<()>,
 }
@@ -133,6 +135,7 @@ impl Recovery {
             state: Mutex::new(state),
             scripts: OnceLock::new(),
             last_scan: Mutex::new(None),
+            last_error: Mutex::new(None),
             scanning: Mutex::new(()),
         }
     }
@@ -217,8 +220,19 @@ impl Recovery {
         })
     }
 
+    /// Why the last scan failed, while recovery is on and it has not succeeded since.
+    pub(crate) fn degraded_reason(&self) -> Option<String> {
+        if !self.is_on() {
+            return None;
+        }
+        lock(&self.last_error)
+            .as_ref()
+            .map(|e| format!("recovery scan: {e}"))
+    }
+
     /// Look for new outputs paying this node's `to_remote` keys and hand them to the sweeper.
-    /// Without `force`, at most every [`BACKGROUND_SCAN_INTERVAL`].
+    /// Without `force`, at most every [`BACKGROUND_SCAN_INTERVAL`]. A failure is kept for the
+    /// node's status until a scan succeeds.
     pub(crate) fn scan(&self, inner: &NodeInner, force: bool) -> Result<(), NodeError> {
         if !self.is_on() {
             return Ok(());
@@ -229,6 +243,15 @@ impl Recovery {
                 return Ok(());
             }
         }
+        let result = self.scan_once(inner);
+        // A failed scan waits for the next interval too (a source failing half-way through
+        // 1,000 requests is not asked again at every sync).
+        *lock(&self.last_scan) = Some(Instant::now());
+        *lock(&self.last_error) = result.as_ref().err().map(|e| e.to_string());
+        result
+    }
+
+    fn scan_once(&self, inner: &NodeInner) -> Result<(), NodeError> {
         let _scan = lock(&self.scanning);
         let Some(mut state) = lock(&self.state).clone() else {
             return Ok(());
@@ -379,7 +402,6 @@ impl Recovery {
             self.save(Some(&state))?;
             *current = Some(state);
         }
-        *lock(&self.last_scan) = Some(Instant::now());
         Ok(())
     }
 }
