@@ -157,3 +157,16 @@ def fund_with_coinbase(harness, node, miner):
         return node.onchain_balance().spendable_sat >= 20 * QTUM
 
     wait_until("the coinbase matures", funded)
+
+
+def open_usable_channel(harness, opener, peer, miner, capacity_sat):
+    """`opener` opens `capacity_sat` to `peer`; returns the `CHANNEL_PENDING` event once both
+    sides have the channel ready (6 blocks mined to `miner`) and the opener can use it."""
+    user_channel_id = opener.open_channel(peer.node_uri(), capacity_sat)
+    pending = expect_event(opener, "channel pending",
+                           lambda e: e.is_CHANNEL_PENDING() and e.user_channel_id == user_channel_id)
+    harness.mine(6, miner.new_address())
+    expect_event(opener, "channel ready (opener)", lambda e: e.is_CHANNEL_READY())
+    expect_event(peer, "channel ready (peer)", lambda e: e.is_CHANNEL_READY())
+    wait_until("channel usable", lambda: any(c.is_usable for c in opener.list_channels()))
+    return pending

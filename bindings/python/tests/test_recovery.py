@@ -4,9 +4,9 @@ force-close; her share of his close is found on chain and swept to her wallet.""
 
 import shutil
 
-from conftest import QTUM, expect_event, fund_with_coinbase, wait_until
+from conftest import QTUM, expect_event, fund_with_coinbase, open_usable_channel, wait_until
 from qtum_lightning import PaymentStatus, WordCount, generate_mnemonic
-from test_full_cycle import await_event, build
+from test_full_cycle import build
 
 
 def test_recovery_without_a_backup(harness, tmp_path):
@@ -17,13 +17,7 @@ def test_recovery_without_a_backup(harness, tmp_path):
     alice.start()
     bob.start()
     fund_with_coinbase(harness, alice, miner)
-    user_channel_id = alice.open_channel(bob.node_uri(), 10 * QTUM)
-    await_event(alice, "pending",
-                lambda e: e.is_CHANNEL_PENDING() and e.user_channel_id == user_channel_id)
-    harness.mine(6, miner.new_address())
-    await_event(alice, "ready", lambda e: e.is_CHANNEL_READY())
-    expect_event(bob, "Bob: ready", lambda e: e.is_CHANNEL_READY())
-    wait_until("usable", lambda: any(c.is_usable for c in alice.list_channels()))
+    open_usable_channel(harness, alice, bob, miner, 10 * QTUM)
     paid = alice.send(bob.receive(QTUM * 1000, "before the loss"))
     assert alice.wait_payment(paid, 60_000).status == PaymentStatus.SUCCEEDED
     wait_until("Bob has it", lambda: bob.payment(paid) is not None

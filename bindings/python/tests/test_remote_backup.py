@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import QTUM, expect_event, fund_with_coinbase, wait_until
+from conftest import QTUM, fund_with_coinbase, open_usable_channel, wait_until
 from qtum_lightning import (
     BackupPolicy,
     Builder,
@@ -16,7 +16,7 @@ from qtum_lightning import (
     WordCount,
     generate_mnemonic,
 )
-from test_full_cycle import await_event, build, node_config
+from test_full_cycle import build, node_config
 
 
 def backed_up(node):
@@ -40,13 +40,7 @@ def test_restore_from_the_backup_server(harness, backup_server, tmp_path):
     alice.start()
     bob.start()
     fund_with_coinbase(harness, alice, miner)
-    user_channel_id = alice.open_channel(bob.node_uri(), 10 * QTUM)
-    pending = await_event(alice, "pending",
-                          lambda e: e.is_CHANNEL_PENDING() and e.user_channel_id == user_channel_id)
-    harness.mine(6, miner.new_address())
-    await_event(alice, "ready", lambda e: e.is_CHANNEL_READY())
-    expect_event(bob, "Bob: ready", lambda e: e.is_CHANNEL_READY())
-    wait_until("usable", lambda: any(c.is_usable for c in alice.list_channels()))
+    pending = open_usable_channel(harness, alice, bob, miner, 10 * QTUM)
     paid = alice.send(bob.receive(1000, "backed up"))
     assert alice.wait_payment(paid, 60_000).status == PaymentStatus.SUCCEEDED
     version = backed_up(alice)
