@@ -14,6 +14,7 @@ import {
   isEvent,
   rpcChainSource,
   validateMnemonic,
+  type Config,
   type PaymentDetails,
   type QtumEvent,
   type QtumNode,
@@ -61,6 +62,38 @@ export async function tutorial(peerUri: string, invoiceFromPeer: string): Promis
   return outcome;
 }
 
+// A phone restored from its words alone, with no backup: the wallet comes back from the seed;
+// recovery finds this node's share of each former peer's force close and sweeps it home.
+export async function restoreWithoutBackup(
+  config: Config,
+  mnemonic: string,
+  formerPeers: string[],
+): Promise<string> {
+  const node: QtumNode = await createNode(config, mnemonic);
+  await node.startAsync();
+  const report = await node.startChannelRecoveryAsync();
+  // Each peer that still has a channel with us force-closes when we connect.
+  for (const uri of formerPeers) {
+    await node.connectAsync(uri, true);
+  }
+  const abort = new AbortController();
+  let foundSat = 0n;
+  for await (const event of events(node, abort.signal)) {
+    if (isEvent(event, QtumEventTags.ChannelFundsRecovered)) {
+      const amount: bigint = event.inner.amountSat;
+      foundSat += amount;
+      abort.abort();
+    }
+  }
+  const now = await node.channelRecoveryAsync();
+  const outpoints: string[] = (now?.found ?? []).map((f) => f.outpoint);
+  await node.stopChannelRecoveryAsync();
+  await node.stopAsync();
+  node.uniffiDestroy();
+  // What the user is shown: what came back, and what cannot.
+  return `${report.notice} Found ${foundSat} sat in ${outpoints.length} close(s).`;
+}
+
 function describe(event: QtumEvent): string {
   switch (event.tag) {
     case QtumEventTags.ChannelReady:
@@ -82,4 +115,6 @@ export function blockingCallsAreNotOffered(node: QtumNode): void {
   node.setEventListener(undefined);
   // @ts-expect-error waitNextEvent() blocks: use events() or nextEventAsync().
   node.waitNextEvent(1000n);
+  // @ts-expect-error startChannelRecovery() writes to the database: use the async call.
+  node.startChannelRecovery();
 }
