@@ -61,9 +61,7 @@ fn history(node: &Node) -> Vec<(String, PaymentDirection, PaymentStatus, Option<
 fn pair(harness: &RegtestNode, a_config: Config) -> (Node, Node, Config) {
     let a = build(a_config.clone(), A_SEED);
     a.start().expect("a starts");
-    let b = start_node(harness, "backup-b", B_SEED);
-    fund(harness, &a, 2 * QTUM);
-    open_ready_channel(harness, &a, &b, QTUM, None);
+    let b = channel_to_new_peer(harness, &a, "backup-b", B_SEED);
     (a, b, a_config)
 }
 

@@ -29,9 +29,7 @@ fn a_node_restored_from_its_seed_alone_gets_its_channel_balance_back_through_the
     let a_config = config(&harness, "nobackup-a");
     let a = build(a_config.clone(), A_SEED);
     a.start().expect("a starts");
-    let b = start_node(&harness, "nobackup-b", B_SEED);
-    fund(&harness, &a, 2 * QTUM);
-    open_ready_channel(&harness, &a, &b, QTUM, None);
+    let b = channel_to_new_peer(&harness, &a, "nobackup-b", B_SEED);
     for _ in 0..3 {
         pay(&a, &b, 10_000_000_000);
     }

@@ -80,9 +80,7 @@ fn pair(harness: &RegtestNode, url: &str) -> (Node, Node, Config) {
     a.set_backup_server(url);
     let a = a.build().expect("a builds");
     a.start().expect("a starts");
-    let b = start_node(harness, "remote-b", B_SEED);
-    fund(harness, &a, 2 * QTUM);
-    open_ready_channel(harness, &a, &b, QTUM, None);
+    let b = channel_to_new_peer(harness, &a, "remote-b", B_SEED);
     (a, b, a_config)
 }
 
@@ -288,9 +286,7 @@ fn with_server_confirmed_updates_a_lost_node_restores_without_closing() {
     a.set_backup_policy(BackupPolicy::ServerConfirmed);
     let a = a.build().expect("a builds");
     a.start().expect("a starts");
-    let b = start_node(&harness, "required-b", B_SEED);
-    fund(&harness, &a, 2 * QTUM);
-    open_ready_channel(&harness, &a, &b, QTUM, None);
+    let b = channel_to_new_peer(&harness, &a, "required-b", B_SEED);
     for _ in 0..5 {
         pay(&a, &b, 7_000_000);
     }
@@ -368,9 +364,7 @@ fn a_lost_answer_a_forged_request_and_a_restart_without_the_server() {
     a.set_backup_policy(BackupPolicy::ServerConfirmed);
     let a = a.build().expect("a builds");
     a.start().expect("a starts");
-    let b = start_node(&harness, "lost-b", B_SEED);
-    fund(&harness, &a, 2 * QTUM);
-    open_ready_channel(&harness, &a, &b, QTUM, None);
+    let b = channel_to_new_peer(&harness, &a, "lost-b", B_SEED);
     let before = backed_up(&a);
 
     // The server stores the next copy but its answer is lost: the retry meets version

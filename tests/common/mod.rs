@@ -319,6 +319,15 @@ pub fn esplora_server(harness: &RegtestNode) -> qtum_esplora::EsploraServer {
     .expect("qtum-esplora starts")
 }
 
+/// A peer for `a` (running): B, started with `b_name` and `b_seed`, and a usable 1 QTUM channel
+/// from A, which is funded with 2 QTUM for it.
+pub fn channel_to_new_peer(harness: &RegtestNode, a: &Node, b_name: &str, b_seed: u8) -> Node {
+    let b = start_node(harness, b_name, b_seed);
+    fund(harness, a, 2 * QTUM);
+    open_ready_channel(harness, a, &b, QTUM, None);
+    b
+}
+
 /// `from` pays an invoice of `to` for `amount_msat`; returns once both sides have it settled.
 pub fn pay(from: &Node, to: &Node, amount_msat: u64) {
     let invoice = to.receive(amount_msat, "test", None).expect("invoice");
