@@ -259,8 +259,7 @@ impl Recovery {
         let chain = inner.onchain.chain_source();
         let tip = chain.tip().map_err(chain_error)?;
         let scripts = self.scripts();
-        let index: HashMap<&ScriptBuf, usize> =
-            scripts.iter().enumerate().map(|(i, s)| (s, i)).collect();
+        let ours: HashSet<&ScriptBuf> = scripts.iter().collect();
         let answer = chain
             .scripts_history_from(scripts, state.cursor)
             .map_err(chain_error)?;
@@ -310,7 +309,7 @@ impl Recovery {
                 continue;
             }
             for (vout, output) in tx.output.iter().enumerate() {
-                if !index.contains_key(&output.script_pubkey) {
+                if !ours.contains(&output.script_pubkey) {
                     continue;
                 }
                 let outpoint = OutPoint::new(txid, vout as u32);
@@ -393,15 +392,9 @@ impl Recovery {
                     .saturating_sub(SCAN_SAFETY_MARGIN),
             )
             .max(state.from_height);
-        {
-            let mut current = lock(&self.state);
-            if current.is_none() {
-                // Turned off meanwhile.
-                return Ok(());
-            }
-            self.save(Some(&state))?;
-            *current = Some(state);
-        }
+        // `stop` waits for the scan (`scanning`), so recovery is still on here.
+        self.save(Some(&state))?;
+        *lock(&self.state) = Some(state);
         Ok(())
     }
 }
