@@ -256,49 +256,36 @@ impl Store {
         if !signed_by(node_id, &get_message(id, time), request) {
             return error(401, "the signature is not this node's");
         }
+        let version_only = request.header("x-backup-version-only") == Some("1");
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if request.header("x-backup-version-only") == Some("1") {
-            let version: rusqlite::Result<Option<i64>> = conn
-                .query_row(
-                    "SELECT version FROM backups WHERE node_id = ?1",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .optional();
-            return match version {
-                Ok(Some(version)) => {
-                    let mut response = Response::json(
-                        200,
-                        serde_json::json!({ "version": version })
-                            .to_string()
-                            .into_bytes(),
-                    );
-                    response
-                        .headers
-                        .push(("X-Backup-Version", version.to_string()));
-                    response
-                }
-                Ok(None) => error(404, "no backup of this node"),
-                Err(e) => {
-                    log::error!("backup of {id}: {e}");
-                    error(500, "the backup could not be read")
-                }
-            };
-        }
-        let row: rusqlite::Result<Option<(i64, Vec<u8>)>> = conn
+        // The body is not even read for a version-only request.
+        let row: rusqlite::Result<Option<(i64, Option<Vec<u8>>)>> = conn
             .query_row(
-                "SELECT version, body FROM backups WHERE node_id = ?1",
-                params![id],
+                "SELECT version, CASE WHEN ?2 THEN NULL ELSE body END
+                 FROM backups WHERE node_id = ?1",
+                params![id, version_only],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional();
         match row {
-            Ok(Some((version, body))) => Response {
+            Ok(Some((version, Some(body)))) => Response {
                 status: 200,
                 content_type: "application/octet-stream",
                 headers: vec![("X-Backup-Version", version.to_string())],
                 body,
             },
+            Ok(Some((version, None))) => {
+                let mut response = Response::json(
+                    200,
+                    serde_json::json!({ "version": version })
+                        .to_string()
+                        .into_bytes(),
+                );
+                response
+                    .headers
+                    .push(("X-Backup-Version", version.to_string()));
+                response
+            }
             Ok(None) => error(404, "no backup of this node"),
             Err(e) => {
                 log::error!("backup of {id}: {e}");
