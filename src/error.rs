@@ -145,6 +145,18 @@ pub enum NodeError {
     NotClaimable(String),
     /// A backup could not be made (a PostgreSQL node, or the target cannot be written).
     BackupFailed(String),
+    /// No liquidity provider is configured (`Builder::set_liquidity_source`).
+    NoLiquiditySource,
+    /// The liquidity provider could not be reached or did not answer in time; nothing was
+    /// bought.
+    LiquiditySourceUnavailable(String),
+    /// The liquidity provider refused the request (an unknown token, an amount outside its
+    /// range); the text gives its reason.
+    LiquidityRefused(String),
+    /// The provider's quote expired before it was used: ask for a new one.
+    LiquidityQuoteExpired,
+    /// The provider's opening fee is above the limit the app set; the text gives both.
+    LiquidityFeeTooHigh(String),
 }
 
 impl fmt::Display for NodeError {
@@ -184,6 +196,15 @@ impl fmt::Display for NodeError {
             NodeError::CannotBumpFee(w) => write!(f, "cannot raise the fee: {w}"),
             NodeError::NotClaimable(w) => write!(f, "nothing to claim: {w}"),
             NodeError::BackupFailed(w) => write!(f, "backup failed: {w}"),
+            NodeError::NoLiquiditySource => f.write_str("no liquidity provider is configured"),
+            NodeError::LiquiditySourceUnavailable(w) => {
+                write!(f, "the liquidity provider is unavailable: {w}")
+            }
+            NodeError::LiquidityRefused(w) => write!(f, "the liquidity provider refused: {w}"),
+            NodeError::LiquidityQuoteExpired => {
+                f.write_str("the liquidity provider's quote has expired")
+            }
+            NodeError::LiquidityFeeTooHigh(w) => write!(f, "opening fee too high: {w}"),
         }
     }
 }

@@ -141,6 +141,22 @@ pub enum Event {
         /// Its value, in satoshi (the sweep's fee comes off it).
         amount_sat: u64,
     },
+    /// A payment to a just-in-time invoice (`Node::receive_via_jit_channel`) arrived over the
+    /// channel the liquidity provider opened for it, and was claimed: the provider kept
+    /// `opening_fee_msat` of it, within the fee it quoted.
+    JitChannelOpened {
+        /// The channel the payment came over (hex).
+        #[serde(with = "crate::types::as_text")]
+        channel_id: ChannelId,
+        /// The liquidity provider (hex node id).
+        #[serde(with = "crate::types::as_text")]
+        lsp_node_id: PublicKey,
+        /// The payment (hex).
+        #[serde(with = "crate::types::as_text")]
+        payment_hash: PaymentHash,
+        /// What the provider kept as its opening fee, in millisatoshi.
+        opening_fee_msat: u64,
+    },
 }
 
 impl Event {
@@ -164,6 +180,7 @@ impl Event {
             Event::PaymentFailed { payment_id, .. } => Some(format!("failed:{payment_id}")),
             Event::PaymentForwarded { .. } => None,
             Event::ChannelFundsRecovered { outpoint, .. } => Some(format!("recovered:{outpoint}")),
+            Event::JitChannelOpened { payment_hash, .. } => Some(format!("jit:{payment_hash}")),
         }
     }
 }

@@ -41,10 +41,10 @@ pub use error::{BuildError, NodeError};
 pub use event::{CloseKind, Event, EventListener, PaymentFailureKind};
 pub use node::{
     BackupInfo, BackupPolicy, Balances, Builder, ChannelInfo, ChannelRecovery, CloseSource,
-    ClosingBalance, ClosingStatus, InvoicePreview, Node, NodeStatus, OnchainBalance,
-    OnchainFeeBump, OnchainFeeRates, OnchainSendPreview, OnchainTransaction, OnchainTxKind,
-    ParsedInput, PaymentFeeEstimate, PeerInfo, PendingSweep, RecoveredOutput, SendOptions,
-    SweepStatus,
+    ClosingBalance, ClosingStatus, InvoicePreview, JitInvoice, JitQuote, LspServiceConfig, Node,
+    NodeStatus, OnchainBalance, OnchainFeeBump, OnchainFeeRates, OnchainSendPreview,
+    OnchainTransaction, OnchainTxKind, ParsedInput, PaymentFeeEstimate, PeerInfo, PendingSweep,
+    RecoveredOutput, SendOptions, SweepStatus,
 };
 pub use payment::store::{
     CustomRecord, PaymentDetails, PaymentDirection, PaymentFilter, PaymentKind, PaymentStatus,

@@ -136,6 +136,20 @@ pub fn default_config(
     Config::new(network, storage_dir, chain_source)
 }
 
+/// What a liquidity provider offers with Qtum's defaults (0.002 QTUM or 1 % opening fee,
+/// payments of 0.01 to 10 QTUM, channels kept 30 days); see `LspServiceConfig`.
+#[uniffi::export]
+pub fn default_lsp_service_config() -> crate::node::LspServiceConfig {
+    crate::node::LspServiceConfig::default()
+}
+
+/// The opening fee `quote` charges for a payment of `amount_msat`, in millisatoshi (`None` on
+/// overflow).
+#[uniffi::export]
+pub fn jit_quote_fee(quote: crate::node::JitQuote, amount_msat: u64) -> Option<u64> {
+    quote.fee_for(amount_msat)
+}
+
 /// A chain source of one qtumd JSON-RPC endpoint (`ChainSourceConfig.Rpc` with more endpoints
 /// for failover and comparison, or a private CA).
 #[uniffi::export]

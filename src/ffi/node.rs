@@ -24,9 +24,10 @@ use crate::config::Config;
 use crate::error::{BuildError, NodeError};
 use crate::event::Event;
 use crate::node::{
-    BackupInfo, BackupPolicy, Balances, ChannelInfo, ChannelRecovery, InvoicePreview, NodeStatus,
-    OnchainBalance, OnchainFeeBump, OnchainFeeRates, OnchainSendPreview, OnchainTransaction,
-    ParsedInput, PaymentFeeEstimate, PeerInfo, PendingSweep, SendOptions,
+    BackupInfo, BackupPolicy, Balances, ChannelInfo, ChannelRecovery, InvoicePreview, JitInvoice,
+    JitQuote, LspServiceConfig, NodeStatus, OnchainBalance, OnchainFeeBump, OnchainFeeRates,
+    OnchainSendPreview, OnchainTransaction, ParsedInput, PaymentFeeEstimate, PeerInfo,
+    PendingSweep, SendOptions,
 };
 use crate::payment::store::{CustomRecord, PaymentDetails, PaymentFilter};
 use crate::qtum::network::Network;
@@ -166,6 +167,26 @@ impl Builder {
     /// (same mnemonic; the storage directory must not hold a node yet).
     pub fn set_restore_from_backup_server(&self, url: String) {
         lock(&self.inner).set_restore_from_backup_server(&url);
+    }
+
+    /// Buy inbound liquidity from the LSP at `uri` (`pubkey@host:port`): just-in-time channels
+    /// (`receive_via_jit_channel`) and webhooks (`register_webhook`). `token`: what the
+    /// provider asks of its clients, if anything. `trust_zero_conf`: use the provider's
+    /// channels before their funding confirms, so a first payment arrives at once (the
+    /// provider could double-spend the funding until then: only for a provider you trust).
+    pub fn set_liquidity_source(&self, uri: String, token: Option<String>, trust_zero_conf: bool) {
+        let token = token.map(zeroize::Zeroizing::new);
+        lock(&self.inner).set_liquidity_source(
+            &uri,
+            token.as_deref().map(|t| t.as_str()),
+            trust_zero_conf,
+        );
+    }
+
+    /// Act as a liquidity provider: sell just-in-time channels and notify offline clients
+    /// (`default_lsp_service_config` gives Qtum's defaults).
+    pub fn set_liquidity_service(&self, config: LspServiceConfig) {
+        lock(&self.inner).set_liquidity_service(config);
     }
 
     /// Open (or create) the node's store and restore its state: reads the disk and asks the
@@ -317,6 +338,79 @@ impl Node {
     /// Recover channel funds without a backup after a restore from the mnemonic: connect to
     /// every peer the wallet had channels with; each force-closes, and this node's share of its
     /// close is found on chain and swept to the wallet. Stays on until
+    /// The liquidity provider's current terms for a just-in-time channel (what
+    /// `receive_via_jit_channel` would cost), to show before buying.
+    pub fn jit_channel_quote(&self) -> Result<JitQuote, NodeError> {
+        self.inner.jit_channel_quote()
+    }
+
+    /// An invoice for `amount_msat` payable while this node has no inbound capacity: the
+    /// liquidity provider opens a channel when the payment arrives and keeps its opening fee
+    /// (`JitInvoice.opening_fee_msat`). `LiquidityFeeTooHigh` when that fee would be above
+    /// `max_opening_fee_msat`.
+    #[uniffi::method(default(expiry_secs = None, max_opening_fee_msat = None))]
+    pub fn receive_via_jit_channel(
+        &self,
+        amount_msat: u64,
+        description: String,
+        expiry_secs: Option<u32>,
+        max_opening_fee_msat: Option<u64>,
+    ) -> Result<JitInvoice, NodeError> {
+        self.inner.receive_via_jit_channel(
+            amount_msat,
+            &description,
+            expiry_secs,
+            max_opening_fee_msat,
+        )
+    }
+
+    /// A variable-amount invoice through a just-in-time channel; `LiquidityFeeTooHigh` when the
+    /// provider's rate is above `max_proportional_fee_ppm`.
+    #[uniffi::method(default(expiry_secs = None, max_proportional_fee_ppm = None))]
+    pub fn receive_variable_amount_via_jit_channel(
+        &self,
+        description: String,
+        expiry_secs: Option<u32>,
+        max_proportional_fee_ppm: Option<u32>,
+    ) -> Result<JitInvoice, NodeError> {
+        self.inner.receive_variable_amount_via_jit_channel(
+            &description,
+            expiry_secs,
+            max_proportional_fee_ppm,
+        )
+    }
+
+    /// Buy a just-in-time channel on the terms of `quote` (from `jit_channel_quote`, shown to
+    /// the user): `LiquidityQuoteExpired` once it has expired. `amount_msat` `None` for a
+    /// variable amount.
+    #[uniffi::method(default(expiry_secs = None))]
+    pub fn receive_via_jit_quote(
+        &self,
+        quote: JitQuote,
+        amount_msat: Option<u64>,
+        description: String,
+        expiry_secs: Option<u32>,
+    ) -> Result<JitInvoice, NodeError> {
+        self.inner
+            .receive_via_jit_quote(quote, amount_msat, &description, expiry_secs)
+    }
+
+    /// Register an HTTPS `url` with the liquidity provider under `app_name`: it is called when
+    /// a payment waits for this node while it is offline (LSPS5).
+    pub fn register_webhook(&self, app_name: String, url: String) -> Result<(), NodeError> {
+        self.inner.register_webhook(&app_name, &url)
+    }
+
+    /// The app names with a webhook at the liquidity provider.
+    pub fn list_webhooks(&self) -> Result<Vec<String>, NodeError> {
+        self.inner.list_webhooks()
+    }
+
+    /// Remove the webhook of `app_name` at the liquidity provider.
+    pub fn remove_webhook(&self, app_name: String) -> Result<(), NodeError> {
+        self.inner.remove_webhook(&app_name)
+    }
+
     /// `stop_channel_recovery`; show the report's `notice` to the user.
     pub fn start_channel_recovery(&self) -> Result<ChannelRecovery, NodeError> {
         self.inner.start_channel_recovery()
@@ -711,6 +805,84 @@ impl Node {
         reason: Option<String>,
     ) -> Result<(), NodeError> {
         on_pool(move || self.inner.force_close_channel(&channel_id, reason)).await
+    }
+
+    /// `jit_channel_quote`, on the call pool.
+    pub async fn jit_channel_quote_async(self: Arc<Self>) -> Result<JitQuote, NodeError> {
+        on_pool(move || self.inner.jit_channel_quote()).await
+    }
+
+    /// `receive_via_jit_channel`, on the call pool.
+    #[uniffi::method(default(expiry_secs = None, max_opening_fee_msat = None))]
+    pub async fn receive_via_jit_channel_async(
+        self: Arc<Self>,
+        amount_msat: u64,
+        description: String,
+        expiry_secs: Option<u32>,
+        max_opening_fee_msat: Option<u64>,
+    ) -> Result<JitInvoice, NodeError> {
+        on_pool(move || {
+            self.inner.receive_via_jit_channel(
+                amount_msat,
+                &description,
+                expiry_secs,
+                max_opening_fee_msat,
+            )
+        })
+        .await
+    }
+
+    /// `receive_variable_amount_via_jit_channel`, on the call pool.
+    #[uniffi::method(default(expiry_secs = None, max_proportional_fee_ppm = None))]
+    pub async fn receive_variable_amount_via_jit_channel_async(
+        self: Arc<Self>,
+        description: String,
+        expiry_secs: Option<u32>,
+        max_proportional_fee_ppm: Option<u32>,
+    ) -> Result<JitInvoice, NodeError> {
+        on_pool(move || {
+            self.inner.receive_variable_amount_via_jit_channel(
+                &description,
+                expiry_secs,
+                max_proportional_fee_ppm,
+            )
+        })
+        .await
+    }
+
+    /// `receive_via_jit_quote`, on the call pool.
+    #[uniffi::method(default(expiry_secs = None))]
+    pub async fn receive_via_jit_quote_async(
+        self: Arc<Self>,
+        quote: JitQuote,
+        amount_msat: Option<u64>,
+        description: String,
+        expiry_secs: Option<u32>,
+    ) -> Result<JitInvoice, NodeError> {
+        on_pool(move || {
+            self.inner
+                .receive_via_jit_quote(quote, amount_msat, &description, expiry_secs)
+        })
+        .await
+    }
+
+    /// `register_webhook`, on the call pool.
+    pub async fn register_webhook_async(
+        self: Arc<Self>,
+        app_name: String,
+        url: String,
+    ) -> Result<(), NodeError> {
+        on_pool(move || self.inner.register_webhook(&app_name, &url)).await
+    }
+
+    /// `list_webhooks`, on the call pool.
+    pub async fn list_webhooks_async(self: Arc<Self>) -> Result<Vec<String>, NodeError> {
+        on_pool(move || self.inner.list_webhooks()).await
+    }
+
+    /// `remove_webhook`, on the call pool.
+    pub async fn remove_webhook_async(self: Arc<Self>, app_name: String) -> Result<(), NodeError> {
+        on_pool(move || self.inner.remove_webhook(&app_name)).await
     }
 
     /// `start_channel_recovery`, on the call pool.

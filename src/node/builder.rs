@@ -88,6 +88,11 @@ pub struct Builder {
     /// A backup server to upload every change of channel state to.
     backup_server: Option<String>,
     backup_policy: super::remote_backup::BackupPolicy,
+    /// The liquidity provider to buy inbound channels from (`pubkey@host:port` as given; its
+    /// token is never printed).
+    liquidity_source: Option<(String, Option<Zeroizing<String>>, bool)>,
+    /// Serve LSPS2/LSPS5 as a liquidity provider.
+    liquidity_service: Option<super::liquidity::LspServiceConfig>,
     /// A PostgreSQL database instead of the SQLite file (its URL may carry a password: never
     /// printed).
     #[cfg(feature = "postgres")]
@@ -120,6 +125,8 @@ impl Builder {
             restore_from_server: None,
             backup_server: None,
             backup_policy: Default::default(),
+            liquidity_source: None,
+            liquidity_service: None,
             #[cfg(feature = "postgres")]
             postgres_url: None,
             #[cfg(feature = "postgres")]
@@ -201,6 +208,36 @@ impl Builder {
     /// from the version restored.
     pub fn set_restore_from_backup_server(&mut self, url: &str) -> &mut Builder {
         self.restore_from_server = Some(url.to_string());
+        self
+    }
+
+    /// Buy inbound liquidity from the LSP at `uri` (`pubkey@host:port`): LSPS2 just-in-time
+    /// channels ([`Node::receive_via_jit_channel`]) and LSPS5 webhooks. `token` is what the
+    /// provider asks of its clients, if anything. `trust_zero_conf` lets the provider's
+    /// channels be used before their funding confirms, so a first payment arrives at once;
+    /// until the funding confirms the provider could double-spend it, so say `true` only for a
+    /// provider you trust. Checked by `build`.
+    pub fn set_liquidity_source(
+        &mut self,
+        uri: &str,
+        token: Option<&str>,
+        trust_zero_conf: bool,
+    ) -> &mut Builder {
+        self.liquidity_source = Some((
+            uri.to_string(),
+            token.map(|t| Zeroizing::new(t.to_string())),
+            trust_zero_conf,
+        ));
+        self
+    }
+
+    /// Act as a liquidity provider for other nodes: sell just-in-time channels (LSPS2) and
+    /// notify offline clients through their webhooks (LSPS5). Checked by `build`.
+    pub fn set_liquidity_service(
+        &mut self,
+        config: super::liquidity::LspServiceConfig,
+    ) -> &mut Builder {
+        self.liquidity_service = Some(config);
         self
     }
 
@@ -465,7 +502,35 @@ impl Builder {
             .cleanup_stale_updates(false)
             .map_err(|e| BuildError::Storage(format!("monitor update cleanup: {e}")))?;
 
-        let user_config = ldk_user_config(&config);
+        let liquidity_source = match &self.liquidity_source {
+            Some((uri, token, trust_zero_conf)) => Some(super::liquidity::LiquiditySource {
+                uri: uri.parse().map_err(|e| {
+                    BuildError::InvalidConfig(format!("liquidity source {uri}: {e}"))
+                })?,
+                token: token.as_ref().map(|t| t.to_string()),
+                trust_zero_conf: *trust_zero_conf,
+            }),
+            None => None,
+        };
+        if let Some(service) = &self.liquidity_service {
+            service
+                .validate(config.max_channel_size_sat)
+                .map_err(BuildError::InvalidConfig)?;
+        }
+        let mut user_config = ldk_user_config(&config);
+        if liquidity_source.is_some() {
+            // The provider's channel is accepted by `liquidity::on_open_channel_request`
+            // (zero-conf only when trusted), and its opening fee is kept from the payment it
+            // forwards: LDK lets a forwarder keep part of an HTLC only where this is on, and
+            // the payment handler fails back every payment that lost more than a JIT
+            // invoice's terms allow.
+            user_config.manually_accept_inbound_channels = true;
+            user_config.channel_config.accept_underpaying_htlcs = true;
+        }
+        if self.liquidity_service.is_some() {
+            // Payments to the scids sold to clients are held until their channel exists.
+            user_config.accept_intercept_htlcs = true;
+        }
         let stored_manager = match store.read(
             CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
             CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
@@ -591,6 +656,16 @@ impl Builder {
             Some(utxo_lookup),
             logger.clone(),
         ));
+        let liquidity = super::liquidity::Liquidity::new(
+            keys.clone(),
+            channel_manager.clone(),
+            store.clone(),
+            broadcaster.clone(),
+            liquidity_source,
+            self.liquidity_service.clone(),
+            super::liquidity::promise_secret(&seed.ldk_seed()),
+        )
+        .map_err(BuildError::ReadFailed)?;
         let peer_gate = Arc::new(PeerGate::new());
         if peer_gate_backup {
             peer_gate.require_backup();
@@ -602,6 +677,7 @@ impl Builder {
             custom_message_handler: Arc::new(PeerAdmission::new(
                 peer_gate.clone(),
                 channel_manager.clone(),
+                liquidity.manager.clone(),
             )),
             send_only_message_handler: chain_monitor.clone(),
         };
@@ -631,6 +707,7 @@ impl Builder {
             remote_backup,
             restore_hold,
             recovery,
+            liquidity,
             onchain,
             chain_monitor,
             channel_manager,

@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use lightning::chain::chaininterface::ConfirmationTarget;
 use lightning::events::{Event as LdkEvent, HTLCHandlingFailureType, PaymentPurpose, ReplayEvent};
-use lightning_background_processor::{
-    BackgroundProcessor, GossipSync, NO_LIQUIDITY_MANAGER_SYNC, NO_ONION_MESSENGER,
-};
+use lightning_background_processor::{BackgroundProcessor, GossipSync, NO_ONION_MESSENGER};
 
 use crate::event::{CloseKind, Event, PaymentFailureKind};
 use crate::node::NodeInner;
@@ -52,7 +50,7 @@ pub(crate) fn start_background_processor(
         NO_ONION_MESSENGER,
         GossipSync::p2p(inner.gossip_sync.clone()),
         inner.peer_manager.clone(),
-        NO_LIQUIDITY_MANAGER_SYNC,
+        Some(inner.liquidity.manager.clone()),
         Some(inner.sweeper.clone()),
         inner.logger.clone(),
         Some(inner.scorer.clone()),
@@ -168,30 +166,72 @@ fn handle_event(
             user_channel_id,
             counterparty_node_id,
             ..
-        } => push(
-            inner,
-            Event::ChannelReady {
-                channel_id,
-                user_channel_id: UserChannelId(user_channel_id),
-                counterparty_node_id,
-            },
-        ),
+        } => {
+            // A channel sold just in time: the HTLCs waiting for it go on now.
+            super::liquidity::on_channel_ready(
+                inner,
+                user_channel_id,
+                &channel_id,
+                &counterparty_node_id,
+            );
+            push(
+                inner,
+                Event::ChannelReady {
+                    channel_id,
+                    user_channel_id: UserChannelId(user_channel_id),
+                    counterparty_node_id,
+                },
+            )
+        }
+        LdkEvent::OpenChannelRequest {
+            temporary_channel_id,
+            counterparty_node_id,
+            ..
+        } => {
+            super::liquidity::on_open_channel_request(
+                inner,
+                &temporary_channel_id,
+                &counterparty_node_id,
+            );
+            Ok(())
+        }
+        LdkEvent::HTLCIntercepted {
+            intercept_id,
+            requested_next_hop_scid,
+            payment_hash,
+            expected_outbound_amount_msat,
+            ..
+        } => {
+            super::liquidity::on_htlc_intercepted(
+                inner,
+                intercept_id,
+                requested_next_hop_scid,
+                expected_outbound_amount_msat,
+                payment_hash,
+            );
+            Ok(())
+        }
         LdkEvent::ChannelClosed {
             channel_id,
             user_channel_id,
             reason,
             counterparty_node_id,
             ..
-        } => push(
-            inner,
-            Event::ChannelClosed {
-                channel_id,
-                user_channel_id: UserChannelId(user_channel_id),
-                counterparty_node_id,
-                kind: CloseKind::of(&reason),
-                reason: reason.to_string(),
-            },
-        ),
+        } => {
+            if let Some(counterparty) = &counterparty_node_id {
+                super::liquidity::on_channel_closed(inner, counterparty, user_channel_id);
+            }
+            push(
+                inner,
+                Event::ChannelClosed {
+                    channel_id,
+                    user_channel_id: UserChannelId(user_channel_id),
+                    counterparty_node_id,
+                    kind: CloseKind::of(&reason),
+                    reason: reason.to_string(),
+                },
+            )
+        }
         LdkEvent::SpendableOutputs {
             outputs,
             channel_id,
@@ -229,11 +269,48 @@ fn handle_event(
             payment_hash,
             purpose,
             amount_msat,
+            counterparty_skimmed_fee_msat,
             onion_fields,
             claim_deadline,
+            receiving_channel_ids,
             ..
         } => {
             let id = PaymentId(payment_hash.0);
+            // The last hop kept part of the payment: only a liquidity provider may, for a JIT
+            // invoice, and only what it quoted.
+            let mut jit = None;
+            if counterparty_skimmed_fee_msat > 0 {
+                let total = amount_msat.saturating_add(counterparty_skimmed_fee_msat);
+                match super::liquidity::skim_allowed(
+                    inner,
+                    &payment_hash,
+                    total,
+                    counterparty_skimmed_fee_msat,
+                ) {
+                    Some(lsp) => jit = Some(lsp),
+                    None => {
+                        log::warn!(
+                            "payment {payment_hash}: {counterparty_skimmed_fee_msat} msat kept by \
+                             the last hop without an agreement: failing it back"
+                        );
+                        inner.channel_manager.fail_htlc_backwards(&payment_hash);
+                        return Ok(());
+                    }
+                }
+            }
+            if let (Some(lsp), true) = (jit, purpose.preimage().is_some()) {
+                if let Some((channel_id, _)) = receiving_channel_ids.first() {
+                    push(
+                        inner,
+                        Event::JitChannelOpened {
+                            channel_id: *channel_id,
+                            lsp_node_id: lsp,
+                            payment_hash,
+                            opening_fee_msat: counterparty_skimmed_fee_msat,
+                        },
+                    )?;
+                }
+            }
             let records = custom_records(onion_fields.as_ref());
             let row = inner.payments.get(&id).map_err(|_| ReplayEvent())?;
             if matches!(purpose, PaymentPurpose::SpontaneousPayment(_)) && row.is_none() {
@@ -308,6 +385,11 @@ fn handle_event(
                     .set_claimable(&id, None, None, &[])
                     .map_err(|_| ReplayEvent())?;
             }
+            Ok(())
+        }
+        LdkEvent::HTLCHandlingFailed { failure_type, .. } => {
+            // A forward failed: if it was a JIT channel's payment, the provider's state learns.
+            super::liquidity::on_htlc_handling_failed(inner, failure_type);
             Ok(())
         }
         LdkEvent::PaymentClaimed {
@@ -385,17 +467,22 @@ fn handle_event(
             prev_channel_id,
             next_channel_id,
             total_fee_earned_msat,
+            skimmed_fee_msat,
             outbound_amount_forwarded_msat,
             ..
-        } => push(
-            inner,
-            Event::PaymentForwarded {
-                prev_channel_id,
-                next_channel_id,
-                fee_earned_msat: total_fee_earned_msat,
-                outbound_amount_msat: outbound_amount_forwarded_msat,
-            },
-        ),
+        } => {
+            // A JIT channel's first payment went through: the provider's fee is earned.
+            super::liquidity::on_payment_forwarded(inner, next_channel_id, skimmed_fee_msat);
+            push(
+                inner,
+                Event::PaymentForwarded {
+                    prev_channel_id,
+                    next_channel_id,
+                    fee_earned_msat: total_fee_earned_msat,
+                    outbound_amount_msat: outbound_amount_forwarded_msat,
+                },
+            )
+        }
         LdkEvent::ConnectionNeeded { node_id, addresses } => {
             if !inner.peer_gate.admits(&inner.channel_manager, &node_id) {
                 // Not before the chain sync (see `peer_gate`); LDK asks again when it still

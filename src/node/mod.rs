@@ -10,6 +10,7 @@ mod handler;
 mod history;
 mod input;
 pub(crate) mod keys;
+pub(crate) mod liquidity;
 mod message;
 mod onchain;
 mod peer_gate;
@@ -35,6 +36,7 @@ pub use channels::ChannelInfo;
 pub use gossip::GraphInfo;
 pub use history::{OnchainTransaction, OnchainTxKind};
 pub use input::ParsedInput;
+pub use liquidity::{JitInvoice, JitQuote, LspServiceConfig};
 pub use onchain::{OnchainBalance, OnchainFeeBump, OnchainFeeRates, OnchainSendPreview};
 pub(crate) use peers::parse_node_id;
 pub use peers::PeerInfo;
@@ -106,6 +108,8 @@ pub(crate) struct NodeInner {
     pub(crate) restore_hold: Arc<restore_hold::RestoreHold>,
     /// A recovery without backup, when the app started one.
     pub(crate) recovery: recovery::Recovery,
+    /// LSPS2/LSPS5, as client of a provider and as provider (see `liquidity`).
+    pub(crate) liquidity: liquidity::Liquidity,
     pub(crate) onchain: Arc<Onchain>,
     pub(crate) chain_monitor: Arc<ChainMonitor>,
     pub(crate) channel_manager: Arc<ChannelManager>,

@@ -18,18 +18,19 @@
 //! that is not ready keeps waiting until the sync succeeds. It applies to every connection,
 //! inbound or outbound, at one place: the handshake (see [`PeerAdmission`]).
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bitcoin::secp256k1::PublicKey;
-use lightning::io;
 use lightning::ln::msgs::{DecodeError, Init, LightningError};
 use lightning::ln::peer_handler::CustomMessageHandler;
 use lightning::ln::wire::CustomMessageReader;
 use lightning::types::features::{InitFeatures, NodeFeatures};
+use lightning::util::ser::LengthLimitedRead;
+use lightning_liquidity::lsps0::ser::RawLSPSMessage;
 
+use super::liquidity::LiquidityManager;
 use super::lock;
 use super::types::ChannelManager;
 
@@ -125,57 +126,66 @@ fn has_channel_not_ready(channel_manager: &ChannelManager, peer: &PublicKey) -> 
         .any(|c| !c.is_channel_ready)
 }
 
-/// The handshake-time check of [`PeerGate`], in the slot LDK gives custom messages (the node
-/// has none of its own yet, so it reads none).
+/// The handshake-time check of [`PeerGate`], in the slot LDK gives custom messages; the
+/// custom messages themselves are the liquidity protocols' (LSPS0 transport, see
+/// `crate::node::liquidity`), handed to lightning-liquidity.
 pub(crate) struct PeerAdmission {
     gate: Arc<PeerGate>,
     channel_manager: Arc<ChannelManager>,
+    liquidity: Arc<LiquidityManager>,
 }
 
 impl PeerAdmission {
-    pub(crate) fn new(gate: Arc<PeerGate>, channel_manager: Arc<ChannelManager>) -> Self {
+    pub(crate) fn new(
+        gate: Arc<PeerGate>,
+        channel_manager: Arc<ChannelManager>,
+        liquidity: Arc<LiquidityManager>,
+    ) -> Self {
         PeerAdmission {
             gate,
             channel_manager,
+            liquidity,
         }
     }
 }
 
 impl CustomMessageReader for PeerAdmission {
-    type CustomMessage = Infallible;
+    type CustomMessage = RawLSPSMessage;
 
-    fn read<R: io::Read>(
+    fn read<R: LengthLimitedRead>(
         &self,
-        _message_type: u16,
-        _buffer: &mut R,
-    ) -> Result<Option<Infallible>, DecodeError> {
-        Ok(None)
+        message_type: u16,
+        buffer: &mut R,
+    ) -> Result<Option<RawLSPSMessage>, DecodeError> {
+        self.liquidity.read(message_type, buffer)
     }
 }
 
 impl CustomMessageHandler for PeerAdmission {
     fn handle_custom_message(
         &self,
-        msg: Infallible,
-        _sender_node_id: PublicKey,
+        msg: RawLSPSMessage,
+        sender_node_id: PublicKey,
     ) -> Result<(), LightningError> {
-        match msg {}
+        self.liquidity.handle_custom_message(msg, sender_node_id)
     }
 
-    fn get_and_clear_pending_msg(&self) -> Vec<(PublicKey, Infallible)> {
-        Vec::new()
+    fn get_and_clear_pending_msg(&self) -> Vec<(PublicKey, RawLSPSMessage)> {
+        self.liquidity.get_and_clear_pending_msg()
     }
 
-    fn peer_disconnected(&self, _their_node_id: PublicKey) {}
+    fn peer_disconnected(&self, their_node_id: PublicKey) {
+        self.liquidity.peer_disconnected(their_node_id)
+    }
 
     fn peer_connected(
         &self,
         their_node_id: PublicKey,
-        _msg: &Init,
+        msg: &Init,
         inbound: bool,
     ) -> Result<(), ()> {
         if self.gate.admits(&self.channel_manager, &their_node_id) {
-            return Ok(());
+            return self.liquidity.peer_connected(their_node_id, msg, inbound);
         }
         let direction = if inbound { "from" } else { "to" };
         log::info!(
@@ -186,11 +196,11 @@ impl CustomMessageHandler for PeerAdmission {
     }
 
     fn provided_node_features(&self) -> NodeFeatures {
-        NodeFeatures::empty()
+        self.liquidity.provided_node_features()
     }
 
-    fn provided_init_features(&self, _their_node_id: PublicKey) -> InitFeatures {
-        InitFeatures::empty()
+    fn provided_init_features(&self, their_node_id: PublicKey) -> InitFeatures {
+        self.liquidity.provided_init_features(their_node_id)
     }
 }
 

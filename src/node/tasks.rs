@@ -159,6 +159,9 @@ pub(super) fn start_parts(
     );
     handle.spawn(reconnect_peers(inner.clone(), stop.clone()));
     handle.spawn(announce_node(inner.clone(), stop.clone()));
+    if inner.liquidity.service.is_some() {
+        handle.spawn(serve_liquidity(inner.clone(), stop.clone()));
+    }
     handle.spawn(super::remote_backup::backup_loop(
         inner.clone(),
         stop.clone(),
@@ -245,6 +248,15 @@ async fn reconnect_peers(inner: Arc<NodeInner>, stop: Arc<AtomicBool>) {
         } else {
             inner.peer_gate.wait_synced(RECONNECT_INTERVAL).await;
         }
+    }
+}
+
+/// A liquidity provider answers its clients' requests and opens their channels (see
+/// `liquidity`); a client drains the same queue only while it waits for an answer.
+async fn serve_liquidity(inner: Arc<NodeInner>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Acquire) {
+        super::liquidity::pump(&inner);
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

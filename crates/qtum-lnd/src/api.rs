@@ -140,6 +140,11 @@ fn node_error_status(e: &NodeError) -> (u16, &'static str) {
         E::CannotBumpFee(_) => (409, "CannotBumpFee"),
         E::NotClaimable(_) => (409, "NotClaimable"),
         E::BackupFailed(_) => (500, "BackupFailed"),
+        E::NoLiquiditySource => (409, "NoLiquiditySource"),
+        E::LiquiditySourceUnavailable(_) => (503, "LiquiditySourceUnavailable"),
+        E::LiquidityRefused(_) => (422, "LiquidityRefused"),
+        E::LiquidityQuoteExpired => (409, "LiquidityQuoteExpired"),
+        E::LiquidityFeeTooHigh(_) => (409, "LiquidityFeeTooHigh"),
     }
 }
 
