@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub log: LogSection,
     #[serde(default)]
     pub storage: StorageSection,
+    #[serde(default)]
+    pub lsp: LspSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -139,6 +141,26 @@ pub struct StorageSection {
     pub postgres_url_file: Option<PathBuf>,
     /// The CA (PEM) the server's certificate must chain to when TLS is used.
     pub postgres_ca_file: Option<PathBuf>,
+}
+
+/// `[lsp]`: act as a liquidity provider (LSPS2 just-in-time channels, LSPS5 webhooks). Every
+/// value defaults to the SDK's `LspServiceConfig::default()`. The token stays in its file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LspSection {
+    pub enabled: Option<bool>,
+    pub min_opening_fee_msat: Option<u64>,
+    pub opening_fee_ppm: Option<u32>,
+    pub min_payment_msat: Option<u64>,
+    pub max_payment_msat: Option<u64>,
+    pub min_channel_lifetime_blocks: Option<u32>,
+    pub max_client_to_self_delay_blocks: Option<u32>,
+    pub quote_validity_secs: Option<u32>,
+    pub channel_over_provisioning_ppm: Option<u32>,
+    /// A file whose first line is the token clients must present.
+    pub token_file: Option<PathBuf>,
+    /// The CAs (PEM) webhook servers must chain to; default: the public roots.
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 /// A bad configuration: the key and what is wrong with it.
@@ -248,6 +270,8 @@ pub struct DaemonConfig {
     pub log_level: log::LevelFilter,
     pub log_file: Option<PathBuf>,
     pub storage: StorageConfig,
+    /// Serve LSPS2/LSPS5 (`[lsp] enabled = true`).
+    pub lsp: Option<qtum_lightning::LspServiceConfig>,
 }
 
 /// The first line of a secret file (a trailing newline, or anything after the first line, is
@@ -610,6 +634,56 @@ impl DaemonConfig {
             _ => return Err(bad("storage.backend", "must be sqlite or postgres")),
         };
 
+        let lsp = match file.lsp.enabled {
+            Some(true) => {
+                let l = &file.lsp;
+                let d = qtum_lightning::LspServiceConfig::default();
+                let token = match &l.token_file {
+                    Some(path) => Some(read_secret(
+                        "lsp.token_file",
+                        &relative(&data_dir, path.clone()),
+                    )?),
+                    None => None,
+                };
+                let webhook_ca_file = match &l.webhook_ca_file {
+                    Some(path) => {
+                        let path = relative(&data_dir, path.clone());
+                        if !path.is_file() {
+                            return Err(bad(
+                                "lsp.webhook_ca_file",
+                                format!("{} is not a readable file", path.display()),
+                            ));
+                        }
+                        Some(path.display().to_string())
+                    }
+                    None => None,
+                };
+                let service = qtum_lightning::LspServiceConfig {
+                    min_opening_fee_msat: l.min_opening_fee_msat.unwrap_or(d.min_opening_fee_msat),
+                    opening_fee_ppm: l.opening_fee_ppm.unwrap_or(d.opening_fee_ppm),
+                    min_payment_msat: l.min_payment_msat.unwrap_or(d.min_payment_msat),
+                    max_payment_msat: l.max_payment_msat.unwrap_or(d.max_payment_msat),
+                    min_channel_lifetime_blocks: l
+                        .min_channel_lifetime_blocks
+                        .unwrap_or(d.min_channel_lifetime_blocks),
+                    max_client_to_self_delay_blocks: l
+                        .max_client_to_self_delay_blocks
+                        .unwrap_or(d.max_client_to_self_delay_blocks),
+                    quote_validity_secs: l.quote_validity_secs.unwrap_or(d.quote_validity_secs),
+                    channel_over_provisioning_ppm: l
+                        .channel_over_provisioning_ppm
+                        .unwrap_or(d.channel_over_provisioning_ppm),
+                    token,
+                    webhook_ca_file,
+                };
+                service
+                    .validate(node.max_channel_size_sat)
+                    .map_err(|e| bad("lsp", e))?;
+                Some(service)
+            }
+            Some(false) | None => None,
+        };
+
         Ok(DaemonConfig {
             node,
             data_dir,
@@ -625,6 +699,7 @@ impl DaemonConfig {
             log_level,
             log_file,
             storage,
+            lsp,
         })
     }
 

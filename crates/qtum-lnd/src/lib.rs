@@ -87,6 +87,10 @@ impl Daemon {
         let mut builder = Builder::new(config.node.clone());
         builder.set_entropy_mnemonic(&phrase, None);
         drop(phrase);
+        if let Some(service) = &config.lsp {
+            builder.set_liquidity_service(service.clone());
+            log::info!("serving LSPS2 just-in-time channels and LSPS5 webhooks");
+        }
         if let StorageConfig::Postgres { url, ca_file } = &config.storage {
             builder.set_postgres_storage(url, ca_file.as_deref());
             log::info!("node state in PostgreSQL");

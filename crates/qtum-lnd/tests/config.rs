@@ -38,6 +38,12 @@ fn check(text: &str) -> (i32, String) {
 fn a_good_file_passes() {
     let (status, stderr) = check(GOOD);
     assert_eq!(status, 0, "{stderr}");
+    // A liquidity provider with some of its terms set.
+    let (status, stderr) = check(&merge(
+        GOOD,
+        "[lsp]\nenabled = true\nopening_fee_ppm = 5000\nmax_payment_msat = 200000000000\n",
+    ));
+    assert_eq!(status, 0, "{stderr}");
 }
 
 #[test]
@@ -97,6 +103,23 @@ fn bad_files_are_refused_with_the_key_named() {
         ),
         ("[api]\nthreads = 0\n", "api.threads"),
         ("[node]\nannounce = [\"0.0.0.0:9735\"]\n", "node.announce"),
+        ("[lsp]\nenabld = true\n", "lsp.enabld"),
+        (
+            "[lsp]\nenabled = true\nmin_payment_msat = 0\n",
+            "lsp",
+        ),
+        (
+            "[lsp]\nenabled = true\nmin_opening_fee_msat = 5000000000\n",
+            "lsp",
+        ),
+        (
+            "[lsp]\nenabled = true\ntoken_file = \"nothing-here\"\n",
+            "lsp.token_file",
+        ),
+        (
+            "[lsp]\nenabled = true\nwebhook_ca_file = \"nothing-here.pem\"\n",
+            "lsp.webhook_ca_file",
+        ),
     ];
     for (extra, key) in cases {
         // The extra lines override or add to the good file (TOML allows a table once: the
