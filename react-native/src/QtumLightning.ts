@@ -34,6 +34,7 @@ export {
   defaultConfig,
   esploraChainSource,
   generateMnemonic,
+  jitQuoteFee,
   parseNodeUri,
   rpcChainSource,
   validateMnemonic,
@@ -43,6 +44,8 @@ export type {
   ChannelInfo,
   Config,
   InvoicePreview,
+  JitInvoice,
+  JitQuote,
   NodeStatus,
   OnchainBalance,
   PaymentDetails,
@@ -67,18 +70,34 @@ export type QtumNode = Pick<NodeLike, AsyncMethods<NodeLike> | 'nodeId' | 'netwo
 };
 
 /**
+ * A liquidity provider (LSP) to buy just-in-time channels from: `uri` is `pubkey@host:port`,
+ * `token` what the provider asks of its clients. `trustZeroConf` lets its channels be used
+ * before their funding confirms (the provider could double-spend it until then).
+ */
+export interface LiquiditySource {
+  uri: string;
+  token?: string;
+  trustZeroConf: boolean;
+}
+
+/**
  * Builds a node from `config` and a BIP 39 `mnemonic` (keys never leave the device), off the JS
- * thread. Start it with `startAsync()`.
+ * thread. Start it with `startAsync()`. With `liquidity`, `receiveViaJitChannelAsync` can be paid
+ * before the node has any channel.
  */
 export async function createNode(
   config: Config,
   mnemonic: string,
   passphrase?: string,
   signal?: AbortSignal,
+  liquidity?: LiquiditySource,
 ): Promise<QtumNode> {
   const builder = new Builder(config);
   try {
     builder.setEntropyMnemonic(mnemonic, passphrase);
+    if (liquidity) {
+      builder.setLiquiditySource(liquidity.uri, liquidity.token, liquidity.trustZeroConf);
+    }
     const node = await builder.buildAsync(signal ? { signal } : undefined);
     return node as unknown as QtumNode;
   } finally {

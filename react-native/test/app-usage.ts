@@ -12,6 +12,7 @@ import {
   events,
   generateMnemonic,
   isEvent,
+  jitQuoteFee,
   rpcChainSource,
   validateMnemonic,
   type Config,
@@ -92,6 +93,42 @@ export async function restoreWithoutBackup(
   node.uniffiDestroy();
   // What the user is shown: what came back, and what cannot.
   return `${report.notice} Found ${foundSat} sat in ${outpoints.length} close(s).`;
+}
+
+// A new wallet's first payment: the LSP opens a channel when it arrives. The fee is shown
+// before buying, and the invoice refuses a fee above what the user saw.
+export async function receiveFirstPayment(
+  config: Config,
+  mnemonic: string,
+  lspUri: string,
+  amountMsat: bigint,
+): Promise<string> {
+  const node: QtumNode = await createNode(config, mnemonic, undefined, undefined, {
+    uri: lspUri,
+    token: 'app-token',
+    trustZeroConf: true,
+  });
+  await node.startAsync();
+  const quote = await node.jitChannelQuoteAsync();
+  const fee: bigint | undefined = jitQuoteFee(quote, amountMsat);
+  if (fee === undefined || amountMsat > quote.maxPaymentMsat) {
+    throw new Error('the provider cannot take this amount');
+  }
+  const jit = await node.receiveViaJitChannelAsync(amountMsat, 'first payment', undefined, fee);
+  await node.registerWebhookAsync('wallet', 'https://push.example/qtum/7f3a');
+  const abort = new AbortController();
+  let paidFee = 0n;
+  for await (const event of events(node, abort.signal)) {
+    if (isEvent(event, QtumEventTags.JitChannelOpened)) {
+      paidFee = event.inner.openingFeeMsat;
+    }
+    if (isEvent(event, QtumEventTags.PaymentReceived)) {
+      abort.abort();
+    }
+  }
+  await node.stopAsync();
+  node.uniffiDestroy();
+  return `${jit.invoice} paid; the provider kept ${paidFee} msat`;
 }
 
 function describe(event: QtumEvent): string {
