@@ -24,16 +24,30 @@ const TOKEN: &str = "open-sesame";
 fn provider(harness: &RegtestNode, name: &str, seed: u8, service: LspServiceConfig) -> Node {
     let mut builder = Builder::new(config(harness, name));
     builder.set_entropy_seed_bytes(&[seed; 32]);
-    builder.set_liquidity_service(service);
+    builder.set_liquidity_service(service, Some(TOKEN));
     let node = builder.build().expect("provider builds");
     node.start().expect("provider starts");
     node
 }
 
 fn client(harness: &RegtestNode, name: &str, seed: u8, lsp: &Node, token: Option<&str>) -> Node {
-    let mut builder = Builder::new(config(harness, name));
+    client_with(harness, name, seed, lsp, token, true, |_| {})
+}
+
+fn client_with(
+    harness: &RegtestNode,
+    name: &str,
+    seed: u8,
+    lsp: &Node,
+    token: Option<&str>,
+    trust_zero_conf: bool,
+    tweak: impl FnOnce(&mut qtum_lightning::Config),
+) -> Node {
+    let mut config = config(harness, name);
+    tweak(&mut config);
+    let mut builder = Builder::new(config);
     builder.set_entropy_seed_bytes(&[seed; 32]);
-    builder.set_liquidity_source(&lsp.node_uri().expect("listening"), token, true);
+    builder.set_liquidity_source(&lsp.node_uri().expect("listening"), token, trust_zero_conf);
     let node = builder.build().expect("client builds");
     node.start().expect("client starts");
     node
@@ -42,7 +56,6 @@ fn client(harness: &RegtestNode, name: &str, seed: u8, lsp: &Node, token: Option
 /// The provider of these tests: a token, payments of 0.01 to 0.6 QTUM, quotes valid 60 s.
 fn service() -> LspServiceConfig {
     LspServiceConfig {
-        token: Some(TOKEN.into()),
         max_payment_msat: QTUM * 600,
         quote_validity_secs: 60,
         ..LspServiceConfig::default()
@@ -211,7 +224,17 @@ fn first_payment_through_a_jit_channel() {
     assert!(matches!(err, NodeError::LiquidityQuoteExpired), "{err:?}");
 
     // ---- the provider goes away after selling, and comes back ----
-    let second = client(&harness, "second-phone", 45, &lsp, Some(TOKEN));
+    // This client does not trust the provider with zero-conf, and accepts no other inbound
+    // channel.
+    let second = client_with(
+        &harness,
+        "second-phone",
+        45,
+        &lsp,
+        Some(TOKEN),
+        false,
+        |c| c.accept_inbound_channels = false,
+    );
     let jit = second
         .receive_via_jit_channel(QTUM * 1000 / 5, "while it lasts", None, None)
         .expect("JIT invoice");
@@ -249,13 +272,53 @@ fn first_payment_through_a_jit_channel() {
         payer.list_channels().iter().any(|c| c.is_usable)
     });
     let again = payer.send(&jit.invoice, None).expect("send again");
-    assert_eq!(
-        wait_payment_status(&payer, &again),
-        PaymentStatus::Succeeded
+    // Not trusted with zero-conf: the channel, and the payment with it, waits for its
+    // confirmations.
+    let mut settled = false;
+    for _ in 0..60 {
+        let status = payer.payment(&again).expect("store").map(|p| p.status);
+        if status == Some(PaymentStatus::Succeeded) {
+            settled = true;
+            break;
+        }
+        assert_ne!(status, Some(PaymentStatus::Failed));
+        if lsp
+            .list_channels()
+            .iter()
+            .any(|c| c.counterparty_node_id == second.node_id())
+        {
+            mine(&harness, 1);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(settled, "paid once the channel confirmed");
+    let channel = second
+        .list_channels()
+        .into_iter()
+        .next()
+        .expect("the JIT channel");
+    assert!(
+        channel.confirmations.unwrap_or(0) >= 6,
+        "usable only after its confirmations: {channel:?}"
     );
     expect_event(&second, "paid after the provider's restart", |e| {
         matches!(e, Event::PaymentReceived { .. })
     });
+    // Anyone else's channel is still refused.
+    payer
+        .open_channel(
+            &second.node_uri().expect("listening"),
+            QTUM / 2,
+            None,
+            false,
+        )
+        .expect("the open starts");
+    expect_event(
+        &payer,
+        "the second phone refuses the payer's channel",
+        |e| matches!(e, Event::ChannelClosed { .. }),
+    );
+    assert_eq!(second.list_channels().len(), 1);
 
     // Every funding and claim met Qtum's relay policy (400 sat/vB, dust).
     assert_no_policy_refusals(&harness);

@@ -184,9 +184,11 @@ impl Builder {
     }
 
     /// Act as a liquidity provider: sell just-in-time channels and notify offline clients
-    /// (`default_lsp_service_config` gives Qtum's defaults).
-    pub fn set_liquidity_service(&self, config: LspServiceConfig) {
-        lock(&self.inner).set_liquidity_service(config);
+    /// (`default_lsp_service_config` gives Qtum's defaults); with `token`, only clients that
+    /// present it are served.
+    pub fn set_liquidity_service(&self, config: LspServiceConfig, token: Option<String>) {
+        let token = token.map(zeroize::Zeroizing::new);
+        lock(&self.inner).set_liquidity_service(config, token.as_deref().map(|t| t.as_str()));
     }
 
     /// Open (or create) the node's store and restore its state: reads the disk and asks the
@@ -335,9 +337,6 @@ impl Node {
         self.inner.export_backup(std::path::Path::new(&path))
     }
 
-    /// Recover channel funds without a backup after a restore from the mnemonic: connect to
-    /// every peer the wallet had channels with; each force-closes, and this node's share of its
-    /// close is found on chain and swept to the wallet. Stays on until
     /// The liquidity provider's current terms for a just-in-time channel (what
     /// `receive_via_jit_channel` would cost), to show before buying.
     pub fn jit_channel_quote(&self) -> Result<JitQuote, NodeError> {
@@ -411,6 +410,9 @@ impl Node {
         self.inner.remove_webhook(&app_name)
     }
 
+    /// Recover channel funds without a backup after a restore from the mnemonic: connect to
+    /// every peer the wallet had channels with; each force-closes, and this node's share of its
+    /// close is found on chain and swept to the wallet. Stays on until
     /// `stop_channel_recovery`; show the report's `notice` to the user.
     pub fn start_channel_recovery(&self) -> Result<ChannelRecovery, NodeError> {
         self.inner.start_channel_recovery()

@@ -91,8 +91,11 @@ pub struct Builder {
     /// The liquidity provider to buy inbound channels from (`pubkey@host:port` as given; its
     /// token is never printed).
     liquidity_source: Option<(String, Option<Zeroizing<String>>, bool)>,
-    /// Serve LSPS2/LSPS5 as a liquidity provider.
-    liquidity_service: Option<super::liquidity::LspServiceConfig>,
+    /// Serve LSPS2/LSPS5 as a liquidity provider, asking clients for this token (if any).
+    liquidity_service: Option<(
+        super::liquidity::LspServiceConfig,
+        Option<Zeroizing<String>>,
+    )>,
     /// A PostgreSQL database instead of the SQLite file (its URL may carry a password: never
     /// printed).
     #[cfg(feature = "postgres")]
@@ -232,12 +235,14 @@ impl Builder {
     }
 
     /// Act as a liquidity provider for other nodes: sell just-in-time channels (LSPS2) and
-    /// notify offline clients through their webhooks (LSPS5). Checked by `build`.
+    /// notify offline clients through their webhooks (LSPS5). With `token`, only clients that
+    /// present it are served (an API key or coupon; never logged). Checked by `build`.
     pub fn set_liquidity_service(
         &mut self,
         config: super::liquidity::LspServiceConfig,
+        token: Option<&str>,
     ) -> &mut Builder {
-        self.liquidity_service = Some(config);
+        self.liquidity_service = Some((config, token.map(|t| Zeroizing::new(t.to_string()))));
         self
     }
 
@@ -512,7 +517,7 @@ impl Builder {
             }),
             None => None,
         };
-        if let Some(service) = &self.liquidity_service {
+        if let Some((service, _)) = &self.liquidity_service {
             service
                 .validate(config.max_channel_size_sat)
                 .map_err(BuildError::InvalidConfig)?;
@@ -526,6 +531,9 @@ impl Builder {
             // invoice's terms allow.
             user_config.manually_accept_inbound_channels = true;
             user_config.channel_config.accept_underpaying_htlcs = true;
+            // LDK refuses before asking when this is off; the handler applies the app's
+            // `accept_inbound_channels` to everyone but the provider.
+            user_config.accept_inbound_channels = true;
         }
         if self.liquidity_service.is_some() {
             // Payments to the scids sold to clients are held until their channel exists.
@@ -662,7 +670,10 @@ impl Builder {
             store.clone(),
             broadcaster.clone(),
             liquidity_source,
-            self.liquidity_service.clone(),
+            self.liquidity_service.as_ref().map(|(c, _)| c.clone()),
+            self.liquidity_service
+                .as_ref()
+                .and_then(|(_, t)| t.as_ref().map(|t| t.as_str())),
             super::liquidity::promise_secret(&seed.ldk_seed()),
         )
         .map_err(BuildError::ReadFailed)?;

@@ -281,9 +281,11 @@ fn handle_event(
             let mut jit = None;
             if counterparty_skimmed_fee_msat > 0 {
                 let total = amount_msat.saturating_add(counterparty_skimmed_fee_msat);
+                let channels: Vec<_> = receiving_channel_ids.iter().map(|(id, _)| *id).collect();
                 match super::liquidity::skim_allowed(
                     inner,
                     &payment_hash,
+                    &channels,
                     total,
                     counterparty_skimmed_fee_msat,
                 ) {

@@ -102,11 +102,12 @@ impl std::fmt::Debug for LiquiditySource {
     }
 }
 
-/// What a node acting as liquidity provider (LSP) offers, and charges. The defaults
+/// What a node acting as liquidity provider (LSP) offers, and charges (the token clients
+/// must present, a secret, is given apart: `Builder::set_liquidity_service`). The defaults
 /// ([`LspServiceConfig::default`]) are Qtum's: an opening costs the provider a funding
 /// transaction at 400 sat/vB or more and, some day, a closing one, so the minimum fee covers
 /// both with room; the smallest payment leaves the client more than Qtum's dust limits.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct LspServiceConfig {
     /// The smallest opening fee, in millisatoshi (default 0.002 QTUM).
@@ -130,8 +131,6 @@ pub struct LspServiceConfig {
     /// Extra inbound capacity in the new channel, in millionths of the first payment (default
     /// 1,000,000: the channel is twice the payment, so the client can receive as much again).
     pub channel_over_provisioning_ppm: u32,
-    /// A token clients must present (an API key or coupon); `None` serves everyone.
-    pub token: Option<String>,
     /// PEM file of the certificate authorities webhook servers must chain to, for a private
     /// push gateway; `None` uses the usual public roots.
     pub webhook_ca_file: Option<String>,
@@ -148,35 +147,8 @@ impl Default for LspServiceConfig {
             max_client_to_self_delay_blocks: 20_160,
             quote_validity_secs: 3_600,
             channel_over_provisioning_ppm: 1_000_000,
-            token: None,
             webhook_ca_file: None,
         }
-    }
-}
-
-impl std::fmt::Debug for LspServiceConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LspServiceConfig")
-            .field("min_opening_fee_msat", &self.min_opening_fee_msat)
-            .field("opening_fee_ppm", &self.opening_fee_ppm)
-            .field("min_payment_msat", &self.min_payment_msat)
-            .field("max_payment_msat", &self.max_payment_msat)
-            .field(
-                "min_channel_lifetime_blocks",
-                &self.min_channel_lifetime_blocks,
-            )
-            .field(
-                "max_client_to_self_delay_blocks",
-                &self.max_client_to_self_delay_blocks,
-            )
-            .field("quote_validity_secs", &self.quote_validity_secs)
-            .field(
-                "channel_over_provisioning_ppm",
-                &self.channel_over_provisioning_ppm,
-            )
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("webhook_ca_file", &self.webhook_ca_file)
-            .finish()
     }
 }
 
@@ -210,6 +182,12 @@ impl LspServiceConfig {
                 self.min_payment_msat, self.min_opening_fee_msat
             ));
         }
+        if self.opening_fee_ppm > 1_000_000 {
+            return Err(format!(
+                "LSP opening_fee_ppm {} is above 1,000,000 (all of the payment)",
+                self.opening_fee_ppm
+            ));
+        }
         if self.quote_validity_secs < 10 {
             return Err("LSP quote_validity_secs must be at least 10".into());
         }
@@ -228,8 +206,10 @@ impl LspServiceConfig {
 /// The channel the provider opens for a forward of `amt_to_forward_msat`.
 fn channel_size_sat(config: &LspServiceConfig, amt_to_forward_msat: u64) -> u64 {
     let forward_sat = amt_to_forward_msat.div_ceil(1000);
-    let extra = (u128::from(forward_sat) * u128::from(config.channel_over_provisioning_ppm)
-        / 1_000_000) as u64;
+    let extra = u64::try_from(
+        u128::from(forward_sat) * u128::from(config.channel_over_provisioning_ppm) / 1_000_000,
+    )
+    .unwrap_or(u64::MAX);
     forward_sat
         .saturating_add(extra)
         .saturating_add(CHANNEL_FEE_ROOM_SAT)
@@ -385,12 +365,26 @@ pub(crate) struct Liquidity {
     pub(crate) manager: Arc<LiquidityManager>,
     pub(crate) source: Option<LiquiditySource>,
     pub(crate) service: Option<LspServiceConfig>,
+    /// SHA-256 of the token the provider asks of its clients (compared as digests: the
+    /// comparison's timing says nothing about the token).
+    service_token: Option<[u8; 32]>,
+    /// One `pump` at a time: the provider's loop and a waiting call may both drain.
+    pump_lock: Mutex<()>,
+    /// Webhook posts under way (each on a thread of its own), bounded.
+    webhooks_in_flight: Arc<std::sync::atomic::AtomicUsize>,
     answers: Mutex<HashMap<String, Answer>>,
     answered: Condvar,
     pending_opens: Mutex<Vec<PendingOpen>>,
     store: Arc<SqliteStore>,
     webhook_agent: Option<Arc<qtum_chain::HttpAgent>>,
 }
+
+fn token_digest(token: &str) -> [u8; 32] {
+    sha256::Hash::hash(token.as_bytes()).to_byte_array()
+}
+
+/// Most webhook posts under way at once; notifications beyond are dropped (logged).
+const MAX_WEBHOOKS_IN_FLIGHT: usize = 8;
 
 /// The HMAC key of the provider's promises: from the node's seed, so promises survive a
 /// restart, and domain-separated from every other key.
@@ -409,6 +403,7 @@ impl Liquidity {
         broadcaster: Arc<DynBroadcaster>,
         source: Option<LiquiditySource>,
         service: Option<LspServiceConfig>,
+        service_token: Option<&str>,
         promise_secret: [u8; 32],
     ) -> Result<Liquidity, String> {
         let service_config = service.as_ref().map(|_| LiquidityServiceConfig {
@@ -452,6 +447,9 @@ impl Liquidity {
             manager: Arc::new(manager),
             source,
             service,
+            service_token: service_token.map(token_digest),
+            pump_lock: Mutex::new(()),
+            webhooks_in_flight: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             answers: Mutex::new(HashMap::new()),
             answered: Condvar::new(),
             pending_opens: Mutex::new(pending_opens),
@@ -491,6 +489,10 @@ impl Liquidity {
 /// requests of clients are served.
 pub(crate) fn pump(inner: &NodeInner) {
     let liquidity = &inner.liquidity;
+    // Another thread is draining: it routes our answers too.
+    let Ok(_pumping) = liquidity.pump_lock.try_lock() else {
+        return;
+    };
     for event in liquidity.manager.get_and_clear_pending_events() {
         match event {
             LiquidityEvent::LSPS2Client(event) => match event {
@@ -571,7 +573,11 @@ fn serve_lsps2(inner: &NodeInner, event: LSPS2ServiceEvent) {
             counterparty_node_id,
             token,
         } => {
-            if config.token.is_some() && token != config.token {
+            let accepted = match &inner.liquidity.service_token {
+                None => true,
+                Some(expected) => token.as_deref().map(token_digest) == Some(*expected),
+            };
+            if !accepted {
                 log::info!("LSPS2 get_info from {counterparty_node_id}: wrong or missing token");
                 if let Err(e) = handler.invalid_token_provided(&counterparty_node_id, request_id) {
                     log::warn!("LSPS2: refusing a token: {e:?}");
@@ -688,6 +694,9 @@ fn try_open(inner: &NodeInner, open: &PendingOpen) -> bool {
     let mut user_config = crate::config::ldk_user_config(&inner.config);
     // The client uses the channel before it confirms; we trust our own funding.
     user_config.channel_handshake_limits.trust_own_funding_0conf = true;
+    // The delay the client may impose on us is what the quote promised it.
+    user_config.channel_handshake_limits.their_to_self_delay =
+        u16::try_from(config.max_client_to_self_delay_blocks).unwrap_or(u16::MAX);
     match inner.channel_manager.create_channel(
         open.client,
         size_sat,
@@ -745,6 +754,28 @@ fn send_webhook(
     let Some(agent) = inner.liquidity.webhook_agent.clone() else {
         return;
     };
+    let private_ca = inner
+        .liquidity
+        .service
+        .as_ref()
+        .is_some_and(|s| s.webhook_ca_file.is_some());
+    if !webhook_host_allowed(url, private_ca) {
+        // A client must not make the provider post into the provider's own network.
+        log::warn!(
+            "LSPS5: not notifying {client}: {} is an internal address (set webhook_ca_file to \
+             allow a private push gateway)",
+            qtum_chain::redact_url(url)
+        );
+        return;
+    }
+    let in_flight = inner.liquidity.webhooks_in_flight.clone();
+    if in_flight.fetch_add(1, std::sync::atomic::Ordering::AcqRel) >= MAX_WEBHOOKS_IN_FLIGHT {
+        in_flight.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        log::warn!(
+            "LSPS5: {MAX_WEBHOOKS_IN_FLIGHT} notifications under way: one to {client} dropped"
+        );
+        return;
+    }
     let body = match serde_json::to_vec(notification) {
         Ok(body) => body,
         Err(e) => {
@@ -772,9 +803,46 @@ fn send_webhook(
                     qtum_chain::redact_url(&url)
                 ),
             }
+            in_flight.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         });
     if let Err(e) = spawned {
+        inner
+            .liquidity
+            .webhooks_in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         log::warn!("LSPS5: no thread for a notification: {e}");
+    }
+}
+
+/// Whether the provider may post to `url`: not to a loopback, private, link-local or
+/// unspecified address (nor `localhost`) unless the operator configured a private CA for a
+/// push gateway of its own. Names are not resolved: a name pointing inside is the operator's
+/// DNS to keep clean.
+fn webhook_host_allowed(url: &str, private_ca: bool) -> bool {
+    if private_ca {
+        return true;
+    }
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    };
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return false;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let unique_local = (ip.segments()[0] & 0xfe00) == 0xfc00;
+            let link_local = (ip.segments()[0] & 0xffc0) == 0xfe80;
+            !(ip.is_loopback() || ip.is_unspecified() || unique_local || link_local)
+        }
+        Err(_) => true,
     }
 }
 
@@ -855,9 +923,27 @@ pub(crate) fn on_htlc_handling_failed(
             log::info!(
                 "LSPS2: the payment for scid {requested_forward_scid} was failed back: no channel"
             );
+            let mut dropped = Vec::new();
             inner.liquidity.update_pending(|pending| {
-                pending.retain(|p| p.intercept_scid != *requested_forward_scid)
+                pending.retain(|p| {
+                    let keep = p.intercept_scid != *requested_forward_scid;
+                    if !keep {
+                        dropped.push(p.clone());
+                    }
+                    keep
+                })
             });
+            // lightning-liquidity learns of forwards that failed, not of intercepted HTLCs
+            // that timed out: without this the purchase would wait for a channel forever, and
+            // hold every later payment to its scid until that expires too.
+            if let Some(handler) = inner.liquidity.manager.lsps2_service_handler() {
+                for open in dropped {
+                    if let Err(e) = handler.channel_open_failed(&open.client, open.user_channel_id)
+                    {
+                        log::debug!("LSPS2: channel_open_failed: {e:?}");
+                    }
+                }
+            }
         }
     }
     if let Some(handler) = inner.liquidity.manager.lsps2_service_handler() {
@@ -926,30 +1012,50 @@ pub(crate) fn on_open_channel_request(
 }
 
 /// The client's check of a payment the last hop kept something of: allowed only for a JIT
-/// invoice, and only up to the fee its terms give for `total_msat`. `Some(lsp)` when allowed.
+/// invoice, only over channels with its provider, and only up to the fee its terms give for
+/// `total_msat`. `Some(lsp)` when allowed.
 pub(crate) fn skim_allowed(
     inner: &NodeInner,
     payment_hash: &lightning::types::payment::PaymentHash,
+    receiving_channels: &[lightning::ln::types::ChannelId],
     total_msat: u64,
     skimmed_msat: u64,
 ) -> Option<PublicKey> {
     let terms = read_terms(inner, payment_hash)?;
-    let allowed = match terms.fixed_fee_msat {
-        Some(fee) => fee,
+    let lsp: PublicKey = terms.lsp_node_id.parse().ok()?;
+    let channels = inner.channel_manager.list_channels();
+    let from_lsp = !receiving_channels.is_empty()
+        && receiving_channels.iter().all(|id| {
+            channels
+                .iter()
+                .any(|c| c.channel_id == *id && c.counterparty.node_id == lsp)
+        });
+    if !from_lsp {
+        log::warn!("payment {payment_hash}: kept from by a node that is not the provider");
+        return None;
+    }
+    match allowed_skim_msat(&terms, total_msat) {
+        Some(allowed) if skimmed_msat <= allowed => Some(lsp),
+        allowed => {
+            log::warn!(
+                "payment {payment_hash}: the provider kept {skimmed_msat} msat, more than the \
+                 {allowed:?} msat agreed: failing it back"
+            );
+            None
+        }
+    }
+}
+
+/// The most a provider may keep of a payment of `total_msat` under `terms`.
+fn allowed_skim_msat(terms: &JitTerms, total_msat: u64) -> Option<u64> {
+    match terms.fixed_fee_msat {
+        Some(fee) => Some(fee),
         None => compute_opening_fee(
             total_msat,
             terms.min_fee_msat,
             u64::from(terms.proportional_ppm),
-        )?,
-    };
-    if skimmed_msat > allowed {
-        log::warn!(
-            "payment {payment_hash}: the provider kept {skimmed_msat} msat, more than the \
-             {allowed} msat agreed: failing it back"
-        );
-        return None;
+        ),
     }
-    terms.lsp_node_id.parse().ok()
 }
 
 fn read_terms(
@@ -1029,12 +1135,28 @@ impl Node {
         match self.wait_answer(lsp, request_id)? {
             Answer::Menu(menu) => {
                 let now = crate::node::now_secs();
-                menu.iter()
+                let ours = u32::from(self.inner.config.our_to_self_delay_blocks);
+                let valid: Vec<JitQuote> = menu
+                    .iter()
                     .map(|p| JitQuote::from_params(lsp, p))
                     .filter(|q| q.valid_until_secs > now)
+                    .collect();
+                if valid.is_empty() {
+                    return Err(NodeError::LiquidityRefused(
+                        "the provider offers no valid terms".into(),
+                    ));
+                }
+                // Its channel would carry our to_self_delay: terms that refuse it would fail
+                // only once the payment had arrived.
+                valid
+                    .into_iter()
+                    .filter(|q| q.max_client_to_self_delay_blocks >= ours)
                     .min_by_key(|q| (q.min_fee_msat, q.proportional_ppm))
                     .ok_or_else(|| {
-                        NodeError::LiquidityRefused("the provider offers no valid terms".into())
+                        NodeError::LiquidityRefused(format!(
+                            "the provider accepts a to_self_delay of at most its quoted maximum; \
+                             this node asks {ours} blocks (our_to_self_delay_blocks)"
+                        ))
                     })
             }
             Answer::Failed(e) => Err(refusal(e)),
@@ -1240,7 +1362,7 @@ impl Node {
             htlc_minimum_msat: None,
             htlc_maximum_msat: None,
         }]);
-        let mut builder = InvoiceBuilder::new(crate::qtum::invoice::currency(inner.config.network))
+        let builder = InvoiceBuilder::new(crate::qtum::invoice::currency(inner.config.network))
             .invoice_description(Bolt11InvoiceDescription::Direct(description))
             .payment_hash(sha256::Hash::from_byte_array(payment_hash.0))
             .payment_secret(payment_secret)
@@ -1251,16 +1373,18 @@ impl Node {
             )
             .min_final_cltv_expiry_delta(u64::from(inner.config.min_final_cltv_expiry_delta))
             .expiry_time(Duration::from_secs(u64::from(expiry)))
-            .private_route(hint)
-            .basic_mpp();
-        if let Some(msat) = amount_msat {
-            builder = builder.amount_milli_satoshis(msat);
-        }
+            .private_route(hint);
         let secret = inner.keys.get_node_secret_key();
         let secp = Secp256k1::signing_only();
-        builder
-            .build_signed(|hash| secp.sign_ecdsa_recoverable(hash, &secret))
-            .map_err(|e| NodeError::InvalidInvoice(e.to_string()))
+        match amount_msat {
+            // LSPS2 lets a fixed amount arrive in parts; a variable amount in one HTLC only.
+            Some(msat) => builder
+                .amount_milli_satoshis(msat)
+                .basic_mpp()
+                .build_signed(|hash| secp.sign_ecdsa_recoverable(hash, &secret)),
+            None => builder.build_signed(|hash| secp.sign_ecdsa_recoverable(hash, &secret)),
+        }
+        .map_err(|e| NodeError::InvalidInvoice(e.to_string()))
     }
 
     /// Register `url` (HTTPS) with the liquidity provider under `app_name`: the provider posts
@@ -1376,6 +1500,63 @@ mod tests {
             ..LspServiceConfig::default()
         };
         assert!(too_big.validate(100 * 100_000_000).is_err());
+    }
+
+    #[test]
+    fn the_provider_keeps_at_most_the_agreed_fee() {
+        let fixed = JitTerms {
+            lsp_node_id: String::new(),
+            fixed_fee_msat: Some(500_000_000),
+            min_fee_msat: 200_000_000,
+            proportional_ppm: 10_000,
+        };
+        // A fixed-amount invoice: the fee quoted, whatever the amount.
+        assert_eq!(allowed_skim_msat(&fixed, 50_000_000_000), Some(500_000_000));
+        assert_eq!(allowed_skim_msat(&fixed, 90_000_000_000), Some(500_000_000));
+        let variable = JitTerms {
+            fixed_fee_msat: None,
+            ..fixed
+        };
+        // A variable amount: the terms applied to what was paid, rounded up, at least the
+        // minimum; an overflow allows nothing.
+        assert_eq!(
+            allowed_skim_msat(&variable, 50_000_000_000),
+            Some(500_000_000)
+        );
+        assert_eq!(
+            allowed_skim_msat(&variable, 50_000_000_001),
+            Some(500_000_001)
+        );
+        assert_eq!(
+            allowed_skim_msat(&variable, 1_000_000_000),
+            Some(200_000_000)
+        );
+        assert_eq!(allowed_skim_msat(&variable, u64::MAX), None);
+    }
+
+    #[test]
+    fn webhooks_to_internal_addresses_need_a_private_ca() {
+        for url in [
+            "https://127.0.0.1:8443/push",
+            "https://10.0.0.7/push",
+            "https://192.168.1.1/x",
+            "https://169.254.169.254/latest",
+            "https://[::1]:443/push",
+            "https://[fd00::1]/push",
+            "https://localhost/push",
+            "https://user@172.16.0.1/push",
+            "https://0.0.0.0/push",
+        ] {
+            assert!(!webhook_host_allowed(url, false), "{url}");
+            assert!(webhook_host_allowed(url, true), "{url}");
+        }
+        for url in [
+            "https://push.example.org/qtum",
+            "https://8.8.8.8/push",
+            "https://[2001:db8::1]/p",
+        ] {
+            assert!(webhook_host_allowed(url, false), "{url}");
+        }
     }
 
     #[test]

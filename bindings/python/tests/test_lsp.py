@@ -21,10 +21,9 @@ from test_full_cycle import build, node_config
 
 def test_first_payment_through_a_jit_channel(harness, tmp_path):
     service = default_lsp_service_config()
-    service.token = "open-sesame"
     lsp_builder = Builder(node_config(harness, tmp_path / "lsp"))
     lsp_builder.set_entropy_mnemonic(generate_mnemonic(WordCount.WORDS12))
-    lsp_builder.set_liquidity_service(service)
+    lsp_builder.set_liquidity_service(service, "open-sesame")
     lsp = lsp_builder.build()
     lsp.start()
     payer = build(harness, tmp_path / "payer", generate_mnemonic(WordCount.WORDS12))

@@ -271,7 +271,24 @@ pub struct DaemonConfig {
     pub log_file: Option<PathBuf>,
     pub storage: StorageConfig,
     /// Serve LSPS2/LSPS5 (`[lsp] enabled = true`).
-    pub lsp: Option<qtum_lightning::LspServiceConfig>,
+    pub lsp: Option<LspConfig>,
+}
+
+/// The liquidity provider's terms and the token its clients must present. `Debug` leaves the
+/// token out.
+#[derive(Clone)]
+pub struct LspConfig {
+    pub service: qtum_lightning::LspServiceConfig,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for LspConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LspConfig")
+            .field("service", &self.service)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The first line of a secret file (a trailing newline, or anything after the first line, is
@@ -673,13 +690,12 @@ impl DaemonConfig {
                     channel_over_provisioning_ppm: l
                         .channel_over_provisioning_ppm
                         .unwrap_or(d.channel_over_provisioning_ppm),
-                    token,
                     webhook_ca_file,
                 };
                 service
                     .validate(node.max_channel_size_sat)
                     .map_err(|e| bad("lsp", e))?;
-                Some(service)
+                Some(LspConfig { service, token })
             }
             Some(false) | None => None,
         };

@@ -87,8 +87,8 @@ impl Daemon {
         let mut builder = Builder::new(config.node.clone());
         builder.set_entropy_mnemonic(&phrase, None);
         drop(phrase);
-        if let Some(service) = &config.lsp {
-            builder.set_liquidity_service(service.clone());
+        if let Some(lsp) = &config.lsp {
+            builder.set_liquidity_service(lsp.service.clone(), lsp.token.as_deref());
             log::info!("serving LSPS2 just-in-time channels and LSPS5 webhooks");
         }
         if let StorageConfig::Postgres { url, ca_file } = &config.storage {
