@@ -690,7 +690,9 @@ fn try_open(inner: &NodeInner, open: &PendingOpen) -> bool {
     let Some(config) = inner.liquidity.service.as_ref() else {
         return true;
     };
-    let size_sat = channel_size_sat(config, open.amt_to_forward_msat);
+    // Never below the smallest channel this SDK accepts by default (its clients refuse less).
+    let size_sat =
+        channel_size_sat(config, open.amt_to_forward_msat).max(inner.config.min_channel_size_sat);
     let mut user_config = crate::config::ldk_user_config(&inner.config);
     // The client uses the channel before it confirms; we trust our own funding.
     user_config.channel_handshake_limits.trust_own_funding_0conf = true;

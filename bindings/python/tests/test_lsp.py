@@ -3,6 +3,7 @@ just-in-time channel from a liquidity provider and receives its first payment th
 fee exactly as quoted; refusals arrive as typed errors."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -21,6 +22,7 @@ from test_full_cycle import build, node_config
 
 def test_first_payment_through_a_jit_channel(harness, tmp_path):
     service = default_lsp_service_config()
+    service.quote_validity_secs = 30
     lsp_builder = Builder(node_config(harness, tmp_path / "lsp"))
     lsp_builder.set_entropy_mnemonic(generate_mnemonic(WordCount.WORDS12))
     lsp_builder.set_liquidity_service(service, "open-sesame")
@@ -40,6 +42,7 @@ def test_first_payment_through_a_jit_channel(harness, tmp_path):
     phone.start()
     assert phone.list_channels() == []
 
+    early_quote = phone.jit_channel_quote()
     quote = asyncio.run(phone.jit_channel_quote_async())
     amount_msat = QTUM * 1000 // 2
     fee_msat = jit_quote_fee(quote, amount_msat)
@@ -62,9 +65,29 @@ def test_first_payment_through_a_jit_channel(harness, tmp_path):
     with pytest.raises(NodeError.LiquidityRefused):
         phone.receive_via_jit_channel(service.max_payment_msat + 1, "too much")
 
-    # The webhook API answers through the binding too: an http URL is refused before sending.
+    # Webhooks through the binding: registered (the phone has a channel now) and listed; an
+    # http URL is refused before sending.
+    phone.register_webhook("wallet", "https://push.example/qtum/1")
+    assert phone.list_webhooks() == ["wallet"]
+    phone.remove_webhook("wallet")
+    assert phone.list_webhooks() == []
     with pytest.raises(NodeError.InvalidInput):
         phone.register_webhook("wallet", "http://127.0.0.1:1/plain")
+
+    # A quote used after it expired.
+    wait_until("the first quote expires", lambda: time.time() > early_quote.valid_until_secs)
+    with pytest.raises(NodeError.LiquidityQuoteExpired):
+        phone.receive_via_jit_quote(early_quote, amount_msat, "late")
+
+    # A wrong token.
+    stranger_builder = Builder(node_config(harness, tmp_path / "stranger"))
+    stranger_builder.set_entropy_mnemonic(generate_mnemonic(WordCount.WORDS12))
+    stranger_builder.set_liquidity_source(lsp.node_uri(), "guess", True)
+    stranger = stranger_builder.build()
+    stranger.start()
+    with pytest.raises(NodeError.LiquidityRefused):
+        stranger.jit_channel_quote()
+    stranger.stop()
 
     lost = build(harness, tmp_path / "no-lsp", generate_mnemonic(WordCount.WORDS12))
     lost.start()
