@@ -105,7 +105,7 @@ impl Node {
         channel_config
             .channel_handshake_config
             .announce_for_forwarding = announce;
-        let user_channel_id: u128 = u128::from_be_bytes(random_bytes16(&self.inner.keys));
+        let user_channel_id = new_user_channel_id(&self.inner.keys);
         self.inner
             .channel_manager
             .create_channel(
@@ -259,12 +259,13 @@ impl Node {
     }
 }
 
-fn random_bytes16(keys: &lightning::sign::KeysManager) -> [u8; 16] {
+/// A fresh random `user_channel_id` (for channels we open, accept or sell).
+pub(crate) fn new_user_channel_id(keys: &lightning::sign::KeysManager) -> u128 {
     use lightning::sign::EntropySource;
     let bytes = keys.get_secure_random_bytes();
     let mut out = [0u8; 16];
     out.copy_from_slice(&bytes[..16]);
-    out
+    u128::from_be_bytes(out)
 }
 
 fn claimable_sat(inner: &NodeInner, c: &ChannelDetails) -> u64 {

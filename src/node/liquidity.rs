@@ -35,7 +35,6 @@ use bitcoin::hashes::{sha256, Hash, HashEngine, Hmac, HmacEngine};
 use bitcoin::secp256k1::{PublicKey, Secp256k1};
 use lightning::routing::gossip::RoutingFees;
 use lightning::routing::router::{RouteHint, RouteHintHop};
-use lightning::sign::EntropySource;
 use lightning::util::persist::KVStoreSync;
 use lightning_invoice::{Bolt11InvoiceDescription, Description, InvoiceBuilder};
 use lightning_liquidity::events::LiquidityEvent;
@@ -616,11 +615,7 @@ fn serve_lsps2(inner: &NodeInner, event: LSPS2ServiceEvent) {
             ..
         } => {
             let intercept_scid = inner.channel_manager.get_intercept_scid();
-            let user_channel_id = u128::from_be_bytes(
-                inner.keys.get_secure_random_bytes()[..16]
-                    .try_into()
-                    .unwrap_or([0; 16]),
-            );
+            let user_channel_id = super::channels::new_user_channel_id(&inner.keys);
             log::info!(
                 "LSPS2: {counterparty_node_id} bought a channel for {payment_size_msat:?} msat \
                  (intercept scid {intercept_scid})"
@@ -977,11 +972,7 @@ pub(crate) fn on_open_channel_request(
     temporary_channel_id: &lightning::ln::types::ChannelId,
     counterparty: &PublicKey,
 ) {
-    let user_channel_id = u128::from_be_bytes(
-        inner.keys.get_secure_random_bytes()[..16]
-            .try_into()
-            .unwrap_or([0; 16]),
-    );
+    let user_channel_id = super::channels::new_user_channel_id(&inner.keys);
     let from_lsp = inner
         .liquidity
         .source
@@ -1162,9 +1153,7 @@ impl Node {
                     })
             }
             Answer::Failed(e) => Err(refusal(e)),
-            other => Err(NodeError::LiquiditySourceUnavailable(format!(
-                "unexpected answer {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 
@@ -1250,7 +1239,8 @@ impl Node {
             }
             None => None,
         };
-        let description = Description::new(description.to_string())
+        let text = description.to_string();
+        let description = Description::new(text.clone())
             .map_err(|e| NodeError::InvalidInvoice(format!("description: {e}")))?;
         let client = self
             .inner
@@ -1276,11 +1266,7 @@ impl Node {
                 )))
             }
             Answer::Failed(e) => return Err(refusal(e)),
-            other => {
-                return Err(NodeError::LiquiditySourceUnavailable(format!(
-                    "unexpected answer {other:?}"
-                )))
-            }
+            other => return Err(unexpected(other)),
         };
         let cltv_expiry_delta = u16::try_from(cltv_expiry_delta).map_err(|_| {
             NodeError::LiquidityRefused(format!("CLTV delta {cltv_expiry_delta} is too large"))
@@ -1325,7 +1311,7 @@ impl Node {
             hash,
         );
         row.amount_msat = amount_msat;
-        row.description = Some(invoice_description(&invoice));
+        row.description = Some(text);
         row.invoice = Some(invoice.to_string());
         self.inner.payments.insert(&row)?;
         Ok(JitInvoice {
@@ -1389,76 +1375,68 @@ impl Node {
         .map_err(|e| NodeError::InvalidInvoice(e.to_string()))
     }
 
+    /// One LSPS5 request to the provider (sent by `send`), and its answer; the provider's
+    /// refusal is `LiquidityRefused`.
+    fn webhook_request(
+        &self,
+        send: impl FnOnce(
+            &lightning_liquidity::lsps5::client::LSPS5ClientHandler<
+                Arc<lightning::sign::KeysManager>,
+                lightning::util::persist::KVStoreSyncWrapper<Arc<SqliteStore>>,
+            >,
+            PublicKey,
+        ) -> Result<LSPSRequestId, LSPS5Error>,
+    ) -> Result<Answer, NodeError> {
+        let lsp = self.lsp_connected()?;
+        let client = self
+            .inner
+            .liquidity
+            .manager
+            .lsps5_client_handler()
+            .ok_or(NodeError::NoLiquiditySource)?;
+        let request_id = send(client, lsp)
+            .map_err(|e| NodeError::InvalidInput(format!("webhook: {}", lsps5_text(&e))))?;
+        match self.wait_answer(lsp, request_id)? {
+            Answer::WebhookFailed(e) => Err(NodeError::LiquidityRefused(e)),
+            answer => Ok(answer),
+        }
+    }
+
     /// Register `url` (HTTPS) with the liquidity provider under `app_name`: the provider posts
     /// an LSPS5 notification there when a payment for this node waits while it is offline (a
     /// push gateway turns it into a notification that wakes the app). The provider accepts
     /// registrations only from clients with a channel or a purchase in progress.
     pub fn register_webhook(&self, app_name: &str, url: &str) -> Result<(), NodeError> {
-        let lsp = self.lsp_connected()?;
-        let client = self
-            .inner
-            .liquidity
-            .manager
-            .lsps5_client_handler()
-            .ok_or(NodeError::NoLiquiditySource)?;
-        let request_id = client
-            .set_webhook(lsp, app_name.to_string(), url.to_string())
-            .map_err(|e| NodeError::InvalidInput(format!("webhook: {}", lsps5_text(&e))))?;
-        match self.wait_answer(lsp, request_id)? {
+        match self.webhook_request(|client, lsp| {
+            client.set_webhook(lsp, app_name.to_string(), url.to_string())
+        })? {
             Answer::WebhookSet => Ok(()),
-            Answer::WebhookFailed(e) => Err(NodeError::LiquidityRefused(e)),
-            other => Err(NodeError::LiquiditySourceUnavailable(format!(
-                "unexpected answer {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 
     /// The app names with a webhook at the liquidity provider.
     pub fn list_webhooks(&self) -> Result<Vec<String>, NodeError> {
-        let lsp = self.lsp_connected()?;
-        let client = self
-            .inner
-            .liquidity
-            .manager
-            .lsps5_client_handler()
-            .ok_or(NodeError::NoLiquiditySource)?;
-        let request_id = client.list_webhooks(lsp);
-        match self.wait_answer(lsp, request_id)? {
+        match self.webhook_request(|client, lsp| Ok(client.list_webhooks(lsp)))? {
             Answer::Webhooks(names) => Ok(names),
-            Answer::WebhookFailed(e) => Err(NodeError::LiquidityRefused(e)),
-            other => Err(NodeError::LiquiditySourceUnavailable(format!(
-                "unexpected answer {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 
     /// Remove the webhook registered under `app_name`.
     pub fn remove_webhook(&self, app_name: &str) -> Result<(), NodeError> {
-        let lsp = self.lsp_connected()?;
-        let client = self
-            .inner
-            .liquidity
-            .manager
-            .lsps5_client_handler()
-            .ok_or(NodeError::NoLiquiditySource)?;
-        let request_id = client
-            .remove_webhook(lsp, app_name.to_string())
-            .map_err(|e| NodeError::InvalidInput(format!("webhook: {}", lsps5_text(&e))))?;
-        match self.wait_answer(lsp, request_id)? {
+        match self
+            .webhook_request(|client, lsp| client.remove_webhook(lsp, app_name.to_string()))?
+        {
             Answer::WebhookSet => Ok(()),
-            Answer::WebhookFailed(e) => Err(NodeError::LiquidityRefused(e)),
-            other => Err(NodeError::LiquiditySourceUnavailable(format!(
-                "unexpected answer {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 }
 
-fn invoice_description(invoice: &lightning_invoice::Bolt11Invoice) -> String {
-    match invoice.description() {
-        lightning_invoice::Bolt11InvoiceDescriptionRef::Direct(d) => d.as_inner().0.clone(),
-        lightning_invoice::Bolt11InvoiceDescriptionRef::Hash(_) => String::new(),
-    }
+/// An answer that is not one the request can get: the provider is not following the protocol.
+fn unexpected(answer: Answer) -> NodeError {
+    NodeError::LiquiditySourceUnavailable(format!("unexpected answer {answer:?}"))
 }
 
 fn lsps5_text(e: &LSPS5Error) -> String {
