@@ -40,11 +40,13 @@ done
 
 CARGO=${CARGO:-cargo}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
-# 16 KB pages (Google Play, Android 15+); and two size cuts of the NDK's lld measured on the
-# Linux x86_64 library with lld (README, "Library size"): identical code folding (-146 KB) and
-# packed relocations (-704 KB with RELR; Android's own packing, which its loader reads from API
-# 23, is used for minSdk 24).
-PAGE_FLAGS="-C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,-z,common-page-size=16384 -C link-arg=-Wl,--icf=all -C link-arg=-Wl,--pack-dyn-relocs=android"
+# shellcheck source=scripts/mobile-flags.sh
+. scripts/mobile-flags.sh
+# 16 KB pages (Google Play, Android 15+); packed relocations (Android's own packing, which its
+# loader reads from API 23, for minSdk 24; scripts/measure-size.sh measures the same cut with
+# RELR); and the flags every phone library shares (scripts/mobile-flags.sh: code folding, no
+# unwind tables where nothing unwinds, no build paths). README, "Library size".
+PAGE_FLAGS="-C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,-z,common-page-size=16384 -C link-arg=-Wl,--pack-dyn-relocs=android $(mobile_rustflags "$PWD")"
 
 run() {
   echo "+ $*"
@@ -118,7 +120,7 @@ for abi in $ABIS; do
   t_="$(echo "$t" | tr '-' '_')"
   cc="$TOOLCHAIN/$(clang_prefix "$abi")-clang"
   # cc-rs (SQLite, secp256k1) and rustc's linker both use the NDK's clang for this API level.
-  run env "CC_$t_=$cc" "AR_$t_=$TOOLCHAIN/llvm-ar" \
+  run env "CC_$t_=$cc" "AR_$t_=$TOOLCHAIN/llvm-ar" "CFLAGS_$t_=$MOBILE_CFLAGS" \
     "CARGO_TARGET_${T}_LINKER=$cc" \
     "CARGO_TARGET_${T}_RUSTFLAGS=$PAGE_FLAGS" \
     "$STRIP_OFF" \

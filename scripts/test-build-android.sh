@@ -18,7 +18,7 @@ check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 setup() { # setup <name> <honour_strip_off: 1|0>
   local repo="$tmp/$1"
   mkdir -p "$repo/scripts" "$repo/bin" "$repo/ndk/toolchains/llvm/prebuilt/linux-x86_64/bin"
-  cp "$here/build-android.sh" "$repo/scripts/"
+  cp "$here/build-android.sh" "$here/mobile-flags.sh" "$repo/scripts/"
   printf '#!/bin/sh\necho patch-deps >> "%s/log"\n' "$repo" > "$repo/scripts/patch-deps.sh"
   local tc="$repo/ndk/toolchains/llvm/prebuilt/linux-x86_64/bin"
   for c in clang aarch64-linux-android24-clang armv7a-linux-androideabi24-clang x86_64-linux-android24-clang llvm-ar; do
@@ -38,6 +38,7 @@ RUSTUP
   cat > "$repo/bin/cargo" <<CARGO
 #!/bin/bash
 echo "cargo \$* strip_off=\${CARGO_PROFILE_RELEASE_SIZE_STRIP:-unset}" >> "$repo/log"
+env | grep -E '^(CARGO_TARGET_[A-Z0-9_]+_RUSTFLAGS|CFLAGS_[a-z0-9_]+)=' | sed 's/^/env /' >> "$repo/log"
 target=""; profile=""; pkg=""
 while [ \$# -gt 0 ]; do
   case "\$1" in --target) target=\$2; shift ;; --profile) profile=\$2; shift ;; -p) pkg=\$2; shift ;; esac
@@ -90,6 +91,14 @@ check "every library built with strip off" \
   '[ "$(grep -c "cargo build -p qtum-lightning.*strip_off=false" "$repo/log")" = 3 ]'
 check "every library built with the mobile feature (small crypto tables)" \
   '[ "$(grep -c "cargo build -p qtum-lightning --lib --features mobile" "$repo/log")" = 3 ]'
+check "every library without unwind tables where nothing unwinds" \
+  '[ "$(grep -c "^env CARGO_TARGET_.*_RUSTFLAGS=.*-C force-unwind-tables=no" "$repo/log")" = 3 ]'
+check "every library folds identical code and keeps 16 KB pages" \
+  '[ "$(grep "^env CARGO_TARGET_.*_RUSTFLAGS=" "$repo/log" | grep -c -- "--icf=all.*" )" = 3 ] && [ "$(grep -c "max-page-size=16384" "$repo/log")" = 3 ]'
+check "no build path ships: this repository and the crates' sources remapped" \
+  '[ "$(grep "^env CARGO_TARGET_.*_RUSTFLAGS=" "$repo/log" | grep -c -- "--remap-path-prefix=$repo=qtum-lightning --remap-path-prefix=.*registry/src=crates")" = 3 ]'
+check "the C dependencies without unwind tables" \
+  '[ "$(grep -c "^env CFLAGS_[a-z0-9_]*=-fno-asynchronous-unwind-tables -fno-unwind-tables" "$repo/log")" = 3 ]'
 check "bindings read the unstripped library in target/" \
   'grep -q "bindgen generate --library $repo/target/aarch64-linux-android/release-size/libqtum_lightning.so" "$repo/log" || grep -q "bindgen generate --library target/aarch64-linux-android/release-size/" "$repo/log"'
 order="$(grep -n -E "^(cargo build -p qtum-lightning|bindgen|strip)" "$repo/log" | cut -d: -f2 | cut -c1-5 | uniq | tr '\n' ' ')"
