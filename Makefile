@@ -2,7 +2,7 @@
 # Qtum-patched LDK sources (scripts/patch-deps.sh: instant once done).
 CARGO ?= cargo
 
-.PHONY: all deps build test demo demo-server test-server test-react-native lint fmt clean-deps bench bindings test-bindings soak fuzz
+.PHONY: all deps build test demo demo-server test-server test-react-native lint fmt clean-deps bench bindings test-bindings soak fuzz size
 
 all: build
 
@@ -49,6 +49,7 @@ test-bindings: bindings
 	bash scripts/test-build-android.sh
 	bash -n scripts/build-react-native.sh && bash scripts/build-react-native.sh --dry-run >/dev/null 2>&1
 	bash -n scripts/build-ios.sh && bash scripts/build-ios.sh --dry-run >/dev/null 2>&1
+	bash -n scripts/mobile-flags.sh && bash -n scripts/measure-size.sh
 
 # `make demo RPC=http://user:pass@127.0.0.1:13889` runs the same journey on a real qtumd -regtest.
 demo: deps
@@ -82,6 +83,11 @@ bench: deps
 FUZZ_SECS ?= 60
 fuzz: deps
 	FUZZ_SECS=$(FUZZ_SECS) bash scripts/fuzz.sh
+
+# The phone library's size, x86_64 and aarch64, with and without the flags of
+# scripts/mobile-flags.sh (README, "Library size"). Needs the aarch64 cross tools: see the script.
+size: deps
+	bash scripts/measure-size.sh --compare --by-crate
 
 clean-deps:
 	rm -rf .deps
