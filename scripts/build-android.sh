@@ -46,7 +46,7 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 # loader reads from API 23, for minSdk 24; scripts/measure-size.sh measures the same cut with
 # RELR); and the flags every phone library shares (scripts/mobile-flags.sh: code folding, no
 # unwind tables where nothing unwinds, no build paths). README, "Library size".
-PAGE_FLAGS="-C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,-z,common-page-size=16384 -C link-arg=-Wl,--pack-dyn-relocs=android $(mobile_rustflags "$PWD")"
+PAGE_FLAGS="$MOBILE_PAGE_FLAGS -C link-arg=-Wl,--pack-dyn-relocs=android $(mobile_rustflags "$PWD")"
 
 run() {
   echo "+ $*"

@@ -37,7 +37,7 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 OUT="$TARGET_DIR/size"
 # rustc's own lld, behind the C compiler driver (-fuse-ld=lld finds gcc-ld/ld.lld through -B).
 GCC_LD="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/gcc-ld"
-BASE_FLAGS="-C link-arg=-B$GCC_LD -C link-arg=-fuse-ld=lld -C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,-z,common-page-size=16384 -C link-arg=-Wl,-z,pack-relative-relocs"
+BASE_FLAGS="-C link-arg=-B$GCC_LD -C link-arg=-fuse-ld=lld $MOBILE_PAGE_FLAGS -C link-arg=-Wl,-z,pack-relative-relocs"
 
 triple() {
   case "$1" in
@@ -49,6 +49,9 @@ triple() {
 tool() { # tool <arch> <binutils name>
   if [ "$1" = "$(uname -m)" ]; then echo "$2"; else echo "$1-linux-gnu-$2"; fi
 }
+packages() { # packages <arch>: the Debian packages that provide tool's names
+  if [ "$1" = "$(uname -m)" ]; then echo "gcc binutils"; else echo "gcc-$1-linux-gnu libc6-dev-arm64-cross"; fi
+}
 
 missing=0
 for arch in $TARGETS; do
@@ -59,8 +62,8 @@ for arch in $TARGETS; do
   fi
   for b in gcc strip size nm; do
     if ! command -v "$(tool "$arch" "$b")" >/dev/null 2>&1; then
-      echo "measure-size: missing $(tool "$arch" "$b"): apt-get install gcc-$arch-linux-gnu" \
-        "libc6-dev-arm64-cross (or your system's cross binutils)" >&2
+      echo "measure-size: missing $(tool "$arch" "$b"): apt-get install $(packages "$arch")" \
+        "(or your system's equivalent)" >&2
       missing=1
       break
     fi
@@ -97,15 +100,15 @@ build() {
   out="$OUT/$arch-$label.so"
   "$(tool "$arch" strip)" --strip-all -o "$out" "$lib"
   # The sections of the stripped library: code, unwind tables, read-only data, the rest.
-  "$(tool "$arch" size)" -A "$out" | awk -v name="$arch $label" -v file="$out" '
+  "$(tool "$arch" size)" -A "$out" | awk -v name="$arch $label" -v total="$(stat -c %s "$out")" '
     $1 == ".text" { text += $2 }
     $1 == ".eh_frame" || $1 == ".eh_frame_hdr" || $1 == ".gcc_except_table" { unwind += $2 }
     $1 == ".rodata" { ro += $2 }
     END {
-      cmd = "stat -c %s " file; cmd | getline total; close(cmd)
       printf "| %-22s | %12d | %10d | %10d | %10d | %10d |\n", name, total, text, unwind, ro, total - text - unwind - ro
     }'
   if [ "$BY_CRATE" = 1 ]; then
+    echo "$arch $label: function bytes by crate (before identical code folding)" >> "$OUT/by-crate.txt"
     "$(tool "$arch" nm)" --size-sort -C -S "$lib" | python3 -c '
 import collections, re, sys
 sizes = collections.Counter()
@@ -122,9 +125,7 @@ for line in sys.stdin:
     sizes[crate] += int(parts[1], 16)
 for crate, size in sizes.most_common(15):
     print(f"    {size:10d}  {crate}")
-' >> "$OUT/by-crate.txt.tmp"
-    { echo "$arch $label: function bytes by crate (before identical code folding)"; cat "$OUT/by-crate.txt.tmp"; } >> "$OUT/by-crate.txt"
-    rm -f "$OUT/by-crate.txt.tmp"
+' >> "$OUT/by-crate.txt"
   fi
 }
 

@@ -12,6 +12,8 @@
 #     functions the compiler proved nounwind lose theirs;
 #   - the build machine's paths replaced (this repository by "qtum-lightning", the crates.io
 #     sources by "crates") in panic locations: they do not ship to phones.
+# MOBILE_PAGE_FLAGS
+#   16 KB pages: Google Play requires libraries that load on 16 KB-page devices (Android 15+).
 # MOBILE_CFLAGS
 #   extra C flags for the C dependencies (SQLite, libsecp256k1, ring's C parts): no unwind
 #   tables, since no Rust panic crosses a C frame: rusqlite catches panics in its callbacks
@@ -29,4 +31,5 @@ mobile_rustflags() {
   echo "$flags"
 }
 
+MOBILE_PAGE_FLAGS="-C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,-z,common-page-size=16384"
 MOBILE_CFLAGS="-fno-asynchronous-unwind-tables -fno-unwind-tables"
